@@ -1,0 +1,102 @@
+// Command mistore runs a brand's own multi-market online store: the shop,
+// its JSON API and its back office, on embedded SQLite or PostgreSQL.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `mistore runs a multi-market online store.
+
+Usage:
+  mistore serve   [--addr 127.0.0.1:8080] [--db PATH_OR_URL] [--demo=true]
+  mistore migrate [--db ...]          apply schema migrations and exit
+  mistore seed    [--db ...]          load the demo catalog (idempotent)
+  mistore import products FILE.csv [--db ...]
+  mistore loadtest URL [URL...] [--scenario browse] [--duration 30s] [--workers N]
+  mistore version
+
+Every flag also reads an environment variable: MISTORE_ADDR, MISTORE_DB,
+MISTORE_DEMO, MISTORE_LOG_LEVEL, MISTORE_LOG_FORMAT. Run 'mistore COMMAND -h'
+for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks an error whose message is already written with usage.
+var errUsage = errors.New("usage")
+
+// run is the whole program behind main, with its world passed in, so
+// tests run commands in-process. It returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = cmdServe(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "seed":
+		err = cmdSeed(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, rest, getenv, stdout, stderr)
+	case "loadtest":
+		err = cmdLoadtest(ctx, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "mistore", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "mistore: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	// One line, no stack: what went wrong and, where it helps, what to do.
+	fmt.Fprintln(stderr, "mistore: "+strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	return 1
+}
+
+// newFlagSet returns a flag set that reports its errors to stderr once.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mistore "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args and turns flag errors into errUsage, since the
+// flag package has already printed them.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}

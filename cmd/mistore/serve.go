@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"mistore/internal/catalog"
+	"mistore/internal/db"
+	"mistore/internal/demo"
+	"mistore/internal/inventory"
+	"mistore/internal/web"
+)
+
+// Main is a running store: its database, services and HTTP server. Tests
+// start one on 127.0.0.1:0 and talk to URL().
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+
+	DB       *db.DB
+	Catalog  *catalog.Service
+	Web      *web.Server
+	http     *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// NewMain returns a store for cfg, not yet open.
+func NewMain(cfg Config, log *slog.Logger) *Main {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Main{Config: cfg, Log: log}
+}
+
+// Open connects the database, migrates it, seeds an empty demo store,
+// builds the services and starts listening. It returns once the store
+// accepts connections; Close stops it.
+func (m *Main) Open(ctx context.Context) error {
+	if err := m.openServices(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		m.DB.Close()
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, unwrapSyscall(err))
+	}
+	m.listener = ln
+	m.http = &http.Server{
+		Handler:           m.Web,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(ln) }()
+	return nil
+}
+
+func (m *Main) openServices(ctx context.Context) error {
+	d, err := db.Open(ctx, m.Config.DB, db.Options{})
+	if err != nil {
+		return err
+	}
+	if n, err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return err
+	} else if n > 0 {
+		m.Log.Info("migrated database", "applied", n, "db", d.Target)
+	}
+	m.DB = d
+	inv := inventory.NewService(d)
+	m.Catalog = catalog.NewService(d, inv, catalog.Options{})
+	if m.Config.Demo {
+		if err := m.seedIfEmpty(ctx); err != nil {
+			d.Close()
+			return err
+		}
+	}
+	m.Web, err = web.New(web.Deps{DB: d, Catalog: m.Catalog, Log: m.Log, Version: version})
+	if err != nil {
+		d.Close()
+		return err
+	}
+	return nil
+}
+
+// seedIfEmpty loads the demo catalog into a store that has no products, so
+// the first start shows a working shop and a real store is never touched.
+func (m *Main) seedIfEmpty(ctx context.Context) error {
+	var n int
+	if err := m.DB.Read.QueryRowContext(ctx, "SELECT count(*) FROM products").Scan(&n); err != nil {
+		return fmt.Errorf("count products: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	res, err := demo.Seed(ctx, m.Catalog)
+	if err != nil {
+		return err
+	}
+	m.Log.Info("loaded the demo catalog", "products", res.Products, "variants", res.Variants)
+	return nil
+}
+
+// URL is the store's base address, e.g. http://127.0.0.1:8080.
+func (m *Main) URL() string {
+	return "http://" + m.listener.Addr().String()
+}
+
+// Wait blocks until the server stops by itself (it failed) or ctx ends.
+func (m *Main) Wait(ctx context.Context) error {
+	select {
+	case err := <-m.served:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Close stops accepting connections, lets requests in flight finish
+// (within the shutdown timeout), then closes the database.
+func (m *Main) Close() error {
+	var err error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		if serr := m.http.Shutdown(ctx); serr != nil {
+			err = fmt.Errorf("shutdown: %w", serr)
+			m.http.Close()
+		}
+	}
+	if m.DB != nil {
+		err = errors.Join(err, m.DB.Close())
+	}
+	return err
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := defaultConfig()
+	fs := newFlagSet("serve", stderr)
+	validate, err := configFlags(fs, &cfg, getenv, "addr", "db", "demo", "log-level", "log-format", "shutdown-timeout")
+	if err != nil {
+		return err
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if err := validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	m := NewMain(cfg, log)
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "mistore %s serving %s on %s/\n", version, m.DB.Target, m.URL())
+	log.Info("serving", "url", m.URL(), "db", m.DB.Target, "engine", m.DB.Dialect)
+	err = m.Wait(ctx)
+	log.Info("shutting down")
+	return errors.Join(err, m.Close())
+}
+
+// unwrapSyscall keeps the useful end of a net error: "address already in
+// use" rather than the whole operation chain.
+func unwrapSyscall(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}

@@ -1,0 +1,96 @@
+// Package catalog holds products, their variants, prices per market,
+// certifications, listings and resellers, and the one rule that decides
+// whether a product may be sold in a market.
+package catalog
+
+import (
+	"errors"
+	"time"
+
+	"mistore/internal/money"
+)
+
+// ErrNotFound is returned for an unknown product.
+var ErrNotFound = errors.New("product not found")
+
+// Spec is one named property, such as "Battery" = "Up to 16 days". Specs
+// and options keep their order, so they are pairs rather than a map.
+type Spec struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Product is a thing the brand makes, with everything that decides where
+// and how it is sold.
+type Product struct {
+	ID          int64
+	Slug        string
+	Name        string
+	Category    string
+	Description string
+	Specs       []Spec
+	Image       string
+	Featured    bool
+	Variants    []Variant
+	// Listings, Certifications and Resellers are keyed by market code.
+	Listings       map[string]Listing
+	Certifications map[string][]Certification
+	Resellers      map[string][]Reseller
+	UpdatedAt      time.Time
+}
+
+// Variant is one buyable version of a product, such as a colour.
+type Variant struct {
+	ID      int64
+	SKU     string
+	Name    string
+	Options []Spec
+	WeightG int
+	// Prices is keyed by market code.
+	Prices map[string]money.Money
+}
+
+// Listing says whether a product is offered in a market and from when.
+type Listing struct {
+	Listed bool
+	// LaunchAt is when sales open; zero means already open.
+	LaunchAt time.Time
+}
+
+// Certification is a regulator's approval of a product for a market, such
+// as an FCC ID.
+type Certification struct {
+	Scheme      string
+	Reference   string
+	ValidFrom   time.Time
+	ValidUntil  time.Time // zero: no end
+	DocumentURL string
+}
+
+// ValidAt reports whether c is in force at t.
+func (c Certification) ValidAt(t time.Time) bool {
+	return !t.Before(c.ValidFrom) && (c.ValidUntil.IsZero() || t.Before(c.ValidUntil))
+}
+
+// Reseller is an authorised third-party shop for a product in a market.
+type Reseller struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// Category groups products on the storefront.
+type Category struct {
+	Slug  string
+	Name  string
+	Radio bool
+}
+
+// Variant returns the variant with the given SKU.
+func (p *Product) Variant(sku string) (*Variant, bool) {
+	for i := range p.Variants {
+		if p.Variants[i].SKU == sku {
+			return &p.Variants[i], true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,286 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mistore/internal/db"
+	"mistore/internal/market"
+	"mistore/internal/money"
+)
+
+// StockReader tells how many units of each SKU a market can sell.
+type StockReader interface {
+	Available(ctx context.Context, market string, skus []string) (map[string]int, error)
+}
+
+// Service answers catalog questions for the storefront and the API.
+type Service struct {
+	db    *db.DB
+	stock StockReader
+	now   func() time.Time
+	// recheck is how often a reader asks the database whether another
+	// process changed the catalog.
+	recheck time.Duration
+
+	snap      atomic.Pointer[snapshot]
+	checkedAt atomic.Int64 // unix nanoseconds of the last revision check
+	reload    sync.Mutex
+}
+
+// Options configures a Service.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Recheck is how often to look for catalog changes made by other
+	// processes; zero means every second.
+	Recheck time.Duration
+}
+
+// NewService returns a catalog Service on d that reads stock from stock.
+func NewService(d *db.DB, stock StockReader, opts Options) *Service {
+	s := &Service{db: d, stock: stock, now: opts.Now, recheck: opts.Recheck}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.recheck <= 0 {
+		s.recheck = time.Second
+	}
+	return s
+}
+
+// Now returns the service's clock reading.
+func (s *Service) Now() time.Time { return s.now() }
+
+// current returns a catalog snapshot no older than the last revision check.
+// At most one caller at a time checks the revision; the others carry on
+// with the snapshot they have, so a slow check never queues readers.
+func (s *Service) current(ctx context.Context) (*snapshot, error) {
+	snap := s.snap.Load()
+	if snap == nil {
+		return s.Refresh(ctx)
+	}
+	now := time.Now().UnixNano()
+	if now-s.checkedAt.Load() < int64(s.recheck) || !s.reload.TryLock() {
+		return snap, nil
+	}
+	defer s.reload.Unlock()
+	s.checkedAt.Store(now)
+	var rev int64
+	if err := s.db.Read.QueryRowContext(ctx, "SELECT revision FROM catalog_revision WHERE id = 1").Scan(&rev); err != nil {
+		// The catalog in memory is still right as of its revision; serve it
+		// and let readiness checks report the database.
+		return snap, nil
+	}
+	if rev == snap.revision {
+		return snap, nil
+	}
+	fresh, err := loadSnapshot(ctx, s.db)
+	if err != nil {
+		return snap, nil
+	}
+	s.snap.Store(fresh)
+	return fresh, nil
+}
+
+// Refresh reloads the catalog from the database now. Writers call it after
+// they commit.
+func (s *Service) Refresh(ctx context.Context) (*snapshot, error) {
+	fresh, err := loadSnapshot(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	s.snap.Store(fresh)
+	s.checkedAt.Store(time.Now().UnixNano())
+	return fresh, nil
+}
+
+// Markets returns every market the store serves.
+func (s *Service) Markets(ctx context.Context) (*market.Set, error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.markets, nil
+}
+
+// Categories returns the product categories in display order.
+func (s *Service) Categories(ctx context.Context) ([]Category, error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.categories, nil
+}
+
+// View is a product as a shopper in one market sees it.
+type View struct {
+	*Product
+	Market       market.Market
+	CategoryName string
+	Availability Availability
+	Variants     []VariantView
+	// Resellers are the market's authorised resellers, shown when the
+	// product is not sold here.
+	Resellers []Reseller
+}
+
+// VariantView is a variant in one market: its price there, if any, and
+// whether it can be bought.
+type VariantView struct {
+	*Variant
+	Price        money.Money
+	HasPrice     bool
+	Availability Availability
+	Stock        int
+}
+
+// Product returns the product with slug as market code sees it.
+func (s *Service) Product(ctx context.Context, code, slug string) (*View, error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := snap.markets.Get(code)
+	if err != nil {
+		return nil, err
+	}
+	p := snap.bySlug[slug]
+	if p == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, slug)
+	}
+	views, err := s.views(ctx, snap, m, []*Product{p})
+	if err != nil {
+		return nil, err
+	}
+	return &views[0], nil
+}
+
+// views decides availability for products in market m with one stock query.
+func (s *Service) views(ctx context.Context, snap *snapshot, m market.Market, products []*Product) ([]View, error) {
+	var skus []string
+	for _, p := range products {
+		for _, v := range p.Variants {
+			skus = append(skus, v.SKU)
+		}
+	}
+	stock, err := s.stock.Available(ctx, m.Code, skus)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]View, len(products))
+	for i, p := range products {
+		r := Rules{Market: m, Schemes: snap.markets, CategoryName: snap.categoryName(p.Category)}
+		whole, perVariant := DecideProduct(p, r, stock, now)
+		vv := make([]VariantView, len(p.Variants))
+		for j := range p.Variants {
+			v := &p.Variants[j]
+			price, ok := v.Prices[m.Code]
+			vv[j] = VariantView{Variant: v, Price: price, HasPrice: ok, Availability: perVariant[j], Stock: stock[v.SKU]}
+		}
+		out[i] = View{Product: p, Market: m, CategoryName: r.CategoryName, Availability: whole, Variants: vv}
+		if whole.State == NotSold {
+			out[i].Resellers = p.Resellers[m.Code]
+		}
+	}
+	return out, nil
+}
+
+func (s *snapshot) categoryName(slug string) string {
+	for _, c := range s.categories {
+		if c.Slug == slug {
+			return c.Name
+		}
+	}
+	return slug
+}
+
+// ListQuery selects a page of products.
+type ListQuery struct {
+	Q        string // full-text search; empty lists everything
+	Category string // category slug; empty means all
+	Featured bool   // only featured products
+	Page     int    // from 1
+	PerPage  int
+}
+
+// Page limits for ListQuery.
+const (
+	DefaultPerPage = 24
+	MaxPerPage     = 100
+	MaxPage        = 10_000
+	MaxQueryLength = 200
+)
+
+// ListResult is one page of products.
+type ListResult struct {
+	Products []View
+	Page     int
+	PerPage  int
+	Total    int
+}
+
+// List returns a page of the products of market code that match q.
+func (s *Service) List(ctx context.Context, code string, q ListQuery) (*ListResult, error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := snap.markets.Get(code)
+	if err != nil {
+		return nil, err
+	}
+	if q.Page < 1 {
+		q.Page = 1
+	}
+	if q.PerPage < 1 {
+		q.PerPage = DefaultPerPage
+	}
+	if q.PerPage > MaxPerPage {
+		q.PerPage = MaxPerPage
+	}
+	candidates := snap.products
+	if q.Q != "" {
+		ids, err := search(ctx, s.db, q.Q)
+		if err != nil {
+			return nil, err
+		}
+		candidates = candidates[:0:0]
+		for _, id := range ids {
+			if p := snap.byID[id]; p != nil {
+				candidates = append(candidates, p)
+			}
+		}
+	}
+	var matched []*Product
+	for _, p := range candidates {
+		if (q.Category == "" || p.Category == q.Category) && (!q.Featured || p.Featured) {
+			matched = append(matched, p)
+		}
+	}
+	res := &ListResult{Page: q.Page, PerPage: q.PerPage, Total: len(matched)}
+	start := (q.Page - 1) * q.PerPage
+	if start >= len(matched) {
+		return res, nil
+	}
+	end := min(start+q.PerPage, len(matched))
+	res.Products, err = s.views(ctx, snap, m, matched[start:end])
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Revision returns the revision of the catalog in memory, for caches and
+// ETags that must change when the catalog does.
+func (s *Service) Revision(ctx context.Context) (int64, error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return snap.revision, nil
+}

@@ -1,0 +1,209 @@
+// Package db opens the store's database, SQLite or PostgreSQL, applies its
+// migrations and runs transactions. Domain packages write their own SQL with
+// $1-style placeholders, which both engines understand.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// Dialect names a database engine.
+type Dialect string
+
+// The engines the store runs on.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open store database. Reads go to a pool; writes go to Write,
+// which on SQLite is a single connection so that writers queue in Go
+// instead of fighting over the file lock.
+type DB struct {
+	Dialect Dialect
+	// Read is the pool for queries that do not write.
+	Read *sql.DB
+	// Write is the pool for transactions that write; on SQLite it holds one
+	// connection.
+	Write *sql.DB
+	// Target is where the database lives, without any password, for logs.
+	Target string
+}
+
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Options tunes Open.
+type Options struct {
+	// MaxReaders bounds the read pool; 0 picks a default.
+	MaxReaders int
+}
+
+// Open connects to dsn, a SQLite path or a postgres:// URL, and checks that
+// the database answers. It does not migrate.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	if IsPostgres(dsn) {
+		return openPostgres(ctx, dsn, opts)
+	}
+	return openSQLite(ctx, dsn, opts)
+}
+
+func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite: empty path")
+	}
+	if strings.Contains(path, "?") {
+		return nil, fmt.Errorf("open sqlite %s: give a plain file path, without options", path)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+	}
+	// Pragmas go in the DSN so every pooled connection gets them. WAL lets
+	// readers run beside the one writer; synchronous=NORMAL is durable
+	// against process crashes in WAL mode, and transactions that must
+	// survive power loss ask for FULL themselves.
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_time_format=sqlite" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)"
+	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := opts.MaxReaders
+	if n <= 0 {
+		n = 8
+	}
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxIdleTime(0)
+	read.SetConnMaxLifetime(0)
+	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path}
+	// A corrupt or non-database file fails here, on the first real read,
+	// rather than on a shopper's request.
+	var mode string
+	if err := write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	var n2 int
+	if err := read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n2); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	target := redact(dsn)
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", target, err)
+	}
+	n := opts.MaxReaders
+	if n <= 0 {
+		n = 16
+	}
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.PingContext(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", target, err)
+	}
+	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target}, nil
+}
+
+// redact drops the password from a database URL.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	err := d.Read.Close()
+	if d.Write != d.Read {
+		err = errors.Join(err, d.Write.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers, for readiness probes.
+func (d *DB) Ping(ctx context.Context) error {
+	return d.Read.PingContext(ctx)
+}
+
+// Tx runs fn in a write transaction and commits it if fn returns nil. On
+// SQLite the transaction starts with BEGIN IMMEDIATE, so it holds the write
+// lock from its first statement and never fails half-way on a busy upgrade.
+func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
+	tx, err := d.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Querier is what both *sql.DB and *sql.Tx offer, so that a domain query can
+// run inside a caller's transaction or on its own.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure on
+// either engine.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+}
+
+// Now is the database's idea of a timestamp: UTC, microsecond precision, so
+// that a time written and read back compares equal on both engines.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Time normalises t the way Now does, for times that come from outside.
+func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

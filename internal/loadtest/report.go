@@ -1,0 +1,153 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stats summarises the requests of one kind, or of all kinds for the total.
+type Stats struct {
+	Name string // the kind's name, or "total"
+	// Requests counts every request that finished during the run: responses
+	// of any status plus transport errors. Requests cut off because the
+	// caller cancelled the context are not counted.
+	Requests uint64
+	// Errors counts requests that got no complete response (connection
+	// refused, reset, timeout, truncated body).
+	Errors uint64
+	// Non2xx counts complete responses by status code outside 200-299;
+	// nil when there were none.
+	Non2xx map[int]uint64
+	// Duration is the wall time of the load phase, the same for every kind.
+	Duration time.Duration
+	// RPS is Requests divided by Duration.
+	RPS float64
+	// Latency percentiles of complete responses, measured from sending the
+	// request to reading the last body byte. Transport errors are excluded
+	// so a refused connection does not pass for a fast response.
+	P50, P95, P99, Max, Mean time.Duration
+	// BytesRead counts response body bytes as received, so compressed
+	// bytes when Options.Gzip is set.
+	BytesRead int64
+}
+
+// Non2xxTotal returns the number of responses with a status outside 200-299.
+func (s Stats) Non2xxTotal() uint64 {
+	var n uint64
+	for _, c := range s.Non2xx {
+		n += c
+	}
+	return n
+}
+
+// Report is the result of a load test run.
+type Report struct {
+	Scenario string
+	Market   string
+	Targets  []string
+	Workers  int
+	// Duration is the wall time of the load phase, from the first request
+	// until every worker stopped; requests in flight at the configured
+	// duration are allowed to finish, so it can be slightly longer.
+	Duration time.Duration
+	// Interrupted reports that the caller's context ended the run before
+	// the configured duration.
+	Interrupted bool
+	// Products, Categories and SearchTerms count what discovery found.
+	Products, Categories, SearchTerms int
+	// Kinds has one entry per kind the scenario issues, in Kind order, even
+	// for kinds that happened to get no requests.
+	Kinds []Stats
+	// Total merges all kinds, latencies included.
+	Total Stats
+}
+
+// Kind returns the statistics of kind k and whether the scenario issued it.
+func (r *Report) Kind(k Kind) (Stats, bool) {
+	for _, s := range r.Kinds {
+		if s.Name == k.String() {
+			return s, true
+		}
+	}
+	return Stats{}, false
+}
+
+// WriteText writes the report as a table with one line per request kind and
+// a total line.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scenario %s, market %s, %d workers, %s, %d target(s): %s\n",
+		r.Scenario, r.Market, r.Workers, r.Duration.Round(time.Millisecond), len(r.Targets), strings.Join(r.Targets, " "))
+	fmt.Fprintf(&b, "discovered %d products, %d categories, %d search terms\n", r.Products, r.Categories, r.SearchTerms)
+	if r.Interrupted {
+		b.WriteString("interrupted: the run stopped before its duration\n")
+	}
+	b.WriteString("\n")
+	const row = "%-12s %10s %10s %9s %9s %9s %9s %8s  %s\n"
+	fmt.Fprintf(&b, row, "kind", "requests", "req/s", "p50", "p95", "p99", "max", "errors", "non-2xx")
+	for _, s := range r.Kinds {
+		writeStatsRow(&b, row, s)
+	}
+	writeStatsRow(&b, row, r.Total)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write load test report: %w", err)
+	}
+	return nil
+}
+
+// writeStatsRow formats one table line.
+func writeStatsRow(b *strings.Builder, row string, s Stats) {
+	fmt.Fprintf(b, row, s.Name,
+		strconv.FormatUint(s.Requests, 10),
+		strconv.FormatFloat(s.RPS, 'f', 1, 64),
+		formatLatency(s.P50), formatLatency(s.P95), formatLatency(s.P99), formatLatency(s.Max),
+		strconv.FormatUint(s.Errors, 10),
+		formatStatuses(s.Non2xx))
+}
+
+// formatLatency prints three significant digits at most, which is all the
+// histogram's precision supports and keeps the columns narrow.
+func formatLatency(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Microsecond:
+		return strconv.FormatInt(int64(d), 10) + "ns"
+	case d < time.Millisecond:
+		return trimFloat(float64(d)/float64(time.Microsecond)) + "µs"
+	case d < time.Second:
+		return trimFloat(float64(d)/float64(time.Millisecond)) + "ms"
+	default:
+		return trimFloat(d.Seconds()) + "s"
+	}
+}
+
+// trimFloat formats v, which is in [1, 1000) except for seconds, with three
+// significant digits.
+func trimFloat(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// formatStatuses lists status counts as "404:3 500:12", by code.
+func formatStatuses(m map[int]uint64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(m))
+	for _, code := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, strconv.Itoa(code)+":"+strconv.FormatUint(m[code], 10))
+	}
+	return strings.Join(parts, " ")
+}

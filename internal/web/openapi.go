@@ -1,0 +1,184 @@
+package web
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// apiDoc builds the OpenAPI document from the same calls that register API
+// routes, so a route cannot exist without being described.
+type apiDoc struct {
+	version string
+	paths   map[string]map[string]any // path -> method -> operation
+}
+
+func newAPIDoc(version string) *apiDoc {
+	return &apiDoc{version: version, paths: map[string]map[string]any{}}
+}
+
+// opDoc describes one API operation.
+type opDoc struct {
+	summary  string
+	tag      string
+	response string // schema name of the 2xx body
+	status   int    // 2xx status; 0 means 200
+	params   []paramDoc
+}
+
+type paramDoc struct {
+	name, in, typ, desc string
+	required            bool
+}
+
+var (
+	marketParam   = paramDoc{name: "market", in: "path", typ: "string", desc: "Market code, e.g. us.", required: true}
+	slugParam     = paramDoc{name: "slug", in: "path", typ: "string", desc: "Product slug.", required: true}
+	qParam        = paramDoc{name: "q", in: "query", typ: "string", desc: "Search text (at most 200 characters); every word must match."}
+	categoryParam = paramDoc{name: "category", in: "query", typ: "string", desc: "Category slug."}
+	pageParam     = paramDoc{name: "page", in: "query", typ: "integer", desc: "Page number from 1 (default 1)."}
+	perPageParam  = paramDoc{name: "per_page", in: "query", typ: "integer", desc: "Products per page, 1 to 100 (default 24)."}
+)
+
+// apiRouter registers API routes on the mux and in the document.
+type apiRouter struct {
+	doc *apiDoc
+	mux *http.ServeMux
+	s   *Server
+	// seen lists the paths given a method-less fallback already.
+	seen map[string]bool
+}
+
+func (d *apiDoc) router(mux *http.ServeMux, s *Server) *apiRouter {
+	return &apiRouter{doc: d, mux: mux, s: s, seen: map[string]bool{}}
+}
+
+// handle registers "METHOD /path" and documents it. Other methods on the
+// same path get the API's JSON 405 instead of the mux's plain text.
+func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	a.mux.HandleFunc(pattern, h)
+	if !a.seen[path] {
+		a.seen[path] = true
+		a.mux.HandleFunc(path, a.s.apiMethodNotAllowed)
+	}
+	if a.doc.paths[path] == nil {
+		a.doc.paths[path] = map[string]any{}
+	}
+	status := op.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	params := make([]any, len(op.params))
+	for i, p := range op.params {
+		params[i] = map[string]any{
+			"name": p.name, "in": p.in, "required": p.required, "description": p.desc,
+			"schema": map[string]any{"type": p.typ},
+		}
+	}
+	a.doc.paths[path][strings.ToLower(method)] = map[string]any{
+		"summary":    op.summary,
+		"tags":       []string{op.tag},
+		"parameters": params,
+		"responses": map[string]any{
+			strconv.Itoa(status): map[string]any{
+				"description": "Success.",
+				"content":     jsonContent("#/components/schemas/" + op.response),
+			},
+			"default": map[string]any{
+				"description": "An error (API.md): 400 invalid_parameter, 404 not_found, ...",
+				"content":     jsonContent("#/components/schemas/Error"),
+			},
+		},
+	}
+}
+
+
+func jsonContent(ref string) map[string]any {
+	return map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": ref}}}
+}
+
+// Paths returns the documented "METHOD /path" pairs, sorted, for tests.
+func (d *apiDoc) Paths() []string {
+	var out []string
+	for p, ops := range d.paths {
+		for m := range ops {
+			out = append(out, strings.ToUpper(m)+" "+p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for m := range s.api.paths[r.Pattern] {
+		allowed = append(allowed, strings.ToUpper(m))
+	}
+	sort.Strings(allowed)
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.writeJSON(w, r, http.StatusMethodNotAllowed, map[string]apiError{"error": {
+		Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + strings.Join(allowed, " or ") + ".",
+	}})
+}
+
+// schemas are the bodies the API sends, as OpenAPI components.
+func schemas() map[string]any {
+	str := map[string]any{"type": "string"}
+	integer := map[string]any{"type": "integer"}
+	boolean := map[string]any{"type": "boolean"}
+	ref := func(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+	arr := func(items any) map[string]any { return map[string]any{"type": "array", "items": items} }
+	obj := func(required []string, props map[string]any) map[string]any {
+		return map[string]any{"type": "object", "required": required, "properties": props}
+	}
+	availability := map[string]any{"type": "string", "enum": []string{"available", "out_of_stock", "coming_soon", "not_sold"}}
+	return map[string]any{
+		"Money": obj([]string{"amount", "currency"}, map[string]any{
+			"amount":   map[string]any{"type": "integer", "format": "int64", "description": "Minor units, e.g. cents."},
+			"currency": map[string]any{"type": "string", "description": "ISO 4217 code."},
+		}),
+		"Error": obj([]string{"error"}, map[string]any{
+			"error": obj([]string{"code", "message"}, map[string]any{"code": str, "message": str, "field": str}),
+		}),
+		"Market": obj([]string{"code", "name", "currency", "country_codes", "tax_included"}, map[string]any{
+			"code": str, "name": str, "currency": str, "country_codes": arr(str), "tax_included": boolean, "locale": str,
+		}),
+		"MarketList": obj([]string{"markets"}, map[string]any{"markets": arr(ref("Market"))}),
+		"Spec":       obj([]string{"key", "value"}, map[string]any{"key": str, "value": str}),
+		"Reseller":   obj([]string{"name", "url"}, map[string]any{"name": str, "url": str}),
+		"ProductSummary": obj([]string{"slug", "name", "category", "image", "availability", "url"}, map[string]any{
+			"slug": str, "name": str, "category": str, "image": str, "availability": availability,
+			"reason": str, "price": ref("Money"), "url": str,
+		}),
+		"ProductList": obj([]string{"products", "page", "per_page", "total"}, map[string]any{
+			"products": arr(ref("ProductSummary")), "page": integer, "per_page": integer, "total": integer,
+		}),
+		"Variant": obj([]string{"sku", "name", "available"}, map[string]any{
+			"sku": str, "name": str, "options": arr(ref("Spec")), "price": ref("Money"), "available": boolean,
+		}),
+		"Product": obj([]string{"slug", "name", "category", "description", "images", "specs", "availability", "resellers", "variants"}, map[string]any{
+			"slug": str, "name": str, "category": str, "description": str, "images": arr(str),
+			"specs": arr(ref("Spec")), "availability": availability,
+			"reason":    map[string]any{"type": "string", "description": "Why the product cannot be bought here; absent when available."},
+			"launch_at": map[string]any{"type": "string", "format": "date-time"},
+			"resellers": arr(ref("Reseller")), "variants": arr(ref("Variant")), "url": str,
+		}),
+		"OpenAPI": map[string]any{"type": "object"},
+	}
+}
+
+func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, http.StatusOK, map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "mistore API",
+			"version":     "1",
+			"description": "The JSON API of a mistore shop. Money is {amount, currency} in minor units; times are RFC 3339 UTC. Build " + s.version + ".",
+		},
+		"servers":    []any{map[string]any{"url": "/"}},
+		"paths":      s.api.paths,
+		"components": map[string]any{"schemas": schemas()},
+	})
+}

@@ -1,0 +1,314 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"mistore/internal/catalog"
+	"mistore/internal/market"
+)
+
+// marketCookie remembers the market a visitor chose in the switcher.
+const marketCookie = "mistore_market"
+
+// rootRedirect sends a visitor to their market: the one they chose before,
+// else the one their browser's language suggests, else the US store.
+func (s *Server) rootRedirect(w http.ResponseWriter, r *http.Request) {
+	set, err := s.catalog.Markets(r.Context())
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	code := "us"
+	if c, err := r.Cookie(marketCookie); err == nil {
+		if _, err := set.Get(c.Value); err == nil {
+			code = c.Value
+		}
+	} else if m, ok := marketFromLanguage(set, r.Header.Get("Accept-Language")); ok {
+		code = m
+	}
+	w.Header().Set("Vary", "Accept-Language, Cookie")
+	http.Redirect(w, r, "/"+code+"/", http.StatusFound)
+}
+
+// marketFromLanguage picks the market of the first language tag with a
+// region the store serves, e.g. "zh-CN" -> cn, "en-IN" -> in.
+func marketFromLanguage(set *market.Set, header string) (string, bool) {
+	for _, part := range strings.Split(header, ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		_, region, ok := strings.Cut(tag, "-")
+		if !ok {
+			continue
+		}
+		region = strings.ToUpper(region)
+		for _, m := range set.Markets {
+			for _, cc := range m.CountryCodes {
+				if cc == region {
+					return m.Code, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// marketRedirect turns /us into /us/.
+func (s *Server) marketRedirect(w http.ResponseWriter, r *http.Request) {
+	set, err := s.catalog.Markets(r.Context())
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	if _, err := set.Get(r.PathValue("market")); err != nil {
+		s.pageNotFound(w, r)
+		return
+	}
+	http.Redirect(w, r, "/"+r.PathValue("market")+"/", http.StatusMovedPermanently)
+}
+
+// newPage fills what every storefront page shows for market code.
+func (s *Server) newPage(r *http.Request, code, path string) (*page, error) {
+	set, err := s.catalog.Markets(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	m, err := set.Get(code)
+	if err != nil {
+		return nil, err
+	}
+	cats, err := s.catalog.Categories(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	p := &page{Market: m, Markets: set.Markets, Categories: cats, Path: path}
+	p.Canonical = "/" + m.Code + path
+	return p, nil
+}
+
+type homeContent struct {
+	Featured []catalog.View
+}
+
+func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	p, err := s.newPage(r, code, "/")
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	list, err := s.catalog.List(r.Context(), code, catalog.ListQuery{Featured: true, PerPage: 8})
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p.Title = "Mistore " + p.Market.Name
+	p.Description = "The official Mistore shop for " + p.Market.Name + ": fitness bands, power banks, audio and accessories."
+	p.Content = homeContent{Featured: list.Products}
+	s.render(w, r, http.StatusOK, "home", p)
+}
+
+type productsContent struct {
+	Query        string
+	Category     string
+	CategoryName string
+	List         *catalog.ListResult
+	Pages        []pageLink
+	Prev, Next   string
+}
+
+type pageLink struct {
+	Number  int
+	URL     string
+	Current bool
+}
+
+func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	p, err := s.newPage(r, code, "/products")
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	q, err := listQuery(r, p.Categories)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	list, err := s.catalog.List(r.Context(), code, q)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	c := productsContent{Query: q.Q, Category: q.Category, List: list}
+	p.Title = "All products"
+	for _, cat := range p.Categories {
+		if cat.Slug == q.Category {
+			c.CategoryName = cat.Name
+			p.Title = cat.Name
+		}
+	}
+	if q.Q != "" {
+		p.Title = "Search: " + q.Q
+	}
+	p.Query = q.Q
+	p.Canonical = "/" + code + "/products"
+	if q.Category != "" {
+		p.Canonical += "?category=" + url.QueryEscape(q.Category)
+	}
+	pageURL := func(n int) string {
+		v := url.Values{}
+		if q.Q != "" {
+			v.Set("q", q.Q)
+		}
+		if q.Category != "" {
+			v.Set("category", q.Category)
+		}
+		if n > 1 {
+			v.Set("page", strconv.Itoa(n))
+		}
+		if len(v) == 0 {
+			return "/" + code + "/products"
+		}
+		return "/" + code + "/products?" + v.Encode()
+	}
+	last := (list.Total + list.PerPage - 1) / list.PerPage
+	for n := 1; n <= last && last > 1; n++ {
+		c.Pages = append(c.Pages, pageLink{Number: n, URL: pageURL(n), Current: n == list.Page})
+	}
+	if list.Page > 1 && list.Page <= last {
+		c.Prev = pageURL(list.Page - 1)
+	}
+	if list.Page < last {
+		c.Next = pageURL(list.Page + 1)
+	}
+	p.Content = c
+	s.render(w, r, http.StatusOK, "products", p)
+}
+
+// listQuery reads the list parameters shared by the page and the API.
+func listQuery(r *http.Request, cats []catalog.Category) (catalog.ListQuery, error) {
+	var q catalog.ListQuery
+	var err error
+	if q.Page, err = intParam(r, "page", 1, 1, catalog.MaxPage); err != nil {
+		return q, err
+	}
+	if q.PerPage, err = intParam(r, "per_page", catalog.DefaultPerPage, 1, catalog.MaxPerPage); err != nil {
+		return q, err
+	}
+	v := r.URL.Query()
+	q.Q = strings.TrimSpace(v.Get("q"))
+	if len(q.Q) > catalog.MaxQueryLength {
+		return q, badParam("q", "q must be at most %d characters", catalog.MaxQueryLength)
+	}
+	q.Category = v.Get("category")
+	if q.Category != "" {
+		known := false
+		for _, c := range cats {
+			known = known || c.Slug == q.Category
+		}
+		if !known {
+			return q, badParam("category", "there is no category %q", q.Category)
+		}
+	}
+	return q, nil
+}
+
+type productContent struct {
+	View     *catalog.View
+	Selected *catalog.VariantView
+}
+
+func (s *Server) pageProduct(w http.ResponseWriter, r *http.Request) {
+	code, slug := r.PathValue("market"), r.PathValue("slug")
+	p, err := s.newPage(r, code, "/products/"+slug)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	v, err := s.catalog.Product(r.Context(), code, slug)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	c := productContent{View: v}
+	if len(v.Variants) > 0 {
+		c.Selected = &v.Variants[0]
+		// The first purchasable variant is the sensible default.
+		for i := range v.Variants {
+			if v.Variants[i].Availability.Purchasable() {
+				c.Selected = &v.Variants[i]
+				break
+			}
+		}
+		if sku := r.URL.Query().Get("variant"); sku != "" {
+			found := false
+			for i := range v.Variants {
+				if v.Variants[i].SKU == sku {
+					c.Selected, found = &v.Variants[i], true
+				}
+			}
+			if !found {
+				s.pageFail(w, r, badParam("variant", "the %s has no variant %q", v.Name, sku))
+				return
+			}
+		}
+	}
+	p.Title = v.Name
+	p.Description = v.Description
+	p.Content = c
+	s.render(w, r, http.StatusOK, "product", p)
+}
+
+type errorContent struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// pageFail renders an error page fitting err.
+func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := classify(err)
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "page error", "path", r.URL.Path, "err", err)
+	}
+	heading := "Something went wrong"
+	switch status {
+	case http.StatusNotFound:
+		heading = "Page not found"
+		if errors.Is(err, catalog.ErrNotFound) {
+			heading = "Product not found"
+		}
+	case http.StatusBadRequest:
+		heading = "That request did not make sense"
+	}
+	s.renderError(w, r, status, heading, body.Message)
+}
+
+func (s *Server) pageNotFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at this address. Try the search, or start from the home page.")
+}
+
+// renderError shows an error page in the market the URL names, or the US
+// store when it names none.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	code := "us"
+	if seg, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); seg != "" {
+		if set, err := s.catalog.Markets(r.Context()); err == nil {
+			if _, err := set.Get(seg); err == nil {
+				code = seg
+			}
+		}
+	}
+	p, err := s.newPage(r, code, "/")
+	if err != nil {
+		// The catalog itself is unreachable: a bare page is all we can do.
+		http.Error(w, heading+": "+msg, status)
+		return
+	}
+	p.Title = heading
+	p.Content = errorContent{Status: status, Heading: heading, Message: msg}
+	s.render(w, r, status, "error", p)
+}

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"hash/fnv"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"mistore/internal/catalog"
+	"mistore/internal/market"
+	"mistore/internal/money"
+)
+
+//go:embed templates
+var templateFiles embed.FS
+
+// pages holds one parsed template set per page: the layout plus the page.
+type pages struct {
+	sets   map[string]*template.Template
+	assets *assets
+	bufs   sync.Pool
+}
+
+func loadPages(a *assets) (*pages, error) {
+	p := &pages{sets: map[string]*template.Template{}, assets: a}
+	p.bufs.New = func() any { return new(bytes.Buffer) }
+	funcs := template.FuncMap{
+		"asset": a.URL,
+		"art": func(image string) (string, error) {
+			if image == "" {
+				image = "placeholder"
+			}
+			return a.URL("art/" + image + ".svg")
+		},
+		"money":     func(m money.Money) string { return m.Format() },
+		"date":      func(t time.Time) string { return t.UTC().Format("January 2, 2006") },
+		"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"stateText": stateText,
+		"add":       func(a, b int) int { return a + b },
+		"lower":     strings.ToLower,
+	}
+	layout, err := fs.ReadFile(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	entries, err := fs.ReadDir(templateFiles, "templates")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".html")
+		if name == "layout" || strings.HasSuffix(name, ".partial") {
+			continue
+		}
+		body, err := fs.ReadFile(templateFiles, "templates/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		t := template.New("layout").Funcs(funcs)
+		if _, err := t.Parse(string(layout)); err != nil {
+			return nil, fmt.Errorf("template layout: %w", err)
+		}
+		if _, err := t.ParseFS(templateFiles, "templates/*.partial.html"); err != nil {
+			return nil, fmt.Errorf("template partials: %w", err)
+		}
+		if _, err := t.New(e.Name()).Parse(string(body)); err != nil {
+			return nil, fmt.Errorf("template %s: %w", e.Name(), err)
+		}
+		p.sets[name] = t
+	}
+	return p, nil
+}
+
+// stateText is the pill text of an availability state.
+func stateText(s catalog.State) string {
+	switch s {
+	case catalog.Available:
+		return "In stock"
+	case catalog.OutOfStock:
+		return "Out of stock"
+	case catalog.ComingSoon:
+		return "Coming soon"
+	case catalog.NotSold:
+		return "Not sold here"
+	}
+	return string(s)
+}
+
+// page is what every storefront template gets.
+type page struct {
+	Title       string
+	Description string
+	Market      market.Market
+	Markets     []market.Market
+	Categories  []catalog.Category
+	// Path is the current page's path after the market prefix, so the
+	// market switcher can link to the same page elsewhere.
+	Path      string
+	Query     string
+	Canonical string
+	RequestID string
+	// Content is the page's own data.
+	Content any
+}
+
+// render executes a page into a buffer, so a template error becomes a
+// clean error page instead of half a page, and answers conditional
+// requests with 304 by the body's ETag.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data *page) {
+	t, ok := s.pages.sets[name]
+	if !ok {
+		s.log.ErrorContext(r.Context(), "no such template", slog.String("template", name))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	data.RequestID = requestID(r.Context())
+	buf := s.pages.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer s.pages.bufs.Put(buf)
+	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
+		s.log.ErrorContext(r.Context(), "render", slog.String("template", name), slog.Any("err", err))
+		http.Error(w, "Internal Server Error (request "+data.RequestID+")", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if status == http.StatusOK {
+		// The request id differs on every response; leave it out of the
+		// tag so that an unchanged page is still "not modified".
+		sum := fnv.New64a()
+		sum.Write(bytes.Replace(buf.Bytes(), []byte(data.RequestID), nil, 1))
+		etag := `"` + strconv.FormatUint(sum.Sum64(), 36) + `"`
+		h.Set("ETag", etag)
+		h.Set("Cache-Control", "no-cache")
+		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}

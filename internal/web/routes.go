@@ -1,0 +1,46 @@
+package web
+
+import "net/http"
+
+// routes registers every surface of the store. Each table reads as the
+// list of URLs it serves; API routes are registered through s.api so that
+// the OpenAPI document and the router cannot disagree.
+func (s *Server) routes(mux *http.ServeMux) {
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /static/{hash}/{file...}", s.assets)
+	mux.HandleFunc("GET /robots.txt", s.robots)
+	mux.HandleFunc("GET /favicon.ico", s.favicon)
+
+	// Storefront pages live under /{market}/, a wildcard first segment that
+	// would clash with every fixed prefix above, so they get a mux of their
+	// own that sees whatever the fixed routes do not claim.
+	store := http.NewServeMux()
+	store.HandleFunc("GET /{$}", s.rootRedirect)
+	store.HandleFunc("GET /{market}/{$}", s.pageHome)
+	store.HandleFunc("GET /{market}", s.marketRedirect)
+	store.HandleFunc("GET /{market}/products", s.pageProducts)
+	store.HandleFunc("GET /{market}/products/{slug}", s.pageProduct)
+	store.HandleFunc("/", s.pageNotFound)
+	mux.Handle("/", store)
+
+	// JSON API.
+	api := s.api.router(mux, s)
+	api.handle("GET /api/v1/openapi.json", s.apiOpenAPI, opDoc{
+		summary: "This OpenAPI document.", tag: "meta", response: "OpenAPI",
+	})
+	api.handle("GET /api/v1/markets", s.apiMarkets, opDoc{
+		summary: "List the markets the store sells in.", tag: "catalog", response: "MarketList",
+	})
+	api.handle("GET /api/v1/markets/{market}/products", s.apiProducts, opDoc{
+		summary: "List or search a market's products.", tag: "catalog", response: "ProductList",
+		params: []paramDoc{marketParam, qParam, categoryParam, pageParam, perPageParam},
+	})
+	api.handle("GET /api/v1/markets/{market}/products/{slug}", s.apiProduct, opDoc{
+		summary: "One product as a market sees it, with its availability there.", tag: "catalog", response: "Product",
+		params: []paramDoc{marketParam, slugParam},
+	})
+	mux.HandleFunc("/api/", s.apiNotFound)
+}

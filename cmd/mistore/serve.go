@@ -43,13 +43,15 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 // builds the services and starts listening. It returns once the store
 // accepts connections; Close stops it.
 func (m *Main) Open(ctx context.Context) error {
-	if err := m.openServices(ctx); err != nil {
-		return err
-	}
+	// Claim the port first: a port in use is the commonest start-up
+	// failure, and it should not wait for migrations.
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
-		m.DB.Close()
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, unwrapSyscall(err))
+	}
+	if err := m.openServices(ctx); err != nil {
+		ln.Close()
+		return err
 	}
 	m.listener = ln
 	m.http = &http.Server{
@@ -79,7 +81,7 @@ func (m *Main) openServices(ctx context.Context) error {
 	}
 	m.DB = d
 	inv := inventory.NewService(d)
-	m.Catalog = catalog.NewService(d, inv, catalog.Options{})
+	m.Catalog = catalog.NewService(d, inventory.NewDisplayCache(inv, time.Second), catalog.Options{})
 	if m.Config.Demo {
 		if err := m.seedIfEmpty(ctx); err != nil {
 			d.Close()

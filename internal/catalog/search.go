@@ -3,7 +3,9 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"mistore/internal/db"
@@ -50,12 +52,63 @@ func tsQuery(words []string) string {
 	return strings.Join(parts, " & ")
 }
 
-// search returns the IDs of products matching q, best match first.
-func search(ctx context.Context, d *db.DB, q string) ([]int64, error) {
+// searchCache keeps search results by catalog revision and query: a
+// result can only change when the catalog does, and shoppers search for
+// the same few things again and again.
+type searchCache struct {
+	mu      sync.RWMutex
+	entries map[string][]int64
+	max     int
+}
+
+func (c *searchCache) get(key string) ([]int64, bool) {
+	c.mu.RLock()
+	ids, ok := c.entries[key]
+	c.mu.RUnlock()
+	return ids, ok
+}
+
+func (c *searchCache) put(key string, ids []int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string][]int64{}
+	}
+	if len(c.entries) >= c.max {
+		// Drop an arbitrary eighth (map order is random): cheap, and old
+		// revisions' keys are never asked for again anyway.
+		n := c.max / 8
+		for k := range c.entries {
+			delete(c.entries, k)
+			if n--; n <= 0 {
+				break
+			}
+		}
+	}
+	c.entries[key] = ids
+}
+
+// search returns the IDs of products matching q in the catalog of
+// revision rev, best match first.
+func (s *Service) search(ctx context.Context, rev int64, q string) ([]int64, error) {
 	words := searchTerms(q)
 	if len(words) == 0 {
 		return nil, nil
 	}
+	key := strconv.FormatInt(rev, 10) + "|" + strings.Join(words, " ")
+	if ids, ok := s.searches.get(key); ok {
+		return ids, nil
+	}
+	ids, err := searchDB(ctx, s.db, words)
+	if err != nil {
+		return nil, fmt.Errorf("search %q: %w", q, err)
+	}
+	s.searches.put(key, ids)
+	return ids, nil
+}
+
+// searchDB runs a full-text query on the database's own index.
+func searchDB(ctx context.Context, d *db.DB, words []string) ([]int64, error) {
 	var query, arg string
 	switch d.Dialect {
 	case db.Postgres:
@@ -70,14 +123,14 @@ func search(ctx context.Context, d *db.DB, q string) ([]int64, error) {
 	}
 	rows, err := d.Read.QueryContext(ctx, query, arg)
 	if err != nil {
-		return nil, fmt.Errorf("search %q: %w", q, err)
+		return nil, err
 	}
 	defer rows.Close()
-	var ids []int64
+	ids := []int64{}
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("search %q: %w", q, err)
+			return nil, err
 		}
 		ids = append(ids, id)
 	}

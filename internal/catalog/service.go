@@ -26,6 +26,8 @@ type Service struct {
 	// process changed the catalog.
 	recheck time.Duration
 
+	searches searchCache
+
 	snap      atomic.Pointer[snapshot]
 	checkedAt atomic.Int64 // unix nanoseconds of the last revision check
 	reload    sync.Mutex
@@ -43,6 +45,7 @@ type Options struct {
 // NewService returns a catalog Service on d that reads stock from stock.
 func NewService(d *db.DB, stock StockReader, opts Options) *Service {
 	s := &Service{db: d, stock: stock, now: opts.Now, recheck: opts.Recheck}
+	s.searches.max = 4096
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -93,6 +96,11 @@ func (s *Service) Refresh(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A catalog write may have set stock too (imports do): let a caching
+	// stock reader forget what it had.
+	if inv, ok := s.stock.(interface{ Invalidate() }); ok {
+		inv.Invalidate()
+	}
 	s.snap.Store(fresh)
 	s.checkedAt.Store(time.Now().UnixNano())
 	return fresh, nil
@@ -119,6 +127,9 @@ func (s *Service) Categories(ctx context.Context) ([]Category, error) {
 // View is a product as a shopper in one market sees it.
 type View struct {
 	*Product
+	// Revision is the catalog revision the view was decided on, for
+	// caches keyed by what a page shows.
+	Revision     int64
 	Market       market.Market
 	CategoryName string
 	Availability Availability
@@ -182,7 +193,7 @@ func (s *Service) views(ctx context.Context, snap *snapshot, m market.Market, pr
 			price, ok := v.Prices[m.Code]
 			vv[j] = VariantView{Variant: v, Price: price, HasPrice: ok, Availability: perVariant[j], Stock: stock[v.SKU]}
 		}
-		out[i] = View{Product: p, Market: m, CategoryName: r.CategoryName, Availability: whole, Variants: vv}
+		out[i] = View{Product: p, Revision: snap.revision, Market: m, CategoryName: r.CategoryName, Availability: whole, Variants: vv}
 		if whole.State == NotSold {
 			out[i].Resellers = p.Resellers[m.Code]
 		}
@@ -218,6 +229,8 @@ const (
 
 // ListResult is one page of products.
 type ListResult struct {
+	// Revision is the catalog revision the list was taken from.
+	Revision int64
 	Products []View
 	Page     int
 	PerPage  int
@@ -245,7 +258,7 @@ func (s *Service) List(ctx context.Context, code string, q ListQuery) (*ListResu
 	}
 	candidates := snap.products
 	if q.Q != "" {
-		ids, err := search(ctx, s.db, q.Q)
+		ids, err := s.search(ctx, snap.revision, q.Q)
 		if err != nil {
 			return nil, err
 		}
@@ -262,7 +275,7 @@ func (s *Service) List(ctx context.Context, code string, q ListQuery) (*ListResu
 			matched = append(matched, p)
 		}
 	}
-	res := &ListResult{Page: q.Page, PerPage: q.PerPage, Total: len(matched)}
+	res := &ListResult{Revision: snap.revision, Page: q.Page, PerPage: q.PerPage, Total: len(matched)}
 	start := (q.Page - 1) * q.PerPage
 	if start >= len(matched) {
 		return res, nil

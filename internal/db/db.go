@@ -135,7 +135,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	defer cancel()
 	if err := pool.PingContext(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open postgres %s: %w", target, err)
+		return nil, fmt.Errorf("open postgres %s: %w", target, oneLine{err})
 	}
 	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target}, nil
 }
@@ -207,3 +207,22 @@ func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Time normalises t the way Now does, for times that come from outside.
 func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// oneLine shows a multi-line driver error (pgx lists every address it
+// tried) on one line, for a start-up message a person can read.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(e.err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !seen[l] {
+			seen[l] = true
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (e oneLine) Unwrap() error { return e.err }

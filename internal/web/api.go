@@ -23,6 +23,21 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	w.Write(buf.Bytes())
 }
 
+// writeJSONCached sends the 200 body that build makes, kept under key: the
+// key must name everything the body depends on.
+func (s *Server) writeJSONCached(w http.ResponseWriter, r *http.Request, key string, build func() any) {
+	if e := s.cache.get(key); e != nil {
+		e.serve(w, r)
+		return
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(build()); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.cache.put(key, buf.Bytes(), "application/json; charset=utf-8").serve(w, r)
+}
+
 // apiFail answers an API request with the error format of API.md.
 func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := classify(err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -89,17 +90,18 @@ func (s *Server) apiProducts(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	out := make([]apiProductSummary, len(list.Products))
-	for i := range list.Products {
-		v := &list.Products[i]
-		out[i] = apiProductSummary{
-			Slug: v.Slug, Name: v.Name, Category: v.Category,
-			Image: s.imageURL(v.Image), Availability: string(v.Availability.State), Reason: v.Availability.Reason,
-			Price: fromPrice(v), URL: "/" + code + "/products/" + v.Slug,
+	params := fmt.Sprintf("%q|%s|%d|%d|%d", q.Q, q.Category, q.Page, q.PerPage, list.Total)
+	s.writeJSONCached(w, r, pageKey("api-products", code, list.Revision, params, list.Products...), func() any {
+		out := make([]apiProductSummary, len(list.Products))
+		for i := range list.Products {
+			v := &list.Products[i]
+			out[i] = apiProductSummary{
+				Slug: v.Slug, Name: v.Name, Category: v.Category,
+				Image: s.imageURL(v.Image), Availability: string(v.Availability.State), Reason: v.Availability.Reason,
+				Price: fromPrice(v), URL: "/" + code + "/products/" + v.Slug,
+			}
 		}
-	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{
-		"products": out, "page": list.Page, "per_page": list.PerPage, "total": list.Total,
+		return map[string]any{"products": out, "page": list.Page, "per_page": list.PerPage, "total": list.Total}
 	})
 }
 
@@ -124,6 +126,11 @@ func (s *Server) apiProduct(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
+	s.writeJSONCached(w, r, pageKey("api-product", code, v.Revision, "", *v), func() any { return s.productJSON(code, v) })
+}
+
+// productJSON is API.md's Product for a view.
+func (s *Server) productJSON(code string, v *catalog.View) apiProduct {
 	out := apiProduct{
 		Slug: v.Slug, Name: v.Name, Category: v.Category, Description: v.Description,
 		Images: []string{s.imageURL(v.Image)}, Specs: v.Specs,
@@ -153,7 +160,7 @@ func (s *Server) apiProduct(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Variants[i] = av
 	}
-	s.writeJSON(w, r, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) marketOf(r *http.Request, code string) (market.Market, error) {

@@ -44,13 +44,13 @@ var (
 // apiRouter registers API routes on the mux and in the document.
 type apiRouter struct {
 	doc *apiDoc
-	mux *http.ServeMux
+	mux *recordingMux
 	s   *Server
 	// seen lists the paths given a method-less fallback already.
 	seen map[string]bool
 }
 
-func (d *apiDoc) router(mux *http.ServeMux, s *Server) *apiRouter {
+func (d *apiDoc) router(mux *recordingMux, s *Server) *apiRouter {
 	return &apiRouter{doc: d, mux: mux, s: s, seen: map[string]bool{}}
 }
 
@@ -94,21 +94,8 @@ func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 	}
 }
 
-
 func jsonContent(ref string) map[string]any {
 	return map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": ref}}}
-}
-
-// Paths returns the documented "METHOD /path" pairs, sorted, for tests.
-func (d *apiDoc) Paths() []string {
-	var out []string
-	for p, ops := range d.paths {
-		for m := range ops {
-			out = append(out, strings.ToUpper(m)+" "+p)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (s *Server) apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -94,12 +95,15 @@ type homeContent struct {
 
 func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("market")
-	p, err := s.newPage(r, code, "/")
+	// Views first, then the layout: the layout's snapshot is then at least
+	// as new as the key's revision, so a cached page is never older than
+	// its key says.
+	list, err := s.catalog.List(r.Context(), code, catalog.ListQuery{Featured: true, PerPage: 8})
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	list, err := s.catalog.List(r.Context(), code, catalog.ListQuery{Featured: true, PerPage: 8})
+	p, err := s.newPage(r, code, "/")
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
@@ -107,7 +111,24 @@ func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
 	p.Title = "Mistore " + p.Market.Name
 	p.Description = "The official Mistore shop for " + p.Market.Name + ": fitness bands, power banks, audio and accessories."
 	p.Content = homeContent{Featured: list.Products}
-	s.render(w, r, http.StatusOK, "home", p)
+	s.render(w, r, http.StatusOK, "home", pageKey("home", code, list.Revision, "", list.Products...), p)
+}
+
+// pageKey builds a cache key for a storefront page from everything it
+// shows: template, market, catalog revision, request parameters and the
+// availability of its products.
+func pageKey(name, market string, revision int64, params string, views ...catalog.View) string {
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte('|')
+	b.WriteString(market)
+	b.WriteByte('|')
+	b.WriteString(strconv.FormatInt(revision, 10))
+	b.WriteByte('|')
+	b.WriteString(params)
+	b.WriteByte('|')
+	viewKey(&b, views...)
+	return b.String()
 }
 
 type productsContent struct {
@@ -127,17 +148,22 @@ type pageLink struct {
 
 func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("market")
-	p, err := s.newPage(r, code, "/products")
+	cats, err := s.catalog.Categories(r.Context())
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	q, err := listQuery(r, p.Categories)
+	q, err := listQuery(r, cats)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
 	list, err := s.catalog.List(r.Context(), code, q)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p, err := s.newPage(r, code, "/products")
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
@@ -169,6 +195,9 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 		if n > 1 {
 			v.Set("page", strconv.Itoa(n))
 		}
+		if q.PerPage != catalog.DefaultPerPage {
+			v.Set("per_page", strconv.Itoa(q.PerPage))
+		}
 		if len(v) == 0 {
 			return "/" + code + "/products"
 		}
@@ -185,7 +214,8 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 		c.Next = pageURL(list.Page + 1)
 	}
 	p.Content = c
-	s.render(w, r, http.StatusOK, "products", p)
+	params := fmt.Sprintf("%q|%s|%d|%d|%d", q.Q, q.Category, q.Page, q.PerPage, list.Total)
+	s.render(w, r, http.StatusOK, "products", pageKey("products", code, list.Revision, params, list.Products...), p)
 }
 
 // listQuery reads the list parameters shared by the page and the API.
@@ -223,12 +253,12 @@ type productContent struct {
 
 func (s *Server) pageProduct(w http.ResponseWriter, r *http.Request) {
 	code, slug := r.PathValue("market"), r.PathValue("slug")
-	p, err := s.newPage(r, code, "/products/"+slug)
+	v, err := s.catalog.Product(r.Context(), code, slug)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	v, err := s.catalog.Product(r.Context(), code, slug)
+	p, err := s.newPage(r, code, "/products/"+slug)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
@@ -259,7 +289,11 @@ func (s *Server) pageProduct(w http.ResponseWriter, r *http.Request) {
 	p.Title = v.Name
 	p.Description = v.Description
 	p.Content = c
-	s.render(w, r, http.StatusOK, "product", p)
+	selected := ""
+	if c.Selected != nil {
+		selected = c.Selected.SKU
+	}
+	s.render(w, r, http.StatusOK, "product", pageKey("product", code, v.Revision, selected, *v), p)
 }
 
 type errorContent struct {
@@ -310,5 +344,5 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 	}
 	p.Title = heading
 	p.Content = errorContent{Status: status, Heading: heading, Message: msg}
-	s.render(w, r, status, "error", p)
+	s.render(w, r, status, "error", "", p)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"hash/fnv"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -112,9 +111,17 @@ type page struct {
 }
 
 // render executes a page into a buffer, so a template error becomes a
-// clean error page instead of half a page, and answers conditional
+// clean error page instead of half a page. A 200 with a cache key is kept:
+// the key must name everything the page shows (see viewKey), and the next
+// request with the same key skips the template. 200s answer conditional
 // requests with 304 by the body's ETag.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data *page) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, key string, data *page) {
+	if key != "" && status == http.StatusOK {
+		if e := s.cache.get(key); e != nil {
+			e.serve(w, r)
+			return
+		}
+	}
 	t, ok := s.pages.sets[name]
 	if !ok {
 		s.log.ErrorContext(r.Context(), "no such template", slog.String("template", name))
@@ -130,21 +137,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		http.Error(w, "Internal Server Error (request "+data.RequestID+")", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	const contentType = "text/html; charset=utf-8"
 	if status == http.StatusOK {
-		// The request id differs on every response; leave it out of the
-		// tag so that an unchanged page is still "not modified".
-		sum := fnv.New64a()
-		sum.Write(bytes.Replace(buf.Bytes(), []byte(data.RequestID), nil, 1))
-		etag := `"` + strconv.FormatUint(sum.Sum64(), 36) + `"`
-		h.Set("ETag", etag)
-		h.Set("Cache-Control", "no-cache")
-		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
-			w.WriteHeader(http.StatusNotModified)
-			return
+		if key != "" {
+			s.cache.put(key, buf.Bytes(), contentType).serve(w, r)
+		} else {
+			(&cachedBody{body: buf.Bytes(), etag: etagOf(buf.Bytes()), contentType: contentType}).serve(w, r)
 		}
+		return
 	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())

@@ -1,11 +1,45 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// recordingMux is a ServeMux that remembers every pattern registered on
+// it, so tests can hold the OpenAPI document against what is really
+// routed, however a route was added.
+type recordingMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *recordingMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *recordingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// APIRoutes returns every API operation the server routes, as sorted
+// "METHOD /path" strings; method-less fallbacks are left out.
+func (s *Server) APIRoutes() []string {
+	var out []string
+	for _, p := range s.patterns {
+		if method, path, ok := strings.Cut(p, " "); ok && method != "" && strings.HasPrefix(path, "/api/") {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // routes registers every surface of the store. Each table reads as the
 // list of URLs it serves; API routes are registered through s.api so that
 // the OpenAPI document and the router cannot disagree.
-func (s *Server) routes(mux *http.ServeMux) {
+func (s *Server) routes(mux *recordingMux) {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -33,8 +33,11 @@ type Server struct {
 	assets  *assets
 	pages   *pages
 	api     *apiDoc
+	cache   *bodyCache
 	handler http.Handler
-	started time.Time
+	// patterns are the routes registered, for APIRoutes.
+	patterns []string
+	started  time.Time
 }
 
 // New builds the HTTP surface from deps.
@@ -60,9 +63,11 @@ func New(deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics(deps.DB)
-	mux := http.NewServeMux()
+	s.cache = newBodyCache(1024)
+	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	s.api = newAPIDoc(s.version)
 	s.routes(mux)
+	s.patterns = mux.patterns
 	s.handler = s.middleware(mux)
 	return s, nil
 }

@@ -33,10 +33,15 @@ for a command's flags.
 `
 
 func main() {
+	os.Exit(runProcess(os.Args[1:]))
+}
+
+// runProcess runs the command line as the whole process: SIGINT and
+// SIGTERM cancel the command's context, so serve shuts down gracefully.
+func runProcess(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 }
 
 // errUsage marks an error whose message is already written with usage.

@@ -47,7 +47,7 @@ func TestServeDemoStore(t *testing.T) {
 			m := startStore(t, dbtest.DSN(t, dialect))
 			for path, want := range map[string]string{
 				"/us/":                               "Mistore Band 8",
-				"/us/products/mistore-phone-14":      "Not sold in United States",
+				"/us/products/mistore-phone-14":      "Not sold in the United States",
 				"/api/v1/markets/in/products?q=band": `"total":`,
 				"/readyz":                            "ready",
 			} {
@@ -204,21 +204,50 @@ func TestReadOnlyDatabase(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	m := startStore(t, filepath.Join(t.TempDir(), "m.db"))
-	// A request in flight when shutdown starts still gets its answer.
-	conn, err := net.Dial("tcp", m.listener.Addr().String())
-	if err != nil {
+	cfg := defaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DB = filepath.Join(t.TempDir(), "m.db")
+	m := NewMain(cfg, nil)
+	entered := make(chan struct{}, 1)
+	m.Wrap = func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/us/products/mistore-band-8" {
+				entered <- struct{}{}
+				time.Sleep(500 * time.Millisecond)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	if err := m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	done := make(chan error, 1)
-	go func() { done <- m.Close() }()
-	time.Sleep(50 * time.Millisecond)
+	type result struct {
+		status int
+		err    error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(m.URL() + "/us/products/mistore-band-8")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got <- result{status: resp.StatusCode}
+	}()
+	<-entered
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	time.Sleep(100 * time.Millisecond)
 	if _, err := http.Get(m.URL() + "/healthz"); err == nil {
 		t.Error("new connections are still accepted after shutdown began")
 	}
+	if r := <-got; r.err != nil || r.status != 200 {
+		t.Errorf("the request in flight got %d, %v", r.status, r.err)
+	}
 	select {
-	case err := <-done:
+	case err := <-closed:
 		if err != nil {
 			t.Errorf("Close: %v", err)
 		}

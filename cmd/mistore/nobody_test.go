@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -17,7 +16,7 @@ import (
 // process, for tests that need another user or a real signal.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("MISTORE_CHILD_ARGS"); args != "" {
-		os.Exit(run(context.Background(), strings.Split(args, "\x1f"), os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(runProcess(strings.Split(args, "\x1f")))
 	}
 	os.Exit(m.Run())
 }

@@ -23,9 +23,12 @@ type Main struct {
 	Config Config
 	Log    *slog.Logger
 
-	DB       *db.DB
-	Catalog  *catalog.Service
-	Web      *web.Server
+	DB      *db.DB
+	Catalog *catalog.Service
+	Web     *web.Server
+	// Wrap, when set before Open, wraps the store's handler; tests use it
+	// to hold requests in flight.
+	Wrap     func(http.Handler) http.Handler
 	http     *http.Server
 	listener net.Listener
 	served   chan error
@@ -54,8 +57,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.listener = ln
+	var handler http.Handler = m.Web
+	if m.Wrap != nil {
+		handler = m.Wrap(handler)
+	}
 	m.http = &http.Server{
-		Handler:           m.Web,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

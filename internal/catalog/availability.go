@@ -164,12 +164,7 @@ func fullName(p *Product, v *Variant) string {
 }
 
 // placeName is the market's name in a sentence: "the United States".
-func placeName(m market.Market) string {
-	if strings.HasPrefix(m.Name, "United ") {
-		return "the " + m.Name
-	}
-	return m.Name
-}
+func placeName(m market.Market) string { return m.Place() }
 
 func article(s string) string {
 	if s == "" {

@@ -226,3 +226,23 @@ func dump(t *testing.T, d *db.DB) string {
 	}
 	return b.String()
 }
+
+// BenchmarkSearchUncached measures the database's own full-text search,
+// without the result cache, on each engine.
+func BenchmarkSearchUncached(b *testing.B) {
+	for _, dialect := range []db.Dialect{db.SQLite, db.Postgres} {
+		b.Run(string(dialect), func(b *testing.B) {
+			d := dbtest.Open(b, dialect)
+			s := catalog.NewService(d, inventory.NewService(d), catalog.Options{})
+			if _, err := s.Import(context.Background(), strings.NewReader(testCSV)); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := catalog.SearchIDs(context.Background(), d, "power bank"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -31,6 +31,25 @@ type Market struct {
 	required map[string][]string
 }
 
+// Place is the market's name as it reads in a sentence: "the United
+// States", "China".
+func (m Market) Place() string {
+	if strings.HasPrefix(m.Name, "United ") {
+		return "the " + m.Name
+	}
+	return m.Name
+}
+
+// ContentLanguage is the BCP 47 tag of the market's pages as served now:
+// English for every market until translations exist, with the market's
+// country, e.g. "en-CN" (for hreflang alternates and the page's lang).
+func (m Market) ContentLanguage() string {
+	if len(m.CountryCodes) == 0 {
+		return "en"
+	}
+	return "en-" + m.CountryCodes[0]
+}
+
 // RequiredSchemes returns the certification schemes m requires for
 // products of category, in a stable order.
 func (m Market) RequiredSchemes(category string) []string {

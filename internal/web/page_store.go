@@ -273,16 +273,12 @@ func (s *Server) pageProduct(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
+		// An unknown ?variant= (an old link) shows the default instead.
 		if sku := r.URL.Query().Get("variant"); sku != "" {
-			found := false
 			for i := range v.Variants {
 				if v.Variants[i].SKU == sku {
-					c.Selected, found = &v.Variants[i], true
+					c.Selected = &v.Variants[i]
 				}
-			}
-			if !found {
-				s.pageFail(w, r, badParam("variant", "the %s has no variant %q", v.Name, sku))
-				return
 			}
 		}
 	}

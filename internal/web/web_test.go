@@ -332,12 +332,12 @@ func TestPages(t *testing.T) {
 			status int
 			want   []string
 		}{
-			{"/us/", 200, []string{"Featured", "Mistore Band 8", `hreflang="zh-CN"`}},
+			{"/us/", 200, []string{"Featured", "Mistore Band 8", `hreflang="en-CN"`}},
 			{"/us/products", 200, []string{"25 products", `class="card"`}},
 			{"/us/products?q=power+bank", 200, []string{"Power Bank 20000", "Results for"}},
 			{"/us/products?q=%22%27%3B+DROP+TABLE+products", 200, []string{"No products found"}},
 			{"/us/products?category=phones", 200, []string{"Mistore Phone 14", "Not sold here"}},
-			{"/us/products/mistore-phone-14", 200, []string{"Not sold in United States", "FCC", "https://northwind-electronics.example/mistore-phone-14"}},
+			{"/us/products/mistore-phone-14", 200, []string{"Not sold in the United States", "FCC", "https://northwind-electronics.example/mistore-phone-14"}},
 			{"/cn/products/mistore-phone-14", 200, []string{"¥"}},
 			{"/in/products/mistore-phone-14", 200, []string{"₹"}},
 			{"/us/products/mistore-band-8", 200, []string{"$39.99", "In stock"}},
@@ -347,7 +347,8 @@ func TestPages(t *testing.T) {
 			{"/xx/", 404, []string{"Page not found"}},
 			{"/us/nope", 404, []string{"Page not found"}},
 			{"/us/products?page=-1", 400, []string{"page must be"}},
-			{"/us/products/mistore-band-8?variant=NOPE", 400, []string{"no variant"}},
+			{"/us/products/mistore-band-8?variant=NOPE", 200, []string{"Mistore Band 8"}},
+			{"/cn/", 200, []string{`lang="en-CN"`, `hreflang="en-IN"`}},
 		}
 		for _, tt := range tests {
 			r := get(t, s, tt.path)

@@ -1,0 +1,32 @@
+# mistore developer tasks. `make test` is what CI runs (see .ci/run).
+
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 20s
+
+.PHONY: test vet staticcheck build run bench fuzz
+
+# test stops at the first step that fails: vet, then staticcheck, then the
+# whole suite with the race detector.
+test:
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(STATICCHECK) ./...
+
+build:
+	$(GO) build -o bin/mistore ./cmd/mistore
+
+run:
+	$(GO) run ./cmd/mistore serve
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/catalog/ ./internal/web/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/money/

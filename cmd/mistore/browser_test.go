@@ -1,0 +1,355 @@
+package main
+
+// Browser tests drive the real storefront in headless Chromium through the
+// Chrome DevTools Protocol (chromedp). They find the browser with
+// findChromium and skip when there is none, except under
+// MISTORE_REQUIRE_ALL=1, where a missing browser fails the test.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// browserTimeout bounds one browser test: the browser is killed when it
+// ends, and any action still waiting fails with context.DeadlineExceeded.
+const browserTimeout = 60 * time.Second
+
+// requireAll reports whether every test must run: under
+// MISTORE_REQUIRE_ALL=1 (CI) a skipped test is a failure.
+func requireAll() bool { return os.Getenv("MISTORE_REQUIRE_ALL") == "1" }
+
+// findChromium returns the path of the browser to drive: $MISTORE_CHROMIUM,
+// else the first of chromium, chromium-browser and google-chrome on PATH.
+// With none it skips t, or fails it under MISTORE_REQUIRE_ALL=1.
+func findChromium(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("MISTORE_CHROMIUM"); p != "" {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			t.Fatalf("MISTORE_CHROMIUM=%q is not an executable browser: %v", p, err)
+		}
+		return path
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	const msg = "no Chromium found: install the Debian package chromium"
+	if requireAll() {
+		t.Fatal(msg + " (or set MISTORE_CHROMIUM); MISTORE_REQUIRE_ALL=1 forbids skipping the browser tests")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// newBrowser starts a fresh headless Chromium for t and returns a chromedp
+// context for one tab in it. The browser has its own profile in
+// t.TempDir(), lives at most browserTimeout, and is closed when t ends. Its
+// output and chromedp's errors are logged only if t fails.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() && !requireAll() {
+		t.Skip("browser test skipped in -short mode: it starts Chromium (set MISTORE_REQUIRE_ALL=1 to force it)")
+	}
+	path := findChromium(t)
+	profile := t.TempDir() // removed after the browser has exited (cleanups run last-in first-out)
+
+	out := &lockedBuffer{}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(profile),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+		chromedp.CombinedOutput(out),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The first Run binds the browser's life to this context, so the
+	// timeout covers the whole test, the browser included.
+	timeoutCtx, cancelTimeout := context.WithTimeout(allocCtx, browserTimeout)
+	ctx, cancelTab := chromedp.NewContext(timeoutCtx,
+		chromedp.WithErrorf(out.logf),
+		chromedp.WithLogf(out.logf),
+	)
+	t.Cleanup(func() {
+		cancelTab() // closes the browser gracefully
+		cancelTimeout()
+		cancelAlloc() // waits for the browser process to exit
+		if t.Failed() {
+			if s := out.String(); s != "" {
+				t.Logf("browser output and chromedp errors (%s):\n%s", path, tail(s, 8000))
+			}
+		}
+	})
+	if err := chromedp.Do(ctx); err != nil { // start the browser now, so a broken install fails here
+		t.Fatalf("start %s: %v\n%s", path, err, tail(out.String(), 4000))
+	}
+	return ctx
+}
+
+// lockedBuffer collects the browser's output and chromedp's log lines from
+// several goroutines, to show them when a test fails.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) logf(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString("chromedp: ")
+	b.buf.WriteString(strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
+	b.buf.WriteByte('\n')
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startBrowserStore starts the whole store in-process on 127.0.0.1:0 with
+// a fresh SQLite file and the demo catalog, and returns its base URL.
+func startBrowserStore(t *testing.T) string {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DB = filepath.Join(t.TempDir(), "mistore.db")
+	cfg.Demo = true
+	cfg.ShutdownTimeout = 5 * time.Second
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m := NewMain(cfg, log)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("start the store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close the store: %v", err)
+		}
+	})
+	return m.URL()
+}
+
+// pageText is the visible text of the current page, for failure messages.
+func pageText(ctx context.Context) string {
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		return "(page text unavailable: " + err.Error() + ")"
+	}
+	return "page " + loc + ":\n" + tail(s, 3000)
+}
+
+// texts returns the visible text of every element matching css on the
+// current page; none is no error. It does not wait for the elements, so use
+// it once the page has loaded.
+func texts(t *testing.T, ctx context.Context, css string) []string {
+	t.Helper()
+	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(css), chromedp.AtLeast(0)))
+	if err != nil {
+		t.Fatalf("query %q: %v\n%s", css, err, pageText(ctx))
+	}
+	out := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.NodeIDs{n.NodeID}))
+		if err != nil {
+			t.Fatalf("text of %q: %v\n%s", css, err, pageText(ctx))
+		}
+		out = append(out, strings.TrimSpace(s))
+	}
+	return out
+}
+
+// oneText returns the text of the first element matching css, failing t
+// when there is none.
+func oneText(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	all := texts(t, ctx, css)
+	if len(all) == 0 {
+		t.Fatalf("no element matches %q\n%s", css, pageText(ctx))
+	}
+	return all[0]
+}
+
+// visit opens url in the tab, waits for the page to load and fails t
+// unless the server answered wantStatus.
+func visit(t *testing.T, ctx context.Context, url string, wantStatus int64) {
+	t.Helper()
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	if resp == nil || resp.Status != wantStatus {
+		status := int64(0)
+		if resp != nil {
+			status = resp.Status
+		}
+		t.Fatalf("open %s: HTTP %d, want %d\n%s", url, status, wantStatus, pageText(ctx))
+	}
+}
+
+var usdPrice = regexp.MustCompile(`\$\d+\.\d\d`)
+
+// TestBrowserBrowseAndNotSold walks the storefront like a shopper: home
+// page, search, a product with its price, then a phone that is not
+// certified for the United States (with its resellers) and the same phone
+// in China, where it is sold.
+func TestBrowserBrowseAndNotSold(t *testing.T) {
+	ctx := newBrowser(t)
+	base := startBrowserStore(t)
+
+	// 1. The home page of the US store.
+	visit(t, ctx, base+"/us/", 200)
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil {
+		t.Fatalf("read the title: %v", err)
+	}
+	if !strings.Contains(title, "Mistore") {
+		t.Fatalf("home page title = %q, want it to contain %q\n%s", title, "Mistore", pageText(ctx))
+	}
+
+	// 2. Search with the header form: type, press Enter (plain HTML form).
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "power bank"),
+	); err != nil {
+		t.Fatalf("type into the search box #q: %v\n%s", err, pageText(ctx))
+	}
+	resp, err := chromedp.RunResponse(ctx, chromedp.SendKeys(chromedp.ID("q"), kb.Enter))
+	if err != nil {
+		t.Fatalf("submit the search form: %v\n%s", err, pageText(ctx))
+	}
+	if resp.Status != 200 {
+		t.Fatalf("search results: HTTP %d, want 200\n%s", resp.Status, pageText(ctx))
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatalf("read the location: %v", err)
+	}
+	if !strings.Contains(loc, "/us/products?q=") {
+		t.Fatalf("after the search the location is %q, want it to contain /us/products?q=\n%s", loc, pageText(ctx))
+	}
+	if q, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("q"))); err != nil || q != "power bank" {
+		t.Errorf("results page search box = %q (err %v), want it to keep %q", q, err, "power bank")
+	}
+	cards, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll("li.card a"), chromedp.AtLeast(0)))
+	if err != nil {
+		t.Fatalf("query the result cards: %v\n%s", err, pageText(ctx))
+	}
+	if len(cards) == 0 {
+		t.Fatalf("search for %q shows no li.card link\n%s", "power bank", pageText(ctx))
+	}
+	var pick *chromedp.Node
+	var cardTexts []string
+	for _, c := range cards {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.NodeIDs{c.NodeID}))
+		if err != nil {
+			t.Fatalf("read a card: %v", err)
+		}
+		cardTexts = append(cardTexts, strings.Join(strings.Fields(s), " "))
+		if pick == nil && strings.Contains(s, "Power Bank") {
+			pick = c
+		}
+	}
+	if pick == nil {
+		t.Fatalf("no result card mentions %q; cards:\n  %s", "Power Bank", strings.Join(cardTexts, "\n  "))
+	}
+	href := pick.AttributeValue("href")
+	if !strings.HasPrefix(href, "/us/products/") {
+		t.Errorf("card link href = %q, want a /us/products/ page", href)
+	}
+	resp, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.NodeIDs{pick.NodeID}))
+	if err != nil {
+		t.Fatalf("click the card %q: %v\n%s", href, err, pageText(ctx))
+	}
+	if resp.Status != 200 {
+		t.Fatalf("product page %s: HTTP %d, want 200\n%s", href, resp.Status, pageText(ctx))
+	}
+
+	// 3. The product page: name and a price in dollars.
+	if h1 := oneText(t, ctx, "h1"); !strings.Contains(h1, "Power Bank") {
+		t.Errorf("product page h1 = %q, want it to contain %q\n%s", h1, "Power Bank", pageText(ctx))
+	}
+	price := oneText(t, ctx, ".product-price")
+	if !strings.Contains(price, "$") || !usdPrice.MatchString(price) {
+		t.Errorf(".product-price = %q, want a dollar price like $24.99\n%s", price, pageText(ctx))
+	}
+
+	// 4. A phone without FCC authorization: not sold in the US, with
+	//    resellers to buy it from.
+	visit(t, ctx, base+"/us/products/mistore-phone-14", 200)
+	if !anyContains(texts(t, ctx, "main h1, main h2, main h3"), "Not sold in the United States") {
+		t.Errorf("no heading says %q\n%s", "Not sold in the United States", pageText(ctx))
+	}
+	if !anyContains(texts(t, ctx, "main p"), "FCC") {
+		t.Errorf("no sentence on the not-sold page gives the reason (mentions FCC)\n%s", pageText(ctx))
+	}
+	links, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(".resellers a"), chromedp.AtLeast(0)))
+	if err != nil {
+		t.Fatalf("query .resellers a: %v", err)
+	}
+	if len(links) == 0 {
+		t.Errorf("no reseller link (.resellers a) on the not-sold page\n%s", pageText(ctx))
+	}
+	for _, a := range links {
+		if h := a.AttributeValue("href"); !strings.HasPrefix(h, "https://") {
+			t.Errorf("reseller link href = %q, want an https:// URL", h)
+		}
+	}
+
+	// 5. The same phone in China is sold, in yuan.
+	visit(t, ctx, base+"/cn/products/mistore-phone-14", 200)
+	if body := oneText(t, ctx, "body"); strings.Contains(body, "Not sold in") {
+		t.Errorf("/cn/products/mistore-phone-14 says %q\n%s", "Not sold in", pageText(ctx))
+	}
+	if price := oneText(t, ctx, ".product-price"); !strings.Contains(price, "¥") {
+		t.Errorf("CN .product-price = %q, want a price in ¥\n%s", price, pageText(ctx))
+	}
+}
+
+// anyContains reports whether one of texts contains sub.
+func anyContains(texts []string, sub string) bool {
+	for _, s := range texts {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// tail keeps the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}

@@ -29,6 +29,9 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout bounds how long serve waits for requests in flight.
 	ShutdownTimeout time.Duration
+	// DebugAddr, when set, serves Go's pprof profiles on a separate
+	// listener, never on the public address.
+	DebugAddr string
 }
 
 // defaultConfig is the demo store on embedded SQLite.
@@ -59,6 +62,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 		"log-level":        {"log-level", "MISTORE_LOG_LEVEL", "debug, info, warn or error"},
 		"log-format":       {"log-format", "MISTORE_LOG_FORMAT", "text or json"},
 		"shutdown-timeout": {"shutdown-timeout", "MISTORE_SHUTDOWN_TIMEOUT", "how long to let requests finish on shutdown"},
+		"debug-addr":       {"debug-addr", "MISTORE_DEBUG_ADDR", "serve pprof profiles on this host:port (empty: off)"},
 	}
 	var errs []error
 	for _, n := range names {
@@ -74,6 +78,8 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 			fs.StringVar(&cfg.LogLevel, n, orDefault(env, cfg.LogLevel), usage)
 		case "log-format":
 			fs.StringVar(&cfg.LogFormat, n, orDefault(env, cfg.LogFormat), usage)
+		case "debug-addr":
+			fs.StringVar(&cfg.DebugAddr, n, orDefault(env, cfg.DebugAddr), usage)
 		case "demo":
 			def := cfg.Demo
 			if env != "" {
@@ -101,6 +107,11 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 		if cfg.Addr != "" {
 			if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 				verrs = append(verrs, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:8080", cfg.Addr))
+			}
+		}
+		if cfg.DebugAddr != "" {
+			if _, _, err := net.SplitHostPort(cfg.DebugAddr); err != nil {
+				verrs = append(verrs, fmt.Errorf("--debug-addr %q: want host:port, e.g. 127.0.0.1:6060", cfg.DebugAddr))
 			}
 		}
 		if strings.TrimSpace(cfg.DB) == "" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"mistore/internal/catalog"
@@ -160,7 +161,7 @@ func (m *Main) Close() error {
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg := defaultConfig()
 	fs := newFlagSet("serve", stderr)
-	validate, err := configFlags(fs, &cfg, getenv, "addr", "db", "demo", "log-level", "log-format", "shutdown-timeout")
+	validate, err := configFlags(fs, &cfg, getenv, "addr", "db", "demo", "log-level", "log-format", "shutdown-timeout", "debug-addr")
 	if err != nil {
 		return err
 	}
@@ -178,6 +179,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			m.Close()
+			return err
+		}
+		defer stopDebug()
+	}
 	fmt.Fprintf(stdout, "mistore %s serving %s on %s/\n", version, m.DB.Target, m.URL())
 	log.Info("serving", "url", m.URL(), "db", m.DB.Target, "engine", m.DB.Dialect)
 	err = m.Wait(ctx)
@@ -193,4 +202,23 @@ func unwrapSyscall(err error) error {
 		return op.Err
 	}
 	return err
+}
+
+// serveDebug serves net/http/pprof on its own listener, so profiles are
+// never reachable through the shop's public address.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener on %s: %w", addr, unwrapSyscall(err))
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("debug profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() { srv.Close() }, nil
 }

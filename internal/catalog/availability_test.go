@@ -182,20 +182,20 @@ func BenchmarkDecideProduct(b *testing.B) {
 
 func TestSearchTermsNeutraliseSyntax(t *testing.T) {
 	tests := map[string]string{
-		`power bank`:                 `"power"* AND "bank"*`,
+		`power bank`:                 `"power" AND "bank"*`,
 		`"power`:                     `"power"*`,
 		`band*`:                      `"band"*`,
-		`band OR phone`:              `"band"* AND "or"* AND "phone"*`,
-		`'; DROP TABLE products; --`: `"drop"* AND "table"* AND "products"*`,
-		`NEAR(a b)`:                  `"near"* AND "a"* AND "b"*`,
-		`-x ^y :z`:                   `"x"* AND "y"* AND "z"*`,
+		`band OR phone`:              `"band" AND "or" AND "phone"*`,
+		`'; DROP TABLE products; --`: `"drop" AND "table" AND "products"*`,
+		`NEAR(a b)`:                  `"near" AND "a" AND "b"*`,
+		`-x ^y :z`:                   `"x" AND "y" AND "z"*`,
 	}
 	for in, want := range tests {
 		if got := ftsQuery(searchTerms(in)); got != want {
 			t.Errorf("ftsQuery(%q) = %s, want %s", in, got, want)
 		}
 	}
-	if got := tsQuery(searchTerms(`a & b | !c:*`)); got != "a:* & b:* & c:*" {
+	if got := tsQuery(searchTerms(`a & b | !c:*`)); got != "a & b & c:*" {
 		t.Errorf("tsQuery = %s", got)
 	}
 	if got := searchTerms(strings.Repeat("word ", 100)); len(got) != maxSearchTerms {

@@ -32,22 +32,30 @@ func searchTerms(q string) []string {
 	return words
 }
 
-// ftsQuery builds an SQLite FTS5 query: every word must match, as a prefix,
-// each quoted so that words like OR and NEAR are only words.
+// ftsQuery builds an SQLite FTS5 query: every word must match, the last
+// one as a prefix (the shopper may still be typing it), each quoted so that
+// words like OR and NEAR are only words.
 func ftsQuery(words []string) string {
 	parts := make([]string, len(words))
 	for i, w := range words {
-		parts[i] = `"` + w + `"*`
+		parts[i] = `"` + w + `"`
+		if i == len(words)-1 {
+			parts[i] += "*"
+		}
 	}
 	return strings.Join(parts, " AND ")
 }
 
-// tsQuery builds a PostgreSQL to_tsquery argument: every word as a prefix.
-// Words hold only letters and digits, so no tsquery operator gets through.
+// tsQuery builds a PostgreSQL to_tsquery argument: every word, the last
+// as a prefix. Words hold only letters and digits, so no tsquery operator
+// gets through.
 func tsQuery(words []string) string {
 	parts := make([]string, len(words))
 	for i, w := range words {
-		parts[i] = w + ":*"
+		parts[i] = w
+		if i == len(words)-1 {
+			parts[i] += ":*"
+		}
 	}
 	return strings.Join(parts, " & ")
 }

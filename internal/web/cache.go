@@ -33,10 +33,19 @@ type cachedBody struct {
 }
 
 func newBodyCache(max int) *bodyCache {
+	if max == 0 {
+		max = 1024
+	}
+	if max < 0 {
+		max = 0
+	}
 	return &bodyCache{entries: make(map[string]*cachedBody, max), max: max}
 }
 
 func (c *bodyCache) get(key string) *cachedBody {
+	if c.max == 0 {
+		return nil
+	}
 	c.mu.RLock()
 	e := c.entries[key]
 	c.mu.RUnlock()
@@ -45,6 +54,9 @@ func (c *bodyCache) get(key string) *cachedBody {
 
 func (c *bodyCache) put(key string, body []byte, contentType string) *cachedBody {
 	e := &cachedBody{body: bytes.Clone(body), etag: etagOf(body), contentType: contentType}
+	if c.max == 0 {
+		return e
+	}
 	c.mu.Lock()
 	if len(c.entries) >= c.max {
 		// Map iteration order is random: this drops an arbitrary eighth,

@@ -21,6 +21,9 @@ type Deps struct {
 	Log     *slog.Logger
 	// Version names the running build, for logs and the OpenAPI document.
 	Version string
+	// CacheEntries bounds the rendered pages and API bodies kept in
+	// memory; 0 means 1024, a negative number turns the cache off.
+	CacheEntries int
 }
 
 // Server routes requests to handlers.
@@ -63,7 +66,7 @@ func New(deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics(deps.DB)
-	s.cache = newBodyCache(1024)
+	s.cache = newBodyCache(deps.CacheEntries)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	s.api = newAPIDoc(s.version)
 	s.routes(mux)

@@ -33,12 +33,18 @@ func newStore(t testing.TB, d *db.DB) *web.Server {
 // display cache of stockTTL, as serve does.
 func newStoreWith(t testing.TB, d *db.DB, stockTTL time.Duration) *web.Server {
 	t.Helper()
+	return newStoreCache(t, d, stockTTL, 0)
+}
+
+// newStoreCache is newStoreWith with a page cache of cacheEntries (-1: off).
+func newStoreCache(t testing.TB, d *db.DB, stockTTL time.Duration, cacheEntries int) *web.Server {
+	t.Helper()
 	stock := inventory.NewDisplayCache(inventory.NewService(d), stockTTL)
 	c := catalog.NewService(d, stock, catalog.Options{Now: func() time.Time { return testNow }})
 	if _, err := demo.Seed(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test"})
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", CacheEntries: cacheEntries})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,6 +451,14 @@ func BenchmarkProductPage(b *testing.B) {
 	benchmarkGet(b, "/us/products/mistore-band-8")
 }
 
+// BenchmarkProductPageUncached renders the page every time, with stock
+// read from the database: the cost of a first visit after a change.
+func BenchmarkProductPageUncached(b *testing.B) {
+	d := dbtest.Open(b, db.SQLite)
+	s := newStoreCache(b, d, 0, -1)
+	runGet(b, s, "/us/products/mistore-band-8")
+}
+
 func BenchmarkProductAPI(b *testing.B) {
 	benchmarkGet(b, "/api/v1/markets/us/products/mistore-band-8")
 }
@@ -455,7 +469,10 @@ func BenchmarkSearchPage(b *testing.B) {
 
 func benchmarkGet(b *testing.B, path string) {
 	d := dbtest.Open(b, db.SQLite)
-	s := newStoreWith(b, d, time.Second)
+	runGet(b, newStoreWith(b, d, time.Second), path)
+}
+
+func runGet(b *testing.B, s http.Handler, path string) {
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -75,7 +75,7 @@ func (c *DisplayCache) Invalidate() {
 
 // marketLevels returns the sellable units of every SKU stocked in market.
 func (s *Service) marketLevels(ctx context.Context, market string) (map[string]int, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand) FROM stock s
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand - s.reserved) FROM stock s
 		JOIN warehouses w ON w.code = s.warehouse
 		WHERE w.market = $1 GROUP BY s.sku`, market)
 	if err != nil {

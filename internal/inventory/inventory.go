@@ -30,10 +30,16 @@ func NewService(d *db.DB) *Service { return &Service{db: d} }
 type Level struct {
 	Warehouse string
 	OnHand    int
+	// Reserved units are promised to live reservations.
+	Reserved int
 }
 
+// Available is what the warehouse can still sell.
+func (l Level) Available() int { return l.OnHand - l.Reserved }
+
 // Available returns, for each of skus, the units the market's warehouses
-// can sell. A SKU with no stock row is absent from the map (zero).
+// can sell now: on hand less live reservations. A SKU with no stock row is
+// absent from the map (zero).
 func (s *Service) Available(ctx context.Context, market string, skus []string) (map[string]int, error) {
 	out := make(map[string]int, len(skus))
 	if len(skus) == 0 {
@@ -49,7 +55,7 @@ func (s *Service) Available(ctx context.Context, market string, skus []string) (
 		fmt.Fprintf(&in, "$%d", i+2)
 		args = append(args, sku)
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand) FROM stock s
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand - s.reserved) FROM stock s
 		JOIN warehouses w ON w.code = s.warehouse
 		WHERE w.market = $1 AND s.sku IN (`+in.String()+`) GROUP BY s.sku`, args...)
 	if err != nil {
@@ -69,7 +75,7 @@ func (s *Service) Available(ctx context.Context, market string, skus []string) (
 
 // Levels returns the on-hand stock of sku in every warehouse that has a row.
 func (s *Service) Levels(ctx context.Context, sku string) ([]Level, error) {
-	rows, err := s.db.Read.QueryContext(ctx, "SELECT warehouse, on_hand FROM stock WHERE sku = $1 ORDER BY warehouse", sku)
+	rows, err := s.db.Read.QueryContext(ctx, "SELECT warehouse, on_hand, reserved FROM stock WHERE sku = $1 ORDER BY warehouse", sku)
 	if err != nil {
 		return nil, fmt.Errorf("stock of %s: %w", sku, err)
 	}
@@ -77,7 +83,7 @@ func (s *Service) Levels(ctx context.Context, sku string) ([]Level, error) {
 	var out []Level
 	for rows.Next() {
 		var l Level
-		if err := rows.Scan(&l.Warehouse, &l.OnHand); err != nil {
+		if err := rows.Scan(&l.Warehouse, &l.OnHand, &l.Reserved); err != nil {
 			return nil, fmt.Errorf("stock of %s: %w", sku, err)
 		}
 		out = append(out, l)

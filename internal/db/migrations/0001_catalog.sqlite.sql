@@ -46,6 +46,8 @@ CREATE TABLE products (
     specs       TEXT NOT NULL DEFAULT '[]',  -- JSON [[key, value], ...]
     image       TEXT NOT NULL DEFAULT '',
     featured    BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Most units of one SKU a cart may hold; NULL means the store default.
+    purchase_limit INTEGER CHECK (purchase_limit BETWEEN 1 AND 1000),
     search_text TEXT NOT NULL DEFAULT '',
     created_at  TIMESTAMP NOT NULL,
     updated_at  TIMESTAMP NOT NULL
@@ -100,11 +102,17 @@ CREATE TABLE resellers (
 );
 CREATE INDEX resellers_product ON resellers(product_id, market, position);
 
+-- on_hand counts the units in the warehouse; reserved the units promised
+-- to live reservations (unpaid orders, flash-sale claims). What can still be
+-- sold is on_hand - reserved, and the constraints make it impossible for any
+-- statement, however concurrent, to promise a unit that is not there.
 CREATE TABLE stock (
     sku       TEXT NOT NULL REFERENCES variants(sku) ON DELETE CASCADE ON UPDATE CASCADE,
     warehouse TEXT NOT NULL REFERENCES warehouses(code),
     on_hand   INTEGER NOT NULL CHECK (on_hand >= 0),
-    PRIMARY KEY (sku, warehouse)
+    reserved  INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+    PRIMARY KEY (sku, warehouse),
+    CHECK (reserved <= on_hand)
 );
 
 -- Bumped by every catalog write, so that in-memory catalog snapshots in any

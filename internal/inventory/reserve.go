@@ -1,0 +1,276 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"mistore/internal/db"
+)
+
+// ErrOutOfStock is returned when the units asked for are not there.
+var ErrOutOfStock = errors.New("out of stock")
+
+// ErrConflict is returned by a compare-and-set stock change whose expected
+// quantity is stale: someone else changed the stock first.
+var ErrConflict = errors.New("stock changed meanwhile")
+
+// ErrUnknownStock is returned for a SKU and warehouse with no stock row.
+var ErrUnknownStock = errors.New("no such stock")
+
+// OutOfStockError says which SKU ran out and how many were left.
+type OutOfStockError struct {
+	SKU       string
+	Requested int
+	Available int
+}
+
+func (e *OutOfStockError) Error() string {
+	return fmt.Sprintf("%s: %d requested, %d available: %v", e.SKU, e.Requested, e.Available, ErrOutOfStock)
+}
+
+// Unwrap makes errors.Is(err, ErrOutOfStock) hold.
+func (e *OutOfStockError) Unwrap() error { return ErrOutOfStock }
+
+// Line is a quantity of one SKU.
+type Line struct {
+	SKU      string
+	Quantity int
+}
+
+// Reserve promises lines to owner (e.g. "order:42") until expires, from
+// the market's warehouses, inside the caller's transaction. Each unit is
+// taken by one conditional UPDATE that succeeds only while enough stock is
+// free, so no interleaving of concurrent reservations can promise a unit
+// twice: the database's row lock serialises them and the condition is
+// checked against the latest row. On a shortage it returns an
+// *OutOfStockError and the caller rolls back.
+func Reserve(ctx context.Context, tx db.Querier, market, owner string, lines []Line, expires time.Time) error {
+	// A stable order of SKUs, and of warehouses below, means two
+	// transactions lock rows in the same order and cannot deadlock.
+	sorted := append([]Line(nil), lines...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].SKU < sorted[j].SKU })
+	now := db.Now()
+	expires = db.Time(expires)
+	for _, l := range sorted {
+		if l.Quantity <= 0 {
+			return fmt.Errorf("reserve %s: quantity %d", l.SKU, l.Quantity)
+		}
+		if err := reserveLine(ctx, tx, market, owner, l, expires, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func reserveLine(ctx context.Context, tx db.Querier, market, owner string, l Line, expires, now time.Time) error {
+	type free struct {
+		warehouse string
+		n         int
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT s.warehouse, s.on_hand - s.reserved FROM stock s
+		JOIN warehouses w ON w.code = s.warehouse
+		WHERE w.market = $1 AND s.sku = $2 AND s.on_hand > s.reserved
+		ORDER BY s.warehouse`, market, l.SKU)
+	if err != nil {
+		return fmt.Errorf("reserve %s: %w", l.SKU, err)
+	}
+	var stock []free
+	total := 0
+	for rows.Next() {
+		var f free
+		if err := rows.Scan(&f.warehouse, &f.n); err != nil {
+			rows.Close()
+			return fmt.Errorf("reserve %s: %w", l.SKU, err)
+		}
+		stock = append(stock, f)
+		total += f.n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reserve %s: %w", l.SKU, err)
+	}
+	need := l.Quantity
+	for _, f := range stock {
+		if need == 0 {
+			break
+		}
+		take := min(need, f.n)
+		// The condition, not the read above, decides: it sees the row as
+		// it is now, after any concurrent reservation committed.
+		res, err := tx.ExecContext(ctx, `UPDATE stock SET reserved = reserved + $3
+			WHERE sku = $1 AND warehouse = $2 AND on_hand - reserved >= $3`, l.SKU, f.warehouse, take)
+		if err != nil {
+			return fmt.Errorf("reserve %s in %s: %w", l.SKU, f.warehouse, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // taken meanwhile by someone else
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reservations (owner, sku, warehouse, quantity, state, expires_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, 'live', $5, $6, $6)`, owner, l.SKU, f.warehouse, take, expires, now); err != nil {
+			return fmt.Errorf("reserve %s in %s: %w", l.SKU, f.warehouse, err)
+		}
+		need -= take
+	}
+	if need > 0 {
+		return &OutOfStockError{SKU: l.SKU, Requested: l.Quantity, Available: total}
+	}
+	return nil
+}
+
+// Commit turns owner's live reservations into sales: the units leave
+// on_hand and reserved together. It returns how many reservations it
+// committed; committing twice commits nothing the second time.
+func Commit(ctx context.Context, tx db.Querier, owner string) (int, error) {
+	return settle(ctx, tx, owner, "committed", "on_hand = on_hand - $3, reserved = reserved - $3", time.Time{})
+}
+
+// Release gives owner's live reservations back to the pool.
+func Release(ctx context.Context, tx db.Querier, owner string) (int, error) {
+	return settle(ctx, tx, owner, "released", "reserved = reserved - $3", time.Time{})
+}
+
+// settle ends owner's live reservations (only those expired before
+// expiredBefore, when it is set) in state, applying set to their stock
+// rows with the reservation's quantity as $3. Each reservation is flipped
+// from live by a conditional UPDATE first, so a concurrent settle of the
+// same owner cannot apply the stock change twice.
+func settle(ctx context.Context, tx db.Querier, owner, state, set string, expiredBefore time.Time) (int, error) {
+	query := `SELECT id, sku, warehouse, quantity FROM reservations WHERE owner = $1 AND state = 'live'`
+	args := []any{owner}
+	if !expiredBefore.IsZero() {
+		query += " AND expires_at < $2"
+		args = append(args, db.Time(expiredBefore))
+	}
+	rows, err := tx.QueryContext(ctx, query+" ORDER BY sku, warehouse, id", args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s reservations of %s: %w", state, owner, err)
+	}
+	type reservation struct {
+		id       int64
+		sku, wh  string
+		quantity int
+	}
+	var list []reservation
+	for rows.Next() {
+		var r reservation
+		if err := rows.Scan(&r.id, &r.sku, &r.wh, &r.quantity); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		list = append(list, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	now := db.Now()
+	n := 0
+	for _, r := range list {
+		flipped, err := tx.ExecContext(ctx, `UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'live'`, r.id, state, now)
+		if err != nil {
+			return n, fmt.Errorf("%s reservation %d: %w", state, r.id, err)
+		}
+		if k, _ := flipped.RowsAffected(); k == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE stock SET "+set+" WHERE sku = $1 AND warehouse = $2", r.sku, r.wh, r.quantity); err != nil {
+			return n, fmt.Errorf("%s reservation %d: %w", state, r.id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ReleaseExpired gives back the live reservations whose time ran out, of
+// up to limit owners, each owner in its own short transaction, and returns
+// how many it freed. Owners that must react (an unpaid order becomes
+// cancelled) do so in their own jobs; this sweep only guarantees that
+// stock comes back.
+func (s *Service) ReleaseExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT owner FROM reservations
+		WHERE state = 'live' AND expires_at < $1 LIMIT $2`, db.Time(now), limit)
+	if err != nil {
+		return 0, fmt.Errorf("expired reservations: %w", err)
+	}
+	var owners []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		owners = append(owners, o)
+	}
+	rows.Close()
+	freed := 0
+	for _, o := range owners {
+		err := s.db.Tx(ctx, func(tx db.Querier) error {
+			n, err := settle(ctx, tx, o, "released", "reserved = reserved - $3", now)
+			freed += n
+			return err
+		})
+		if err != nil {
+			return freed, err
+		}
+	}
+	return freed, nil
+}
+
+// Adjustment is a staff change of one stock level.
+type Adjustment struct {
+	SKU       string
+	Warehouse string
+	OnHand    int
+	// Expected, when set, is the on-hand quantity the change was based on:
+	// if the stock moved since, the change is refused with ErrConflict.
+	Expected *int
+	Reason   string
+	Actor    string
+}
+
+// Adjust sets a stock level by compare-and-set and records why.
+func (s *Service) Adjust(ctx context.Context, a Adjustment) (Level, error) {
+	if a.OnHand < 0 {
+		return Level{}, fmt.Errorf("adjust %s: %w", a.SKU, ErrNegativeStock)
+	}
+	if a.OnHand > MaxOnHand {
+		return Level{}, fmt.Errorf("adjust %s: more than %d units", a.SKU, MaxOnHand)
+	}
+	if a.Reason == "" {
+		return Level{}, fmt.Errorf("adjust %s: a reason is required", a.SKU)
+	}
+	var lvl Level
+	err := s.db.Tx(ctx, func(tx db.Querier) error {
+		var before, reserved int
+		err := tx.QueryRowContext(ctx, "SELECT on_hand, reserved FROM stock WHERE sku = $1 AND warehouse = $2", a.SKU, a.Warehouse).Scan(&before, &reserved)
+		if err != nil {
+			return fmt.Errorf("adjust %s in %s: %w", a.SKU, a.Warehouse, ErrUnknownStock)
+		}
+		if a.Expected != nil && *a.Expected != before {
+			return fmt.Errorf("adjust %s in %s: expected %d on hand, found %d: %w", a.SKU, a.Warehouse, *a.Expected, before, ErrConflict)
+		}
+		if a.OnHand < reserved {
+			return fmt.Errorf("adjust %s in %s: %d units are promised to unpaid orders, cannot go down to %d: %w", a.SKU, a.Warehouse, reserved, a.OnHand, ErrConflict)
+		}
+		// The condition repeats the read: on PostgreSQL a concurrent
+		// adjustment between the two fails here instead of being lost.
+		res, err := tx.ExecContext(ctx, `UPDATE stock SET on_hand = $3 WHERE sku = $1 AND warehouse = $2 AND on_hand = $4 AND reserved <= $3`,
+			a.SKU, a.Warehouse, a.OnHand, before)
+		if err != nil {
+			return fmt.Errorf("adjust %s in %s: %w", a.SKU, a.Warehouse, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("adjust %s in %s: %w", a.SKU, a.Warehouse, ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO stock_adjustments (sku, warehouse, before, after, reason, actor, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.SKU, a.Warehouse, before, a.OnHand, a.Reason, a.Actor, db.Now()); err != nil {
+			return fmt.Errorf("adjust %s in %s: %w", a.SKU, a.Warehouse, err)
+		}
+		lvl = Level{Warehouse: a.Warehouse, OnHand: a.OnHand, Reserved: reserved}
+		return nil
+	})
+	return lvl, err
+}

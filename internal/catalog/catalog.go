@@ -31,7 +31,10 @@ type Product struct {
 	Specs       []Spec
 	Image       string
 	Featured    bool
-	Variants    []Variant
+	// PurchaseLimit is the most units of one SKU a cart may hold; 0 means
+	// the store default.
+	PurchaseLimit int
+	Variants      []Variant
 	// Listings, Certifications and Resellers are keyed by market code.
 	Listings       map[string]Listing
 	Certifications map[string][]Certification
@@ -83,6 +86,18 @@ type Category struct {
 	Slug  string
 	Name  string
 	Radio bool
+}
+
+// DefaultPurchaseLimit is the most units of one SKU a cart may hold when
+// the product sets no limit of its own.
+const DefaultPurchaseLimit = 10
+
+// Limit returns the most units of one of p's SKUs a cart may hold.
+func (p *Product) Limit() int {
+	if p.PurchaseLimit > 0 {
+		return p.PurchaseLimit
+	}
+	return DefaultPurchaseLimit
 }
 
 // Variant returns the variant with the given SKU.

@@ -23,7 +23,7 @@ import (
 // product-wide columns are filled on a product's first row and left empty
 // (or repeated exactly) on the rows of its further variants.
 var (
-	productColumns = []string{"slug", "name", "category", "description", "specs", "image", "featured"}
+	productColumns = []string{"slug", "name", "category", "description", "specs", "image", "featured", "purchase_limit"}
 	variantColumns = []string{"sku", "variant", "options", "weight_g"}
 	// Per-market and per-warehouse columns: price_us, listed_us, certs_us,
 	// resellers_us, stock_us-east.
@@ -95,6 +95,7 @@ type importProduct struct {
 	specs       []Spec
 	image       string
 	featured    bool
+	limit       int // 0: the store default
 	listings    map[string]Listing
 	certs       map[string][]Certification
 	resellers   map[string][]Reseller
@@ -369,6 +370,13 @@ func (im *importer) parseProduct(row int, rec map[string]string) importProduct {
 	if p.featured, err = parseYesNo(rec["featured"]); err != nil {
 		im.fail(row, "featured", "%v", err)
 	}
+	if v := rec["purchase_limit"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			im.fail(row, "purchase_limit", "%q is not a limit from 1 to 1000", v)
+		}
+		p.limit = n
+	}
 	for _, m := range im.markets.Markets {
 		if col := "listed_" + m.Code; im.has(col) {
 			l, err := parseListing(rec[col])
@@ -615,13 +623,18 @@ func (im *importer) checkOwnership(ctx context.Context, tx db.Querier, products 
 func (im *importer) write(ctx context.Context, tx db.Querier, p *importProduct, now time.Time) error {
 	specs, _ := json.Marshal(nonNil(p.specs))
 	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO products (slug, name, category, description, specs, image, featured, search_text, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+	var limit any
+	if p.limit > 0 {
+		limit = p.limit
+	}
+	err := tx.QueryRowContext(ctx, `INSERT INTO products (slug, name, category, description, specs, image, featured, purchase_limit, search_text, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 		ON CONFLICT (slug) DO UPDATE SET name = excluded.name, category = excluded.category,
 			description = excluded.description, specs = excluded.specs, image = excluded.image,
-			featured = excluded.featured, search_text = excluded.search_text, updated_at = excluded.updated_at
+			featured = excluded.featured, purchase_limit = excluded.purchase_limit,
+			search_text = excluded.search_text, updated_at = excluded.updated_at
 		RETURNING id`,
-		p.slug, p.name, p.category, p.description, string(specs), p.image, p.featured, im.searchText(p), now).Scan(&id)
+		p.slug, p.name, p.category, p.description, string(specs), p.image, p.featured, limit, im.searchText(p), now).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", p.slug, err)
 	}

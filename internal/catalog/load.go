@@ -79,8 +79,8 @@ func (s *snapshot) loadCategories(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (s *snapshot) loadProducts(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, slug, name, category, description, specs, image, featured, updated_at
-		FROM products ORDER BY id`)
+	rows, err := tx.QueryContext(ctx, `SELECT id, slug, name, category, description, specs, image, featured,
+		coalesce(purchase_limit, 0), updated_at FROM products ORDER BY id`)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *snapshot) loadProducts(ctx context.Context, tx *sql.Tx) error {
 			Resellers:      map[string][]Reseller{},
 		}
 		var specs string
-		if err := rows.Scan(&p.ID, &p.Slug, &p.Name, &p.Category, &p.Description, &specs, &p.Image, &p.Featured, &p.UpdatedAt); err != nil {
+		if err := rows.Scan(&p.ID, &p.Slug, &p.Name, &p.Category, &p.Description, &specs, &p.Image, &p.Featured, &p.PurchaseLimit, &p.UpdatedAt); err != nil {
 			return err
 		}
 		if err := json.Unmarshal([]byte(specs), &p.Specs); err != nil {

@@ -297,3 +297,43 @@ func (s *Service) Revision(ctx context.Context) (int64, error) {
 	}
 	return snap.revision, nil
 }
+
+// Item is one variant with everything that decides whether a market may
+// sell it: carts and checkout decide with fresh stock through it.
+type Item struct {
+	Product  *Product
+	Variant  *Variant
+	Rules    Rules
+	Price    money.Money
+	HasPrice bool
+	// Revision is the catalog revision the item comes from.
+	Revision int64
+}
+
+// Decide applies the availability rule to qty units with stock available.
+func (it *Item) Decide(stock, qty int, now time.Time) Availability {
+	return Decide(it.Product, it.Variant, it.Rules, stock, qty, now)
+}
+
+// Item returns the variant with SKU sku as market code sees it, or
+// ErrNotFound.
+func (s *Service) Item(ctx context.Context, code, sku string) (*Item, error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := snap.markets.Get(code)
+	if err != nil {
+		return nil, err
+	}
+	p := snap.bySKU[sku]
+	if p == nil {
+		return nil, fmt.Errorf("%w: no SKU %q", ErrNotFound, sku)
+	}
+	v, _ := p.Variant(sku)
+	price, ok := v.Prices[m.Code]
+	return &Item{
+		Product: p, Variant: v, Price: price, HasPrice: ok && price.Currency == m.Currency, Revision: snap.revision,
+		Rules: Rules{Market: m, Schemes: snap.markets, CategoryName: snap.categoryName(p.Category)},
+	}, nil
+}

@@ -1,0 +1,128 @@
+// Package payment talks to payment providers: it starts a payment session
+// for an order, learns the outcome by signed webhook or by asking, and
+// refunds. The store never sees a card number: the provider's hosted page
+// takes it. Two providers implement Provider: the built-in test provider,
+// which imitates a real one offline, and Stripe.
+package payment
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"mistore/internal/money"
+)
+
+// Domain outcomes of payment calls.
+var (
+	// ErrInvalidSignature: a webhook whose signature does not verify.
+	ErrInvalidSignature = errors.New("webhook signature does not verify")
+	// ErrStaleWebhook: a webhook signed too long ago (a replay).
+	ErrStaleWebhook = errors.New("webhook timestamp is too old")
+	// ErrMalformedWebhook: a webhook body that is not an event.
+	ErrMalformedWebhook = errors.New("webhook body is not an event")
+	// ErrUnknownSession: no such payment session at the provider.
+	ErrUnknownSession = errors.New("unknown payment session")
+	// ErrUnavailable: the provider could not be reached or failed; the
+	// call may be retried with the same idempotency key.
+	ErrUnavailable = errors.New("payment provider unavailable")
+)
+
+// WebhookTolerance is how old a webhook's signature may be. Older ones are
+// refused as replays.
+const WebhookTolerance = 5 * time.Minute
+
+// Provider is a payment service the store sends shoppers to.
+type Provider interface {
+	// Name is the provider's code in URLs and records, e.g. "test".
+	Name() string
+	// CreateSession starts a payment and says where to send the shopper.
+	// The same IdempotencyKey returns the same session.
+	CreateSession(ctx context.Context, req SessionRequest) (Session, error)
+	// GetSession asks the provider how a session stands, for a shopper
+	// who returns before the webhook arrives.
+	GetSession(ctx context.Context, id string) (Session, error)
+	// Refund returns money from a session's charge. The same
+	// IdempotencyKey refunds once.
+	Refund(ctx context.Context, req RefundRequest) (Refund, error)
+	// ParseWebhook checks a webhook's signature and age against now and
+	// returns the event it carries.
+	ParseWebhook(payload []byte, header http.Header, now time.Time) (Event, error)
+}
+
+// SessionRequest asks for a payment of Amount for an order.
+type SessionRequest struct {
+	// Reference is the order number, echoed back in events.
+	Reference   string
+	Amount      money.Money
+	Email       string
+	Description string
+	// ReturnURL is where the shopper goes after paying (or giving up).
+	ReturnURL string
+	// ExpiresAt is when the session stops taking payments.
+	ExpiresAt      time.Time
+	IdempotencyKey string
+}
+
+// SessionStatus is where a payment session stands.
+type SessionStatus string
+
+// Session states.
+const (
+	SessionOpen      SessionStatus = "open"
+	SessionSucceeded SessionStatus = "succeeded"
+	SessionExpired   SessionStatus = "expired"
+)
+
+// Session is a payment in progress at the provider.
+type Session struct {
+	ID        string
+	URL       string // the hosted payment page
+	Status    SessionStatus
+	Reference string
+	Amount    money.Money
+	// ChargeID identifies the captured payment once Status is succeeded.
+	ChargeID string
+}
+
+// RefundRequest returns Amount of a session's charge.
+type RefundRequest struct {
+	SessionID      string
+	ChargeID       string
+	Amount         money.Money
+	Reason         string
+	IdempotencyKey string
+}
+
+// Refund is a refund at the provider.
+type Refund struct {
+	ID     string
+	Amount money.Money
+	Status string // "succeeded" or "pending"
+}
+
+// EventType is what a webhook reports.
+type EventType string
+
+// Webhook events the store acts on.
+const (
+	EventPaymentSucceeded EventType = "payment.succeeded"
+	EventPaymentFailed    EventType = "payment.failed"
+	EventSessionExpired   EventType = "session.expired"
+	EventRefundSucceeded  EventType = "refund.succeeded"
+)
+
+// Event is a verified webhook event.
+type Event struct {
+	// ID is the provider's event id, used to process each event once.
+	ID        string
+	Type      EventType
+	SessionID string
+	ChargeID  string
+	Reference string
+	Amount    money.Money
+	Created   time.Time
+	// Message is the provider's words, e.g. why a card was declined.
+	Message string
+}

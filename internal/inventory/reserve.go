@@ -124,24 +124,30 @@ func reserveLine(ctx context.Context, tx db.Querier, market, owner string, l Lin
 // on_hand and reserved together. It returns how many reservations it
 // committed; committing twice commits nothing the second time.
 func Commit(ctx context.Context, tx db.Querier, owner string) (int, error) {
-	return settle(ctx, tx, owner, "committed", "on_hand = on_hand - $3, reserved = reserved - $3", time.Time{})
+	return settle(ctx, tx, owner, "live", "committed", "on_hand = on_hand - $3, reserved = reserved - $3", time.Time{})
 }
 
 // Release gives owner's live reservations back to the pool.
 func Release(ctx context.Context, tx db.Querier, owner string) (int, error) {
-	return settle(ctx, tx, owner, "released", "reserved = reserved - $3", time.Time{})
+	return settle(ctx, tx, owner, "live", "released", "reserved = reserved - $3", time.Time{})
 }
 
-// settle ends owner's live reservations (only those expired before
-// expiredBefore, when it is set) in state, applying set to their stock
-// rows with the reservation's quantity as $3. Each reservation is flipped
-// from live by a conditional UPDATE first, so a concurrent settle of the
+// Restock puts the units of owner's committed sales back on hand, for a
+// paid order that is cancelled before it ships.
+func Restock(ctx context.Context, tx db.Querier, owner string) (int, error) {
+	return settle(ctx, tx, owner, "committed", "released", "on_hand = on_hand + $3", time.Time{})
+}
+
+// settle moves owner's reservations from state from (only those expired
+// before expiredBefore, when it is set) to state, applying set to their
+// stock rows with the reservation's quantity as $3. Each reservation is
+// flipped by a conditional UPDATE first, so a concurrent settle of the
 // same owner cannot apply the stock change twice.
-func settle(ctx context.Context, tx db.Querier, owner, state, set string, expiredBefore time.Time) (int, error) {
-	query := `SELECT id, sku, warehouse, quantity FROM reservations WHERE owner = $1 AND state = 'live'`
-	args := []any{owner}
+func settle(ctx context.Context, tx db.Querier, owner, from, state, set string, expiredBefore time.Time) (int, error) {
+	query := `SELECT id, sku, warehouse, quantity FROM reservations WHERE owner = $1 AND state = $2`
+	args := []any{owner, from}
 	if !expiredBefore.IsZero() {
-		query += " AND expires_at < $2"
+		query += " AND expires_at < $3"
 		args = append(args, db.Time(expiredBefore))
 	}
 	rows, err := tx.QueryContext(ctx, query+" ORDER BY sku, warehouse, id", args...)
@@ -169,7 +175,7 @@ func settle(ctx context.Context, tx db.Querier, owner, state, set string, expire
 	now := db.Now()
 	n := 0
 	for _, r := range list {
-		flipped, err := tx.ExecContext(ctx, `UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'live'`, r.id, state, now)
+		flipped, err := tx.ExecContext(ctx, `UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = $4`, r.id, state, now, from)
 		if err != nil {
 			return n, fmt.Errorf("%s reservation %d: %w", state, r.id, err)
 		}
@@ -208,7 +214,7 @@ func (s *Service) ReleaseExpired(ctx context.Context, now time.Time, limit int) 
 	freed := 0
 	for _, o := range owners {
 		err := s.db.Tx(ctx, func(tx db.Querier) error {
-			n, err := settle(ctx, tx, o, "released", "reserved = reserved - $3", now)
+			n, err := settle(ctx, tx, o, "live", "released", "reserved = reserved - $3", now)
 			freed += n
 			return err
 		})

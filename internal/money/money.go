@@ -204,3 +204,13 @@ func group(digits, style string) string {
 
 // String writes m as "29.99 USD" for logs and errors.
 func (m Money) String() string { return m.Decimal() + " " + m.Currency }
+
+// Sub0 returns m-o, or zero when the currencies differ or the result
+// would be negative: for amounts such as "what is left to refund".
+func (m Money) Sub0(o Money) Money {
+	d, err := m.Sub(o)
+	if err != nil || d.Amount < 0 {
+		return Money{Currency: m.Currency}
+	}
+	return d
+}

@@ -222,6 +222,14 @@ CREATE TABLE test_provider_sessions (
     updated_at TIMESTAMP NOT NULL
 );
 
+CREATE TABLE test_provider_refunds (
+    id              INTEGER PRIMARY KEY,
+    session_id      TEXT NOT NULL REFERENCES test_provider_sessions(id),
+    amount          BIGINT NOT NULL CHECK (amount > 0),
+    idempotency_key TEXT NOT NULL UNIQUE,
+    created_at      TIMESTAMP NOT NULL
+);
+
 -- Durable jobs: enqueued in the transaction of the change that needs them,
 -- run at least once by any instance, retried with backoff.
 CREATE TABLE jobs (

@@ -1,0 +1,105 @@
+package checkout
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"mistore/internal/order"
+)
+
+// FieldError is a problem with one field of a checkout request.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// usStates are the destinations the US store ships to: the states and DC.
+var usStates = map[string]string{
+	"AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
+	"CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
+	"HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
+	"KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
+	"MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+	"NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
+	"NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+	"OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
+	"TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
+	"WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+}
+
+// USStates returns the US state codes and names, for forms.
+func USStates() map[string]string { return usStates }
+
+// postalCodes are the postal code shapes of each country the store ships to.
+var postalCodes = map[string]*regexp.Regexp{
+	"US": regexp.MustCompile(`^\d{5}(-\d{4})?$`),
+	"CN": regexp.MustCompile(`^\d{6}$`),
+	"IN": regexp.MustCompile(`^[1-9]\d{5}$`),
+}
+
+var postalExamples = map[string]string{"US": "12345 or 12345-6789", "CN": "6 digits, e.g. 200000", "IN": "6 digits, e.g. 560001"}
+
+// NormalizeAddress trims a as typed and checks it for a market whose
+// countries are countries: it returns the first problem as a *FieldError
+// named like the API field (shipping_address.postal_code).
+func NormalizeAddress(a order.Address, countries []string) (order.Address, error) {
+	trim := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	a.Name, a.Line1, a.Line2, a.City = trim(a.Name), trim(a.Line1), trim(a.Line2), trim(a.City)
+	a.Region, a.PostalCode = strings.ToUpper(trim(a.Region)), strings.ToUpper(trim(a.PostalCode))
+	a.Country = strings.ToUpper(trim(a.Country))
+	if a.Country == "" && len(countries) == 1 {
+		a.Country = countries[0]
+	}
+	f := func(field, msg string) error { return &FieldError{Field: "shipping_address." + field, Msg: msg} }
+	ok := false
+	for _, c := range countries {
+		ok = ok || c == a.Country
+	}
+	if !ok {
+		return a, f("country", fmt.Sprintf("this store ships to %s only", strings.Join(countries, ", ")))
+	}
+	for _, c := range []struct {
+		field, value string
+		min, max     int
+	}{{"name", a.Name, 1, 100}, {"line1", a.Line1, 1, 200}, {"line2", a.Line2, 0, 200}, {"city", a.City, 1, 100}} {
+		n := utf8.RuneCountInString(c.value)
+		if n < c.min {
+			return a, f(c.field, "is required")
+		}
+		if n > c.max {
+			return a, f(c.field, fmt.Sprintf("must be at most %d characters", c.max))
+		}
+		if strings.ContainsFunc(c.value, func(r rune) bool { return r < ' ' }) {
+			return a, f(c.field, "must not contain control characters")
+		}
+	}
+	if re := postalCodes[a.Country]; re != nil && !re.MatchString(a.PostalCode) {
+		return a, f("postal_code", "must look like "+postalExamples[a.Country])
+	}
+	switch a.Country {
+	case "US":
+		if _, ok := usStates[a.Region]; !ok {
+			return a, f("region", "must be a US state code such as CA or NY")
+		}
+	default:
+		if a.Region == "" || utf8.RuneCountInString(a.Region) > 100 {
+			return a, f("region", "the province or state is required")
+		}
+	}
+	return a, nil
+}
+
+// NormalizeEmail checks an email address and returns it trimmed.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") {
+		return "", &FieldError{Field: "email", Msg: "must be an email address such as you@example.com"}
+	}
+	return s, nil
+}

@@ -1,0 +1,468 @@
+// Package checkout turns a cart into an order: it checks the email and
+// address, prices shipping, tax and coupons on the server (a client never
+// sends a price), and places the order in one transaction with its stock
+// reserved and its coupon redeemed.
+package checkout
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mistore/internal/catalog"
+	"mistore/internal/db"
+	"mistore/internal/inventory"
+	"mistore/internal/market"
+	"mistore/internal/money"
+	"mistore/internal/order"
+)
+
+// Domain outcomes of a checkout.
+var (
+	ErrEmptyCart   = errors.New("the cart is empty")
+	ErrNotSold     = errors.New("not sold in this market")
+	ErrCoupon      = errors.New("coupon cannot be used")
+	ErrUnknownCart = errors.New("cart not found")
+)
+
+// NotSoldError names the cart line that cannot be bought, and why.
+type NotSoldError struct {
+	SKU    string
+	Reason string
+}
+
+func (e *NotSoldError) Error() string { return e.Reason }
+
+// Unwrap makes errors.Is(err, ErrNotSold) hold.
+func (e *NotSoldError) Unwrap() error { return ErrNotSold }
+
+// CouponError says why a coupon cannot be used.
+type CouponError struct{ Msg string }
+
+func (e *CouponError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is(err, ErrCoupon) hold.
+func (e *CouponError) Unwrap() error { return ErrCoupon }
+
+// Carts is what checkout needs of carts.
+type Carts interface {
+	// Check returns the market of cart id if token opens it, else an
+	// error wrapping ErrUnknownCart.
+	Check(ctx context.Context, id, token string) (string, error)
+	// LinesTx returns a cart's lines inside tx.
+	LinesTx(ctx context.Context, tx db.Querier, id string) ([]inventory.Line, error)
+}
+
+// Service checks out carts.
+type Service struct {
+	db       *db.DB
+	catalog  *catalog.Service
+	carts    Carts
+	orders   *order.Service
+	provider string
+	now      func() time.Time
+}
+
+// NewService returns a checkout service that takes payment with the
+// provider named provider.
+func NewService(d *db.DB, c *catalog.Service, carts Carts, orders *order.Service, provider string, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: d, catalog: c, carts: carts, orders: orders, provider: provider, now: now}
+}
+
+// Request is what a shopper sends to check out. It has no prices: the
+// store computes every amount.
+type Request struct {
+	Email          string
+	Address        order.Address
+	ShippingMethod string
+	CouponCode     string
+}
+
+// Quote is a priced checkout.
+type Quote struct {
+	Market      market.Market
+	Lines       []QuoteLine
+	Method      Method
+	CouponCode  string
+	TaxName     string
+	TaxIncluded bool
+	Subtotal    money.Money
+	Discount    money.Money
+	Shipping    money.Money
+	Tax         money.Money
+	Total       money.Money
+}
+
+// QuoteLine is a priced cart line.
+type QuoteLine struct {
+	SKU, Name, Variant string
+	Quantity           int
+	UnitPrice, Total   money.Money
+	Tax                money.Money
+}
+
+// ShippingMethods prices the market's shipping methods for a cart.
+func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]Method, error) {
+	code, err := s.carts.Check(ctx, cartID, token)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.market(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := s.carts.LinesTx(ctx, s.db.Read, cartID)
+	if err != nil {
+		return nil, err
+	}
+	priced, err := s.priceLines(ctx, m, lines)
+	if err != nil && !errors.Is(err, ErrNotSold) && !errors.Is(err, ErrEmptyCart) {
+		return nil, err
+	}
+	rules, err := s.methods(ctx, s.db.Read, m.Code)
+	if err != nil {
+		return nil, err
+	}
+	var subtotal int64
+	weight := 0
+	for _, l := range priced {
+		subtotal += l.unit * int64(l.quantity)
+		weight += l.weightG * l.quantity
+	}
+	out := make([]Method, len(rules))
+	for i, r := range rules {
+		out[i] = Method{Code: r.code, Name: r.name, Days: r.days, Price: money.New(r.priceFor(subtotal, weight), m.Currency)}
+	}
+	return out, nil
+}
+
+func (s *Service) market(ctx context.Context, code string) (market.Market, error) {
+	set, err := s.catalog.Markets(ctx)
+	if err != nil {
+		return market.Market{}, err
+	}
+	return set.Get(code)
+}
+
+// priceLines fixes each line's price from the catalog and checks that the
+// market may sell it (all but stock, which the reservation decides).
+func (s *Service) priceLines(ctx context.Context, m market.Market, lines []inventory.Line) ([]pricedLine, error) {
+	if len(lines) == 0 {
+		return nil, ErrEmptyCart
+	}
+	now := s.now()
+	out := make([]pricedLine, 0, len(lines))
+	for _, l := range lines {
+		it, err := s.catalog.Item(ctx, m.Code, l.SKU)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, &NotSoldError{SKU: l.SKU, Reason: fmt.Sprintf("%s is no longer sold.", l.SKU)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Stock is the reservation's to decide, atomically; here the other
+		// clauses of the rule: listed, launched, certified, priced.
+		if a := it.Decide(l.Quantity, l.Quantity, now); !a.Purchasable() {
+			return nil, &NotSoldError{SKU: l.SKU, Reason: a.Reason}
+		}
+		if l.Quantity > it.Product.Limit() {
+			return nil, &NotSoldError{SKU: l.SKU, Reason: fmt.Sprintf("At most %d of %s per order.", it.Product.Limit(), it.Product.Name)}
+		}
+		out = append(out, pricedLine{
+			sku: l.SKU, name: it.Product.Name, variant: it.Variant.Name, quantity: l.Quantity,
+			unit: it.Price.Amount, weightG: it.Variant.WeightG,
+		})
+	}
+	return out, nil
+}
+
+func (s *Service) methods(ctx context.Context, q db.Querier, code string) ([]methodRule, error) {
+	rows, err := q.QueryContext(ctx, `SELECT code, name, kind, days, price, per_kg, coalesce(free_over, -1)
+		FROM shipping_methods WHERE market = $1 ORDER BY position, code`, code)
+	if err != nil {
+		return nil, fmt.Errorf("shipping methods of %s: %w", code, err)
+	}
+	defer rows.Close()
+	var out []methodRule
+	for rows.Next() {
+		var r methodRule
+		if err := rows.Scan(&r.code, &r.name, &r.kind, &r.days, &r.price, &r.perKg, &r.freeOver); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// taxFor finds the rate for a destination: the region's, else the market's.
+func taxFor(ctx context.Context, q db.Querier, m market.Market, region string) (taxRule, error) {
+	t := taxRule{taxIncluded: m.TaxIncluded}
+	err := q.QueryRowContext(ctx, `SELECT name, rate_pcm, tax_shipping FROM tax_rates
+		WHERE market = $1 AND region IN ($2, '') ORDER BY region DESC LIMIT 1`, m.Code, region).Scan(&t.name, &t.ratePCM, &t.taxShipping)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, nil
+	}
+	if err != nil {
+		return t, fmt.Errorf("tax rate for %s %s: %w", m.Code, region, err)
+	}
+	t.found = true
+	return t, nil
+}
+
+// couponFor checks a coupon for a cart and returns it for pricing.
+func couponFor(ctx context.Context, q db.Querier, code string, m market.Market, subtotal int64, email string, now time.Time) (*coupon, error) {
+	var kind string
+	var percent, amount, minSub sql.NullInt64
+	var currency, mk sql.NullString
+	var starts time.Time
+	var ends sql.NullTime
+	var maxUses, perEmail sql.NullInt64
+	var used int64
+	err := q.QueryRowContext(ctx, `SELECT kind, percent, amount, currency, market, min_subtotal, starts_at, ends_at, max_uses, max_uses_per_email, used
+		FROM coupons WHERE code = $1`, code).Scan(&kind, &percent, &amount, &currency, &mk, &minSub, &starts, &ends, &maxUses, &perEmail, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &CouponError{Msg: fmt.Sprintf("There is no coupon %s.", code)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("coupon %s: %w", code, err)
+	}
+	switch {
+	case now.Before(starts):
+		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s is not valid yet.", code)}
+	case ends.Valid && !now.Before(ends.Time):
+		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s has expired.", code)}
+	case mk.Valid && mk.String != m.Code:
+		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s is not valid in %s.", code, m.Place())}
+	case kind == "fixed" && currency.String != m.Currency:
+		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s is not valid in %s.", code, m.Currency)}
+	case maxUses.Valid && used >= maxUses.Int64:
+		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s has been used up.", code)}
+	case subtotal < minSub.Int64:
+		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s needs a subtotal of at least %s.", code, money.New(minSub.Int64, m.Currency).Format())}
+	}
+	if perEmail.Valid && email != "" {
+		var n int64
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM coupon_redemptions WHERE code = $1 AND email = $2", code, strings.ToLower(email)).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n >= perEmail.Int64 {
+			return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s has already been used with this email address.", code)}
+		}
+	}
+	c := &coupon{code: code}
+	if kind == "percent" {
+		c.percent = percent.Int64
+	} else {
+		c.amount = amount.Int64
+	}
+	return c, nil
+}
+
+// NormalizeCoupon is a coupon code as stored: trimmed, upper case.
+func NormalizeCoupon(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
+
+// quote prices a checkout against q (a pool, or the placing transaction).
+func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, lines []inventory.Line, req *Request) (*Quote, []pricedLine, error) {
+	email, err := NormalizeEmail(req.Email)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Email = email
+	addr, err := NormalizeAddress(req.Address, m.CountryCodes)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Address = addr
+	priced, err := s.priceLines(ctx, m, lines)
+	if err != nil {
+		return nil, nil, err
+	}
+	rules, err := s.methods(ctx, q, m.Code)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ship *methodRule
+	for i := range rules {
+		if rules[i].code == req.ShippingMethod {
+			ship = &rules[i]
+		}
+	}
+	if ship == nil {
+		return nil, nil, &FieldError{Field: "shipping_method", Msg: fmt.Sprintf("there is no shipping method %q in %s", req.ShippingMethod, m.Place())}
+	}
+	var subtotal int64
+	for _, l := range priced {
+		subtotal += l.unit * int64(l.quantity)
+	}
+	var c *coupon
+	req.CouponCode = NormalizeCoupon(req.CouponCode)
+	if req.CouponCode != "" {
+		if c, err = couponFor(ctx, q, req.CouponCode, m, subtotal, email, s.now()); err != nil {
+			return nil, nil, err
+		}
+	}
+	tax, err := taxFor(ctx, q, m, addr.Region)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, priced, err := computeTotals(priced, c, *ship, tax)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur := m.Currency
+	qt := &Quote{
+		Market: m, CouponCode: req.CouponCode, TaxName: tax.name, TaxIncluded: m.TaxIncluded,
+		Method:   Method{Code: ship.code, Name: ship.name, Days: ship.days, Price: money.New(t.Shipping, cur)},
+		Subtotal: money.New(t.Subtotal, cur), Discount: money.New(t.Discount, cur), Shipping: money.New(t.Shipping, cur),
+		Tax: money.New(t.Tax, cur), Total: money.New(t.Total, cur),
+	}
+	for _, l := range priced {
+		qt.Lines = append(qt.Lines, QuoteLine{
+			SKU: l.sku, Name: l.name, Variant: l.variant, Quantity: l.quantity,
+			UnitPrice: money.New(l.unit, cur), Total: money.New(l.total, cur), Tax: money.New(l.tax, cur),
+		})
+	}
+	return qt, priced, nil
+}
+
+// Quote prices a checkout without placing it, for the checkout page.
+func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) (*Quote, error) {
+	code, err := s.carts.Check(ctx, cartID, token)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.market(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := s.carts.LinesTx(ctx, s.db.Read, cartID)
+	if err != nil {
+		return nil, err
+	}
+	q, _, err := s.quote(ctx, s.db.Read, m, lines, &req)
+	return q, err
+}
+
+// Place turns a cart into an order in one transaction: the cart is marked
+// as checked out, the order and its lines are written, the coupon is
+// redeemed and the stock reserved for the payment window, or nothing
+// happens. Checking out the same cart twice, even at once, gives one
+// order: the second call returns the first's. The payment session is
+// opened after the commit; returnURL gives the page the shopper comes back
+// to.
+func (s *Service) Place(ctx context.Context, cartID, token string, req Request, returnURL func(number, token string) string) (*order.Order, error) {
+	code, err := s.carts.Check(ctx, cartID, token)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.market(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	var placed *order.Order
+	err = s.db.Tx(ctx, func(tx db.Querier) error {
+		now := db.Time(s.now())
+		// Claim the cart first: a concurrent checkout of the same cart
+		// waits here on the row and then finds it taken.
+		res, err := tx.ExecContext(ctx, "UPDATE carts SET updated_at = $2 WHERE id = $1 AND order_number IS NULL", cartID, now)
+		if err != nil {
+			return fmt.Errorf("claim cart: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			placed, err = order.ByCart(ctx, tx, cartID)
+			if err != nil {
+				return fmt.Errorf("cart %s was checked out but its order is missing: %w", cartID, err)
+			}
+			return nil
+		}
+		lines, err := s.carts.LinesTx(ctx, tx, cartID)
+		if err != nil {
+			return err
+		}
+		q, priced, err := s.quote(ctx, tx, m, lines, &req)
+		if err != nil {
+			return err
+		}
+		o := &order.Order{
+			Market: m.Code, CartID: cartID, Email: req.Email, Status: order.PendingPayment, Currency: m.Currency,
+			Subtotal: q.Subtotal, Discount: q.Discount, Shipping: q.Shipping, Tax: q.Tax, Total: q.Total,
+			TaxIncluded: m.TaxIncluded, CouponCode: q.CouponCode, ShippingMethod: q.Method.Code, ShippingName: q.Method.Name,
+			Address: req.Address, PaymentProvider: s.provider, PaymentStatus: "none",
+			ExpiresAt: now.Add(order.PaymentWindow),
+		}
+		for _, l := range priced {
+			o.Lines = append(o.Lines, order.Line{
+				SKU: l.sku, Name: l.name, VariantName: l.variant, Quantity: l.quantity,
+				UnitPrice: money.New(l.unit, m.Currency), Total: money.New(l.total, m.Currency), Tax: money.New(l.tax, m.Currency),
+			})
+		}
+		if err := order.Insert(ctx, tx, s.db.Dialect, o); err != nil {
+			return err
+		}
+		if q.CouponCode != "" {
+			if err := redeem(ctx, tx, q.CouponCode, o, now); err != nil {
+				return err
+			}
+		}
+		if err := inventory.Reserve(ctx, tx, m.Code, o.Owner(), lines, o.ExpiresAt); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE carts SET order_number = $2 WHERE id = $1", cartID, o.Number); err != nil {
+			return fmt.Errorf("close cart: %w", err)
+		}
+		if err := order.ScheduleExpiry(ctx, tx, o); err != nil {
+			return err
+		}
+		placed = o
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if placed.Status == order.PendingPayment && placed.PaymentURL == "" {
+		token := s.orders.Tokens().For(placed.Number)
+		// A provider that fails now leaves the order waiting: the order
+		// page offers to start the payment again.
+		if started, err := s.orders.StartPayment(ctx, placed, returnURL(placed.Number, token)); err == nil {
+			placed = started
+		}
+	}
+	return placed, nil
+}
+
+// redeem counts one use of a coupon atomically: the conditional UPDATE
+// takes the coupon row, so concurrent redemptions queue on it and a limit
+// of N gives exactly N uses; the per-email count that follows is read
+// while the row is held.
+func redeem(ctx context.Context, tx db.Querier, code string, o *order.Order, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE coupons SET used = used + 1
+		WHERE code = $1 AND (max_uses IS NULL OR used < max_uses)`, code)
+	if err != nil {
+		return fmt.Errorf("redeem %s: %w", code, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return &CouponError{Msg: fmt.Sprintf("Coupon %s has been used up.", code)}
+	}
+	var perEmail sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT max_uses_per_email FROM coupons WHERE code = $1", code).Scan(&perEmail); err != nil {
+		return err
+	}
+	email := strings.ToLower(o.Email)
+	if perEmail.Valid {
+		var n int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM coupon_redemptions WHERE code = $1 AND email = $2", code, email).Scan(&n); err != nil {
+			return err
+		}
+		if n >= perEmail.Int64 {
+			return &CouponError{Msg: fmt.Sprintf("Coupon %s has already been used with this email address.", code)}
+		}
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO coupon_redemptions (code, order_id, email, created_at) VALUES ($1, $2, $3, $4)", code, o.ID, email, now)
+	return err
+}

@@ -1,0 +1,478 @@
+package order
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"mistore/internal/db"
+	"mistore/internal/inventory"
+	"mistore/internal/jobs"
+	"mistore/internal/money"
+	"mistore/internal/payment"
+)
+
+// Job kinds the order service runs.
+const (
+	jobExpire       = "order.expire"
+	jobPaymentEvent = "payment.event"
+	jobRefund       = "order.refund"
+	jobConfirmation = "order.confirmation"
+)
+
+// Confirmer queues an order's confirmation email inside a transaction.
+type Confirmer interface {
+	QueueConfirmation(ctx context.Context, tx db.Querier, o *Order) error
+}
+
+// Service runs the order lifecycle.
+type Service struct {
+	db        *db.DB
+	tokens    Tokens
+	providers map[string]payment.Provider
+	confirmer Confirmer
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewService returns the order service. confirmer may be nil (no emails).
+func NewService(d *db.DB, tokens Tokens, providers []payment.Provider, confirmer Confirmer, log *slog.Logger, now func() time.Time) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{db: d, tokens: tokens, providers: map[string]payment.Provider{}, confirmer: confirmer, log: log, now: now}
+	for _, p := range providers {
+		s.providers[p.Name()] = p
+	}
+	return s
+}
+
+// Tokens returns the order access token maker.
+func (s *Service) Tokens() Tokens { return s.tokens }
+
+// Provider returns the named payment provider.
+func (s *Service) Provider(name string) (payment.Provider, bool) {
+	p, ok := s.providers[name]
+	return p, ok
+}
+
+// Register adds the order jobs to a runner.
+func (s *Service) Register(r *jobs.Runner) {
+	r.Handle(jobExpire, s.handleExpire)
+	r.Handle(jobPaymentEvent, s.handlePaymentEvent)
+	r.Handle(jobRefund, s.handleRefund)
+	r.Handle(jobConfirmation, s.handleConfirmation)
+}
+
+// Open returns the order number if token opens it, else ErrNotFound, the
+// same answer whether or not the order exists.
+func (s *Service) Open(ctx context.Context, number, token string) (*Order, error) {
+	if !s.tokens.Valid(number, token) {
+		return nil, ErrNotFound
+	}
+	return Get(ctx, s.db.Write, number)
+}
+
+// ScheduleExpiry queues the job that cancels o if it is still unpaid when
+// its payment window closes. Call it in the transaction that placed o.
+func ScheduleExpiry(ctx context.Context, tx db.Querier, o *Order) error {
+	return jobs.Enqueue(ctx, tx, jobExpire, map[string]string{"number": o.Number},
+		jobs.Options{RunAt: o.ExpiresAt, UniqueKey: "expire:" + o.Number})
+}
+
+// StartPayment opens a payment session for a pending order (or returns the
+// one it has) and records where to send the shopper. The provider call
+// carries an idempotency key of the order, so a retry after a timeout
+// cannot open a second session.
+func (s *Service) StartPayment(ctx context.Context, o *Order, returnURL string) (*Order, error) {
+	if o.Status != PendingPayment {
+		return o, nil
+	}
+	if o.PaymentURL != "" {
+		return o, nil
+	}
+	p, ok := s.providers[o.PaymentProvider]
+	if !ok {
+		return nil, fmt.Errorf("order %s: no payment provider %q", o.Number, o.PaymentProvider)
+	}
+	sess, err := p.CreateSession(ctx, payment.SessionRequest{
+		Reference: o.Number, Amount: o.Total, Email: o.Email, Description: "Mistore order " + o.Number,
+		ReturnURL: returnURL, ExpiresAt: o.ExpiresAt, IdempotencyKey: "order:" + o.Number + ":session",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("order %s: start payment: %w", o.Number, err)
+	}
+	if _, err := s.db.Write.ExecContext(ctx, `UPDATE orders SET payment_session = $2, payment_url = $3, payment_status = 'open', updated_at = $4
+		WHERE number = $1 AND status = 'pending_payment' AND payment_session = ''`, o.Number, sess.ID, sess.URL, db.Now()); err != nil {
+		return nil, fmt.Errorf("order %s: record payment session: %w", o.Number, err)
+	}
+	return Get(ctx, s.db.Write, o.Number)
+}
+
+// AcceptWebhook verifies a provider's webhook and queues its event for
+// processing, once per event id: a redelivered or replayed event is
+// accepted (so the provider stops retrying) and does nothing.
+func (s *Service) AcceptWebhook(ctx context.Context, provider string, payload []byte, header map[string][]string) error {
+	p, ok := s.providers[provider]
+	if !ok {
+		return fmt.Errorf("%w: no payment provider %q", ErrNotFound, provider)
+	}
+	ev, err := p.ParseWebhook(payload, header, s.now())
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx db.Querier) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO payment_events (provider, event_id, received_at) VALUES ($1, $2, $3)
+			ON CONFLICT (provider, event_id) DO NOTHING`, provider, ev.ID, db.Now())
+		if err != nil {
+			return fmt.Errorf("record event %s: %w", ev.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return jobs.Enqueue(ctx, tx, jobPaymentEvent, paymentEventJob{Provider: provider, Event: ev},
+			jobs.Options{UniqueKey: "event:" + provider + ":" + ev.ID})
+	})
+}
+
+type paymentEventJob struct {
+	Provider string        `json:"provider"`
+	Event    payment.Event `json:"event"`
+}
+
+func (s *Service) handlePaymentEvent(ctx context.Context, j jobs.Job) error {
+	var pj paymentEventJob
+	if err := json.Unmarshal(j.Payload, &pj); err != nil {
+		return jobs.Permanent(err)
+	}
+	ev := pj.Event
+	switch ev.Type {
+	case payment.EventPaymentSucceeded:
+		return s.ApplyPayment(ctx, pj.Provider, ev.Reference, ev.SessionID, ev.ChargeID, ev.Amount)
+	case payment.EventPaymentFailed:
+		return s.noteFailure(ctx, ev)
+	default:
+		// Expiry is the order's own job; other events need nothing.
+		return nil
+	}
+}
+
+func (s *Service) noteFailure(ctx context.Context, ev payment.Event) error {
+	return s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := Get(ctx, tx, ev.Reference)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if o.Status == PendingPayment {
+			if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_status = 'declined', updated_at = $2 WHERE id = $1 AND status = 'pending_payment'`, o.ID, db.Now()); err != nil {
+				return err
+			}
+		}
+		msg := "A payment attempt failed."
+		if ev.Message != "" {
+			msg = "A payment attempt failed: " + ev.Message
+		}
+		return AddEvent(ctx, tx, o.ID, "payment_failed", msg)
+	})
+}
+
+// ApplyPayment records that the provider captured amount for order
+// number. It is idempotent: the same charge applied five times, or racing
+// the shopper's return, pays the order once. A payment for an order that
+// expired meanwhile takes its stock again if it is still there, and is
+// refunded if not.
+func (s *Service) ApplyPayment(ctx context.Context, provider, number, sessionID, chargeID string, amount money.Money) error {
+	return s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := Get(ctx, tx, number)
+		if errors.Is(err, ErrNotFound) {
+			return jobs.Permanent(fmt.Errorf("payment for unknown order %s", number))
+		}
+		if err != nil {
+			return err
+		}
+		now := db.Now()
+		// The charge row is the idempotency record: one per charge.
+		res, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, provider, kind, provider_ref, amount, currency, status, idempotency_key, created_at, updated_at)
+			VALUES ($1, $2, 'charge', $3, $4, $5, 'succeeded', $6, $7, $7) ON CONFLICT (idempotency_key) DO NOTHING`,
+			o.ID, provider, chargeID, amount.Amount, amount.Currency, "charge:"+provider+":"+chargeID, now)
+		if err != nil {
+			return fmt.Errorf("record charge %s: %w", chargeID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // seen this charge before
+		}
+		if amount != o.Total {
+			if err := AddEvent(ctx, tx, o.ID, "payment_mismatch", fmt.Sprintf("The provider captured %s, not the order total %s; it is refunded.", amount.Format(), o.Total.Format())); err != nil {
+				return err
+			}
+			return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
+		}
+		switch o.Status {
+		case PendingPayment:
+			if _, err := inventory.Commit(ctx, tx, o.Owner()); err != nil {
+				return err
+			}
+		case Cancelled:
+			// The window closed before the money came: sell again what is
+			// still there, or give the money back.
+			lines := make([]inventory.Line, len(o.Lines))
+			for i, l := range o.Lines {
+				lines[i] = inventory.Line{SKU: l.SKU, Quantity: l.Quantity}
+			}
+			if err := reserveAgain(ctx, tx, o, lines); err != nil {
+				if !errors.Is(err, inventory.ErrOutOfStock) {
+					return err
+				}
+				if err := AddEvent(ctx, tx, o.ID, "paid_after_cancel", "Payment arrived after the order was cancelled and the stock is gone; it is refunded."); err != nil {
+					return err
+				}
+				return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "paid after cancellation")
+			}
+		default:
+			// Already paid by another charge: give this one back.
+			if err := AddEvent(ctx, tx, o.ID, "duplicate_payment", "A second payment arrived; it is refunded."); err != nil {
+				return err
+			}
+			return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "duplicate payment")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'paid', payment_status = 'succeeded', payment_session = $2,
+				paid_amount = $3, paid_at = $4, expires_at = NULL, cancelled_at = NULL, cancel_reason = '', updated_at = $4
+			WHERE id = $1`, o.ID, sessionID, amount.Amount, now); err != nil {
+			return fmt.Errorf("mark %s paid: %w", o.Number, err)
+		}
+		if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
+			return err
+		}
+		return jobs.Enqueue(ctx, tx, jobConfirmation, map[string]string{"number": o.Number},
+			jobs.Options{UniqueKey: "confirmation:" + o.Number})
+	})
+}
+
+// reserveAgain takes the stock of a cancelled order again and commits it
+// at once: the order is being paid.
+func reserveAgain(ctx context.Context, tx db.Querier, o *Order, lines []inventory.Line) error {
+	if err := inventory.Reserve(ctx, tx, o.Market, o.Owner(), lines, time.Now().Add(time.Minute)); err != nil {
+		return err
+	}
+	_, err := inventory.Commit(ctx, tx, o.Owner())
+	return err
+}
+
+type refundJob struct {
+	Number    string      `json:"number"`
+	Provider  string      `json:"provider"`
+	SessionID string      `json:"session_id"`
+	ChargeID  string      `json:"charge_id"`
+	Amount    money.Money `json:"amount"`
+	Reason    string      `json:"reason"`
+	Key       string      `json:"key"`
+}
+
+// queueRefund queues a refund through the provider. The job's key is also
+// the provider's idempotency key, so the money goes back once.
+func (s *Service) queueRefund(ctx context.Context, tx db.Querier, o *Order, sessionID, chargeID string, amount money.Money, reason string) error {
+	key := "refund:" + o.Number + ":" + chargeID
+	return jobs.Enqueue(ctx, tx, jobRefund, refundJob{
+		Number: o.Number, Provider: o.PaymentProvider, SessionID: sessionID, ChargeID: chargeID, Amount: amount, Reason: reason, Key: key,
+	}, jobs.Options{UniqueKey: key, MaxAttempts: 20})
+}
+
+func (s *Service) handleRefund(ctx context.Context, j jobs.Job) error {
+	var rj refundJob
+	if err := json.Unmarshal(j.Payload, &rj); err != nil {
+		return jobs.Permanent(err)
+	}
+	p, ok := s.providers[rj.Provider]
+	if !ok {
+		return jobs.Permanent(fmt.Errorf("refund %s: no provider %q", rj.Number, rj.Provider))
+	}
+	r, err := p.Refund(ctx, payment.RefundRequest{SessionID: rj.SessionID, ChargeID: rj.ChargeID, Amount: rj.Amount, Reason: rj.Reason, IdempotencyKey: rj.Key})
+	if err != nil {
+		return err
+	}
+	return s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := Get(ctx, tx, rj.Number)
+		if err != nil {
+			return err
+		}
+		now := db.Now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, provider, kind, provider_ref, amount, currency, status, idempotency_key, created_at, updated_at)
+			VALUES ($1, $2, 'refund', $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
+			o.ID, rj.Provider, r.ID, rj.Amount.Amount, rj.Amount.Currency, r.Status, rj.Key, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		// Only money this order kept counts against what it was paid.
+		if o.Status == Cancelled || o.Status == Paid {
+			if _, err := tx.ExecContext(ctx, `UPDATE orders SET refunded_amount = refunded_amount + $2, updated_at = $3
+				WHERE id = $1 AND refunded_amount + $2 <= paid_amount`, o.ID, rj.Amount.Amount, now); err != nil {
+				return err
+			}
+		}
+		return AddEvent(ctx, tx, o.ID, "refunded", rj.Amount.Format()+" refunded ("+rj.Reason+").")
+	})
+}
+
+func (s *Service) handleExpire(ctx context.Context, j jobs.Job) error {
+	var p struct {
+		Number string `json:"number"`
+	}
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return jobs.Permanent(err)
+	}
+	_, err := s.Expire(ctx, p.Number)
+	return err
+}
+
+// Expire cancels an order whose payment window has closed unpaid and gives
+// its stock and coupon use back. It reports whether it cancelled.
+func (s *Service) Expire(ctx context.Context, number string) (bool, error) {
+	cancelled := false
+	err := s.db.Tx(ctx, func(tx db.Querier) error {
+		now := db.Time(s.now())
+		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = 'not paid in time',
+				payment_status = CASE WHEN payment_status = 'declined' THEN 'declined' ELSE 'expired' END, expires_at = NULL, updated_at = $2
+			WHERE number = $1 AND status = 'pending_payment' AND expires_at <= $2`, number, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		cancelled = true
+		return s.afterUnpaidCancel(ctx, tx, number, "The order was not paid in time; its stock is released.")
+	})
+	if err != nil {
+		return false, fmt.Errorf("expire %s: %w", number, err)
+	}
+	return cancelled, nil
+}
+
+// afterUnpaidCancel releases an unpaid cancelled order's stock and coupon.
+func (s *Service) afterUnpaidCancel(ctx context.Context, tx db.Querier, number, detail string) error {
+	o, err := Get(ctx, tx, number)
+	if err != nil {
+		return err
+	}
+	if _, err := inventory.Release(ctx, tx, o.Owner()); err != nil {
+		return err
+	}
+	if o.CouponCode != "" {
+		res, err := tx.ExecContext(ctx, "DELETE FROM coupon_redemptions WHERE order_id = $1", o.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if _, err := tx.ExecContext(ctx, "UPDATE coupons SET used = used - 1 WHERE code = $1 AND used > 0", o.CouponCode); err != nil {
+				return err
+			}
+		}
+	}
+	return AddEvent(ctx, tx, o.ID, "cancelled", detail)
+}
+
+// Cancel cancels an order for its customer before it ships: an unpaid one
+// gives its stock back; a paid one puts its stock back on hand and is
+// refunded in full through the provider.
+func (s *Service) Cancel(ctx context.Context, number string) (*Order, error) {
+	err := s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := Get(ctx, tx, number)
+		if err != nil {
+			return err
+		}
+		now := db.Now()
+		switch o.Status {
+		case PendingPayment:
+			res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = 'cancelled by the customer',
+					expires_at = NULL, updated_at = $2 WHERE id = $1 AND status = 'pending_payment'`, o.ID, now)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return ErrState
+			}
+			return s.afterUnpaidCancel(ctx, tx, number, "Cancelled by the customer before payment.")
+		case Paid:
+			res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = 'cancelled by the customer',
+					updated_at = $2 WHERE id = $1 AND status = 'paid'`, o.ID, now)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return ErrState
+			}
+			if _, err := inventory.Restock(ctx, tx, o.Owner()); err != nil {
+				return err
+			}
+			if err := AddEvent(ctx, tx, o.ID, "cancelled", "Cancelled by the customer; a full refund is on its way."); err != nil {
+				return err
+			}
+			var charge string
+			if err := tx.QueryRowContext(ctx, `SELECT provider_ref FROM payments WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded' ORDER BY id LIMIT 1`, o.ID).Scan(&charge); err != nil {
+				return fmt.Errorf("find the charge of %s: %w", o.Number, err)
+			}
+			return s.queueRefund(ctx, tx, o, o.PaymentSession, charge, o.PaidAmount.Sub0(o.RefundedAmount), "cancelled by the customer")
+		}
+		return fmt.Errorf("%w: a %s order cannot be cancelled", ErrState, o.Status)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", number, err)
+	}
+	return Get(ctx, s.db.Write, number)
+}
+
+// SyncPayment asks the provider how a pending order's session stands and
+// applies a success: for a shopper who returns before the webhook.
+func (s *Service) SyncPayment(ctx context.Context, o *Order) (*Order, error) {
+	if o.Status != PendingPayment || o.PaymentSession == "" {
+		return o, nil
+	}
+	p, ok := s.providers[o.PaymentProvider]
+	if !ok {
+		return o, nil
+	}
+	sess, err := p.GetSession(ctx, o.PaymentSession)
+	if err != nil {
+		return o, err
+	}
+	if sess.Status == payment.SessionSucceeded {
+		if err := s.ApplyPayment(ctx, o.PaymentProvider, o.Number, sess.ID, sess.ChargeID, sess.Amount); err != nil {
+			return o, err
+		}
+	}
+	return Get(ctx, s.db.Write, o.Number)
+}
+
+func (s *Service) handleConfirmation(ctx context.Context, j jobs.Job) error {
+	if s.confirmer == nil {
+		return nil
+	}
+	var p struct {
+		Number string `json:"number"`
+	}
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return jobs.Permanent(err)
+	}
+	return s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := Get(ctx, tx, p.Number)
+		if err != nil {
+			return err
+		}
+		if err := s.confirmer.QueueConfirmation(ctx, tx, o); err != nil {
+			return err
+		}
+		return AddEvent(ctx, tx, o.ID, "email", "Order confirmation sent to "+o.Email+".")
+	})
+}

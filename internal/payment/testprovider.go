@@ -1,0 +1,447 @@
+package payment
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"mistore/internal/db"
+	"mistore/internal/jobs"
+	"mistore/internal/money"
+)
+
+// Test cards of the built-in provider (API.md).
+const (
+	TestCardSucceeds = "4242424242424242"
+	TestCardDeclined = "4000000000000002"
+)
+
+// Outcomes of paying on the test provider's hosted page.
+var (
+	// ErrDeclined: the card was declined; the shopper may try another.
+	ErrDeclined = errors.New("the card was declined")
+	// ErrInvalidCard: the card details are not well formed.
+	ErrInvalidCard = errors.New("the card details are not valid")
+	// ErrSessionClosed: the session is paid or expired.
+	ErrSessionClosed = errors.New("this payment session is closed")
+)
+
+// SignatureHeader carries the test provider's webhook signature:
+// "t=UNIX,v1=HEX".
+const SignatureHeader = "Mistore-Signature"
+
+// webhookJob is the job kind that delivers the test provider's webhooks.
+const webhookJob = "testprovider.webhook"
+
+// TestProvider imitates a real payment provider offline: its sessions and
+// charges live in tables of their own, its hosted page takes the card, and
+// it tells the store the outcome by a signed webhook over HTTP, retried
+// until the store answers 2xx, exactly as a real provider would.
+type TestProvider struct {
+	db     *db.DB
+	secret []byte
+	// baseURL is the store's public address: the hosted page lives under
+	// it and webhooks are posted to it.
+	baseURL string
+	client  *http.Client
+	now     func() time.Time
+}
+
+// NewTestProvider returns the test provider. secret signs webhooks;
+// baseURL is the store's public address, e.g. http://127.0.0.1:8080.
+func NewTestProvider(d *db.DB, secret []byte, baseURL string, now func() time.Time) *TestProvider {
+	if now == nil {
+		now = time.Now
+	}
+	return &TestProvider{db: d, secret: secret, baseURL: strings.TrimSuffix(baseURL, "/"),
+		client: &http.Client{Timeout: 10 * time.Second}, now: now}
+}
+
+// Name is "test".
+func (p *TestProvider) Name() string { return "test" }
+
+func randomID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// PageURL is the hosted payment page of session id.
+func (p *TestProvider) PageURL(id string) string { return p.baseURL + "/pay/test/" + id }
+
+// CreateSession opens a session; the same idempotency key returns the
+// session it opened before.
+func (p *TestProvider) CreateSession(ctx context.Context, req SessionRequest) (Session, error) {
+	if req.IdempotencyKey == "" {
+		return Session{}, errors.New("test provider: an idempotency key is required")
+	}
+	if req.Amount.Amount <= 0 {
+		return Session{}, fmt.Errorf("test provider: amount %s must be positive", req.Amount)
+	}
+	now := db.Time(p.now())
+	_, err := p.db.Write.ExecContext(ctx, `INSERT INTO test_provider_sessions (id, reference, amount, currency, status, return_url,
+			expires_at, idempotency_key, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
+		randomID("ts_"), req.Reference, req.Amount.Amount, req.Amount.Currency, req.ReturnURL, db.Time(req.ExpiresAt), req.IdempotencyKey, now)
+	if err != nil {
+		return Session{}, fmt.Errorf("test provider: create session: %w", err)
+	}
+	return p.sessionWhere(ctx, "idempotency_key = $1", req.IdempotencyKey)
+}
+
+// GetSession returns a session as the provider sees it now.
+func (p *TestProvider) GetSession(ctx context.Context, id string) (Session, error) {
+	return p.sessionWhere(ctx, "id = $1", id)
+}
+
+// PageSession is what the hosted page shows.
+type PageSession struct {
+	Session
+	ReturnURL string
+	ExpiresAt time.Time
+	Declines  int
+}
+
+// Page returns the session behind the hosted page.
+func (p *TestProvider) Page(ctx context.Context, id string) (PageSession, error) {
+	var ps PageSession
+	var status, cur string
+	var amount int64
+	err := p.db.Write.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, return_url, expires_at, declines
+		FROM test_provider_sessions WHERE id = $1`, id).Scan(&ps.ID, &ps.Reference, &amount, &cur, &status, &ps.ChargeID, &ps.ReturnURL, &ps.ExpiresAt, &ps.Declines)
+	if errors.Is(err, sql.ErrNoRows) {
+		return PageSession{}, ErrUnknownSession
+	}
+	if err != nil {
+		return PageSession{}, fmt.Errorf("test provider: session %s: %w", id, err)
+	}
+	ps.Status, ps.Amount, ps.URL = p.effectiveStatus(SessionStatus(status), ps.ExpiresAt), money.New(amount, cur), p.PageURL(ps.ID)
+	return ps, nil
+}
+
+func (p *TestProvider) effectiveStatus(s SessionStatus, expires time.Time) SessionStatus {
+	if s == SessionOpen && !p.now().Before(expires) {
+		return SessionExpired
+	}
+	return s
+}
+
+func (p *TestProvider) sessionWhere(ctx context.Context, where string, arg any) (Session, error) {
+	var s Session
+	var status, cur string
+	var amount int64
+	var expires time.Time
+	// Read from the writer: a session just written must be visible.
+	err := p.db.Write.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, expires_at
+		FROM test_provider_sessions WHERE `+where, arg).Scan(&s.ID, &s.Reference, &amount, &cur, &status, &s.ChargeID, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrUnknownSession
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("test provider: session: %w", err)
+	}
+	s.Status = p.effectiveStatus(SessionStatus(status), expires)
+	s.Amount = money.New(amount, cur)
+	s.URL = p.PageURL(s.ID)
+	return s, nil
+}
+
+// Card is what the hosted page's form posts. It lives only for the call:
+// it is never stored or logged.
+type Card struct {
+	Number string
+	Expiry string // MM/YY
+	CVC    string
+}
+
+// Pay charges a card on session id, as the hosted page's form does. The
+// outcome is also sent to the store by webhook.
+func (p *TestProvider) Pay(ctx context.Context, id string, card Card) (Session, error) {
+	number, err := checkCard(card, p.now())
+	if err != nil {
+		return Session{}, err
+	}
+	var out Session
+	declined := false
+	err = p.db.Tx(ctx, func(tx db.Querier) error {
+		var status, ref, cur string
+		var amount int64
+		var expires time.Time
+		err := tx.QueryRowContext(ctx, `SELECT status, reference, amount, currency, expires_at FROM test_provider_sessions WHERE id = $1`, id).
+			Scan(&status, &ref, &amount, &cur, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrUnknownSession
+		}
+		if err != nil {
+			return err
+		}
+		if p.effectiveStatus(SessionStatus(status), expires) != SessionOpen {
+			return ErrSessionClosed
+		}
+		now := db.Time(p.now())
+		ev := Event{ID: randomID("evt_"), SessionID: id, Reference: ref, Amount: money.New(amount, cur), Created: now}
+		if number != TestCardSucceeds {
+			if _, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET declines = declines + 1, updated_at = $2 WHERE id = $1`, id, now); err != nil {
+				return err
+			}
+			ev.Type, ev.Message = EventPaymentFailed, "Your card was declined."
+			if number != TestCardDeclined {
+				ev.Message = "Your card was declined. In test mode, use 4242 4242 4242 4242."
+			}
+			// The decline is recorded and its webhook queued: commit, then
+			// tell the shopper.
+			declined = true
+			return p.queueWebhook(ctx, tx, ev)
+		}
+		charge := randomID("ch_")
+		res, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET status = 'succeeded', charge_id = $2, updated_at = $3
+			WHERE id = $1 AND status = 'open'`, id, charge, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrSessionClosed
+		}
+		ev.Type, ev.ChargeID = EventPaymentSucceeded, charge
+		out = Session{ID: id, URL: p.PageURL(id), Status: SessionSucceeded, Reference: ref, Amount: ev.Amount, ChargeID: charge}
+		return p.queueWebhook(ctx, tx, ev)
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("test provider: pay %s: %w", id, err)
+	}
+	if declined {
+		return Session{}, ErrDeclined
+	}
+	return out, nil
+}
+
+// checkCard validates the form and returns the bare card number.
+func checkCard(c Card, now time.Time) (string, error) {
+	number := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, c.Number)
+	if len(number) < 13 || len(number) > 19 || !allDigits(number) || !luhn(number) {
+		return "", fmt.Errorf("%w: the card number is not valid", ErrInvalidCard)
+	}
+	mm, yy, ok := strings.Cut(strings.TrimSpace(c.Expiry), "/")
+	month, err1 := strconv.Atoi(strings.TrimSpace(mm))
+	year, err2 := strconv.Atoi(strings.TrimSpace(yy))
+	if !ok || err1 != nil || err2 != nil || month < 1 || month > 12 || year < 0 || year > 99 {
+		return "", fmt.Errorf("%w: the expiry date must be MM/YY", ErrInvalidCard)
+	}
+	// A card is valid to the end of its expiry month.
+	end := time.Date(2000+year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC)
+	if !now.Before(end) {
+		return "", fmt.Errorf("%w: the card has expired", ErrInvalidCard)
+	}
+	if cvc := strings.TrimSpace(c.CVC); len(cvc) < 3 || len(cvc) > 4 || !allDigits(cvc) {
+		return "", fmt.Errorf("%w: the security code is 3 or 4 digits", ErrInvalidCard)
+	}
+	return number, nil
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// luhn reports whether a card number's check digit is right.
+func luhn(number string) bool {
+	sum := 0
+	double := false
+	for i := len(number) - 1; i >= 0; i-- {
+		d := int(number[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// Refund returns money of a session's charge, once per idempotency key,
+// never more than was charged.
+func (p *TestProvider) Refund(ctx context.Context, req RefundRequest) (Refund, error) {
+	if req.IdempotencyKey == "" || req.Amount.Amount <= 0 {
+		return Refund{}, errors.New("test provider: a refund needs an idempotency key and a positive amount")
+	}
+	var out Refund
+	err := p.db.Tx(ctx, func(tx db.Querier) error {
+		var id string
+		var amount int64
+		err := tx.QueryRowContext(ctx, "SELECT id, amount FROM test_provider_refunds r WHERE idempotency_key = $1", req.IdempotencyKey).Scan(&id, &amount)
+		if err == nil {
+			out = Refund{ID: "re_" + id, Amount: money.New(amount, req.Amount.Currency), Status: "succeeded"}
+			return nil
+		}
+		var status, cur string
+		var charged, refunded int64
+		err = tx.QueryRowContext(ctx, `SELECT status, amount, currency, refunded FROM test_provider_sessions WHERE id = $1`, req.SessionID).
+			Scan(&status, &charged, &cur, &refunded)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrUnknownSession
+		}
+		if err != nil {
+			return err
+		}
+		if status != string(SessionSucceeded) || cur != req.Amount.Currency {
+			return fmt.Errorf("session %s has no %s charge to refund", req.SessionID, req.Amount.Currency)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET refunded = refunded + $2, updated_at = $3
+			WHERE id = $1 AND refunded + $2 <= amount`, req.SessionID, req.Amount.Amount, db.Time(p.now()))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("refund of %s exceeds what is left of the charge", req.Amount)
+		}
+		var rid int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO test_provider_refunds (session_id, amount, idempotency_key, created_at)
+			VALUES ($1, $2, $3, $4) RETURNING id`, req.SessionID, req.Amount.Amount, req.IdempotencyKey, db.Time(p.now())).Scan(&rid); err != nil {
+			return err
+		}
+		out = Refund{ID: "re_" + strconv.FormatInt(rid, 10), Amount: req.Amount, Status: "succeeded"}
+		return nil
+	})
+	if err != nil {
+		return Refund{}, fmt.Errorf("test provider: refund: %w", err)
+	}
+	return out, nil
+}
+
+// webhookBody is the JSON the test provider posts.
+type webhookBody struct {
+	ID      string    `json:"id"`
+	Type    EventType `json:"type"`
+	Created int64     `json:"created"`
+	Data    struct {
+		SessionID string      `json:"session_id"`
+		ChargeID  string      `json:"charge_id,omitempty"`
+		Reference string      `json:"reference"`
+		Amount    money.Money `json:"amount"`
+		Message   string      `json:"message,omitempty"`
+	} `json:"data"`
+}
+
+func (p *TestProvider) queueWebhook(ctx context.Context, tx db.Querier, ev Event) error {
+	var b webhookBody
+	b.ID, b.Type, b.Created = ev.ID, ev.Type, ev.Created.Unix()
+	b.Data.SessionID, b.Data.ChargeID, b.Data.Reference, b.Data.Amount, b.Data.Message = ev.SessionID, ev.ChargeID, ev.Reference, ev.Amount, ev.Message
+	return jobs.Enqueue(ctx, tx, webhookJob, b, jobs.Options{UniqueKey: "testprovider:" + ev.ID, MaxAttempts: 20})
+}
+
+// Register adds the webhook delivery job to a runner.
+func (p *TestProvider) Register(r *jobs.Runner) { r.Handle(webhookJob, p.deliver) }
+
+// deliver posts one webhook, signed now, to the store; a non-2xx answer
+// retries it later, as a provider redelivers.
+func (p *TestProvider) deliver(ctx context.Context, j jobs.Job) error {
+	body := []byte(j.Payload)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.baseURL+"/api/v1/payments/test/webhook", bytes.NewReader(body))
+	if err != nil {
+		return jobs.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SignatureHeader, Sign(p.secret, body, p.now()))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("deliver webhook: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("deliver webhook: store answered %s", resp.Status)
+	}
+	return nil
+}
+
+// Sign makes a Mistore-Signature header value for payload at time t: the
+// HMAC-SHA256, under secret, of the Unix time, a dot and the raw body. The
+// time is signed too, so a replayer cannot freshen an old webhook.
+func Sign(secret, payload []byte, t time.Time) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, payload))
+}
+
+func mac(secret []byte, ts string, payload []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts))
+	m.Write([]byte("."))
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+// ParseWebhook verifies a test provider webhook: the signature in constant
+// time, its age within WebhookTolerance, and the body's shape.
+func (p *TestProvider) ParseWebhook(payload []byte, header http.Header, now time.Time) (Event, error) {
+	ts, sigs, err := parseSignature(header.Get(SignatureHeader))
+	if err != nil {
+		return Event{}, err
+	}
+	want := mac(p.secret, ts, payload)
+	ok := false
+	for _, s := range sigs {
+		got, err := hex.DecodeString(s)
+		if err == nil && hmac.Equal(got, want) {
+			ok = true
+		}
+	}
+	if !ok {
+		return Event{}, ErrInvalidSignature
+	}
+	sec, _ := strconv.ParseInt(ts, 10, 64)
+	signed := time.Unix(sec, 0)
+	if now.Sub(signed) > WebhookTolerance || signed.Sub(now) > WebhookTolerance {
+		return Event{}, ErrStaleWebhook
+	}
+	var b webhookBody
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil || b.ID == "" || b.Type == "" || b.Data.SessionID == "" {
+		return Event{}, ErrMalformedWebhook
+	}
+	return Event{
+		ID: b.ID, Type: b.Type, SessionID: b.Data.SessionID, ChargeID: b.Data.ChargeID, Reference: b.Data.Reference,
+		Amount: b.Data.Amount, Created: time.Unix(b.Created, 0).UTC(), Message: b.Data.Message,
+	}, nil
+}
+
+// parseSignature splits "t=UNIX,v1=HEX[,v1=HEX]".
+func parseSignature(h string) (string, []string, error) {
+	var ts string
+	var sigs []string
+	for _, part := range strings.Split(h, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sigs = append(sigs, v)
+		}
+	}
+	if _, err := strconv.ParseInt(ts, 10, 64); err != nil || len(sigs) == 0 {
+		return "", nil, ErrInvalidSignature
+	}
+	return ts, sigs, nil
+}

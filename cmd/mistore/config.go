@@ -7,11 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"mistore/internal/db"
+	"mistore/internal/notify"
+	"mistore/internal/payment"
 )
 
 // Config is everything a mistore command can be told, from flags or
@@ -32,6 +36,20 @@ type Config struct {
 	// DebugAddr, when set, serves Go's pprof profiles on a separate
 	// listener, never on the public address.
 	DebugAddr string
+	// PublicURL is the store's address as shoppers and payment providers
+	// reach it; empty means http:// and the listening address.
+	PublicURL string
+	// SMTPURL is the mail server the store's email goes through, an
+	// smtp:// or smtps:// URL; empty keeps every email in the outbox.
+	SMTPURL string
+	// MailFrom is the From address of the store's email.
+	MailFrom string
+	// StripeSecretKey is the Stripe API secret key (sk_…); with
+	// StripeWebhookSecret it enables the Stripe payment provider.
+	StripeSecretKey string
+	// StripeWebhookSecret is the signing secret (whsec_…) of the Stripe
+	// webhook endpoint that posts to the store.
+	StripeWebhookSecret string
 }
 
 // defaultConfig is the demo store on embedded SQLite.
@@ -43,6 +61,7 @@ func defaultConfig() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 15 * time.Second,
+		MailFrom:        "Mistore <orders@mistore.invalid>",
 	}
 }
 
@@ -56,13 +75,18 @@ type flagSpec struct {
 // validates the parsed result.
 func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, names ...string) (func() error, error) {
 	specs := map[string]flagSpec{
-		"addr":             {"addr", "MISTORE_ADDR", "address to listen on, host:port"},
-		"db":               {"db", "MISTORE_DB", "SQLite file path, or postgres:// URL"},
-		"demo":             {"demo", "MISTORE_DEMO", "load the demo catalog into an empty store"},
-		"log-level":        {"log-level", "MISTORE_LOG_LEVEL", "debug, info, warn or error"},
-		"log-format":       {"log-format", "MISTORE_LOG_FORMAT", "text or json"},
-		"shutdown-timeout": {"shutdown-timeout", "MISTORE_SHUTDOWN_TIMEOUT", "how long to let requests finish on shutdown"},
-		"debug-addr":       {"debug-addr", "MISTORE_DEBUG_ADDR", "serve pprof profiles on this host:port (empty: off)"},
+		"addr":                  {"addr", "MISTORE_ADDR", "address to listen on, host:port"},
+		"db":                    {"db", "MISTORE_DB", "SQLite file path, or postgres:// URL"},
+		"demo":                  {"demo", "MISTORE_DEMO", "load the demo catalog into an empty store"},
+		"log-level":             {"log-level", "MISTORE_LOG_LEVEL", "debug, info, warn or error"},
+		"log-format":            {"log-format", "MISTORE_LOG_FORMAT", "text or json"},
+		"shutdown-timeout":      {"shutdown-timeout", "MISTORE_SHUTDOWN_TIMEOUT", "how long to let requests finish on shutdown"},
+		"debug-addr":            {"debug-addr", "MISTORE_DEBUG_ADDR", "serve pprof profiles on this host:port (empty: off)"},
+		"public-url":            {"public-url", "MISTORE_PUBLIC_URL", "the store's address as shoppers reach it, e.g. https://shop.example (empty: http:// and --addr)"},
+		"smtp-url":              {"smtp-url", "MISTORE_SMTP_URL", "send email through this smtp:// or smtps:// server (empty: keep it in the outbox)"},
+		"mail-from":             {"mail-from", "MISTORE_MAIL_FROM", "the From address of the store's email"},
+		"stripe-secret-key":     {"stripe-secret-key", "MISTORE_STRIPE_SECRET_KEY", "Stripe API secret key, sk_… (empty: no Stripe)"},
+		"stripe-webhook-secret": {"stripe-webhook-secret", "MISTORE_STRIPE_WEBHOOK_SECRET", "signing secret of the Stripe webhook endpoint, whsec_…"},
 	}
 	var errs []error
 	for _, n := range names {
@@ -80,6 +104,23 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 			fs.StringVar(&cfg.LogFormat, n, orDefault(env, cfg.LogFormat), usage)
 		case "debug-addr":
 			fs.StringVar(&cfg.DebugAddr, n, orDefault(env, cfg.DebugAddr), usage)
+		case "smtp-url":
+			// The URL may hold a password: it is never the flag's default,
+			// which -h would print.
+			fs.StringVar(&cfg.SMTPURL, n, cfg.SMTPURL, usage)
+			cfg.SMTPURL = orDefault(env, cfg.SMTPURL)
+		case "stripe-secret-key", "stripe-webhook-secret":
+			// Secrets are never a flag's default, which -h would print.
+			target := &cfg.StripeSecretKey
+			if n == "stripe-webhook-secret" {
+				target = &cfg.StripeWebhookSecret
+			}
+			fs.StringVar(target, n, *target, usage)
+			*target = orDefault(env, *target)
+		case "public-url":
+			fs.StringVar(&cfg.PublicURL, n, orDefault(env, cfg.PublicURL), usage)
+		case "mail-from":
+			fs.StringVar(&cfg.MailFrom, n, orDefault(env, cfg.MailFrom), usage)
 		case "demo":
 			def := cfg.Demo
 			if env != "" {
@@ -118,6 +159,28 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 			verrs = append(verrs, errors.New("--db is empty: give a SQLite file path or a postgres:// URL"))
 		} else if strings.Contains(cfg.DB, "://") && !db.IsPostgres(cfg.DB) {
 			verrs = append(verrs, fmt.Errorf("--db %q: only postgres:// and postgresql:// URLs are supported, or a file path", redactURL(cfg.DB)))
+		}
+		if cfg.PublicURL != "" {
+			if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				verrs = append(verrs, fmt.Errorf("--public-url %q: want http(s)://host[:port], without a path", cfg.PublicURL))
+			}
+		}
+		if cfg.SMTPURL != "" {
+			// NewSMTPSender's errors never show the password.
+			if _, err := notify.NewSMTPSender(cfg.SMTPURL); err != nil {
+				verrs = append(verrs, fmt.Errorf("--smtp-url: %w", err))
+			}
+		}
+		if cfg.StripeSecretKey != "" || cfg.StripeWebhookSecret != "" {
+			// Both or neither: a key without the webhook secret could take
+			// payments the store never hears of. NewStripe's errors never
+			// show the secrets.
+			if _, err := payment.NewStripe(payment.StripeConfig{SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret}); err != nil {
+				verrs = append(verrs, fmt.Errorf("--stripe-secret-key/--stripe-webhook-secret: %w", err))
+			}
+		}
+		if _, err := mail.ParseAddress(cfg.MailFrom); err != nil {
+			verrs = append(verrs, fmt.Errorf("--mail-from %q: want an address such as \"Mistore <orders@example.com>\"", cfg.MailFrom))
 		}
 		if _, err := parseLevel(cfg.LogLevel); err != nil {
 			verrs = append(verrs, err)

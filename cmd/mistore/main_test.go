@@ -141,6 +141,8 @@ func TestStartupErrors(t *testing.T) {
 		{"bad env", map[string]string{"MISTORE_DEMO": "maybe"}, []string{"serve"}, "MISTORE_DEMO"},
 		{"mysql url", nil, []string{"migrate", "--db", "mysql://root@localhost/x"}, "only postgres://"},
 		{"directory as db", nil, []string{"migrate", "--db", dir}, "open sqlite"},
+		{"stripe key without webhook secret", map[string]string{"MISTORE_STRIPE_SECRET_KEY": "sk_test_hunter2"}, []string{"serve", "--db", filepath.Join(dir, "c.db"), "--addr", "127.0.0.1:0"}, "webhook signing secret is empty"},
+		{"publishable stripe key", nil, []string{"serve", "--db", filepath.Join(dir, "d.db"), "--addr", "127.0.0.1:0", "--stripe-secret-key", "pk_test_hunter2", "--stripe-webhook-secret", "whsec_hunter2"}, "publishable key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"mistore/internal/catalog"
 	"mistore/internal/db"
 	"mistore/internal/demo"
 	"mistore/internal/inventory"
+	"mistore/internal/notify"
 	"mistore/internal/web"
 )
 
@@ -27,6 +29,11 @@ type Main struct {
 	DB      *db.DB
 	Catalog *catalog.Service
 	Web     *web.Server
+	// Mailer queues the store's email; it sends through --smtp-url, or
+	// keeps email in the outbox without it. No job runner is started here.
+	Mailer    *notify.Mailer
+	shop      *shop
+	publicURL string
 	// Wrap, when set before Open, wraps the store's handler; tests use it
 	// to hold requests in flight.
 	Wrap     func(http.Handler) http.Handler
@@ -53,11 +60,16 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, unwrapSyscall(err))
 	}
+	m.publicURL = strings.TrimSuffix(m.Config.PublicURL, "/")
+	if m.publicURL == "" {
+		m.publicURL = "http://" + ln.Addr().String()
+	}
 	if err := m.openServices(ctx); err != nil {
 		ln.Close()
 		return err
 	}
 	m.listener = ln
+	m.shop.start(m.Log)
 	var handler http.Handler = m.Web
 	if m.Wrap != nil {
 		handler = m.Wrap(handler)
@@ -96,7 +108,21 @@ func (m *Main) openServices(ctx context.Context) error {
 			return err
 		}
 	}
-	m.Web, err = web.New(web.Deps{DB: d, Catalog: m.Catalog, Log: m.Log, Version: version})
+	if m.Mailer, err = newMailer(m.Config, d, m.Log); err != nil {
+		d.Close()
+		return err
+	}
+	// Carts and checkout decide with fresh stock (inv), never the display
+	// cache.
+	if m.shop, err = openShop(ctx, m.Config, d, m.Catalog, inv, m.Mailer, m.publicURL, m.Log); err != nil {
+		d.Close()
+		return err
+	}
+	m.Web, err = web.New(web.Deps{
+		DB: d, Catalog: m.Catalog, Log: m.Log, Version: version, Demo: m.Config.Demo, Mailer: m.Mailer,
+		Cart: m.shop.carts, Orders: m.shop.orders, Checkout: m.shop.checkout, TestPay: m.shop.testPay,
+		Jobs: m.shop.runner, Idempotency: m.shop.idem, PublicURL: m.publicURL,
+	})
 	if err != nil {
 		d.Close()
 		return err
@@ -152,6 +178,9 @@ func (m *Main) Close() error {
 			m.http.Close()
 		}
 	}
+	if m.shop != nil {
+		m.shop.close()
+	}
 	if m.DB != nil {
 		err = errors.Join(err, m.DB.Close())
 	}
@@ -161,7 +190,7 @@ func (m *Main) Close() error {
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg := defaultConfig()
 	fs := newFlagSet("serve", stderr)
-	validate, err := configFlags(fs, &cfg, getenv, "addr", "db", "demo", "log-level", "log-format", "shutdown-timeout", "debug-addr")
+	validate, err := configFlags(fs, &cfg, getenv, "addr", "db", "demo", "log-level", "log-format", "shutdown-timeout", "debug-addr", "public-url", "smtp-url", "mail-from", "stripe-secret-key", "stripe-webhook-secret")
 	if err != nil {
 		return err
 	}

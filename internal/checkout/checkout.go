@@ -355,17 +355,16 @@ func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) 
 // happens. Checking out the same cart twice, even at once, gives one
 // order: the second call returns the first's. The payment session is
 // opened after the commit; returnURL gives the page the shopper comes back
-// to.
-func (s *Service) Place(ctx context.Context, cartID, token string, req Request, returnURL func(number, token string) string) (*order.Order, error) {
+// to. created is false when the cart had been checked out before.
+func (s *Service) Place(ctx context.Context, cartID, token string, req Request, returnURL func(o *order.Order, token string) string) (placed *order.Order, created bool, err error) {
 	code, err := s.carts.Check(ctx, cartID, token)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	m, err := s.market(ctx, code)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var placed *order.Order
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		now := db.Time(s.now())
 		// Claim the cart first: a concurrent checkout of the same cart
@@ -419,21 +418,21 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 		if err := order.ScheduleExpiry(ctx, tx, o); err != nil {
 			return err
 		}
-		placed = o
+		placed, created = o, true
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if placed.Status == order.PendingPayment && placed.PaymentURL == "" {
 		token := s.orders.Tokens().For(placed.Number)
 		// A provider that fails now leaves the order waiting: the order
 		// page offers to start the payment again.
-		if started, err := s.orders.StartPayment(ctx, placed, returnURL(placed.Number, token)); err == nil {
+		if started, err := s.orders.StartPayment(ctx, placed, returnURL(placed, token)); err == nil {
 			placed = started
 		}
 	}
-	return placed, nil
+	return placed, created, nil
 }
 
 // redeem counts one use of a coupon atomically: the conditional UPDATE

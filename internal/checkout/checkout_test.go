@@ -114,7 +114,9 @@ func usRequest(email string) checkout.Request {
 	}
 }
 
-func returnURL(number, token string) string { return "http://store/us/orders/" + number + "?token=" + token }
+func returnURL(o *order.Order, token string) string {
+	return "http://store/" + o.Market + "/orders/" + o.Number + "?token=" + token
+}
 
 func (s *store) setStock(t testing.TB, sku string, n int) {
 	t.Helper()
@@ -138,7 +140,7 @@ func TestPlaceAndPay(t *testing.T) {
 		s := newStore(t, d)
 		s.setStock(t, "MB8-BLK", 5)
 		id := s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 2})
-		o, err := s.checkout.Place(ctx, id, cartToken, usRequest("ada@example.com"), returnURL)
+		o, _, err := s.checkout.Place(ctx, id, cartToken, usRequest("ada@example.com"), returnURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,9 +158,9 @@ func TestPlaceAndPay(t *testing.T) {
 			t.Errorf("stock after placing: on hand %d, reserved %d", on, res)
 		}
 		// Checking out the same cart again returns the same order.
-		again, err := s.checkout.Place(ctx, id, cartToken, usRequest("ada@example.com"), returnURL)
-		if err != nil || again.Number != o.Number {
-			t.Fatalf("second checkout: %v, %v", again, err)
+		again, created, err := s.checkout.Place(ctx, id, cartToken, usRequest("ada@example.com"), returnURL)
+		if err != nil || again.Number != o.Number || created {
+			t.Fatalf("second checkout: %v, %v, created %v", again, err, created)
 		}
 
 		if _, err := s.provider.Pay(ctx, o.PaymentSession, payment.Card{Number: "4000 0000 0000 0002", Expiry: "12/30", CVC: "123"}); !errors.Is(err, payment.ErrDeclined) {
@@ -208,7 +210,7 @@ func TestCheckoutRejects(t *testing.T) {
 		good := s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1})
 		bad := func(name string, id, token string, req checkout.Request, want error, field string) {
 			t.Helper()
-			_, err := s.checkout.Place(ctx, id, token, req, returnURL)
+			_, _, err := s.checkout.Place(ctx, id, token, req, returnURL)
 			var fe *checkout.FieldError
 			switch {
 			case field != "":
@@ -252,7 +254,7 @@ func TestCheckoutRejects(t *testing.T) {
 		// ZIP+4 and a lower-case state are fine.
 		x = r
 		x.Address.PostalCode = "07102-1234"
-		if _, err := s.checkout.Place(ctx, good, cartToken, x, returnURL); err != nil {
+		if _, _, err := s.checkout.Place(ctx, good, cartToken, x, returnURL); err != nil {
 			t.Errorf("ZIP+4: %v", err)
 		}
 	})
@@ -281,7 +283,7 @@ func TestLastUnitCheckout(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						<-start
-						_, err := s.checkout.Place(ctx, carts[i], cartToken, usRequest(fmt.Sprintf("b%d@example.com", i)), returnURL)
+						_, _, err := s.checkout.Place(ctx, carts[i], cartToken, usRequest(fmt.Sprintf("b%d@example.com", i)), returnURL)
 						mu.Lock()
 						defer mu.Unlock()
 						switch {
@@ -318,7 +320,7 @@ func TestSameCartTwiceAtOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				o, err := s.checkout.Place(ctx, id, cartToken, usRequest("ada@example.com"), returnURL)
+				o, _, err := s.checkout.Place(ctx, id, cartToken, usRequest("ada@example.com"), returnURL)
 				if err != nil {
 					t.Errorf("checkout: %v", err)
 					return
@@ -357,7 +359,7 @@ func TestSingleUseCouponRace(t *testing.T) {
 				defer wg.Done()
 				r := usRequest(fmt.Sprintf("c%d@example.com", i))
 				r.CouponCode = "once"
-				o, err := s.checkout.Place(ctx, id, cartToken, r, returnURL)
+				o, _, err := s.checkout.Place(ctx, id, cartToken, r, returnURL)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -387,7 +389,7 @@ func TestExpiryReleasesStockAndCoupon(t *testing.T) {
 		d.Write.Exec(`INSERT INTO coupons (code, kind, amount, currency, starts_at, max_uses, created_at) VALUES ('FIVE', 'fixed', 500, 'USD', $1, 10, $1)`, db.Now().Add(-time.Hour))
 		r := usRequest("late@example.com")
 		r.CouponCode = "FIVE"
-		o, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 2}), cartToken, r, returnURL)
+		o, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 2}), cartToken, r, returnURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,7 +430,7 @@ func TestLatePaymentWithoutStockIsRefunded(t *testing.T) {
 		ctx := context.Background()
 		s := newStore(t, d)
 		s.setStock(t, "MB8-BLK", 1)
-		o, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("x@example.com"), returnURL)
+		o, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("x@example.com"), returnURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,7 +441,7 @@ func TestLatePaymentWithoutStockIsRefunded(t *testing.T) {
 		d.Write.Exec("UPDATE orders SET expires_at = $2 WHERE number = $1", o.Number, db.Now().Add(-time.Second))
 		s.orders.Expire(ctx, o.Number)
 		// Someone else buys the last unit meanwhile.
-		other, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("y@example.com"), returnURL)
+		other, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("y@example.com"), returnURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -469,7 +471,7 @@ func TestCancelPaidOrderRefundsAndRestocks(t *testing.T) {
 		ctx := context.Background()
 		s := newStore(t, d)
 		s.setStock(t, "MB8-BLK", 4)
-		o, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("z@example.com"), returnURL)
+		o, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("z@example.com"), returnURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -507,4 +509,3 @@ func TestCancelPaidOrderRefundsAndRestocks(t *testing.T) {
 		}
 	})
 }
-

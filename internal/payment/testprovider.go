@@ -37,6 +37,15 @@ var (
 	ErrSessionClosed = errors.New("this payment session is closed")
 )
 
+// CardError says what is wrong with the card details, in a sentence for
+// the shopper.
+type CardError struct{ Msg string }
+
+func (e *CardError) Error() string { return "the card details are not valid: " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalidCard) hold.
+func (e *CardError) Unwrap() error { return ErrInvalidCard }
+
 // SignatureHeader carries the test provider's webhook signature:
 // "t=UNIX,v1=HEX".
 const SignatureHeader = "Mistore-Signature"
@@ -235,21 +244,21 @@ func checkCard(c Card, now time.Time) (string, error) {
 		return r
 	}, c.Number)
 	if len(number) < 13 || len(number) > 19 || !allDigits(number) || !luhn(number) {
-		return "", fmt.Errorf("%w: the card number is not valid", ErrInvalidCard)
+		return "", &CardError{Msg: "The card number is not valid."}
 	}
 	mm, yy, ok := strings.Cut(strings.TrimSpace(c.Expiry), "/")
 	month, err1 := strconv.Atoi(strings.TrimSpace(mm))
 	year, err2 := strconv.Atoi(strings.TrimSpace(yy))
 	if !ok || err1 != nil || err2 != nil || month < 1 || month > 12 || year < 0 || year > 99 {
-		return "", fmt.Errorf("%w: the expiry date must be MM/YY", ErrInvalidCard)
+		return "", &CardError{Msg: "The expiry date must be MM/YY."}
 	}
 	// A card is valid to the end of its expiry month.
 	end := time.Date(2000+year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC)
 	if !now.Before(end) {
-		return "", fmt.Errorf("%w: the card has expired", ErrInvalidCard)
+		return "", &CardError{Msg: "The card has expired."}
 	}
 	if cvc := strings.TrimSpace(c.CVC); len(cvc) < 3 || len(cvc) > 4 || !allDigits(cvc) {
-		return "", fmt.Errorf("%w: the security code is 3 or 4 digits", ErrInvalidCard)
+		return "", &CardError{Msg: "The security code is 3 or 4 digits."}
 	}
 	return number, nil
 }

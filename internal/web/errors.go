@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"net/http"
 
+	"mistore/internal/cart"
 	"mistore/internal/catalog"
+	"mistore/internal/checkout"
+	"mistore/internal/inventory"
 	"mistore/internal/market"
+	"mistore/internal/order"
+	"mistore/internal/payment"
 )
 
 // Error codes of the JSON API (API.md). Domain outcomes map to them in
@@ -19,6 +24,18 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeUnavailable      = "service_unavailable"
 	codeInternal         = "internal_error"
+	// The Idempotency-Key codes, which idempotency.go answers itself with
+	// the header as the field, and a request body over its limit.
+	codeIdempotencyKeyReused = "idempotency_key_reused"
+	codeIdempotencyKeyInUse  = "idempotency_key_in_use"
+	codeTooLarge             = "request_too_large"
+	codeUnsupportedType      = "unsupported_media_type"
+	// Cart outcomes (cart_api.go).
+	codeInvalidQuantity = "invalid_quantity"
+	codeNotSoldInMarket = "not_sold_in_market"
+	codeOutOfStock      = "out_of_stock"
+	codeCartCheckedOut  = "cart_checked_out"
+	codeCartFull        = "cart_full"
 )
 
 // errorTable maps domain sentinel errors to an HTTP status and API code.
@@ -29,6 +46,28 @@ var errorTable = []struct {
 }{
 	{catalog.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{market.ErrNotFound, http.StatusNotFound, codeNotFound},
+	{order.ErrNotFound, http.StatusNotFound, codeNotFound},
+	{order.ErrState, http.StatusConflict, "invalid_state"},
+	{checkout.ErrUnknownCart, http.StatusNotFound, codeNotFound},
+	{checkout.ErrEmptyCart, http.StatusUnprocessableEntity, "empty_cart"},
+	{checkout.ErrNotSold, http.StatusUnprocessableEntity, "not_sold_in_market"},
+	{checkout.ErrCoupon, http.StatusUnprocessableEntity, "invalid_coupon"},
+	{inventory.ErrOutOfStock, http.StatusConflict, "out_of_stock"},
+	{payment.ErrInvalidSignature, http.StatusBadRequest, "invalid_signature"},
+	{payment.ErrStaleWebhook, http.StatusBadRequest, "stale_webhook"},
+	{payment.ErrMalformedWebhook, http.StatusBadRequest, "malformed_webhook"},
+	// Request bodies (jsonbody.go).
+	{errMalformedBody, http.StatusBadRequest, codeMalformed},
+	{errBodyTooLarge, http.StatusRequestEntityTooLarge, codeTooLarge},
+	{errUnsupportedType, http.StatusUnsupportedMediaType, codeUnsupportedType},
+	// Carts: a wrong token reads exactly like an unknown cart.
+	{cart.ErrNotFound, http.StatusNotFound, codeNotFound},
+	{cart.ErrLineNotFound, http.StatusNotFound, codeNotFound},
+	{cart.ErrCheckedOut, http.StatusConflict, codeCartCheckedOut},
+	{cart.ErrQuantity, http.StatusUnprocessableEntity, codeInvalidQuantity},
+	{cart.ErrNotSoldInMarket, http.StatusUnprocessableEntity, codeNotSoldInMarket},
+	{cart.ErrOutOfStock, http.StatusConflict, codeOutOfStock},
+	{cart.ErrCartFull, http.StatusUnprocessableEntity, codeCartFull},
 }
 
 // paramError is a bad query or path parameter, named so that the client
@@ -58,6 +97,10 @@ func classify(err error) (int, apiError) {
 	if errors.As(err, &pe) {
 		return http.StatusBadRequest, apiError{Code: codeInvalidParameter, Message: pe.msg, Field: pe.field}
 	}
+	var fe *checkout.FieldError
+	if errors.As(err, &fe) {
+		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: "The " + fe.Field + " " + fe.Msg + ".", Field: fe.Field}
+	}
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
 			return e.status, apiError{Code: e.code, Message: userMessage(e.err, err)}
@@ -71,7 +114,35 @@ func classify(err error) (int, apiError) {
 
 // userMessage is the sentence shown for a known domain error.
 func userMessage(sentinel, err error) string {
+	var notSold *checkout.NotSoldError
+	var coupon *checkout.CouponError
+	var oos *inventory.OutOfStockError
+	switch {
+	case errors.As(err, &notSold):
+		return notSold.Reason
+	case errors.As(err, &coupon):
+		return coupon.Msg
+	case errors.As(err, &oos):
+		if oos.Available > 0 {
+			return fmt.Sprintf("Only %d of %s are left; lower the quantity.", oos.Available, oos.SKU)
+		}
+		return fmt.Sprintf("%s is out of stock.", oos.SKU)
+	}
 	switch sentinel {
+	case order.ErrNotFound:
+		return "There is no such order, or its link is incomplete."
+	case order.ErrState:
+		return "The order can no longer be changed this way."
+	case checkout.ErrUnknownCart:
+		return "There is no such cart."
+	case checkout.ErrEmptyCart:
+		return "The cart is empty."
+	case payment.ErrInvalidSignature:
+		return "The webhook signature does not verify."
+	case payment.ErrStaleWebhook:
+		return "The webhook was signed too long ago."
+	case payment.ErrMalformedWebhook:
+		return "The webhook body is not an event."
 	case catalog.ErrNotFound:
 		return "There is no such product."
 	case market.ErrNotFound:

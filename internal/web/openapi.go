@@ -25,6 +25,7 @@ type opDoc struct {
 	response string // schema name of the 2xx body
 	status   int    // 2xx status; 0 means 200
 	params   []paramDoc
+	request  string // schema name of the JSON request body; "" for none
 }
 
 type paramDoc struct {
@@ -40,6 +41,13 @@ var (
 	pageParam     = paramDoc{name: "page", in: "query", typ: "integer", desc: "Page number from 1 (default 1)."}
 	perPageParam  = paramDoc{name: "per_page", in: "query", typ: "integer", desc: "Products per page, 1 to 100 (default 24)."}
 )
+
+// idempotencyKeyParam is documented on every POST; see Server.idempotent.
+var idempotencyKeyParam = paramDoc{name: "Idempotency-Key", in: "header", typ: "string",
+	desc: "Optional, 1 to 255 printable ASCII characters; make it a random UUID. The same key with the same request " +
+		"within 24 hours returns the first answer again, with header Idempotency-Replayed: true, and does nothing twice; " +
+		"with a different body it is a 422 idempotency_key_reused; while the first request runs, a 409 " +
+		"idempotency_key_in_use with Retry-After."}
 
 // apiRouter registers API routes on the mux and in the document.
 type apiRouter struct {
@@ -58,6 +66,12 @@ func (d *apiDoc) router(mux *recordingMux, s *Server) *apiRouter {
 // same path get the API's JSON 405 instead of the mux's plain text.
 func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 	method, path, _ := strings.Cut(pattern, " ")
+	// Every API POST takes an Idempotency-Key (API.md); wiring it here
+	// means no POST route can be added without it.
+	if method == "POST" {
+		h = a.s.idempotent(h)
+		op.params = append(op.params[:len(op.params):len(op.params)], idempotencyKeyParam)
+	}
 	a.mux.HandleFunc(pattern, h)
 	if !a.seen[path] {
 		a.seen[path] = true
@@ -77,7 +91,7 @@ func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 			"schema": map[string]any{"type": p.typ},
 		}
 	}
-	a.doc.paths[path][strings.ToLower(method)] = map[string]any{
+	operation := map[string]any{
 		"summary":    op.summary,
 		"tags":       []string{op.tag},
 		"parameters": params,
@@ -92,6 +106,10 @@ func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 			},
 		},
 	}
+	if op.request != "" {
+		operation["requestBody"] = map[string]any{"required": true, "content": jsonContent("#/components/schemas/" + op.request)}
+	}
+	a.doc.paths[path][strings.ToLower(method)] = operation
 }
 
 func jsonContent(ref string) map[string]any {
@@ -152,7 +170,57 @@ func schemas() map[string]any {
 			"launch_at": map[string]any{"type": "string", "format": "date-time"},
 			"resellers": arr(ref("Reseller")), "variants": arr(ref("Variant")), "url": str,
 		}),
+		// Carts (cart_api.go).
+		"CartLine": obj([]string{"sku", "name", "variant", "slug", "image", "quantity", "total", "available", "availability", "max_quantity", "url"}, map[string]any{
+			"sku": str, "name": str, "variant": str, "slug": str, "image": str, "quantity": integer,
+			"unit_price":   map[string]any{"$ref": "#/components/schemas/Money", "description": "The price in the cart's market now; absent when the variant has none there."},
+			"total":        ref("Money"),
+			"available":    map[string]any{"type": "boolean", "description": "Whether the line can be ordered as it is; only such lines count in the subtotal."},
+			"availability": availability,
+			"reason":       map[string]any{"type": "string", "description": "Why the line cannot be ordered; absent when it can."},
+			"max_quantity": map[string]any{"type": "integer", "description": "The most units of this SKU a cart may hold."},
+			"url":          str,
+		}),
+		"Cart": obj([]string{"id", "market", "currency", "lines", "subtotal", "item_count", "notices", "checked_out"}, map[string]any{
+			"id": str, "market": str, "currency": str, "lines": arr(ref("CartLine")), "subtotal": ref("Money"),
+			"item_count":  integer,
+			"notices":     map[string]any{"type": "array", "items": str, "description": "What changed since the cart was last shown (prices, availability, stock), each said once."},
+			"checked_out": boolean,
+		}),
+		"NewCart": map[string]any{"allOf": []any{ref("Cart"), obj([]string{"token"}, map[string]any{
+			"token": map[string]any{"type": "string", "description": "Opens the cart: send it as X-Cart-Token with every cart request. It is shown only here."},
+		})}},
+		"CartItemRequest": obj([]string{"sku", "quantity"}, map[string]any{
+			"sku": str, "quantity": map[string]any{"type": "integer", "minimum": 1, "description": "Units to add; the line may hold at most the product's limit."},
+		}),
+		"CartQuantityRequest": obj([]string{"quantity"}, map[string]any{
+			"quantity": map[string]any{"type": "integer", "minimum": 0, "description": "The line's new quantity; 0 removes it."},
+		}),
 		"OpenAPI": map[string]any{"type": "object"},
+		"ShippingMethod": obj([]string{"code", "name", "price"}, map[string]any{
+			"code": str, "name": str, "days": str, "price": ref("Money"),
+		}),
+		"ShippingMethods": obj([]string{"methods"}, map[string]any{"methods": arr(ref("ShippingMethod"))}),
+		"Address": obj([]string{"name", "line1", "city", "region", "postal_code", "country"}, map[string]any{
+			"name": str, "line1": str, "line2": str, "city": str, "region": str, "postal_code": str, "country": str,
+		}),
+		"OrderLine": obj([]string{"sku", "name", "quantity", "unit_price", "total"}, map[string]any{
+			"sku": str, "name": str, "variant": str, "quantity": integer, "unit_price": ref("Money"), "total": ref("Money"),
+		}),
+		"Order": obj([]string{"number", "market", "status", "email", "lines", "subtotal", "discount", "shipping", "tax", "total", "payment", "created_at"}, map[string]any{
+			"number": str, "market": str,
+			"status": map[string]any{"type": "string", "enum": []string{"pending_payment", "paid", "fulfilled", "delivered", "cancelled", "refunded", "partially_refunded"}},
+			"token":  map[string]any{"type": "string", "description": "Only in the answer to the checkout: the order's access token (X-Order-Token)."},
+			"email":  str, "lines": arr(ref("OrderLine")),
+			"subtotal": ref("Money"), "discount": ref("Money"), "shipping": ref("Money"), "tax": ref("Money"),
+			"tax_included": boolean, "total": ref("Money"), "refunded": ref("Money"), "coupon_code": str,
+			"shipping_method": str, "shipping_address": ref("Address"),
+			"payment":    obj([]string{"provider", "status", "redirect_url"}, map[string]any{"provider": str, "status": str, "redirect_url": str}),
+			"created_at": map[string]any{"type": "string", "format": "date-time"},
+			"expires_at": map[string]any{"type": "string", "format": "date-time"},
+			"timeline":   arr(obj([]string{"kind", "detail", "at"}, map[string]any{"kind": str, "detail": str, "at": map[string]any{"type": "string", "format": "date-time"}})),
+		}),
+		"WebhookReceived": obj([]string{"received"}, map[string]any{"received": boolean}),
 	}
 }
 

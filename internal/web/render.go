@@ -16,6 +16,7 @@ import (
 	"mistore/internal/catalog"
 	"mistore/internal/market"
 	"mistore/internal/money"
+	"mistore/internal/order"
 )
 
 //go:embed templates
@@ -39,12 +40,17 @@ func loadPages(a *assets) (*pages, error) {
 			}
 			return a.URL("art/" + image + ".svg")
 		},
-		"money":     func(m money.Money) string { return m.Format() },
-		"date":      func(t time.Time) string { return t.UTC().Format("January 2, 2006") },
-		"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"stateText": stateText,
-		"add":       func(a, b int) int { return a + b },
-		"lower":     strings.ToLower,
+		"money":      func(m money.Money) string { return m.Format() },
+		"date":       func(t time.Time) string { return t.UTC().Format("January 2, 2006") },
+		"isoTime":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"stateText":  stateText,
+		"statusText": orderStatusText,
+		"clock":      func(t time.Time) string { return t.UTC().Format("Jan 2, 2006 15:04") },
+		"add":        func(a, b int) int { return a + b },
+		"lower":      strings.ToLower,
+		"field": func(name, label, value, errMsg, typ, autocomplete string) formField {
+			return formField{Name: name, Label: label, Value: value, Error: errMsg, Type: typ, Autocomplete: autocomplete}
+		},
 	}
 	layout, err := fs.ReadFile(templateFiles, "templates/layout.html")
 	if err != nil {
@@ -93,6 +99,32 @@ func stateText(s catalog.State) string {
 	return string(s)
 }
 
+// formField is one labelled input of a form, with its error.
+type formField struct {
+	Name, Label, Value, Error, Type, Autocomplete string
+}
+
+// orderStatusText is how an order status reads to its customer.
+func orderStatusText(s order.Status) string {
+	switch s {
+	case order.PendingPayment:
+		return "Waiting for payment"
+	case order.Paid:
+		return "Paid"
+	case order.Fulfilled:
+		return "Shipped"
+	case order.Delivered:
+		return "Delivered"
+	case order.Cancelled:
+		return "Cancelled"
+	case order.Refunded:
+		return "Refunded"
+	case order.PartiallyRefunded:
+		return "Partly refunded"
+	}
+	return string(s)
+}
+
 // page is what every storefront template gets.
 type page struct {
 	Title       string
@@ -105,6 +137,11 @@ type page struct {
 	Path      string
 	Query     string
 	Canonical string
+	// NoIndex keeps private pages (orders, payment) out of search engines.
+	NoIndex bool
+	// Private pages (cart, checkout, orders, payment) show one shopper's
+	// data: never cached by the store, a browser or a proxy.
+	Private   bool
 	RequestID string
 	// Content is the page's own data.
 	Content any
@@ -138,7 +175,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	const contentType = "text/html; charset=utf-8"
-	if status == http.StatusOK {
+	if status == http.StatusOK && !data.Private {
 		if key != "" {
 			s.cache.put(key, buf.Bytes(), contentType).serve(w, r)
 		} else {
@@ -149,6 +186,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
+	if data.Private {
+		h.Set("Cache-Control", "private, no-store")
+	}
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())

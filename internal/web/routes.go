@@ -47,6 +47,8 @@ func (s *Server) routes(mux *recordingMux) {
 	mux.Handle("GET /static/{hash}/{file...}", s.assets)
 	mux.HandleFunc("GET /robots.txt", s.robots)
 	mux.HandleFunc("GET /favicon.ico", s.favicon)
+	// The demo's outbox: every email the store would have sent.
+	s.outboxRoutes(mux)
 
 	// Storefront pages live under /{market}/, a wildcard first segment that
 	// would clash with every fixed prefix above, so they get a mux of their
@@ -76,5 +78,7 @@ func (s *Server) routes(mux *recordingMux) {
 		summary: "One product as a market sees it, with its availability there.", tag: "catalog", response: "Product",
 		params: []paramDoc{marketParam, slugParam},
 	})
+	s.orderRoutes(mux, store, api)
+	s.cartRoutes(api, store)
 	mux.HandleFunc("/api/", s.apiNotFound)
 }

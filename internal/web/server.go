@@ -8,10 +8,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
+	"mistore/internal/cart"
 	"mistore/internal/catalog"
+	"mistore/internal/checkout"
 	"mistore/internal/db"
+	"mistore/internal/idempotency"
+	"mistore/internal/inventory"
+	"mistore/internal/notify"
+	"mistore/internal/order"
+	"mistore/internal/payment"
 )
 
 // Deps is what the web layer needs from the rest of the store.
@@ -24,7 +32,36 @@ type Deps struct {
 	// CacheEntries bounds the rendered pages and API bodies kept in
 	// memory; 0 means 1024, a negative number turns the cache off.
 	CacheEntries int
+	// Idempotency keeps the answers to creating POSTs sent with an
+	// Idempotency-Key; nil means a store on DB, which is all serving needs.
+	Idempotency *idempotency.Store
+	// Demo marks the demo store: pages that must not exist in a real one,
+	// such as the outbox at /admin/outbox, are served only then.
+	Demo bool
+	// Mailer is the outbox that /admin/outbox shows in the demo; nil: none.
+	Mailer *notify.Mailer
+	// Orders runs the order lifecycle; Checkout turns carts into orders.
+	Orders   *order.Service
+	Checkout *checkout.Service
+	// TestPay is the built-in test payment provider, whose hosted page
+	// the store serves at /pay/test/{session}; nil when it is not in use.
+	TestPay *payment.TestProvider
+	// Jobs is woken after a request queues work; nil: jobs wait for the
+	// runner's next poll.
+	Jobs interface{ Notify() }
+	// PublicURL is the store's address as shoppers and providers reach
+	// it, e.g. https://shop.example; links in emails and payment return
+	// addresses use it.
+	PublicURL string
+	// Cart keeps shopping carts; nil means a service on DB and Catalog
+	// with fresh stock and the catalog's clock.
+	Cart *cart.Service
 }
+
+// noJobs is the waker of a store without a job runner.
+type noJobs struct{}
+
+func (noJobs) Notify() {}
 
 // Server routes requests to handlers.
 type Server struct {
@@ -37,10 +74,22 @@ type Server struct {
 	pages   *pages
 	api     *apiDoc
 	cache   *bodyCache
-	handler http.Handler
+	// idempotency backs the Idempotency-Key middleware of API POSTs.
+	idempotency *idempotency.Store
+	handler     http.Handler
 	// patterns are the routes registered, for APIRoutes.
-	patterns []string
-	started  time.Time
+	patterns  []string
+	started   time.Time
+	orders    *order.Service
+	checkout  *checkout.Service
+	testPay   *payment.TestProvider
+	jobs      interface{ Notify() }
+	publicURL string
+	// demo and mailer serve the demo-only outbox (page_outbox.go).
+	demo   bool
+	mailer *notify.Mailer
+	// cart serves the cart API and page (cart_api.go, page_cart.go).
+	cart *cart.Service
 }
 
 // New builds the HTTP surface from deps.
@@ -67,6 +116,19 @@ func New(deps Deps) (*Server, error) {
 	}
 	s.metrics = newMetrics(deps.DB)
 	s.cache = newBodyCache(deps.CacheEntries)
+	s.demo, s.mailer = deps.Demo, deps.Mailer
+	s.orders, s.checkout, s.testPay, s.jobs, s.publicURL = deps.Orders, deps.Checkout, deps.TestPay, deps.Jobs, strings.TrimSuffix(deps.PublicURL, "/")
+	if s.jobs == nil {
+		s.jobs = noJobs{}
+	}
+	s.idempotency = deps.Idempotency
+	if s.idempotency == nil {
+		s.idempotency = idempotency.NewStore(deps.DB, nil)
+	}
+	s.cart = deps.Cart
+	if s.cart == nil {
+		s.cart = cart.NewService(deps.DB, deps.Catalog, inventory.NewService(deps.DB), nil)
+	}
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	s.api = newAPIDoc(s.version)
 	s.routes(mux)

@@ -1,0 +1,273 @@
+// Package idempotency keeps the first answer to a creating request made
+// with an Idempotency-Key header, so that a client that retries (because a
+// connection dropped, a proxy timed out or a user pressed twice) gets that
+// answer again instead of a second order, cart or refund (API.md).
+//
+// A key lives in the idempotency_keys table, scoped to the caller, with a
+// fingerprint of the request. Begin claims it with one conditional insert,
+// so on either engine and across any number of instances exactly one
+// request runs per key; the others are told to replay, to wait, or that
+// they reused the key for a different request. Finish stores the answer;
+// Abandon releases the key when there was no answer worth keeping.
+//
+// A key whose request never finished because its process died stays
+// running until it expires: nobody can tell whether that request's change
+// was committed, and refusing the retry (409) is the answer that can never
+// do anything twice.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"mistore/internal/db"
+)
+
+// TTL is how long a key and its answer are kept.
+const TTL = 24 * time.Hour
+
+// MaxKeyLen is the longest key accepted, in bytes.
+const MaxKeyLen = 255
+
+// MaxBody bounds both the request body that is fingerprinted and the
+// answer that is stored: 1 MB, far more than any creating request or its
+// answer needs.
+const MaxBody = 1 << 20
+
+// Errors Begin returns when the request must not run.
+var (
+	// ErrKeyReused means the key was already used by this caller for a
+	// different request (method, path or body).
+	ErrKeyReused = errors.New("idempotency: key already used for a different request")
+	// ErrInProgress means the first request with the key is still running.
+	ErrInProgress = errors.New("idempotency: a request with this key is still in progress")
+	// ErrInvalidKey means the key is empty, too long or not printable ASCII.
+	ErrInvalidKey = errors.New("idempotency: invalid key")
+)
+
+// Outcome is what Begin decided.
+type Outcome struct {
+	// Proceed is true when this call claimed the key: the caller must run
+	// the request and then call Finish or Abandon.
+	Proceed bool
+	// Replay is the stored first answer, when Proceed is false.
+	Replay Replay
+}
+
+// Replay is a stored answer, to be sent again as it was.
+type Replay struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Store keeps idempotency keys in the database.
+type Store struct {
+	db  *db.DB
+	now func() time.Time
+}
+
+// NewStore returns a store on d; now is its clock (nil means time.Now),
+// injectable so that tests can step past the expiry.
+func NewStore(d *db.DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: d, now: now}
+}
+
+// CheckKey reports whether key is acceptable: 1 to MaxKeyLen printable
+// ASCII characters. Anything else is refused rather than cleaned up, since
+// a key the client did not send byte for byte would not match its retry.
+func CheckKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: it is empty", ErrInvalidKey)
+	}
+	if len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: it has %d characters, at most %d are allowed", ErrInvalidKey, len(key), MaxKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c > 0x7e {
+			return fmt.Errorf("%w: character %d is not printable ASCII", ErrInvalidKey, i+1)
+		}
+	}
+	return nil
+}
+
+// Fingerprint identifies a request: SHA-256 over the method, the target
+// (path and query) and the raw body. The body is not normalised (no JSON
+// re-encoding, no whitespace or key-order folding): "the same body" means
+// the same bytes, so a retry that differs in any way is a different
+// request. The method and target are length-prefixed so that no choice of
+// target and body can collide with another.
+func Fingerprint(method, target string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(strconv.Itoa(len(method)) + ":" + method + strconv.Itoa(len(target)) + ":" + target))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Storable reports whether an answer with status is final and so kept for
+// replay. 2xx answers are; so are 4xx answers, which by the API's rule
+// changed nothing, except those that say "not now" (408 timeout, 409
+// conflict with the current state, 423 locked, 425 too early, 429 too
+// many requests): the same request may rightly succeed later, so the key
+// is released for the retry. 5xx answers are never kept, for the same
+// reason.
+func Storable(status int) bool {
+	switch {
+	case status >= 200 && status < 300:
+		return true
+	case status >= 400 && status < 500:
+		switch status {
+		case 408, 409, 423, 425, 429:
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// maxAttempts bounds Begin's retries when the row it conflicted with is
+// released between its insert and its read, which takes a pathological
+// interleaving to happen even twice.
+const maxAttempts = 5
+
+// Begin claims key for scope, or says why the request must not run. It
+// returns Proceed when this call owns the key, a Replay of the stored
+// answer when the same request was already answered, ErrKeyReused when
+// the key was used for a different request, and ErrInProgress when the
+// same request is still running. An expired key is taken over as if new.
+func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outcome, error) {
+	if err := CheckKey(key); err != nil {
+		return Outcome{}, err
+	}
+	for range maxAttempts {
+		now := db.Time(s.now())
+		res, err := s.db.Write.ExecContext(ctx, `INSERT INTO idempotency_keys
+			(scope, key, fingerprint, state, created_at, expires_at)
+			VALUES ($1, $2, $3, 'running', $4, $5)
+			ON CONFLICT (scope, key) DO NOTHING`,
+			scope, key, fingerprint, now, now.Add(TTL))
+		if err != nil {
+			return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
+		} else if n == 1 {
+			return Outcome{Proceed: true}, nil
+		}
+
+		// Someone holds the key. Read it from the write pool: on SQLite
+		// that is the connection that just saw the conflict, so the read
+		// cannot lag behind it.
+		var (
+			fp, state, contentType, body string
+			status                       int
+			expires                      time.Time
+		)
+		err = s.db.Write.QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
+			FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
+			Scan(&fp, &state, &status, &contentType, &body, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // abandoned or swept since the insert: try again
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
+		}
+
+		if !expires.After(now) {
+			// Take the expired key over in one conditional update, so
+			// that of two requests doing this at once only one wins.
+			res, err := s.db.Write.ExecContext(ctx, `UPDATE idempotency_keys
+				SET fingerprint = $3, state = 'running', status = 0, content_type = '', body = '',
+					created_at = $4, expires_at = $5
+				WHERE scope = $1 AND key = $2 AND expires_at <= $4`,
+				scope, key, fingerprint, now, now.Add(TTL))
+			if err != nil {
+				return Outcome{}, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return Outcome{}, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
+			} else if n == 1 {
+				return Outcome{Proceed: true}, nil
+			}
+			continue // another request took it over first: look again
+		}
+
+		switch {
+		case fp != fingerprint:
+			return Outcome{}, ErrKeyReused
+		case state == "running":
+			return Outcome{}, ErrInProgress
+		default:
+			return Outcome{Replay: Replay{Status: status, ContentType: contentType, Body: []byte(body)}}, nil
+		}
+	}
+	return Outcome{}, fmt.Errorf("idempotency: begin: key %q kept changing under %d attempts", key, maxAttempts)
+}
+
+// Finish stores the answer to the request that owns key, to be replayed
+// for TTL from now. The caller decides with Storable whether the answer is
+// final; Finish refuses one that is not, and a body that is not valid
+// UTF-8 text or is larger than MaxBody, which the table cannot keep as
+// sent.
+func (s *Store) Finish(ctx context.Context, scope, key string, status int, contentType string, body []byte) error {
+	switch {
+	case !Storable(status):
+		return fmt.Errorf("idempotency: finish %q: status %d is not a final answer", key, status)
+	case len(body) > MaxBody:
+		return fmt.Errorf("idempotency: finish %q: answer of %d bytes exceeds %d", key, len(body), MaxBody)
+	case !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0:
+		// PostgreSQL TEXT refuses both; refusing them on SQLite too keeps
+		// the engines alike.
+		return fmt.Errorf("idempotency: finish %q: answer is not text", key)
+	}
+	now := db.Time(s.now())
+	res, err := s.db.Write.ExecContext(ctx, `UPDATE idempotency_keys
+		SET state = 'done', status = $3, content_type = $4, body = $5, expires_at = $6
+		WHERE scope = $1 AND key = $2 AND state = 'running'`,
+		scope, key, status, contentType, string(body), now.Add(TTL))
+	if err != nil {
+		return fmt.Errorf("idempotency: finish %q: %w", key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("idempotency: finish %q: %w", key, err)
+	} else if n == 0 {
+		return fmt.Errorf("idempotency: finish %q: the key is not running", key)
+	}
+	return nil
+}
+
+// Abandon releases a key whose request gave no final answer (a 5xx, a
+// panic, a "not now" 4xx), so that the client may retry with it. Only a
+// running key is released: a stored answer stays.
+func (s *Store) Abandon(ctx context.Context, scope, key string) error {
+	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM idempotency_keys
+		WHERE scope = $1 AND key = $2 AND state = 'running'`, scope, key); err != nil {
+		return fmt.Errorf("idempotency: abandon %q: %w", key, err)
+	}
+	return nil
+}
+
+// Sweep deletes expired keys and returns how many, for a periodic job.
+// Begin already ignores expired keys, so sweeping only reclaims space.
+func (s *Store) Sweep(ctx context.Context) (int64, error) {
+	res, err := s.db.Write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, db.Time(s.now()))
+	if err != nil {
+		return 0, fmt.Errorf("idempotency: sweep: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("idempotency: sweep: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,166 @@
+package notify
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"net/mail"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode/utf8"
+
+	"mistore/internal/money"
+)
+
+//go:embed templates
+var templateFiles embed.FS
+
+// OrderEmail is what the order confirmation shows. It is notify's own
+// type, filled by whoever places the order, so that notify needs nothing
+// from the order package.
+type OrderEmail struct {
+	// OrderID links the email to the orders row; 0 links nothing.
+	OrderID      int64
+	Number       string // e.g. US-100001
+	MarketName   string // e.g. United States
+	Email        string
+	CustomerName string
+	Lines        []OrderEmailLine
+	Subtotal     money.Money
+	// Discount is the amount taken off, positive (zero: none).
+	Discount money.Money
+	Shipping money.Money
+	Tax      money.Money
+	// TaxIncluded: prices include Tax (shown as "includes"), rather than
+	// Tax being added on top.
+	TaxIncluded bool
+	Total       money.Money
+	// ShippingAddress is the address as it is written on a parcel, one line
+	// each: name, street, city and postal code, country.
+	ShippingAddress []string
+	ShippingMethod  string // the method's name, e.g. "Standard (3–5 days)"
+	// URL is the absolute address of the order's page, with its access
+	// token.
+	URL       string
+	CreatedAt time.Time
+}
+
+// OrderEmailLine is one product line of an order.
+type OrderEmailLine struct {
+	Name      string
+	Variant   string // empty when the product has one variant
+	Quantity  int
+	UnitPrice money.Money
+	Total     money.Money
+}
+
+// Kinds of email.
+const (
+	KindOrderConfirmation = "order_confirmation"
+)
+
+// orderTemplates are the confirmation's two bodies, parsed once per call:
+// cheap next to sending an email, and no package state.
+func orderTemplates() (*texttemplate.Template, *htmltemplate.Template, error) {
+	text, err := texttemplate.New("order_confirmation.txt").Funcs(texttemplate.FuncMap{
+		"row":   textRow,
+		"money": formatMoney,
+		"minus": minusMoney,
+		"date":  formatTime,
+	}).ParseFS(templateFiles, "templates/order_confirmation.txt")
+	if err != nil {
+		return nil, nil, fmt.Errorf("order confirmation text template: %w", err)
+	}
+	html, err := htmltemplate.New("order_confirmation.html").Funcs(htmltemplate.FuncMap{
+		"money": formatMoney,
+		"minus": minusMoney,
+		"date":  formatTime,
+	}).ParseFS(templateFiles, "templates/order_confirmation.html")
+	if err != nil {
+		return nil, nil, fmt.Errorf("order confirmation HTML template: %w", err)
+	}
+	return text, html, nil
+}
+
+// OrderConfirmation renders the email that confirms order o to its
+// customer, ready to Queue.
+func OrderConfirmation(o OrderEmail) (Message, error) {
+	if err := o.validate(); err != nil {
+		return Message{}, fmt.Errorf("order confirmation %s: %w", o.Number, err)
+	}
+	text, html, err := orderTemplates()
+	if err != nil {
+		return Message{}, err
+	}
+	var tb, hb bytes.Buffer
+	if err := text.Execute(&tb, o); err != nil {
+		return Message{}, fmt.Errorf("order confirmation %s: text: %w", o.Number, err)
+	}
+	if err := html.Execute(&hb, o); err != nil {
+		return Message{}, fmt.Errorf("order confirmation %s: HTML: %w", o.Number, err)
+	}
+	m := Message{
+		Kind:      KindOrderConfirmation,
+		To:        o.Email,
+		Subject:   "Your Mistore order " + o.Number,
+		Text:      tb.String(),
+		HTML:      hb.String(),
+		UniqueKey: "order-confirmation:" + o.Number,
+	}
+	if o.OrderID != 0 {
+		id := o.OrderID
+		m.OrderID = &id
+	}
+	return m, nil
+}
+
+// validate checks what the email cannot do without.
+func (o OrderEmail) validate() error {
+	if o.Number == "" {
+		return errors.New("no order number")
+	}
+	if strings.ContainsAny(o.Number, "\r\n") {
+		return errors.New("order number spans lines")
+	}
+	if _, err := mail.ParseAddress(o.Email); err != nil {
+		return fmt.Errorf("email %q: %w", o.Email, err)
+	}
+	if len(o.Lines) == 0 {
+		return errors.New("no lines")
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		// An email is read far from the store: a relative link leads
+		// nowhere.
+		return fmt.Errorf("order URL %q is not an absolute http(s) URL", o.URL)
+	}
+	return nil
+}
+
+// textWidth is the width of the plain-text email's price column's right
+// edge, in characters: narrow enough for any mail reader.
+const textWidth = 56
+
+// textRow writes label and amount on one line, the amount right-aligned
+// at textWidth, so the prices of the text email line up.
+func textRow(label, amount string) string {
+	gap := textWidth - 2 - utf8.RuneCountInString(label) - utf8.RuneCountInString(amount)
+	return "  " + label + strings.Repeat(" ", max(gap, 2)) + amount
+}
+
+func formatMoney(m money.Money) string { return m.Format() }
+
+// minusMoney writes an amount taken off, e.g. "-$10.00", whichever sign
+// it was stored with.
+func minusMoney(m money.Money) string {
+	if m.Amount < 0 {
+		m.Amount = -m.Amount
+	}
+	return "-" + m.Format()
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("January 2, 2006 at 15:04 UTC") }

@@ -1,0 +1,59 @@
+package web
+
+import (
+	"net/http"
+
+	"mistore/internal/checkout"
+	"mistore/internal/order"
+)
+
+// checkoutBody is API.md's checkout request. It has no price fields:
+// decodeJSON refuses a body that carries one.
+type checkoutBody struct {
+	Email           string        `json:"email"`
+	ShippingAddress order.Address `json:"shipping_address"`
+	ShippingMethod  string        `json:"shipping_method"`
+	CouponCode      string        `json:"coupon_code"`
+}
+
+func (b checkoutBody) request() checkout.Request {
+	return checkout.Request{Email: b.Email, Address: b.ShippingAddress, ShippingMethod: b.ShippingMethod, CouponCode: b.CouponCode}
+}
+
+// apiCheckout turns a cart into an order: 201 with the order and its
+// access token; a cart checked out before answers 200 with that order.
+func (s *Server) apiCheckout(w http.ResponseWriter, r *http.Request) {
+	var body checkoutBody
+	if err := decodeJSON(r, &body); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	o, created, err := s.checkout.Place(r.Context(), r.PathValue("id"), r.Header.Get("X-Cart-Token"), body.request(), s.orderURL)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.jobs.Notify()
+	events, err := order.Events(r.Context(), s.db.Write, o.ID)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	s.writeJSON(w, r, status, orderJSON(o, events, s.orders.Tokens().For(o.Number)))
+}
+
+func (s *Server) apiShippingMethods(w http.ResponseWriter, r *http.Request) {
+	methods, err := s.checkout.ShippingMethods(r.Context(), r.PathValue("id"), r.Header.Get("X-Cart-Token"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	if methods == nil {
+		methods = []checkout.Method{}
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"methods": methods})
+}

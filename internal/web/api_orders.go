@@ -1,0 +1,157 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"mistore/internal/money"
+	"mistore/internal/order"
+)
+
+// apiOrder is API.md's Order.
+type apiOrder struct {
+	Number          string          `json:"number"`
+	Market          string          `json:"market"`
+	Status          string          `json:"status"`
+	Token           string          `json:"token,omitempty"`
+	Email           string          `json:"email"`
+	Lines           []apiOrderLine  `json:"lines"`
+	Subtotal        money.Money     `json:"subtotal"`
+	Discount        money.Money     `json:"discount"`
+	Shipping        money.Money     `json:"shipping"`
+	Tax             money.Money     `json:"tax"`
+	TaxIncluded     bool            `json:"tax_included"`
+	Total           money.Money     `json:"total"`
+	CouponCode      string          `json:"coupon_code,omitempty"`
+	ShippingMethod  string          `json:"shipping_method"`
+	ShippingAddress order.Address   `json:"shipping_address"`
+	Payment         apiOrderPayment `json:"payment"`
+	Refunded        money.Money     `json:"refunded"`
+	CreatedAt       time.Time       `json:"created_at"`
+	ExpiresAt       *time.Time      `json:"expires_at,omitempty"`
+	Timeline        []apiOrderEvent `json:"timeline"`
+}
+
+type apiOrderLine struct {
+	SKU       string      `json:"sku"`
+	Name      string      `json:"name"`
+	Variant   string      `json:"variant"`
+	Quantity  int         `json:"quantity"`
+	UnitPrice money.Money `json:"unit_price"`
+	Total     money.Money `json:"total"`
+}
+
+type apiOrderPayment struct {
+	Provider    string `json:"provider"`
+	Status      string `json:"status"`
+	RedirectURL string `json:"redirect_url"`
+}
+
+type apiOrderEvent struct {
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail"`
+	At     time.Time `json:"at"`
+}
+
+// orderJSON is an order as the API shows it; token is set only in the
+// answer to the checkout that created it.
+func orderJSON(o *order.Order, events []order.Event, token string) apiOrder {
+	out := apiOrder{
+		Number: o.Number, Market: o.Market, Status: string(o.Status), Token: token, Email: o.Email,
+		Subtotal: o.Subtotal, Discount: o.Discount, Shipping: o.Shipping, Tax: o.Tax, TaxIncluded: o.TaxIncluded,
+		Total: o.Total, CouponCode: o.CouponCode, ShippingMethod: o.ShippingMethod, ShippingAddress: o.Address,
+		Payment:   apiOrderPayment{Provider: o.PaymentProvider, Status: o.PaymentStatus},
+		Refunded:  o.RefundedAmount,
+		CreatedAt: o.CreatedAt, Lines: make([]apiOrderLine, len(o.Lines)), Timeline: make([]apiOrderEvent, len(events)),
+	}
+	if o.Status == order.PendingPayment {
+		out.Payment.RedirectURL = o.PaymentURL
+		if !o.ExpiresAt.IsZero() {
+			t := o.ExpiresAt
+			out.ExpiresAt = &t
+		}
+	}
+	for i, l := range o.Lines {
+		out.Lines[i] = apiOrderLine{SKU: l.SKU, Name: l.Name, Variant: l.VariantName, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: l.Total}
+	}
+	for i, e := range events {
+		out.Timeline[i] = apiOrderEvent{Kind: e.Kind, Detail: e.Detail, At: e.CreatedAt}
+	}
+	return out
+}
+
+// openOrder returns the order the request may see: with its token in
+// X-Order-Token (API) or ?token= (pages). Anything else is "not found",
+// whether or not the order exists.
+func (s *Server) openOrder(r *http.Request, token string) (*order.Order, error) {
+	o, err := s.orders.Open(r.Context(), r.PathValue("number"), token)
+	if err != nil {
+		return nil, err
+	}
+	// A shopper back from the provider before its webhook: ask it.
+	if o.Status == order.PendingPayment && o.PaymentSession != "" {
+		if synced, err := s.orders.SyncPayment(r.Context(), o); err == nil {
+			o = synced
+		}
+	}
+	// A payment session that could not be opened at checkout is opened now.
+	if o.Status == order.PendingPayment && o.PaymentURL == "" {
+		if started, err := s.orders.StartPayment(r.Context(), o, s.orderURL(o, token)); err == nil {
+			o = started
+		}
+	}
+	return o, nil
+}
+
+// orderURL is the absolute address of an order's page with its token.
+func (s *Server) orderURL(o *order.Order, token string) string {
+	return s.publicURL + "/" + o.Market + "/orders/" + o.Number + "?token=" + url.QueryEscape(token)
+}
+
+func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
+	o, err := s.openOrder(r, r.Header.Get("X-Order-Token"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	events, err := order.Events(r.Context(), s.db.Read, o.ID)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, orderJSON(o, events, ""))
+}
+
+func (s *Server) apiOrderCancel(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.orders.Open(r.Context(), r.PathValue("number"), r.Header.Get("X-Order-Token")); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	o, err := s.orders.Cancel(r.Context(), r.PathValue("number"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.jobs.Notify()
+	events, _ := order.Events(r.Context(), s.db.Read, o.ID)
+	s.writeJSON(w, r, http.StatusOK, orderJSON(o, events, ""))
+}
+
+// apiPaymentWebhook takes a provider's signed event. A verified event is
+// stored and queued before the 200, so the provider may stop retrying; a
+// forged, altered or stale one changes nothing and gets a 400.
+func (s *Server) apiPaymentWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		s.apiFail(w, r, badParam("body", "the webhook body is too large"))
+		return
+	}
+	if err := s.orders.AcceptWebhook(r.Context(), r.PathValue("provider"), body, r.Header); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.jobs.Notify()
+	s.writeJSON(w, r, http.StatusOK, map[string]bool{"received": true})
+}

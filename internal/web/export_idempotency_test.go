@@ -1,0 +1,17 @@
+package web
+
+import "net/http"
+
+// IdempotentForTest exposes the Idempotency-Key middleware to the tests of
+// package web_test.
+func (s *Server) IdempotentForTest(h http.HandlerFunc) http.HandlerFunc { return s.idempotent(h) }
+
+// APIRouteForTest registers h under pattern the way routes.go registers API
+// routes, documenting it in s's OpenAPI document, and returns a handler
+// serving just that route behind the usual middleware: a test can so add a
+// POST route and see what every POST route gets.
+func (s *Server) APIRouteForTest(pattern string, h http.HandlerFunc) http.Handler {
+	mux := &recordingMux{ServeMux: http.NewServeMux()}
+	s.api.router(mux, s).handle(pattern, h, opDoc{summary: "A test route.", tag: "test", response: "OpenAPI"})
+	return s.middleware(mux)
+}

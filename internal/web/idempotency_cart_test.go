@@ -1,0 +1,88 @@
+package web_test
+
+import (
+	"testing"
+
+	"mistore/internal/db"
+	"mistore/internal/db/dbtest"
+)
+
+// TestIdempotencyCartEndToEnd: a retried cart creation, and a retried
+// add to that cart, through the real routes, each happen once.
+func TestIdempotencyCartEndToEnd(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		const create = "/api/v1/markets/us/carts"
+		key := "3f0c5a1e-8d2b-4b7e-9a61-0c2d4e6f8a10"
+
+		first := idemPost(t, s, create, `{}`, "Idempotency-Key", key)
+		again := idemPost(t, s, create, `{}`, "Idempotency-Key", key)
+		var c1, c2 struct {
+			ID    string `json:"id"`
+			Token string `json:"token"`
+		}
+		decode(t, first, &c1)
+		decode(t, again, &c2)
+		if first.status != 201 || again.status != 201 || c1.ID == "" || c1.ID != c2.ID || c1.Token != c2.Token {
+			t.Fatalf("creates: %d %s / %d %s", first.status, first.body, again.status, again.body)
+		}
+		if again.header.Get("Idempotency-Replayed") != "true" || first.header.Get("Idempotency-Replayed") != "" {
+			t.Errorf("Idempotency-Replayed: first %q, again %q", first.header.Get("Idempotency-Replayed"), again.header.Get("Idempotency-Replayed"))
+		}
+		if n := idemCountRows(t, d, "carts"); n != 1 {
+			t.Fatalf("%d carts, want 1", n)
+		}
+		if r := idemPost(t, s, create, `{"lines":[]}`, "Idempotency-Key", key); r.status != 422 {
+			t.Errorf("same key, other body: %d %s", r.status, r.body)
+		}
+		idemPost(t, s, create, `{}`, "Idempotency-Key", "another-random-key-4b7e9a61")
+		if n := idemCountRows(t, d, "carts"); n != 2 {
+			t.Errorf("%d carts after a second key, want 2", n)
+		}
+
+		// Adding to the cart twice with one key adds once.
+		var product struct {
+			Variants []struct {
+				SKU       string `json:"sku"`
+				Available bool   `json:"available"`
+			} `json:"variants"`
+		}
+		decode(t, get(t, s, "/api/v1/markets/us/products/mistore-band-8"), &product)
+		sku := ""
+		for _, v := range product.Variants {
+			if v.Available {
+				sku = v.SKU
+				break
+			}
+		}
+		if sku == "" {
+			t.Fatal("no available variant of mistore-band-8 in the US")
+		}
+		items := "/api/v1/carts/" + c1.ID + "/items"
+		body := `{"sku":"` + sku + `","quantity":1}`
+		for range 2 {
+			if r := idemPost(t, s, items, body, "Idempotency-Key", "add-"+key, "X-Cart-Token", c1.Token); r.status != 200 && r.status != 201 {
+				t.Fatalf("add: %d %s", r.status, r.body)
+			}
+		}
+		var cart struct {
+			Lines []struct {
+				SKU      string `json:"sku"`
+				Quantity int    `json:"quantity"`
+			} `json:"lines"`
+		}
+		decode(t, get(t, s, "/api/v1/carts/"+c1.ID, "X-Cart-Token", c1.Token), &cart)
+		if len(cart.Lines) != 1 || cart.Lines[0].Quantity != 1 {
+			t.Errorf("cart after a retried add: %+v, want one line of 1", cart.Lines)
+		}
+	})
+}
+
+func idemCountRows(t testing.TB, d *db.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := d.Read.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,232 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"mistore/internal/cart"
+	"mistore/internal/money"
+)
+
+// The storefront keeps a visitor's cart per market in a cookie holding
+// "id.token" (the token is base64url, which has no dots), and the outcome
+// of the last cart form post in a flash cookie read once by the cart page.
+const (
+	cartCookiePrefix = "mistore_cart_"
+	cartFlashCookie  = "mistore_cart_flash"
+	cartCookieAge    = 30 * 24 * 60 * 60 // seconds
+	cartFlashAge     = 60                // seconds: it only spans a redirect
+	maxCartForm      = 64 << 10
+)
+
+// cartContent is what cart.html shows.
+type cartContent struct {
+	View *cart.View
+	// Error is why the last change was refused; ErrorSKU names its line.
+	Error    string
+	ErrorSKU string
+	// Partial is set when some lines cannot be ordered now.
+	Partial bool
+}
+
+// pageCart shows the visitor's cart in a market. Everything on it is the
+// visitor's own, so it is rendered for each request and never kept.
+func (s *Server) pageCart(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	m, err := s.marketOf(r, code)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	var v *cart.View
+	if id, token, ok := cartCookie(r, code); ok {
+		v, err = s.cart.Get(r.Context(), id, token)
+		switch {
+		case errors.Is(err, cart.ErrNotFound):
+			// Gone (or a forged cookie): start afresh on the next add.
+			clearCartCookie(w, r, code)
+			v = nil
+		case err != nil:
+			s.pageFail(w, r, err)
+			return
+		case v.CheckedOut || v.Market != code:
+			// That cart became an order; the next add starts a new one.
+			clearCartCookie(w, r, code)
+			v = nil
+		}
+	}
+	if v == nil {
+		v = &cart.View{Market: m.Code, Currency: m.Currency, Subtotal: money.New(0, m.Currency)}
+	}
+	c := cartContent{View: v}
+	c.ErrorSKU, c.Error = readCartFlash(w, r, code)
+	for i := range v.Lines {
+		c.Partial = c.Partial || !v.Lines[i].Purchasable
+	}
+	p, err := s.newPage(r, code, "/cart")
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p.Title = "Your cart"
+	p.NoIndex = true
+	p.Content = c
+	s.renderNoStore(w, r, http.StatusOK, "cart", p)
+}
+
+// pageCartAdd adds to the visitor's cart from a product page's form,
+// making the cart on the first add, and goes to the cart page.
+func (s *Server) pageCartAdd(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	if _, err := s.marketOf(r, code); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxCartForm)
+	if err := r.ParseForm(); err != nil {
+		s.cartRedirect(w, r, code, "", "The form could not be read; please try again.")
+		return
+	}
+	sku := strings.TrimSpace(r.PostForm.Get("sku"))
+	raw := strings.TrimSpace(r.PostForm.Get("quantity"))
+	if raw == "" {
+		raw = "1"
+	}
+	qty, err := strconv.Atoi(raw)
+	if err != nil {
+		s.cartRedirect(w, r, code, sku, "Enter the quantity as a whole number.")
+		return
+	}
+	id, token, ok := cartCookie(r, code)
+	if ok {
+		err = s.cart.AddItem(r.Context(), id, token, sku, qty)
+		// A cart that is gone or became an order is replaced by a new one.
+		ok = !errors.Is(err, cart.ErrNotFound) && !errors.Is(err, cart.ErrCheckedOut)
+	}
+	if !ok {
+		var v *cart.View
+		if v, token, err = s.cart.Create(r.Context(), code); err != nil {
+			s.pageFail(w, r, err)
+			return
+		}
+		id = v.ID
+		setCartCookie(w, r, code, id, token)
+		err = s.cart.AddItem(r.Context(), id, token, sku, qty)
+	}
+	s.cartOutcome(w, r, code, sku, err)
+}
+
+// pageCartSet changes a line's quantity from the cart page; 0 removes it.
+func (s *Server) pageCartSet(w http.ResponseWriter, r *http.Request) {
+	code, sku := r.PathValue("market"), r.PathValue("sku")
+	if _, err := s.marketOf(r, code); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxCartForm)
+	if err := r.ParseForm(); err != nil {
+		s.cartRedirect(w, r, code, sku, "The form could not be read; please try again.")
+		return
+	}
+	qty, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("quantity")))
+	if err != nil {
+		s.cartRedirect(w, r, code, sku, "Enter the quantity as a whole number, or 0 to remove the item.")
+		return
+	}
+	id, token, ok := cartCookie(r, code)
+	if !ok {
+		s.cartRedirect(w, r, code, "", "Your cart could not be found; it may have expired.")
+		return
+	}
+	err = s.cart.SetQuantity(r.Context(), id, token, sku, qty)
+	if errors.Is(err, cart.ErrNotFound) {
+		clearCartCookie(w, r, code)
+		s.cartRedirect(w, r, code, "", "Your cart could not be found; it may have expired.")
+		return
+	}
+	s.cartOutcome(w, r, code, sku, err)
+}
+
+// cartOutcome goes back to the cart page after a change: with the reason
+// when the store refused it, or an error page when the store failed.
+func (s *Server) cartOutcome(w http.ResponseWriter, r *http.Request, code, sku string, err error) {
+	if err != nil {
+		status, body := classify(err)
+		if status >= http.StatusInternalServerError {
+			s.pageFail(w, r, err)
+			return
+		}
+		s.cartRedirect(w, r, code, sku, body.Message)
+		return
+	}
+	s.cartRedirect(w, r, code, "", "")
+}
+
+// cartRedirect sends the browser to the cart page (303: the next request
+// is a GET), leaving msg for it to show once.
+func (s *Server) cartRedirect(w http.ResponseWriter, r *http.Request, code, sku, msg string) {
+	if msg != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: cartFlashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(sku + "\n" + msg)),
+			Path: "/" + code + "/cart", MaxAge: cartFlashAge, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r),
+		})
+	}
+	http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+}
+
+// readCartFlash returns and clears the message of the last change. The
+// cookie can only have been set by the store, so no one can make the page
+// say something by a crafted link.
+func readCartFlash(w http.ResponseWriter, r *http.Request, code string) (sku, msg string) {
+	c, err := r.Cookie(cartFlashCookie)
+	if err != nil {
+		return "", ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: cartFlashCookie, Path: "/" + code + "/cart", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return "", ""
+	}
+	sku, msg, _ = strings.Cut(string(raw), "\n")
+	return sku, msg
+}
+
+func cartCookieName(code string) string { return cartCookiePrefix + code }
+
+// cartCookie returns the id and token of the visitor's cart in a market.
+func cartCookie(r *http.Request, code string) (id, token string, ok bool) {
+	c, err := r.Cookie(cartCookieName(code))
+	if err != nil {
+		return "", "", false
+	}
+	id, token, ok = strings.Cut(c.Value, ".")
+	return id, token, ok && id != "" && token != ""
+}
+
+func setCartCookie(w http.ResponseWriter, r *http.Request, code, id, token string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: cartCookieName(code), Value: id + "." + token, Path: "/", MaxAge: cartCookieAge,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r),
+	})
+}
+
+func clearCartCookie(w http.ResponseWriter, r *http.Request, code string) {
+	http.SetCookie(w, &http.Cookie{Name: cartCookieName(code), Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
+}
+
+// overTLS reports whether the visitor reached the store over HTTPS, so
+// that its cookies are then never sent in the clear. A proxy's
+// X-Forwarded-Proto counts too: it can only make a cookie stricter.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// renderNoStore renders a page that shows one shopper's data: private,
+// never stored by any cache.
+func (s *Server) renderNoStore(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	p.Private = true
+	s.render(w, r, status, name, "", p)
+}

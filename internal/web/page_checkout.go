@@ -1,0 +1,195 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+
+	"mistore/internal/checkout"
+	"mistore/internal/order"
+)
+
+// checkoutCart reads the storefront's cart cookie of market code:
+// "mistore_cart_{market}" holding "id.token".
+func checkoutCart(r *http.Request, code string) (id, token string, ok bool) {
+	c, err := r.Cookie("mistore_cart_" + code)
+	if err != nil {
+		return "", "", false
+	}
+	id, token, ok = strings.Cut(c.Value, ".")
+	return id, token, ok && id != "" && token != ""
+}
+
+type stateOption struct{ Code, Name string }
+
+type checkoutContent struct {
+	Form      checkoutForm
+	Methods   []checkout.Method
+	Quote     *checkout.Quote
+	Errors    map[string]string
+	Message   string
+	States    []stateOption
+	Country   string
+	Currency  string
+	CartLines int
+}
+
+// checkoutForm is the checkout form as typed, to show it again.
+type checkoutForm struct {
+	Email, Name, Line1, Line2, City, Region, PostalCode, Method, Coupon string
+}
+
+func (f checkoutForm) request(country string) checkout.Request {
+	return checkout.Request{
+		Email:          f.Email,
+		ShippingMethod: f.Method,
+		CouponCode:     f.Coupon,
+		Address: order.Address{Name: f.Name, Line1: f.Line1, Line2: f.Line2, City: f.City,
+			Region: f.Region, PostalCode: f.PostalCode, Country: country},
+	}
+}
+
+func (s *Server) pageCheckout(w http.ResponseWriter, r *http.Request) {
+	s.checkoutPage(w, r, checkoutForm{Method: "standard"}, http.StatusOK, nil, "")
+}
+
+// checkoutPage renders the one-page checkout; quote is shown when set.
+func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkoutForm, status int, quote *checkout.Quote, message string, fieldErrs ...map[string]string) {
+	code := r.PathValue("market")
+	id, token, ok := checkoutCart(r, code)
+	if !ok {
+		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+		return
+	}
+	methods, err := s.checkout.ShippingMethods(r.Context(), id, token)
+	if err != nil {
+		if errors.Is(err, checkout.ErrUnknownCart) {
+			http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+			return
+		}
+		s.pageFail(w, r, err)
+		return
+	}
+	lines, err := s.checkoutLines(r, id, token)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	if lines == 0 {
+		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+		return
+	}
+	p, err := s.newPage(r, code, "/checkout")
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p.Title = "Checkout"
+	p.Canonical = ""
+	p.NoIndex = true
+	c := checkoutContent{Form: f, Methods: methods, Quote: quote, Message: message, Errors: map[string]string{},
+		Country: p.Market.CountryCodes[0], Currency: p.Market.Currency, CartLines: lines}
+	if len(fieldErrs) > 0 {
+		c.Errors = fieldErrs[0]
+	}
+	if c.Country == "US" {
+		for code, name := range checkout.USStates() {
+			c.States = append(c.States, stateOption{Code: code, Name: name})
+		}
+		sort.Slice(c.States, func(i, j int) bool { return c.States[i].Name < c.States[j].Name })
+	}
+	p.Content = c
+	s.renderNoStore(w, r, status, "checkout", p)
+}
+
+// checkoutLines counts the cart's lines, so an empty cart goes back to
+// the cart page.
+func (s *Server) checkoutLines(r *http.Request, id, token string) (int, error) {
+	if s.cart == nil {
+		return 1, nil
+	}
+	v, err := s.cart.Get(r.Context(), id, token)
+	if err != nil {
+		return 0, err
+	}
+	return len(v.Lines), nil
+}
+
+// pageCheckoutSubmit quotes (action=quote) or places (action=place) the
+// order from the form. Placing sends the shopper on to the payment page.
+func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	id, token, ok := checkoutCart(r, code)
+	if !ok {
+		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+		return
+	}
+	set, err := s.catalog.Markets(r.Context())
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	m, err := set.Get(code)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	f := checkoutForm{
+		Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Line1: r.PostFormValue("line1"),
+		Line2: r.PostFormValue("line2"), City: r.PostFormValue("city"), Region: r.PostFormValue("region"),
+		PostalCode: r.PostFormValue("postal_code"), Method: r.PostFormValue("shipping_method"), Coupon: r.PostFormValue("coupon_code"),
+	}
+	req := f.request(m.CountryCodes[0])
+	if r.PostFormValue("action") == "quote" {
+		q, err := s.checkout.Quote(r.Context(), id, token, req)
+		if err != nil {
+			s.checkoutFailed(w, r, f, err)
+			return
+		}
+		s.checkoutPage(w, r, f, http.StatusOK, q, "")
+		return
+	}
+	o, _, err := s.checkout.Place(r.Context(), id, token, req, s.orderURL)
+	if err != nil {
+		s.checkoutFailed(w, r, f, err)
+		return
+	}
+	s.jobs.Notify()
+	// The cart is an order now: the next visit starts a new one.
+	http.SetCookie(w, &http.Cookie{Name: "mistore_cart_" + code, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	target := o.PaymentURL
+	if target == "" || o.Status != order.PendingPayment {
+		target = s.orderURL(o, s.orders.Tokens().For(o.Number))
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// checkoutFailed shows the form again with what is wrong next to its field
+// or, for the cart as a whole, at the top.
+func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, f checkoutForm, err error) {
+	var fe *checkout.FieldError
+	if errors.As(err, &fe) {
+		name := strings.TrimPrefix(fe.Field, "shipping_address.")
+		s.checkoutPage(w, r, f, http.StatusUnprocessableEntity, nil, "Please check the highlighted field.",
+			map[string]string{name: capitalize(fe.Msg) + "."})
+		return
+	}
+	status, body := classify(err)
+	if status >= 500 {
+		s.pageFail(w, r, err)
+		return
+	}
+	errs := map[string]string{}
+	if errors.Is(err, checkout.ErrCoupon) {
+		errs["coupon_code"] = body.Message
+	}
+	s.checkoutPage(w, r, f, status, nil, body.Message, errs)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,170 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"mistore/internal/order"
+	"mistore/internal/payment"
+)
+
+type orderContent struct {
+	Order    *order.Order
+	Events   []order.Event
+	Token    string
+	Pending  bool
+	Paid     bool
+	CanPay   bool
+	Declined bool
+	// Cancellable: the customer may still cancel (not shipped yet).
+	Cancellable bool
+	Flash       string
+}
+
+// pageOrder shows an order's status to whoever holds its link.
+func (s *Server) pageOrder(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	token := r.URL.Query().Get("token")
+	o, err := s.openOrder(r, token)
+	if err != nil || o.Market != code {
+		s.pageFail(w, r, orNotFound(err))
+		return
+	}
+	events, err := order.Events(r.Context(), s.db.Read, o.ID)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p, err := s.newPage(r, code, "/orders/"+o.Number)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p.Title = "Order " + o.Number
+	p.Canonical = ""
+	p.NoIndex = true
+	c := orderContent{
+		Order: o, Events: events, Token: token,
+		Pending: o.Status == order.PendingPayment, Paid: o.Status == order.Paid,
+		CanPay:      o.Status == order.PendingPayment && o.PaymentURL != "",
+		Declined:    o.PaymentStatus == "declined",
+		Cancellable: o.Status == order.PendingPayment || o.Status == order.Paid,
+	}
+	switch r.URL.Query().Get("note") {
+	case "cancelled":
+		c.Flash = "Your order is cancelled."
+	}
+	p.Content = c
+	s.renderNoStore(w, r, http.StatusOK, "order", p)
+}
+
+// pageOrderCancel cancels an order from its page.
+func (s *Server) pageOrderCancel(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	token := r.PostFormValue("token")
+	o, err := s.orders.Open(r.Context(), r.PathValue("number"), token)
+	if err != nil || o.Market != code {
+		s.pageFail(w, r, orNotFound(err))
+		return
+	}
+	if _, err := s.orders.Cancel(r.Context(), o.Number); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	s.jobs.Notify()
+	http.Redirect(w, r, "/"+code+"/orders/"+o.Number+"?token="+url.QueryEscape(token)+"&note=cancelled", http.StatusSeeOther)
+}
+
+func orNotFound(err error) error {
+	if err == nil {
+		return order.ErrNotFound
+	}
+	return err
+}
+
+type payContent struct {
+	Session payment.PageSession
+	Error   string
+	Expiry  string
+}
+
+// pagePay is the built-in test provider's hosted payment page. In
+// production this page belongs to the provider; here it imitates one so
+// the whole flow runs offline. It is not a market page: it has the US
+// store's frame but no market of its own.
+func (s *Server) pagePay(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.testPay.Page(r.Context(), r.PathValue("session"))
+	if err != nil {
+		s.pageFail(w, r, payNotFound(err))
+		return
+	}
+	s.renderPay(w, r, http.StatusOK, sess, "")
+}
+
+func (s *Server) renderPay(w http.ResponseWriter, r *http.Request, status int, sess payment.PageSession, msg string) {
+	p, err := s.newPage(r, "us", "/")
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p.Title = "Pay " + sess.Amount.Format()
+	p.Canonical = ""
+	p.NoIndex = true
+	// The card number typed is not shown again: only the expiry, so a
+	// shopper fixing a typo there need not retype it.
+	p.Content = payContent{Session: sess, Error: msg, Expiry: r.PostFormValue("expiry")}
+	s.renderNoStore(w, r, status, "pay", p)
+}
+
+// pagePaySubmit takes the card form. The card number lives only in this
+// request: it is not logged (request logs carry the path, never the body)
+// and not stored.
+func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("session")
+	card := payment.Card{Number: r.PostFormValue("card_number"), Expiry: r.PostFormValue("expiry"), CVC: r.PostFormValue("cvc")}
+	_, err := s.testPay.Pay(r.Context(), id, card)
+	if err == nil {
+		s.jobs.Notify()
+		page, perr := s.testPay.Page(r.Context(), id)
+		if perr != nil {
+			s.pageFail(w, r, perr)
+			return
+		}
+		http.Redirect(w, r, page.ReturnURL, http.StatusSeeOther)
+		return
+	}
+	page, perr := s.testPay.Page(r.Context(), id)
+	if perr != nil {
+		s.pageFail(w, r, payNotFound(perr))
+		return
+	}
+	switch {
+	case errors.Is(err, payment.ErrDeclined):
+		s.jobs.Notify()
+		s.renderPay(w, r, http.StatusPaymentRequired, page, "Your card was declined. Check the details or try another card.")
+	case errors.Is(err, payment.ErrInvalidCard):
+		s.renderPay(w, r, http.StatusUnprocessableEntity, page, cardProblem(err))
+	case errors.Is(err, payment.ErrSessionClosed):
+		// Paid already, or too late: the order page says which.
+		http.Redirect(w, r, page.ReturnURL, http.StatusSeeOther)
+	default:
+		s.pageFail(w, r, err)
+	}
+}
+
+// cardProblem is what to tell the shopper about bad card details.
+func cardProblem(err error) string {
+	var ce *payment.CardError
+	if errors.As(err, &ce) {
+		return ce.Msg
+	}
+	return "Check the card details."
+}
+
+func payNotFound(err error) error {
+	if errors.Is(err, payment.ErrUnknownSession) {
+		return order.ErrNotFound
+	}
+	return err
+}

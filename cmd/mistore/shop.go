@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -61,10 +59,10 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 		provider = st.Name()
 	}
 	tokens := order.NewTokens(tokenKey)
-	conf := confirmer{mailer: mailer, tokens: tokens, publicURL: publicURL, catalog: c}
+	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: publicURL, Markets: c.Markets}
 	s.orders = order.NewService(d, tokens, providers, conf, log, nil)
 	s.carts = cart.NewService(d, c, inv, nil)
-	s.checkout = checkout.NewService(d, c, checkoutCarts{s.carts}, s.orders, provider, nil)
+	s.checkout = checkout.NewService(d, c, s.carts, s.orders, provider, nil)
 	s.runner = jobs.NewRunner(d, log)
 	s.orders.Register(s.runner)
 	s.testPay.Register(s.runner)
@@ -111,63 +109,4 @@ func (s *shop) close() {
 		s.stop()
 		s.done.Wait()
 	}
-}
-
-// checkoutCarts lets checkout open carts.
-type checkoutCarts struct{ *cart.Service }
-
-// Check returns the market of cart id if token opens it.
-func (c checkoutCarts) Check(ctx context.Context, id, token string) (string, error) {
-	sum, err := c.Verify(ctx, id, token)
-	if err != nil {
-		return "", err
-	}
-	return sum.Market, nil
-}
-
-// confirmer queues the order confirmation email of a paid order.
-type confirmer struct {
-	mailer    *notify.Mailer
-	tokens    order.Tokens
-	publicURL string
-	catalog   *catalog.Service
-}
-
-// QueueConfirmation renders o's confirmation and queues it in tx.
-func (c confirmer) QueueConfirmation(ctx context.Context, tx db.Querier, o *order.Order) error {
-	set, err := c.catalog.Markets(ctx)
-	if err != nil {
-		return err
-	}
-	m, err := set.Get(o.Market)
-	if err != nil {
-		return err
-	}
-	a := o.Address
-	e := notify.OrderEmail{
-		OrderID: o.ID, Number: o.Number, MarketName: m.Name, Email: o.Email, CustomerName: a.Name,
-		Subtotal: o.Subtotal, Discount: o.Discount, Shipping: o.Shipping, Tax: o.Tax, TaxIncluded: o.TaxIncluded, Total: o.Total,
-		ShippingAddress: nonEmpty(a.Name, a.Line1, a.Line2, strings.TrimSpace(a.City+", "+a.Region+" "+a.PostalCode), m.Name),
-		ShippingMethod:  o.ShippingName,
-		URL:             c.publicURL + "/" + o.Market + "/orders/" + o.Number + "?token=" + c.tokens.For(o.Number),
-		CreatedAt:       o.CreatedAt,
-	}
-	for _, l := range o.Lines {
-		e.Lines = append(e.Lines, notify.OrderEmailLine{Name: l.Name, Variant: l.VariantName, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: l.Total})
-	}
-	msg, err := notify.OrderConfirmation(e)
-	if err != nil {
-		return fmt.Errorf("confirmation of %s: %w", o.Number, err)
-	}
-	return c.mailer.Queue(ctx, tx, msg)
-}
-
-func nonEmpty(parts ...string) []string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

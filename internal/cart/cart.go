@@ -153,6 +153,16 @@ func (s *Service) Verify(ctx context.Context, id, token string) (Summary, error)
 	return s.summary(ctx, id)
 }
 
+// Check returns the market of cart id if token opens it: what checkout
+// needs to know before it reads the lines.
+func (s *Service) Check(ctx context.Context, id, token string) (string, error) {
+	sum, err := s.Verify(ctx, id, token)
+	if err != nil {
+		return "", err
+	}
+	return sum.Market, nil
+}
+
 // Get returns the cart as the shopper sees it now, with notices of what
 // changed since they last looked.
 func (s *Service) Get(ctx context.Context, id, token string) (*View, error) {

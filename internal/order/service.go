@@ -473,6 +473,6 @@ func (s *Service) handleConfirmation(ctx context.Context, j jobs.Job) error {
 		if err := s.confirmer.QueueConfirmation(ctx, tx, o); err != nil {
 			return err
 		}
-		return AddEvent(ctx, tx, o.ID, "email", "Order confirmation sent to "+o.Email+".")
+		return AddEvent(ctx, tx, o.ID, "email", "Order confirmation emailed to "+o.Email+".")
 	})
 }

@@ -1,0 +1,460 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mistore/internal/cart"
+	"mistore/internal/catalog"
+	"mistore/internal/checkout"
+	"mistore/internal/db"
+	"mistore/internal/db/dbtest"
+	"mistore/internal/demo"
+	"mistore/internal/inventory"
+	"mistore/internal/jobs"
+	"mistore/internal/notify"
+	"mistore/internal/order"
+	"mistore/internal/payment"
+	"mistore/internal/web"
+)
+
+// shop is a whole store behind a real HTTP server, as serve wires it, with
+// a job runner the test drives by hand.
+type shop struct {
+	t *testing.T
+	// logs is everything the store logged, at debug level.
+	logs    *syncBuffer
+	d       *db.DB
+	url     string
+	runner  *jobs.Runner
+	secret  []byte
+	client  *http.Client
+	orders  *order.Service
+	testPay *payment.TestProvider
+}
+
+func newShop(t *testing.T, d *db.DB) *shop {
+	t.Helper()
+	ctx := context.Background()
+	var handler http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	inv := inventory.NewService(d)
+	c := catalog.NewService(d, inv, catalog.Options{})
+	if _, err := demo.Seed(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tokenKey, _ := d.Secret(ctx, "order-token")
+	hookKey, _ := d.Secret(ctx, "test-provider-webhook")
+	tp := payment.NewTestProvider(d, hookKey, ts.URL, nil)
+	mailer := notify.NewMailer(d, nil, "Mistore <orders@mistore.invalid>", nil)
+	tokens := order.NewTokens(tokenKey)
+	orders := order.NewService(d, tokens, []payment.Provider{tp}, order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: ts.URL, Markets: c.Markets}, nil, nil)
+	carts := cart.NewService(d, c, inv, nil)
+	co := checkout.NewService(d, c, carts, orders, "test", nil)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	runner := jobs.NewRunner(d, log)
+	orders.Register(runner)
+	tp.Register(runner)
+	mailer.Register(runner)
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: true, Log: log, Mailer: mailer, Cart: carts,
+		Orders: orders, Checkout: co, TestPay: tp, Jobs: runner, PublicURL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = s
+	return &shop{t: t, logs: logs, d: d, url: ts.URL, runner: runner, secret: hookKey, orders: orders, testPay: tp,
+		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// do sends a request and returns the status and body.
+func (s *shop) do(method, path, body string, hdr ...string) (int, string, http.Header) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (s *shop) runJobs() {
+	s.t.Helper()
+	// Jobs queue jobs (a payment queues its webhook, the webhook its
+	// processing, that the email): run until none is due.
+	for range 10 {
+		n, err := s.runner.RunDue(context.Background())
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+const checkoutJSON = `{"email":"ada@example.com","shipping_address":{"name":"Ada Lovelace","line1":"1 Main St","city":"Newark","region":"NJ","postal_code":"07102","country":"US"},"shipping_method":"standard"}`
+
+type orderResp struct {
+	Number  string                 `json:"number"`
+	Status  string                 `json:"status"`
+	Token   string                 `json:"token"`
+	Total   struct{ Amount int64 } `json:"total"`
+	Payment struct {
+		Provider    string `json:"provider"`
+		Status      string `json:"status"`
+		RedirectURL string `json:"redirect_url"`
+	} `json:"payment"`
+}
+
+// cartWith makes a cart holding qty of sku and returns its id and token.
+func (s *shop) cartWith(sku string, qty int) (string, string) {
+	s.t.Helper()
+	status, body, _ := s.do("POST", "/api/v1/markets/us/carts", "")
+	if status != 201 {
+		s.t.Fatalf("create cart: %d %s", status, body)
+	}
+	var c struct{ ID, Token string }
+	json.Unmarshal([]byte(body), &c)
+	if status, body, _ := s.do("POST", "/api/v1/carts/"+c.ID+"/items", fmt.Sprintf(`{"sku":%q,"quantity":%d}`, sku, qty), "X-Cart-Token", c.Token); status != 200 {
+		s.t.Fatalf("add item: %d %s", status, body)
+	}
+	return c.ID, c.Token
+}
+
+func (s *shop) checkout(id, token string) orderResp {
+	s.t.Helper()
+	status, body, _ := s.do("POST", "/api/v1/carts/"+id+"/checkout", checkoutJSON, "X-Cart-Token", token)
+	if status != 201 {
+		s.t.Fatalf("checkout: %d %s", status, body)
+	}
+	var o orderResp
+	json.Unmarshal([]byte(body), &o)
+	return o
+}
+
+// pay posts the hosted payment page's form, as a shopper's browser does.
+func (s *shop) pay(redirect, card string) (int, string) {
+	s.t.Helper()
+	form := url.Values{"card_number": {card}, "expiry": {"12/30"}, "cvc": {"123"}}
+	req, _ := http.NewRequest("POST", redirect, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b) + resp.Header.Get("Location")
+}
+
+func (s *shop) order(number, token string) orderResp {
+	s.t.Helper()
+	status, body, _ := s.do("GET", "/api/v1/orders/"+number, "", "X-Order-Token", token)
+	if status != 200 {
+		s.t.Fatalf("get order: %d %s", status, body)
+	}
+	var o orderResp
+	json.Unmarshal([]byte(body), &o)
+	return o
+}
+
+func TestBuyOverHTTP(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, tok := s.cartWith("MB8-BLK", 2)
+		status, body, _ := s.do("GET", "/api/v1/carts/"+id+"/shipping-methods", "", "X-Cart-Token", tok)
+		if status != 200 || !strings.Contains(body, `"code":"standard"`) {
+			t.Fatalf("shipping methods: %d %s", status, body)
+		}
+		o := s.checkout(id, tok)
+		if !strings.HasPrefix(o.Number, "US-") || o.Status != "pending_payment" || o.Token == "" || o.Total.Amount != 8528 || o.Payment.RedirectURL == "" {
+			t.Fatalf("order %+v", o)
+		}
+		// Checking out again answers with the same order.
+		status, body, _ = s.do("POST", "/api/v1/carts/"+id+"/checkout", checkoutJSON, "X-Cart-Token", tok)
+		if status != 200 || !strings.Contains(body, o.Number) {
+			t.Errorf("second checkout: %d %s", status, body)
+		}
+		if status, page := s.pay(o.Payment.RedirectURL, "4000 0000 0000 0002"); status != 402 || !strings.Contains(page, "declined") {
+			t.Errorf("declined card: %d", status)
+		}
+		s.runJobs()
+		if got := s.order(o.Number, o.Token); got.Status != "pending_payment" || got.Payment.Status != "declined" {
+			t.Errorf("after a decline: %+v", got)
+		}
+		status, loc := s.pay(o.Payment.RedirectURL, "4242 4242 4242 4242")
+		if status != 303 || !strings.Contains(loc, "/us/orders/"+o.Number+"?token=") {
+			t.Fatalf("good card: %d %s", status, loc)
+		}
+		s.runJobs()
+		got := s.order(o.Number, o.Token)
+		if got.Status != "paid" || got.Payment.RedirectURL != "" {
+			t.Errorf("after paying: %+v", got)
+		}
+		// The confirmation is in the demo outbox.
+		status, outbox, _ := s.do("GET", "/admin/outbox", "")
+		if status != 200 || !strings.Contains(outbox, "Your Mistore order "+o.Number) {
+			t.Errorf("outbox: %d, lacks the confirmation", status)
+		}
+		// The order page, with its token, says paid; without, not found.
+		status, page, hdr := s.do("GET", "/us/orders/"+o.Number+"?token="+url.QueryEscape(o.Token), "")
+		if status != 200 || !strings.Contains(page, "your order is paid") || hdr.Get("Cache-Control") != "private, no-store" {
+			t.Errorf("order page: %d %q", status, hdr.Get("Cache-Control"))
+		}
+		assertNoCardNumbers(t, d)
+		if s.logs.Len() == 0 {
+			t.Fatal("the store logged nothing: the log check would prove nothing")
+		}
+		for _, c := range testCards {
+			if strings.Contains(s.logs.String(), c) {
+				t.Errorf("a card number is in the logs: %s", c)
+			}
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Len()
+}
+
+func TestOrderAccessNeedsItsToken(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, tok := s.cartWith("MB8-BLK", 1)
+		mine := s.checkout(id, tok)
+		id2, tok2 := s.cartWith("MB8-BLU", 1)
+		theirs := s.checkout(id2, tok2)
+		for _, c := range []struct{ number, token string }{
+			{theirs.Number, mine.Token}, {theirs.Number, ""}, {theirs.Number, "x"}, {"US-999999", mine.Token},
+		} {
+			status, body, _ := s.do("GET", "/api/v1/orders/"+c.number, "", "X-Order-Token", c.token)
+			if status != 404 || !strings.Contains(body, `"not_found"`) {
+				t.Errorf("order %s with another token: %d %s", c.number, status, body)
+			}
+			if status, _, _ := s.do("POST", "/api/v1/orders/"+c.number+"/cancel", "", "X-Order-Token", c.token); status != 404 {
+				t.Errorf("cancel %s with another token: %d", c.number, status)
+			}
+			if status, _, _ := s.do("GET", "/us/orders/"+c.number+"?token="+url.QueryEscape(c.token), ""); status != 404 {
+				t.Errorf("order page %s with another token: %d", c.number, status)
+			}
+		}
+		// Another cart's token opens neither cart nor checkout.
+		if status, _, _ := s.do("GET", "/api/v1/carts/"+id2, "", "X-Cart-Token", tok); status != 404 {
+			t.Errorf("cart with another's token: %d", status)
+		}
+		if status, _, _ := s.do("POST", "/api/v1/carts/"+id2+"/checkout", checkoutJSON, "X-Cart-Token", tok); status != 404 {
+			t.Errorf("checkout with another's token: %d", status)
+		}
+		// The owner may cancel; the order is then cancelled and its stock back.
+		status, body, _ := s.do("POST", "/api/v1/orders/"+mine.Number+"/cancel", "", "X-Order-Token", mine.Token)
+		if status != 200 || !strings.Contains(body, `"status":"cancelled"`) {
+			t.Errorf("cancel: %d %s", status, body)
+		}
+		if status, body, _ := s.do("POST", "/api/v1/orders/"+mine.Number+"/cancel", "", "X-Order-Token", mine.Token); status != 409 {
+			t.Errorf("cancel twice: %d %s", status, body)
+		}
+	})
+}
+
+func TestCheckoutRejectsClientPrices(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, tok := s.cartWith("MB8-BLK", 1)
+		for _, tc := range []struct {
+			body   string
+			status int
+			code   string
+			field  string
+		}{
+			{`{"email":"a@example.com","total":{"amount":1,"currency":"USD"}}`, 400, "invalid_parameter", "total"},
+			{strings.Replace(checkoutJSON, `"shipping_method"`, `"discount":500,"shipping_method"`, 1), 400, "invalid_parameter", "discount"},
+			{strings.Replace(checkoutJSON, `"shipping_method"`, `"price":1,"shipping_method"`, 1), 400, "invalid_parameter", "price"},
+			{strings.Replace(checkoutJSON, `"shipping_method"`, `"tax":0,"shipping_method"`, 1), 400, "invalid_parameter", "tax"},
+			{`{"email":`, 400, "malformed_request", ""},
+			{`[]`, 400, "malformed_request", ""},
+			{strings.Replace(checkoutJSON, `"07102"`, `7102`, 1), 400, "invalid_parameter", "shipping_address.postal_code"},
+			{strings.Replace(checkoutJSON, `"07102"`, `"7102"`, 1), 422, "invalid_field", "shipping_address.postal_code"},
+			{strings.Replace(checkoutJSON, `"NJ"`, `"ZZ"`, 1), 422, "invalid_field", "shipping_address.region"},
+			{strings.Replace(checkoutJSON, `ada@example.com`, `ada`, 1), 422, "invalid_field", "email"},
+			{strings.Replace(checkoutJSON, `"standard"`, `"drone"`, 1), 422, "invalid_field", "shipping_method"},
+			{strings.Replace(checkoutJSON, `"standard"`, `"standard","coupon_code":"FREE"`, 1), 422, "invalid_coupon", ""},
+		} {
+			status, body, _ := s.do("POST", "/api/v1/carts/"+id+"/checkout", tc.body, "X-Cart-Token", tok)
+			var e struct {
+				Error struct{ Code, Field, Message string } `json:"error"`
+			}
+			json.Unmarshal([]byte(body), &e)
+			if status != tc.status || e.Error.Code != tc.code || (tc.field != "" && e.Error.Field != tc.field) || e.Error.Message == "" {
+				t.Errorf("%s\n  -> %d %s", tc.body, status, body)
+			}
+		}
+		var orders, reserved int
+		d.Read.QueryRow("SELECT count(*) FROM orders").Scan(&orders)
+		d.Read.QueryRow("SELECT coalesce(sum(reserved), 0) FROM stock").Scan(&reserved)
+		if orders != 0 || reserved != 0 {
+			t.Errorf("rejected checkouts left %d orders and %d reserved units", orders, reserved)
+		}
+	})
+}
+
+// TestWebhooksAreVerified: forged, altered, stale and replayed webhooks
+// change nothing; a genuine one delivered five times pays once.
+func TestWebhooksAreVerified(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, tok := s.cartWith("MB8-BLK", 1)
+		o := s.checkout(id, tok)
+		var sessionID string
+		d.Read.QueryRow("SELECT payment_session FROM orders WHERE number = $1", o.Number).Scan(&sessionID)
+		event := func(evID string) []byte {
+			return []byte(fmt.Sprintf(`{"id":%q,"type":"payment.succeeded","created":%d,"data":{"session_id":%q,"charge_id":"ch_forged","reference":%q,"amount":{"amount":%d,"currency":"USD"}}}`,
+				evID, time.Now().Unix(), sessionID, o.Number, o.Total.Amount))
+		}
+		post := func(body []byte, sig string) (int, string) {
+			status, resp, _ := s.do("POST", "/api/v1/payments/test/webhook", string(body), "Mistore-Signature", sig)
+			return status, resp
+		}
+		now := time.Now()
+		body := event("evt_1")
+		for _, c := range []struct {
+			name string
+			body []byte
+			sig  string
+			code string
+		}{
+			{"no signature", body, "", "invalid_signature"},
+			{"wrong key", body, payment.Sign([]byte("not the key"), body, now), "invalid_signature"},
+			{"altered body", bytes.Replace(body, []byte(`"amount":`), []byte(`"amount":1`), 1), payment.Sign(s.secret, body, now), "invalid_signature"},
+			{"stale", body, payment.Sign(s.secret, body, now.Add(-6*time.Minute)), "stale_webhook"},
+			{"garbage header", body, "t=abc,v1=zz", "invalid_signature"},
+			{"signed garbage", []byte(`{"hello":1}`), payment.Sign(s.secret, []byte(`{"hello":1}`), now), "malformed_webhook"},
+		} {
+			status, resp := post(c.body, c.sig)
+			if status != 400 || !strings.Contains(resp, c.code) {
+				t.Errorf("%s: %d %s", c.name, status, resp)
+			}
+		}
+		s.runJobs()
+		if got := s.order(o.Number, o.Token); got.Status != "pending_payment" {
+			t.Fatalf("a rejected webhook changed the order: %s", got.Status)
+		}
+		// The provider really charged: its genuine event, delivered five
+		// times (retries, replays within the window), pays once.
+		if _, err := s.testPay.Pay(context.Background(), sessionID, payment.Card{Number: "4242424242424242", Expiry: "12/30", CVC: "123"}); err != nil {
+			t.Fatal(err)
+		}
+		var charge string
+		d.Read.QueryRow("SELECT charge_id FROM test_provider_sessions WHERE id = $1", sessionID).Scan(&charge)
+		genuine := bytes.Replace(event("evt_genuine"), []byte("ch_forged"), []byte(charge), 1)
+		for range 5 {
+			if status, resp := post(genuine, payment.Sign(s.secret, genuine, time.Now())); status != 200 {
+				t.Fatalf("genuine webhook: %d %s", status, resp)
+			}
+		}
+		s.runJobs()
+		if got := s.order(o.Number, o.Token); got.Status != "paid" {
+			t.Errorf("after the genuine webhook: %s", got.Status)
+		}
+		var charges, events int
+		d.Read.QueryRow("SELECT count(*) FROM payments WHERE kind = 'charge'").Scan(&charges)
+		d.Read.QueryRow("SELECT count(*) FROM order_events WHERE kind = 'paid'").Scan(&events)
+		if charges != 1 || events != 1 {
+			t.Errorf("%d charges and %d paid events, want 1 and 1", charges, events)
+		}
+	})
+}
+
+// testCards are the card numbers the tests type, as digits and as typed.
+var testCards = []string{"4242424242424242", "4000000000000002", "4242 4242 4242 4242", "4000 0000 0000 0002"}
+
+// assertNoCardNumbers looks through every stored byte for a card number:
+// the SQLite file and its WAL, or every row of every table on PostgreSQL.
+func assertNoCardNumbers(t *testing.T, d *db.DB) {
+	t.Helper()
+	var text []byte
+	if d.Dialect == db.SQLite {
+		d.Write.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		for _, suffix := range []string{"", "-wal"} {
+			b, _ := os.ReadFile(filepath.Clean(d.Target) + suffix)
+			text = append(text, b...)
+		}
+		if len(text) == 0 {
+			t.Fatal("read nothing of the database file")
+		}
+	} else {
+		rows, err := d.Read.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tables []string
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			tables = append(tables, n)
+		}
+		rows.Close()
+		for _, tbl := range tables {
+			r, err := d.Read.Query(`SELECT t::text FROM "` + tbl + `" t`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r.Next() {
+				var s string
+				r.Scan(&s)
+				text = append(text, s...)
+			}
+			r.Close()
+		}
+	}
+	for _, c := range testCards {
+		if bytes.Contains(text, []byte(c)) {
+			t.Errorf("a card number is stored: %s", c)
+		}
+	}
+}

@@ -109,15 +109,7 @@ type QuoteLine struct {
 
 // ShippingMethods prices the market's shipping methods for a cart.
 func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]Method, error) {
-	code, err := s.carts.Check(ctx, cartID, token)
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.market(ctx, code)
-	if err != nil {
-		return nil, err
-	}
-	lines, err := s.carts.LinesTx(ctx, s.db.Read, cartID)
+	m, lines, err := s.openCart(ctx, cartID, token)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +132,20 @@ func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]
 		out[i] = Method{Code: r.code, Name: r.name, Days: r.days, Price: money.New(r.priceFor(subtotal, weight), m.Currency)}
 	}
 	return out, nil
+}
+
+// openCart checks the cart's token and returns its market and lines.
+func (s *Service) openCart(ctx context.Context, cartID, token string) (market.Market, []inventory.Line, error) {
+	code, err := s.carts.Check(ctx, cartID, token)
+	if err != nil {
+		return market.Market{}, nil, err
+	}
+	m, err := s.market(ctx, code)
+	if err != nil {
+		return market.Market{}, nil, err
+	}
+	lines, err := s.carts.LinesTx(ctx, s.db.Read, cartID)
+	return m, lines, err
 }
 
 func (s *Service) market(ctx context.Context, code string) (market.Market, error) {
@@ -333,15 +339,7 @@ func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, line
 
 // Quote prices a checkout without placing it, for the checkout page.
 func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) (*Quote, error) {
-	code, err := s.carts.Check(ctx, cartID, token)
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.market(ctx, code)
-	if err != nil {
-		return nil, err
-	}
-	lines, err := s.carts.LinesTx(ctx, s.db.Read, cartID)
+	m, lines, err := s.openCart(ctx, cartID, token)
 	if err != nil {
 		return nil, err
 	}

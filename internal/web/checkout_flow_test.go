@@ -401,6 +401,16 @@ func TestWebhooksAreVerified(t *testing.T) {
 		if got := s.order(o.Number, o.Token); got.Status != "paid" {
 			t.Errorf("after the genuine webhook: %s", got.Status)
 		}
+		// An older failure event arriving after the success (out of order)
+		// does not undo it.
+		failed := bytes.Replace(event("evt_old_failure"), []byte(`"payment.succeeded"`), []byte(`"payment.failed"`), 1)
+		if status, resp := post(failed, payment.Sign(s.secret, failed, time.Now())); status != 200 {
+			t.Fatalf("late failure webhook: %d %s", status, resp)
+		}
+		s.runJobs()
+		if got := s.order(o.Number, o.Token); got.Status != "paid" || got.Payment.Status != "succeeded" {
+			t.Errorf("after a late failure event: %s / %s", got.Status, got.Payment.Status)
+		}
 		var charges, events int
 		d.Read.QueryRow("SELECT count(*) FROM payments WHERE kind = 'charge'").Scan(&charges)
 		d.Read.QueryRow("SELECT count(*) FROM order_events WHERE kind = 'paid'").Scan(&events)

@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -174,17 +175,18 @@ func pageText(ctx context.Context) string {
 // it once the page has loaded.
 func texts(t *testing.T, ctx context.Context, css string) []string {
 	t.Helper()
-	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(css), chromedp.AtLeast(0)))
+	sel, err := json.Marshal(css)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One evaluation, not "find nodes, then read each": a page replaced
+	// between the two steps would leave the second waiting for nodes that
+	// are gone. Like chromedp.Text, an element with no layout box has no
+	// visible text.
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(`+string(sel)+`),
+		e => e.offsetWidth || e.offsetHeight || e.getClientRects().length ? e.innerText.trim() : "")`))
 	if err != nil {
 		t.Fatalf("query %q: %v\n%s", css, err, pageText(ctx))
-	}
-	out := make([]string, 0, len(nodes))
-	for _, n := range nodes {
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.NodeIDs{n.NodeID}))
-		if err != nil {
-			t.Fatalf("text of %q: %v\n%s", css, err, pageText(ctx))
-		}
-		out = append(out, strings.TrimSpace(s))
 	}
 	return out
 }

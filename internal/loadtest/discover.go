@@ -41,18 +41,28 @@ type catalog struct {
 	slugs      []string
 	categories []string
 	terms      []string
+	// products are the listed products in listing order, for the checkout
+	// scenario to choose what to buy.
+	products []productSummary
+}
+
+// productSummary is the part of a product list entry that discovery needs.
+type productSummary struct {
+	Slug         string `json:"slug"`
+	Name         string `json:"name"`
+	Category     string `json:"category"`
+	Availability string `json:"availability"`
+	Price        *struct {
+		Amount int64 `json:"amount"`
+	} `json:"price"`
 }
 
 // productPage is the part of the product list API that discovery needs.
 type productPage struct {
-	Products []struct {
-		Slug     string `json:"slug"`
-		Name     string `json:"name"`
-		Category string `json:"category"`
-	} `json:"products"`
-	Page    int `json:"page"`
-	PerPage int `json:"per_page"`
-	Total   int `json:"total"`
+	Products []productSummary `json:"products"`
+	Page     int              `json:"page"`
+	PerPage  int              `json:"per_page"`
+	Total    int              `json:"total"`
 }
 
 // discover pages through the product list API of target and collects slugs,
@@ -73,6 +83,7 @@ func discover(ctx context.Context, client *http.Client, target, market string) (
 			if pr.Slug != "" && !seenSlug[pr.Slug] {
 				seenSlug[pr.Slug] = true
 				cat.slugs = append(cat.slugs, pr.Slug)
+				cat.products = append(cat.products, pr)
 			}
 			if pr.Category != "" && !seenCategory[pr.Category] {
 				seenCategory[pr.Category] = true
@@ -101,34 +112,42 @@ func discover(ctx context.Context, client *http.Client, target, market string) (
 
 // fetchProductPage fetches and decodes one page of the product list API.
 func fetchProductPage(ctx context.Context, client *http.Client, raw string) (*productPage, error) {
+	var p productPage
+	if err := fetchJSON(ctx, client, raw, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// fetchJSON GETs raw and decodes its JSON answer into v.
+func fetchJSON(ctx context.Context, client *http.Client, raw string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return nil, fmt.Errorf("build request %s: %w", raw, err)
+		return fmt.Errorf("build request %s: %w", raw, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", raw, err)
+		return fmt.Errorf("GET %s: %w", raw, err)
 	}
 	defer resp.Body.Close()
 	body := io.LimitReader(resp.Body, maxDiscoveryBody)
 	if resp.StatusCode != http.StatusOK {
 		snippet, _ := io.ReadAll(io.LimitReader(body, 200))
-		return nil, fmt.Errorf("GET %s: status %s: %q", raw, resp.Status, strings.TrimSpace(string(snippet)))
+		return fmt.Errorf("GET %s: status %s: %q", raw, resp.Status, strings.TrimSpace(string(snippet)))
 	}
-	var p productPage
-	if err := json.NewDecoder(body).Decode(&p); err != nil {
+	if err := json.NewDecoder(body).Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, fmt.Errorf("GET %s: decode product list: %w", raw, err)
+		return fmt.Errorf("GET %s: decode: %w", raw, err)
 	}
 	// Drain the rest so the connection goes back to the pool for the run.
 	_, _ = io.Copy(io.Discard, body)
-	return &p, nil
+	return nil
 }
 
 // searchWords splits a product name into the lowercase words that make useful

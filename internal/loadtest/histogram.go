@@ -24,7 +24,7 @@ const (
 // histogram records durations in nanoseconds. Its bucket layout is fixed, but
 // each chunk of subCount buckets is allocated on first use: a run touches only
 // the few octaves its latencies fall in, and with up to 10,000 workers times
-// six kinds a fully allocated array each would cost gigabytes.
+// a dozen kinds a fully allocated array each would cost gigabytes.
 type histogram struct {
 	chunks [numChunks]*[subCount]uint64
 	count  uint64

@@ -5,9 +5,13 @@
 // URLs are parsed once before the run, each worker reuses one request value
 // and records latencies into its own fixed-layout histogram, and the
 // histograms are merged only for the progress line and the final report.
+// The checkout scenario builds a request per step, since each carries the
+// ids and tokens of its own cart and order; its bodies are built once and
+// each worker reads answers into a buffer of its own.
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +20,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
+
+	"mistore/internal/db"
 )
 
 // Defaults and limits for Options.
@@ -70,8 +78,18 @@ type Options struct {
 	// Client, if non-nil, sends all requests; its settings are used as they
 	// are. The default client keeps a connection per worker alive, does not
 	// negotiate compression on its own and does not follow redirects, so a
-	// redirect shows up as a non-2xx status.
+	// redirect shows up as a non-2xx status. The checkout scenario expects
+	// the pay step's 303 itself, so a client given for it must not follow
+	// redirects either.
 	Client *http.Client
+	// PaidWait is how long the checkout scenario polls an order for paid
+	// after paying; zero means PaidWaitLimit.
+	PaidWait time.Duration
+	// StockDB, if non-nil, is the store's own database, which the checkout
+	// scenario reads before and after the load to check that the units
+	// sold and the units left add up to the units there were
+	// (Report.Checkout.Stock). It is only read.
+	StockDB *db.DB
 }
 
 // normalize fills in defaults, validates the options and resolves the
@@ -119,6 +137,15 @@ func (o Options) normalize() (Options, scenario, error) {
 	}
 	if !validMarket(o.Market) {
 		return o, scenario{}, fmt.Errorf("loadtest: market %q: must be letters, digits, '-' or '_'", o.Market)
+	}
+	if o.PaidWait == 0 {
+		o.PaidWait = PaidWaitLimit
+	}
+	if o.PaidWait < 0 || o.PaidWait > time.Minute {
+		return o, scenario{}, fmt.Errorf("loadtest: paid wait %s out of range: must be above 0 and at most 1m", o.PaidWait)
+	}
+	if o.StockDB != nil && !sc.checkout {
+		return o, scenario{}, fmt.Errorf("loadtest: the stock check applies to the checkout scenario, not %q", o.Scenario)
 	}
 	return o, sc, nil
 }
@@ -198,8 +225,35 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("loadtest: %w", err)
 		}
 	}
-	r := runLoad(ctx, o, sc, send, eps)
+	var plan *checkoutPlan
+	var before stockSnapshot
+	if sc.checkout {
+		skus, err := chooseSKUs(ctx, client, o.Targets[0], o.Market, cat)
+		if err != nil {
+			return nil, fmt.Errorf("loadtest: %w", err)
+		}
+		if plan, err = newCheckoutPlan(o.Targets, o.Market, skus, o.PaidWait, time.Now()); err != nil {
+			return nil, fmt.Errorf("loadtest: %w", err)
+		}
+		if o.StockDB != nil {
+			if before, err = readStockBefore(ctx, o.StockDB, skus); err != nil {
+				return nil, fmt.Errorf("loadtest: stock check: %w", err)
+			}
+		}
+	}
+	r := runLoad(ctx, o, sc, send, eps, plan)
 	r.Products, r.Categories, r.SearchTerms = len(cat.slugs), len(cat.categories), len(cat.terms)
+	if plan != nil && o.StockDB != nil {
+		// The run's own context may be cancelled (an interrupted run still
+		// gets its check), so the check reads on one of its own.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discoveryTimeout)
+		defer cancel()
+		after, err := readStockAfter(actx, o.StockDB, plan.skus, before.maxOrderID)
+		if err != nil {
+			return r, fmt.Errorf("loadtest: stock check: %w", err)
+		}
+		r.Checkout.Stock = checkStock(plan.skus, before, after, r.Checkout, r.Interrupted)
+	}
 	return r, nil
 }
 
@@ -208,7 +262,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 type sendFunc func(*http.Request) (*http.Response, error)
 
 // runLoad runs the workers and the progress printer and assembles the report.
-func runLoad(ctx context.Context, o Options, sc scenario, send sendFunc, eps []*endpoints) *Report {
+// plan is nil unless the scenario is checkout.
+func runLoad(ctx context.Context, o Options, sc scenario, send sendFunc, eps []*endpoints, plan *checkoutPlan) *Report {
 	header := http.Header{"User-Agent": {userAgent}}
 	if o.Gzip {
 		header.Set("Accept-Encoding", "gzip")
@@ -229,9 +284,14 @@ func runLoad(ctx context.Context, o Options, sc scenario, send sendFunc, eps []*
 			eps:    eps,
 			next:   i % len(eps),
 			rng:    rand.New(rand.NewPCG(seed, uint64(i))),
+			plan:   plan,
 		}
 		workers[i] = w
-		wg.Go(func() { w.run(ctx, loadCtx, softDeadline) })
+		if plan != nil {
+			wg.Go(func() { w.runCheckout(ctx, loadCtx, softDeadline) })
+		} else {
+			wg.Go(func() { w.run(ctx, loadCtx, softDeadline) })
+		}
 	}
 
 	var progressDone chan struct{}
@@ -240,7 +300,7 @@ func runLoad(ctx context.Context, o Options, sc scenario, send sendFunc, eps []*
 		progressDone = make(chan struct{})
 		go func() {
 			defer close(progressDone)
-			printProgress(o.Progress, stopProgress, start, workers)
+			printProgress(o.Progress, stopProgress, start, workers, plan != nil)
 		}()
 	}
 	wg.Wait()
@@ -250,7 +310,12 @@ func runLoad(ctx context.Context, o Options, sc scenario, send sendFunc, eps []*
 		<-progressDone
 	}
 
-	return buildReport(o, sc, elapsed, ctx.Err() != nil, workers)
+	r := buildReport(o, sc, elapsed, ctx.Err() != nil, workers)
+	if plan != nil {
+		r.Checkout.SKUs = slices.Clone(plan.skus)
+		r.Checkout.PaidWait = plan.paidWait
+	}
+	return r
 }
 
 // kindStats accumulates one worker's results for one kind.
@@ -285,13 +350,20 @@ type worker struct {
 	header http.Header // shared by all workers; only read by net/http
 	pick   pickFunc
 	eps    []*endpoints
-	next   int // index into eps of the next target
+	next   int // index into eps (or plan.targets) of the next target
 	rng    *rand.Rand
+	// plan is what the checkout scenario buys and where; nil otherwise.
+	plan *checkoutPlan
+	// body holds the answer of the checkout step in hand, reused so that
+	// reading answers does not allocate a buffer each time.
+	body bytes.Buffer
 
-	// mu guards stats against the progress printer; the worker is its only
-	// writer, so locking is uncontended except once a second.
+	// mu guards stats and flow against the progress printer; the worker
+	// is their only writer, so locking is uncontended except once a
+	// second.
 	mu    sync.Mutex
 	stats [numKinds]kindStats
+	flow  flowCounts
 }
 
 // newRequest returns the request value the worker reuses for every request,
@@ -349,10 +421,7 @@ func (w *worker) run(parent, loadCtx context.Context, softDeadline time.Time) {
 			if parent.Err() != nil {
 				return
 			}
-			w.mu.Lock()
-			w.stats[kind].requests++
-			w.stats[kind].errors++
-			w.mu.Unlock()
+			w.recordError(kind)
 			if loadCtx.Err() != nil {
 				return
 			}
@@ -362,20 +431,35 @@ func (w *worker) run(parent, loadCtx context.Context, softDeadline time.Time) {
 			w.pause(done)
 			continue
 		}
-		w.mu.Lock()
-		s := &w.stats[kind]
-		s.requests++
-		s.bytes += n
-		if status < 200 || status > 299 {
-			if s.non2xx == nil {
-				s.non2xx = make(map[int]uint64)
-			}
-			s.non2xx[status]++
-			s.non2xxTotal++
-		}
-		s.hist.record(latency)
-		w.mu.Unlock()
+		w.record(kind, status, status >= 200 && status <= 299, n, latency)
 	}
+}
+
+// record counts a complete answer of kind: its status, whether that status
+// is the kind's success answer (2xx, or the pay step's 303), its body size
+// and its latency.
+func (w *worker) record(kind Kind, status int, ok bool, n int64, latency time.Duration) {
+	w.mu.Lock()
+	s := &w.stats[kind]
+	s.requests++
+	s.bytes += n
+	if !ok {
+		if s.non2xx == nil {
+			s.non2xx = make(map[int]uint64)
+		}
+		s.non2xx[status]++
+		s.non2xxTotal++
+	}
+	s.hist.record(latency)
+	w.mu.Unlock()
+}
+
+// recordError counts a request of kind that got no complete answer.
+func (w *worker) recordError(kind Kind) {
+	w.mu.Lock()
+	w.stats[kind].requests++
+	w.stats[kind].errors++
+	w.mu.Unlock()
 }
 
 // pause waits errorBackoff or until done is closed.
@@ -388,8 +472,9 @@ func (w *worker) pause(done <-chan struct{}) {
 	}
 }
 
-// printProgress writes one line per second until stop is closed.
-func printProgress(out io.Writer, stop <-chan struct{}, start time.Time, workers []*worker) {
+// printProgress writes one line per second until stop is closed; with
+// checkout set the line also counts the orders paid so far.
+func printProgress(out io.Writer, stop <-chan struct{}, start time.Time, workers []*worker, checkout bool) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var (
@@ -404,9 +489,14 @@ func printProgress(out io.Writer, stop <-chan struct{}, start time.Time, workers
 		case now := <-tick.C:
 			all.requests, all.errors, all.non2xxTotal = 0, 0, 0
 			all.hist.reset()
+			var paid uint64
 			for _, w := range workers {
 				w.mu.Lock()
+				paid += w.flow.paid
 				for k := range w.stats {
+					if Kind(k).isSpan() {
+						continue
+					}
 					s := &w.stats[k]
 					all.requests += s.requests
 					all.errors += s.errors
@@ -417,10 +507,14 @@ func printProgress(out io.Writer, stop <-chan struct{}, start time.Time, workers
 			}
 			rate := float64(all.requests-lastReqs) / now.Sub(lastTime).Seconds()
 			lastReqs, lastTime = all.requests, now
+			paidNote := ""
+			if checkout {
+				paidNote = "  paid " + strconv.FormatUint(paid, 10)
+			}
 			// A failing writer (say a closed terminal) must not stop the
 			// measurement, so write errors are ignored.
-			_, _ = fmt.Fprintf(out, "%4.0fs %9.0f req/s  requests %d  errors %d  non-2xx %d  p99 %s\n",
-				now.Sub(start).Seconds(), rate, all.requests, all.errors, all.non2xxTotal, formatLatency(all.hist.quantile(0.99)))
+			_, _ = fmt.Fprintf(out, "%4.0fs %9.0f req/s  requests %d  errors %d  non-2xx %d  p99 %s%s\n",
+				now.Sub(start).Seconds(), rate, all.requests, all.errors, all.non2xxTotal, formatLatency(all.hist.quantile(0.99)), paidNote)
 		}
 	}
 }
@@ -428,10 +522,12 @@ func printProgress(out io.Writer, stop <-chan struct{}, start time.Time, workers
 // buildReport merges the workers' statistics; the workers have stopped.
 func buildReport(o Options, sc scenario, elapsed time.Duration, interrupted bool, workers []*worker) *Report {
 	var perKind [numKinds]kindStats
+	var flow flowCounts
 	for _, w := range workers {
 		for k := range w.stats {
 			perKind[k].merge(&w.stats[k])
 		}
+		flow.add(w.flow)
 	}
 	r := &Report{
 		Scenario:    o.Scenario,
@@ -444,9 +540,14 @@ func buildReport(o Options, sc scenario, elapsed time.Duration, interrupted bool
 	var total kindStats
 	for _, k := range sc.kinds {
 		r.Kinds = append(r.Kinds, summarize(k.String(), &perKind[k], elapsed))
-		total.merge(&perKind[k])
+		if !k.isSpan() {
+			total.merge(&perKind[k])
+		}
 	}
 	r.Total = summarize("total", &total, elapsed)
+	if sc.checkout {
+		r.Checkout = flow.summarize(elapsed)
+	}
 	return r
 }
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"mistore/internal/db"
 )
 
 const failSlug = "broken-widget"
@@ -201,11 +203,18 @@ func TestRunBrowse(t *testing.T) {
 	if r.Products != 40 || r.Categories != 3 {
 		t.Errorf("report discovered %d products, %d categories; want 40, 3", r.Products, r.Categories)
 	}
-	if len(r.Kinds) != int(numKinds) {
-		t.Fatalf("report has %d kinds, want %d", len(r.Kinds), numKinds)
+	browse, err := lookupScenario("browse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Kinds) != len(browse.kinds) {
+		t.Fatalf("report has %d kinds, want %d", len(r.Kinds), len(browse.kinds))
+	}
+	if r.Checkout != nil {
+		t.Errorf("browse report has checkout statistics %+v", r.Checkout)
 	}
 	var sum uint64
-	for k := range numKinds {
+	for _, k := range browse.kinds {
 		s, ok := r.Kind(k)
 		if !ok {
 			t.Fatalf("report lacks kind %s", k)
@@ -394,8 +403,8 @@ func TestOptionsValidation(t *testing.T) {
 		{"too many workers", Options{Targets: ok, Workers: MaxWorkers + 1}, "workers out of range"},
 		{"negative duration", Options{Targets: ok, Duration: -time.Second}, "duration -1s out of range"},
 		{"long duration", Options{Targets: ok, Duration: 25 * time.Hour}, "out of range"},
-		{"unknown scenario", Options{Targets: ok, Scenario: "stampede"}, `unknown scenario "stampede" (known: browse, home`},
-		{"checkout", Options{Targets: ok, Scenario: "checkout"}, `scenario "checkout" is not available yet`},
+		{"unknown scenario", Options{Targets: ok, Scenario: "stampede"}, `unknown scenario "stampede" (known: browse, checkout, home`},
+		{"stock check outside checkout", Options{Targets: ok, Scenario: "product", StockDB: &db.DB{}}, `stock check applies to the checkout scenario`},
 		{"flashsale", Options{Targets: ok, Scenario: "flashsale"}, `scenario "flashsale" is not available yet`},
 		{"bad market", Options{Targets: ok, Market: "us/admin"}, `market "us/admin"`},
 	} {
@@ -417,7 +426,7 @@ func TestOptionsValidation(t *testing.T) {
 }
 
 func TestScenarios(t *testing.T) {
-	want := []string{"browse", "home", "list", "product", "product-api", "search", "search-api"}
+	want := []string{"browse", "checkout", "home", "list", "product", "product-api", "search", "search-api"}
 	if got := Scenarios(); !slices.Equal(got, want) {
 		t.Errorf("Scenarios() = %q, want %q", got, want)
 	}

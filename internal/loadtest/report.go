@@ -18,10 +18,13 @@ type Stats struct {
 	// caller cancelled the context are not counted.
 	Requests uint64
 	// Errors counts requests that got no complete response (connection
-	// refused, reset, timeout, truncated body).
+	// refused, reset, timeout, truncated body) or, in the checkout
+	// scenario, whose success answer could not be decoded. For paid-wait it
+	// counts the orders not seen paid in time.
 	Errors uint64
 	// Non2xx counts complete responses by status code outside 200-299;
-	// nil when there were none.
+	// nil when there were none. For the pay step, whose success answer is
+	// a 303 redirect, it counts every status but 303.
 	Non2xx map[int]uint64
 	// Duration is the wall time of the load phase, the same for every kind.
 	Duration time.Duration
@@ -63,8 +66,55 @@ type Report struct {
 	// Kinds has one entry per kind the scenario issues, in Kind order, even
 	// for kinds that happened to get no requests.
 	Kinds []Stats
-	// Total merges all kinds, latencies included.
+	// Total merges all kinds, latencies included, except spans such as
+	// paid-wait, which are not requests.
 	Total Stats
+	// Checkout sums up the checkout scenario; nil for other scenarios.
+	Checkout *CheckoutStats
+}
+
+// CheckoutStats counts what the checkout scenario's shoppers achieved.
+type CheckoutStats struct {
+	// SKUs are the SKUs the run bought, one unit per order.
+	SKUs []string
+	// Placed counts checkouts answered 201: orders placed.
+	Placed uint64
+	// Paid counts placed orders that were seen paid within PaidWait of
+	// paying: complete checkouts.
+	Paid uint64
+	// Unpaid counts placed orders not seen paid in time, or whose pay step
+	// or polling failed.
+	Unpaid uint64
+	// OutOfStock counts 409 out_of_stock answers, to adding to the cart or
+	// to checking out.
+	OutOfStock uint64
+	// PerSecond is Paid divided by the run's duration.
+	PerSecond float64
+	// PaidWait is how long shoppers polled an order for paid.
+	PaidWait time.Duration
+	// Stock holds the results of the stock check against the store's
+	// database, when Options.StockDB was given.
+	Stock []Check
+}
+
+// Check is the outcome of one consistency check.
+type Check struct {
+	OK bool
+	// Name says what was checked; Detail gives the numbers.
+	Name, Detail string
+}
+
+// Failed reports whether any check of the run failed.
+func (r *Report) Failed() bool {
+	if r.Checkout == nil {
+		return false
+	}
+	for _, c := range r.Checkout.Stock {
+		if !c.OK {
+			return true
+		}
+	}
+	return false
 }
 
 // Kind returns the statistics of kind k and whether the scenario issued it.
@@ -94,6 +144,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		writeStatsRow(&b, row, s)
 	}
 	writeStatsRow(&b, row, r.Total)
+	if c := r.Checkout; c != nil {
+		fmt.Fprintf(&b, "\ncheckout: %d orders placed, %d paid: %.1f complete checkouts/s; %d not seen paid within %s; %d out of stock\n",
+			c.Placed, c.Paid, c.PerSecond, c.Unpaid, c.PaidWait, c.OutOfStock)
+		fmt.Fprintf(&b, "bought %d SKU(s): %s\n", len(c.SKUs), strings.Join(c.SKUs, " "))
+		for _, ch := range c.Stock {
+			verdict := "PASS"
+			if !ch.OK {
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(&b, "%s  %s: %s\n", verdict, ch.Name, ch.Detail)
+		}
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write load test report: %w", err)
 	}

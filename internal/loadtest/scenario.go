@@ -20,6 +20,17 @@ const (
 	KindProduct                // GET /{m}/products/{slug}
 	KindProductAPI             // GET /api/v1/markets/{m}/products/{slug}
 	KindSearchAPI              // GET /api/v1/markets/{m}/products?q=TERM
+
+	// The checkout scenario's steps, in the order a shopper takes them.
+	KindCart     // POST /api/v1/markets/{m}/carts
+	KindAdd      // POST /api/v1/carts/{id}/items
+	KindCheckout // POST /api/v1/carts/{id}/checkout
+	KindPay      // POST {payment.redirect_url}, the test provider's card form
+	KindOrder    // GET /api/v1/orders/{number}, polled until paid
+	// KindPaidWait is not a request but a span: from the pay step's answer
+	// to the first order poll that shows the order paid. It is left out of
+	// the total, whose percentiles are per request.
+	KindPaidWait
 	numKinds
 )
 
@@ -38,6 +49,18 @@ func (k Kind) String() string {
 		return "product-api"
 	case KindSearchAPI:
 		return "search-api"
+	case KindCart:
+		return "cart"
+	case KindAdd:
+		return "add"
+	case KindCheckout:
+		return "checkout"
+	case KindPay:
+		return "pay"
+	case KindOrder:
+		return "order"
+	case KindPaidWait:
+		return "paid-wait"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -46,12 +69,24 @@ func (k Kind) String() string {
 // request, so it must not allocate.
 type pickFunc func(rng *rand.Rand) Kind
 
-// scenario is one entry of the scenario table. A nil pick marks a name that is
-// reserved for later work and rejected by Run.
+// isSpan reports whether k measures a span of several requests rather than
+// one request.
+func (k Kind) isSpan() bool { return k == KindPaidWait }
+
+// scenario is one entry of the scenario table. A scenario either draws
+// independent requests with pick or, with checkout set, has every worker
+// walk the checkout flow; one with neither is reserved for later work and
+// rejected by Run.
 type scenario struct {
-	kinds []Kind // the kinds pick can return, in report order
+	kinds []Kind // the kinds the scenario reports, in report order
 	pick  pickFunc
+	// checkout makes each worker buy: cart, add, checkout, pay, wait for
+	// paid, again and again (checkout.go).
+	checkout bool
 }
+
+// runnable reports whether Run can execute the scenario.
+func (s scenario) runnable() bool { return s.pick != nil || s.checkout }
 
 // weighted is a kind with its share of a mix, in percent.
 type weighted struct {
@@ -108,8 +143,11 @@ func scenarioTable() map[string]scenario {
 		"product":     only(KindProduct),
 		"product-api": only(KindProductAPI),
 		"search-api":  only(KindSearchAPI),
-		"checkout":    {},
-		"flashsale":   {},
+		"checkout": {
+			kinds:    []Kind{KindCart, KindAdd, KindCheckout, KindPay, KindOrder, KindPaidWait},
+			checkout: true,
+		},
+		"flashsale": {},
 	}
 }
 
@@ -117,7 +155,7 @@ func scenarioTable() map[string]scenario {
 func Scenarios() []string {
 	var names []string
 	for name, s := range scenarioTable() {
-		if s.pick != nil {
+		if s.runnable() {
 			names = append(names, name)
 		}
 	}
@@ -132,7 +170,7 @@ func lookupScenario(name string) (scenario, error) {
 	if !ok {
 		return scenario{}, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Scenarios(), ", "))
 	}
-	if s.pick == nil {
+	if !s.runnable() {
 		return scenario{}, fmt.Errorf("scenario %q is not available yet", name)
 	}
 	return s, nil

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"mistore/internal/db"
+	"mistore/internal/db/dbtest"
+	"mistore/internal/loadtest"
+)
+
+// openStockDB opens the store's database beside the running store, as
+// `mistore loadtest --db` does, to set stock and to check it.
+func openStockDB(t *testing.T, dsn string) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), dsn, db.Options{MaxReaders: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// checkStockPassed fails t unless the run has a stock check and all of it
+// passed.
+func checkStockPassed(t *testing.T, r *loadtest.Report) {
+	t.Helper()
+	if len(r.Checkout.Stock) == 0 {
+		t.Error("no stock check in the report")
+	}
+	for _, c := range r.Checkout.Stock {
+		if !c.OK {
+			t.Errorf("FAIL %s: %s", c.Name, c.Detail)
+		}
+	}
+	if r.Failed() {
+		t.Error("report says a check failed")
+	}
+}
+
+// TestLoadtestCheckout buys from a real store, in-process, and checks the
+// store's stock against what was bought.
+func TestLoadtestCheckout(t *testing.T) {
+	for _, dialect := range []db.Dialect{db.SQLite, db.Postgres} {
+		t.Run(string(dialect), func(t *testing.T) {
+			dsn := dbtest.DSN(t, dialect)
+			m := startStore(t, dsn)
+			d := openStockDB(t, dsn)
+			// The demo's few hundred units must not sell out in the run.
+			if _, err := d.Write.Exec("UPDATE stock SET on_hand = 100000"); err != nil {
+				t.Fatal(err)
+			}
+			r, err := loadtest.Run(t.Context(), loadtest.Options{
+				Targets: []string{m.URL()}, Scenario: "checkout", Duration: time.Second, Workers: 4, StockDB: d,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := r.Checkout
+			t.Logf("%d placed, %d paid (%.0f/s), SKUs %q", c.Placed, c.Paid, c.PerSecond, c.SKUs)
+			if c.Placed == 0 || c.Paid != c.Placed || c.Unpaid != 0 || c.OutOfStock != 0 {
+				t.Errorf("placed %d, paid %d, unpaid %d, out of stock %d: want every order placed paid", c.Placed, c.Paid, c.Unpaid, c.OutOfStock)
+			}
+			for _, k := range r.Kinds {
+				if k.Errors != 0 || k.Non2xxTotal() != 0 {
+					t.Errorf("%s: %d errors, unexpected statuses %v", k.Name, k.Errors, k.Non2xx)
+				}
+			}
+			checkStockPassed(t, r)
+		})
+	}
+}
+
+// TestLoadtestCheckoutSellOut sells the last units of the only SKU in
+// stock: exactly that many orders, every other shopper told out_of_stock.
+func TestLoadtestCheckoutSellOut(t *testing.T) {
+	dsn := dbtest.DSN(t, db.SQLite)
+	if code, out, errOut := runCLI(t, nil, "seed", "--db", dsn); code != 0 {
+		t.Fatalf("seed: %s %s", out, errOut)
+	}
+	// Before the store starts, so that its shop window shows the stock
+	// as it is from the first request on.
+	d := openStockDB(t, dsn)
+	const units = 5
+	for _, q := range []string{
+		"UPDATE stock SET on_hand = 0",
+		"UPDATE stock SET on_hand = 5 WHERE sku = 'MCAB-C1M' AND warehouse = 'us-east'",
+	} {
+		if _, err := d.Write.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := startStore(t, dsn)
+	r, err := loadtest.Run(t.Context(), loadtest.Options{
+		Targets: []string{m.URL()}, Scenario: "checkout", Duration: 700 * time.Millisecond, Workers: 4, StockDB: d,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Checkout
+	if !slices.Equal(c.SKUs, []string{"MCAB-C1M"}) {
+		t.Errorf("bought %q, want only the SKU in stock", c.SKUs)
+	}
+	if c.Placed != units || c.Paid != units || c.OutOfStock == 0 {
+		t.Errorf("placed %d, paid %d, out of stock %d: want %d, %d and the rest out of stock", c.Placed, c.Paid, c.OutOfStock, units, units)
+	}
+	checkStockPassed(t, r)
+	var left int
+	if err := d.Read.QueryRow("SELECT sum(on_hand) FROM stock WHERE sku = 'MCAB-C1M'").Scan(&left); err != nil || left != 0 {
+		t.Errorf("units left %d (%v), want 0", left, err)
+	}
+}
+
+// TestLoadtestCommandStockCheck runs the check through the command line.
+func TestLoadtestCommandStockCheck(t *testing.T) {
+	dsn := dbtest.DSN(t, db.SQLite)
+	m := startStore(t, dsn)
+	code, out, errOut := runCLI(t, nil, "loadtest", m.URL(), "--scenario", "checkout", "--duration", "300ms", "--workers", "2", "--quiet", "--db", dsn)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	for _, want := range []string{"complete checkouts/s", "PASS  stock sold + stock left = stock before", "PASS  reserved", "PASS  orders placed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("a check failed:\n%s", out)
+	}
+	code, _, errOut = runCLI(t, nil, "loadtest", m.URL(), "--scenario", "product", "--db", dsn)
+	if code != 1 || !strings.Contains(errOut, "checkout scenario") {
+		t.Errorf("--db with the product scenario: exit %d, %s", code, errOut)
+	}
+}

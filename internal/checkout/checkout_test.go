@@ -190,11 +190,11 @@ func TestPlaceAndPay(t *testing.T) {
 		if on, res := s.stock(t, "MB8-BLK"); on != 3 || res != 0 {
 			t.Errorf("stock after the sale: on hand %d, reserved %d", on, res)
 		}
-		var charges, confirmations int
+		var charges, paidEvents int
 		d.Read.QueryRow("SELECT count(*) FROM payments WHERE kind = 'charge'").Scan(&charges)
-		d.Read.QueryRow("SELECT count(*) FROM jobs WHERE kind = 'order.confirmation'").Scan(&confirmations)
-		if charges != 1 || confirmations != 1 {
-			t.Errorf("%d charges, %d confirmation jobs; want 1 and 1", charges, confirmations)
+		d.Read.QueryRow("SELECT count(*) FROM order_events WHERE kind = 'paid'").Scan(&paidEvents)
+		if charges != 1 || paidEvents != 1 {
+			t.Errorf("%d charges, %d paid events; want 1 and 1", charges, paidEvents)
 		}
 		// The expiry job of a paid order does nothing.
 		if did, err := s.orders.Expire(ctx, o.Number); err != nil || did {

@@ -121,6 +121,11 @@ func (m *Mailer) Queue(ctx context.Context, tx db.Querier, msg Message) error {
 	if err != nil {
 		return fmt.Errorf("queue email %q: %w", msg.UniqueKey, err)
 	}
+	if m.sender == nil {
+		// No mail server: the email stays in the outbox, and a job that
+		// would find nothing to do is not worth a write.
+		return nil
+	}
 	if err := jobs.Enqueue(ctx, tx, JobSend, sendPayload{EmailID: id}, jobs.Options{UniqueKey: "email:" + msg.UniqueKey}); err != nil {
 		return fmt.Errorf("queue email %q: %w", msg.UniqueKey, err)
 	}

@@ -240,8 +240,8 @@ func TestSendOrderConfirmation(t *testing.T) {
 		if n := len(srv.Messages()); n != 1 {
 			t.Errorf("server received %d messages after a rerun, want 1", n)
 		}
-		if j := sendJobs(t, d); len(j) != 1 || j[0].State != "done" {
-			t.Errorf("jobs %+v", j)
+		if j := sendJobs(t, d); len(j) != 0 {
+			t.Errorf("a finished send job left %+v", j)
 		}
 
 		// A crash after the server took the message but before sent_at was
@@ -266,7 +266,8 @@ func TestSendOrderConfirmation(t *testing.T) {
 func TestQueueIsIdempotentAndTransactional(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		m := notify.NewMailer(d, nil, testFrom, nil)
+		// A sender (never reached here), so that queueing also queues a send job.
+		m := notify.NewMailer(d, smtpSender(t, "127.0.0.1:1", ""), testFrom, nil)
 		msg := confirmation(t, sampleOrder())
 		queue(t, d, m, msg)
 		queue(t, d, m, msg)
@@ -332,8 +333,10 @@ func TestNoSenderKeepsEmailInOutbox(t *testing.T) {
 		r := jobs.NewRunner(d, nil)
 		m.Register(r)
 		queue(t, d, m, confirmation(t, sampleOrder()))
-		runDue(t, r, 1)
-		if j := sendJobs(t, d); len(j) != 1 || j[0].State != "done" {
+		// Without a sender nothing is queued to send: the email just waits
+		// in the outbox.
+		runDue(t, r, 0)
+		if j := sendJobs(t, d); len(j) != 0 {
 			t.Errorf("jobs %+v", j)
 		}
 		list := outbox(t, m)

@@ -76,7 +76,7 @@ func (s *Service) Open(ctx context.Context, number, token string) (*Order, error
 	if !s.tokens.Valid(number, token) {
 		return nil, ErrNotFound
 	}
-	return Get(ctx, s.db.Write, number)
+	return Get(ctx, s.db.Read, number)
 }
 
 // ScheduleExpiry queues the job that cancels o if it is still unpaid when
@@ -112,7 +112,7 @@ func (s *Service) StartPayment(ctx context.Context, o *Order, returnURL string) 
 		WHERE number = $1 AND status = 'pending_payment' AND payment_session = ''`, o.Number, sess.ID, sess.URL, db.Now()); err != nil {
 		return nil, fmt.Errorf("order %s: record payment session: %w", o.Number, err)
 	}
-	return Get(ctx, s.db.Write, o.Number)
+	return Get(ctx, s.db.Read, o.Number)
 }
 
 // AcceptWebhook verifies a provider's webhook and queues its event for
@@ -127,18 +127,41 @@ func (s *Service) AcceptWebhook(ctx context.Context, provider string, payload []
 	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx db.Querier) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO payment_events (provider, event_id, received_at) VALUES ($1, $2, $3)
-			ON CONFLICT (provider, event_id) DO NOTHING`, provider, ev.ID, db.Now())
-		if err != nil {
-			return fmt.Errorf("record event %s: %w", ev.ID, err)
+	// Record and apply the event in one transaction: the provider gets its
+	// 2xx only once the order has moved. Should applying fail, the event
+	// is recorded with a job to apply it later instead, so it is never
+	// lost and the provider need not retry.
+	err = s.db.Tx(ctx, func(tx db.Querier) error {
+		fresh, err := recordEvent(ctx, tx, provider, ev.ID)
+		if err != nil || !fresh {
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
+		return s.applyEvent(ctx, tx, provider, ev)
+	})
+	if err == nil {
+		return nil
+	}
+	s.log.Warn("payment event queued after a failure to apply it", "provider", provider, "event", ev.ID, "err", err)
+	return s.db.Tx(ctx, func(tx db.Querier) error {
+		fresh, err := recordEvent(ctx, tx, provider, ev.ID)
+		if err != nil || !fresh {
+			return err
 		}
 		return jobs.Enqueue(ctx, tx, jobPaymentEvent, paymentEventJob{Provider: provider, Event: ev},
 			jobs.Options{UniqueKey: "event:" + provider + ":" + ev.ID})
 	})
+}
+
+// recordEvent notes a provider event as seen; fresh is false for one seen
+// before.
+func recordEvent(ctx context.Context, tx db.Querier, provider, id string) (fresh bool, err error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO payment_events (provider, event_id, received_at) VALUES ($1, $2, $3)
+		ON CONFLICT (provider, event_id) DO NOTHING`, provider, id, db.Now())
+	if err != nil {
+		return false, fmt.Errorf("record event %s: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 type paymentEventJob struct {
@@ -151,38 +174,40 @@ func (s *Service) handlePaymentEvent(ctx context.Context, j jobs.Job) error {
 	if err := json.Unmarshal(j.Payload, &pj); err != nil {
 		return jobs.Permanent(err)
 	}
-	ev := pj.Event
+	return s.db.Tx(ctx, func(tx db.Querier) error { return s.applyEvent(ctx, tx, pj.Provider, pj.Event) })
+}
+
+// applyEvent moves the order an event is about, inside tx.
+func (s *Service) applyEvent(ctx context.Context, tx db.Querier, provider string, ev payment.Event) error {
 	switch ev.Type {
 	case payment.EventPaymentSucceeded:
-		return s.ApplyPayment(ctx, pj.Provider, ev.Reference, ev.SessionID, ev.ChargeID, ev.Amount)
+		return s.applyPayment(ctx, tx, provider, ev.Reference, ev.SessionID, ev.ChargeID, ev.Amount)
 	case payment.EventPaymentFailed:
-		return s.noteFailure(ctx, ev)
+		return noteFailure(ctx, tx, ev)
 	default:
 		// Expiry is the order's own job; other events need nothing.
 		return nil
 	}
 }
 
-func (s *Service) noteFailure(ctx context.Context, ev payment.Event) error {
-	return s.db.Tx(ctx, func(tx db.Querier) error {
-		o, err := Get(ctx, tx, ev.Reference)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
+func noteFailure(ctx context.Context, tx db.Querier, ev payment.Event) error {
+	o, err := Get(ctx, tx, ev.Reference)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.Status == PendingPayment {
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_status = 'declined', updated_at = $2 WHERE id = $1 AND status = 'pending_payment'`, o.ID, db.Now()); err != nil {
 			return err
 		}
-		if o.Status == PendingPayment {
-			if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_status = 'declined', updated_at = $2 WHERE id = $1 AND status = 'pending_payment'`, o.ID, db.Now()); err != nil {
-				return err
-			}
-		}
-		msg := "A payment attempt failed."
-		if ev.Message != "" {
-			msg = "A payment attempt failed: " + ev.Message
-		}
-		return AddEvent(ctx, tx, o.ID, "payment_failed", msg)
-	})
+	}
+	msg := "A payment attempt failed."
+	if ev.Message != "" {
+		msg = "A payment attempt failed: " + ev.Message
+	}
+	return AddEvent(ctx, tx, o.ID, "payment_failed", msg)
 }
 
 // ApplyPayment records that the provider captured amount for order
@@ -192,69 +217,88 @@ func (s *Service) noteFailure(ctx context.Context, ev payment.Event) error {
 // refunded if not.
 func (s *Service) ApplyPayment(ctx context.Context, provider, number, sessionID, chargeID string, amount money.Money) error {
 	return s.db.Tx(ctx, func(tx db.Querier) error {
-		o, err := Get(ctx, tx, number)
-		if errors.Is(err, ErrNotFound) {
-			return jobs.Permanent(fmt.Errorf("payment for unknown order %s", number))
-		}
-		if err != nil {
+		return s.applyPayment(ctx, tx, provider, number, sessionID, chargeID, amount)
+	})
+}
+
+// applyPayment is ApplyPayment inside the caller's transaction.
+func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, number, sessionID, chargeID string, amount money.Money) error {
+	o, err := Get(ctx, tx, number)
+	if errors.Is(err, ErrNotFound) {
+		return jobs.Permanent(fmt.Errorf("payment for unknown order %s", number))
+	}
+	if err != nil {
+		return err
+	}
+	now := db.Now()
+	// The charge row is the idempotency record: one per charge.
+	res, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, provider, kind, provider_ref, amount, currency, status, idempotency_key, created_at, updated_at)
+		VALUES ($1, $2, 'charge', $3, $4, $5, 'succeeded', $6, $7, $7) ON CONFLICT (idempotency_key) DO NOTHING`,
+		o.ID, provider, chargeID, amount.Amount, amount.Currency, "charge:"+provider+":"+chargeID, now)
+	if err != nil {
+		return fmt.Errorf("record charge %s: %w", chargeID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // seen this charge before
+	}
+	if amount != o.Total {
+		if err := AddEvent(ctx, tx, o.ID, "payment_mismatch", fmt.Sprintf("The provider captured %s, not the order total %s; it is refunded.", amount.Format(), o.Total.Format())); err != nil {
 			return err
 		}
-		now := db.Now()
-		// The charge row is the idempotency record: one per charge.
-		res, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, provider, kind, provider_ref, amount, currency, status, idempotency_key, created_at, updated_at)
-			VALUES ($1, $2, 'charge', $3, $4, $5, 'succeeded', $6, $7, $7) ON CONFLICT (idempotency_key) DO NOTHING`,
-			o.ID, provider, chargeID, amount.Amount, amount.Currency, "charge:"+provider+":"+chargeID, now)
-		if err != nil {
-			return fmt.Errorf("record charge %s: %w", chargeID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // seen this charge before
-		}
-		if amount != o.Total {
-			if err := AddEvent(ctx, tx, o.ID, "payment_mismatch", fmt.Sprintf("The provider captured %s, not the order total %s; it is refunded.", amount.Format(), o.Total.Format())); err != nil {
-				return err
-			}
-			return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
-		}
-		switch o.Status {
-		case PendingPayment:
-			if _, err := inventory.Commit(ctx, tx, o.Owner()); err != nil {
-				return err
-			}
-		case Cancelled:
-			// The window closed before the money came: sell again what is
-			// still there, or give the money back.
-			lines := make([]inventory.Line, len(o.Lines))
-			for i, l := range o.Lines {
-				lines[i] = inventory.Line{SKU: l.SKU, Quantity: l.Quantity}
-			}
-			if err := reserveAgain(ctx, tx, o, lines); err != nil {
-				if !errors.Is(err, inventory.ErrOutOfStock) {
-					return err
-				}
-				if err := AddEvent(ctx, tx, o.ID, "paid_after_cancel", "Payment arrived after the order was cancelled and the stock is gone; it is refunded."); err != nil {
-					return err
-				}
-				return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "paid after cancellation")
-			}
-		default:
-			// Already paid by another charge: give this one back.
-			if err := AddEvent(ctx, tx, o.ID, "duplicate_payment", "A second payment arrived; it is refunded."); err != nil {
-				return err
-			}
-			return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "duplicate payment")
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'paid', payment_status = 'succeeded', payment_session = $2,
-				paid_amount = $3, paid_at = $4, expires_at = NULL, cancelled_at = NULL, cancel_reason = '', updated_at = $4
-			WHERE id = $1`, o.ID, sessionID, amount.Amount, now); err != nil {
-			return fmt.Errorf("mark %s paid: %w", o.Number, err)
-		}
-		if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
+		return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
+	}
+	switch o.Status {
+	case PendingPayment:
+		if _, err := inventory.Commit(ctx, tx, o.Owner()); err != nil {
 			return err
 		}
+	case Cancelled:
+		// The window closed before the money came: sell again what is
+		// still there, or give the money back.
+		lines := make([]inventory.Line, len(o.Lines))
+		for i, l := range o.Lines {
+			lines[i] = inventory.Line{SKU: l.SKU, Quantity: l.Quantity}
+		}
+		if err := reserveAgain(ctx, tx, o, lines); err != nil {
+			if !errors.Is(err, inventory.ErrOutOfStock) {
+				return err
+			}
+			if err := AddEvent(ctx, tx, o.ID, "paid_after_cancel", "Payment arrived after the order was cancelled and the stock is gone; it is refunded."); err != nil {
+				return err
+			}
+			return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "paid after cancellation")
+		}
+	default:
+		// Already paid by another charge: give this one back.
+		if err := AddEvent(ctx, tx, o.ID, "duplicate_payment", "A second payment arrived; it is refunded."); err != nil {
+			return err
+		}
+		return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "duplicate payment")
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'paid', payment_status = 'succeeded', payment_session = $2,
+			paid_amount = $3, paid_at = $4, expires_at = NULL, cancelled_at = NULL, cancel_reason = '', updated_at = $4
+		WHERE id = $1`, o.ID, sessionID, amount.Amount, now); err != nil {
+		return fmt.Errorf("mark %s paid: %w", o.Number, err)
+	}
+	if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
+		return err
+	}
+	return s.confirm(ctx, tx, o)
+}
+
+// confirm queues the confirmation email of a paid order in its
+// transaction. Should that fail (a template, say), a job tries again
+// later rather than the payment failing.
+func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order) error {
+	if s.confirmer == nil {
+		return nil
+	}
+	if err := s.confirmer.QueueConfirmation(ctx, tx, o); err != nil {
+		s.log.Warn("confirmation email left to a job", "order", o.Number, "err", err)
 		return jobs.Enqueue(ctx, tx, jobConfirmation, map[string]string{"number": o.Number},
 			jobs.Options{UniqueKey: "confirmation:" + o.Number})
-	})
+	}
+	return AddEvent(ctx, tx, o.ID, "email", "Order confirmation emailed to "+o.Email+".")
 }
 
 // reserveAgain takes the stock of a cancelled order again and commits it
@@ -430,7 +474,7 @@ func (s *Service) Cancel(ctx context.Context, number string) (*Order, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", number, err)
 	}
-	return Get(ctx, s.db.Write, number)
+	return Get(ctx, s.db.Read, number)
 }
 
 // SyncPayment asks the provider how a pending order's session stands and
@@ -451,8 +495,9 @@ func (s *Service) SyncPayment(ctx context.Context, o *Order) (*Order, error) {
 		if err := s.ApplyPayment(ctx, o.PaymentProvider, o.Number, sess.ID, sess.ChargeID, sess.Amount); err != nil {
 			return o, err
 		}
+		return Get(ctx, s.db.Read, o.Number)
 	}
-	return Get(ctx, s.db.Write, o.Number)
+	return o, nil
 }
 
 func (s *Service) handleConfirmation(ctx context.Context, j jobs.Job) error {

@@ -127,7 +127,7 @@ func (p *TestProvider) Page(ctx context.Context, id string) (PageSession, error)
 	var ps PageSession
 	var status, cur string
 	var amount int64
-	err := p.db.Write.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, return_url, expires_at, declines
+	err := p.db.Read.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, return_url, expires_at, declines
 		FROM test_provider_sessions WHERE id = $1`, id).Scan(&ps.ID, &ps.Reference, &amount, &cur, &status, &ps.ChargeID, &ps.ReturnURL, &ps.ExpiresAt, &ps.Declines)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PageSession{}, ErrUnknownSession
@@ -151,8 +151,7 @@ func (p *TestProvider) sessionWhere(ctx context.Context, where string, arg any) 
 	var status, cur string
 	var amount int64
 	var expires time.Time
-	// Read from the writer: a session just written must be visible.
-	err := p.db.Write.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, expires_at
+	err := p.db.Read.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, expires_at
 		FROM test_provider_sessions WHERE `+where, arg).Scan(&s.ID, &s.Reference, &amount, &cur, &status, &s.ChargeID, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrUnknownSession

@@ -39,6 +39,10 @@ type DB struct {
 	Write *sql.DB
 	// Target is where the database lives, without any password, for logs.
 	Target string
+
+	// stmts are the write pool's prepared statements, reused by every
+	// transaction: compiling SQL was a fifth of the writer's time.
+	stmts *stmtCache
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than a
@@ -102,7 +106,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path}
+	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path, stmts: newStmtCache(write)}
 	// A corrupt or non-database file fails here, on the first real read,
 	// rather than on a shopper's request.
 	var mode string
@@ -137,7 +141,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", target, oneLine{err})
 	}
-	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target}, nil
+	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target, stmts: newStmtCache(pool)}, nil
 }
 
 // redact drops the password from a database URL.
@@ -151,6 +155,9 @@ func redact(dsn string) string {
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	if d.stmts != nil {
+		d.stmts.close()
+	}
 	err := d.Read.Close()
 	if d.Write != d.Read {
 		err = errors.Join(err, d.Write.Close())
@@ -171,7 +178,11 @@ func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	var q Querier = tx
+	if d.stmts != nil {
+		q = preparedTx{tx: tx, stmts: d.stmts}
+	}
+	if err := fn(q); err != nil {
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
 		}

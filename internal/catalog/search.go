@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 
 	"mistore/internal/db"
@@ -60,42 +59,6 @@ func tsQuery(words []string) string {
 	return strings.Join(parts, " & ")
 }
 
-// searchCache keeps search results by catalog revision and query: a
-// result can only change when the catalog does, and shoppers search for
-// the same few things again and again.
-type searchCache struct {
-	mu      sync.RWMutex
-	entries map[string][]int64
-	max     int
-}
-
-func (c *searchCache) get(key string) ([]int64, bool) {
-	c.mu.RLock()
-	ids, ok := c.entries[key]
-	c.mu.RUnlock()
-	return ids, ok
-}
-
-func (c *searchCache) put(key string, ids []int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string][]int64{}
-	}
-	if len(c.entries) >= c.max {
-		// Drop an arbitrary eighth (map order is random): cheap, and old
-		// revisions' keys are never asked for again anyway.
-		n := c.max / 8
-		for k := range c.entries {
-			delete(c.entries, k)
-			if n--; n <= 0 {
-				break
-			}
-		}
-	}
-	c.entries[key] = ids
-}
-
 // search returns the IDs of products matching q in the catalog of
 // revision rev, best match first.
 func (s *Service) search(ctx context.Context, rev int64, q string) ([]int64, error) {
@@ -104,14 +67,14 @@ func (s *Service) search(ctx context.Context, rev int64, q string) ([]int64, err
 		return nil, nil
 	}
 	key := strconv.FormatInt(rev, 10) + "|" + strings.Join(words, " ")
-	if ids, ok := s.searches.get(key); ok {
+	if ids, ok := s.searches.Get(key); ok {
 		return ids, nil
 	}
 	ids, err := searchDB(ctx, s.db, words)
 	if err != nil {
 		return nil, fmt.Errorf("search %q: %w", q, err)
 	}
-	s.searches.put(key, ids)
+	s.searches.Put(key, ids)
 	return ids, nil
 }
 

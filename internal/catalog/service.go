@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"mistore/internal/bounded"
 	"mistore/internal/db"
 	"mistore/internal/market"
 	"mistore/internal/money"
@@ -26,7 +27,10 @@ type Service struct {
 	// process changed the catalog.
 	recheck time.Duration
 
-	searches searchCache
+	// searches keeps search results by catalog revision and query: a
+	// result changes only with the catalog, and shoppers search for the
+	// same few things again and again.
+	searches *bounded.Map[string, []int64]
 
 	snap      atomic.Pointer[snapshot]
 	checkedAt atomic.Int64 // unix nanoseconds of the last revision check
@@ -45,7 +49,7 @@ type Options struct {
 // NewService returns a catalog Service on d that reads stock from stock.
 func NewService(d *db.DB, stock StockReader, opts Options) *Service {
 	s := &Service{db: d, stock: stock, now: opts.Now, recheck: opts.Recheck}
-	s.searches.max = 4096
+	s.searches = bounded.New[string, []int64](4096)
 	if s.now == nil {
 		s.now = time.Now
 	}

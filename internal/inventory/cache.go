@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -75,21 +74,5 @@ func (c *DisplayCache) Invalidate() {
 
 // marketLevels returns the sellable units of every SKU stocked in market.
 func (s *Service) marketLevels(ctx context.Context, market string) (map[string]int, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand - s.reserved) FROM stock s
-		JOIN warehouses w ON w.code = s.warehouse
-		WHERE w.market = $1 GROUP BY s.sku`, market)
-	if err != nil {
-		return nil, fmt.Errorf("stock in %s: %w", market, err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var sku string
-		var n int
-		if err := rows.Scan(&sku, &n); err != nil {
-			return nil, fmt.Errorf("stock in %s: %w", market, err)
-		}
-		out[sku] = n
-	}
-	return out, rows.Err()
+	return s.sellable(ctx, market, "", market)
 }

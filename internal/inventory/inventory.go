@@ -41,9 +41,8 @@ func (l Level) Available() int { return l.OnHand - l.Reserved }
 // can sell now: on hand less live reservations. A SKU with no stock row is
 // absent from the map (zero).
 func (s *Service) Available(ctx context.Context, market string, skus []string) (map[string]int, error) {
-	out := make(map[string]int, len(skus))
 	if len(skus) == 0 {
-		return out, nil
+		return map[string]int{}, nil
 	}
 	args := make([]any, 0, len(skus)+1)
 	args = append(args, market)
@@ -55,13 +54,20 @@ func (s *Service) Available(ctx context.Context, market string, skus []string) (
 		fmt.Fprintf(&in, "$%d", i+2)
 		args = append(args, sku)
 	}
+	return s.sellable(ctx, market, " AND s.sku IN ("+in.String()+")", args...)
+}
+
+// sellable sums on hand less reserved per SKU over the market's
+// warehouses, for the SKUs that filter (an SQL condition on s) selects.
+func (s *Service) sellable(ctx context.Context, market, filter string, args ...any) (map[string]int, error) {
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand - s.reserved) FROM stock s
 		JOIN warehouses w ON w.code = s.warehouse
-		WHERE w.market = $1 AND s.sku IN (`+in.String()+`) GROUP BY s.sku`, args...)
+		WHERE w.market = $1`+filter+` GROUP BY s.sku`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("stock in %s: %w", market, err)
 	}
 	defer rows.Close()
+	out := map[string]int{}
 	for rows.Next() {
 		var sku string
 		var n int

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"mistore/internal/bounded"
 	"mistore/internal/catalog"
 )
 
@@ -17,9 +18,7 @@ import (
 // parameters and the availability of what they show. A key never goes
 // stale; an entry is only dropped to bound memory.
 type bodyCache struct {
-	mu      sync.RWMutex
-	entries map[string]*cachedBody
-	max     int
+	entries *bounded.Map[string, *cachedBody]
 }
 
 // cachedBody is one rendered response, with its gzip form made on the
@@ -32,45 +31,22 @@ type cachedBody struct {
 	gz          []byte
 }
 
+// newBodyCache keeps up to max bodies: 0 means 1024, negative none.
 func newBodyCache(max int) *bodyCache {
 	if max == 0 {
 		max = 1024
 	}
-	if max < 0 {
-		max = 0
-	}
-	return &bodyCache{entries: make(map[string]*cachedBody, max), max: max}
+	return &bodyCache{entries: bounded.New[string, *cachedBody](max)}
 }
 
 func (c *bodyCache) get(key string) *cachedBody {
-	if c.max == 0 {
-		return nil
-	}
-	c.mu.RLock()
-	e := c.entries[key]
-	c.mu.RUnlock()
+	e, _ := c.entries.Get(key)
 	return e
 }
 
 func (c *bodyCache) put(key string, body []byte, contentType string) *cachedBody {
 	e := &cachedBody{body: bytes.Clone(body), etag: etagOf(body), contentType: contentType}
-	if c.max == 0 {
-		return e
-	}
-	c.mu.Lock()
-	if len(c.entries) >= c.max {
-		// Map iteration order is random: this drops an arbitrary eighth,
-		// which is cheap and good enough when keys are rarely stale.
-		n := c.max / 8
-		for k := range c.entries {
-			delete(c.entries, k)
-			if n--; n <= 0 {
-				break
-			}
-		}
-	}
-	c.entries[key] = e
-	c.mu.Unlock()
+	c.entries.Put(key, e)
 	return e
 }
 

@@ -134,7 +134,7 @@ func (m *Main) openServices(ctx context.Context) error {
 // the first start shows a working shop and a real store is never touched.
 func (m *Main) seedIfEmpty(ctx context.Context) error {
 	var n int
-	if err := m.DB.Read.QueryRowContext(ctx, "SELECT count(*) FROM products").Scan(&n); err != nil {
+	if err := m.DB.Reader().QueryRowContext(ctx, "SELECT count(*) FROM products").Scan(&n); err != nil {
 		return fmt.Errorf("count products: %w", err)
 	}
 	if n > 0 {

@@ -138,7 +138,7 @@ func (s *Service) Create(ctx context.Context, code string) (*View, string, error
 		return nil, "", fmt.Errorf("create cart: %w", err)
 	}
 	now := db.Time(s.now())
-	if _, err := s.db.Write.ExecContext(ctx, `INSERT INTO carts (id, market, created_at, updated_at) VALUES ($1, $2, $3, $3)`,
+	if _, err := s.db.Writer().ExecContext(ctx, `INSERT INTO carts (id, market, created_at, updated_at) VALUES ($1, $2, $3, $3)`,
 		id, m.Code, now); err != nil {
 		return nil, "", fmt.Errorf("create cart in %s: %w", m.Code, err)
 	}
@@ -175,7 +175,7 @@ func (s *Service) Get(ctx context.Context, id, token string) (*View, error) {
 // Lines returns the cart's lines in the order they were added. It does not
 // check a token: checkout calls it after Verify.
 func (s *Service) Lines(ctx context.Context, id string) ([]Line, error) {
-	return s.LinesTx(ctx, s.db.Read, id)
+	return s.LinesTx(ctx, s.db.Reader(), id)
 }
 
 // LinesTx is Lines through q, so that checkout can read the lines inside
@@ -260,7 +260,7 @@ func (s *Service) market(ctx context.Context, code string) (market.Market, error
 func (s *Service) summary(ctx context.Context, id string) (Summary, error) {
 	c := Summary{ID: id}
 	var order sql.NullString
-	err := s.db.Read.QueryRowContext(ctx, "SELECT market, order_number FROM carts WHERE id = $1", id).Scan(&c.Market, &order)
+	err := s.db.Reader().QueryRowContext(ctx, "SELECT market, order_number FROM carts WHERE id = $1", id).Scan(&c.Market, &order)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Summary{}, errNotFound()
 	}

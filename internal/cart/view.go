@@ -90,7 +90,7 @@ func (s *Service) view(ctx context.Context, id string) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cart %s: %w", id, err)
 	}
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT sku, quantity, seen_price, seen_state FROM cart_lines
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT sku, quantity, seen_price, seen_state FROM cart_lines
 		WHERE cart_id = $1 ORDER BY position, sku`, id)
 	if err != nil {
 		return nil, fmt.Errorf("cart %s: lines: %w", id, err)
@@ -201,7 +201,7 @@ func (s *Service) markSeen(ctx context.Context, id string, l seenLine, price sql
 	if price.Valid {
 		newPrice = price.Int64
 	}
-	res, err := s.db.Write.ExecContext(ctx, `UPDATE cart_lines SET seen_price = $3, seen_state = $4
+	res, err := s.db.Writer().ExecContext(ctx, `UPDATE cart_lines SET seen_price = $3, seen_state = $4
 		WHERE cart_id = $1 AND sku = $2 AND coalesce(seen_price, -1) = $5 AND seen_state = $6`,
 		id, l.sku, newPrice, state, oldPrice, l.seenState)
 	if err != nil {

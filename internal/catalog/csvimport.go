@@ -183,7 +183,7 @@ func newImporter(ctx context.Context, d *db.DB) (*importer, error) {
 		return nil, err
 	}
 	im := &importer{markets: set, categories: map[string]string{}, warehouses: map[string]bool{}}
-	rows, err := d.Read.QueryContext(ctx, "SELECT slug, name FROM categories")
+	rows, err := d.Reader().QueryContext(ctx, "SELECT slug, name FROM categories")
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}

@@ -92,7 +92,7 @@ func searchDB(ctx context.Context, d *db.DB, words []string) ([]int64, error) {
 			ORDER BY bm25(products_fts, 5.0, 1.0) LIMIT 500`
 		arg = ftsQuery(words)
 	}
-	rows, err := d.Read.QueryContext(ctx, query, arg)
+	rows, err := d.Reader().QueryContext(ctx, query, arg)
 	if err != nil {
 		return nil, err
 	}

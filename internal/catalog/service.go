@@ -77,7 +77,7 @@ func (s *Service) current(ctx context.Context) (*snapshot, error) {
 	defer s.reload.Unlock()
 	s.checkedAt.Store(now)
 	var rev int64
-	if err := s.db.Read.QueryRowContext(ctx, "SELECT revision FROM catalog_revision WHERE id = 1").Scan(&rev); err != nil {
+	if err := s.db.Reader().QueryRowContext(ctx, "SELECT revision FROM catalog_revision WHERE id = 1").Scan(&rev); err != nil {
 		// The catalog in memory is still right as of its revision; serve it
 		// and let readiness checks report the database.
 		return snap, nil

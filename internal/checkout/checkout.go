@@ -117,7 +117,7 @@ func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]
 	if err != nil && !errors.Is(err, ErrNotSold) && !errors.Is(err, ErrEmptyCart) {
 		return nil, err
 	}
-	rules, err := s.methods(ctx, s.db.Read, m.Code)
+	rules, err := s.methods(ctx, s.db.Reader(), m.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (s *Service) openCart(ctx context.Context, cartID, token string) (market.Ma
 	if err != nil {
 		return market.Market{}, nil, err
 	}
-	lines, err := s.carts.LinesTx(ctx, s.db.Read, cartID)
+	lines, err := s.carts.LinesTx(ctx, s.db.Reader(), cartID)
 	return m, lines, err
 }
 
@@ -343,7 +343,7 @@ func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) 
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := s.quote(ctx, s.db.Read, m, lines, &req)
+	q, _, err := s.quote(ctx, s.db.Reader(), m, lines, &req)
 	return q, err
 }
 

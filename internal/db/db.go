@@ -40,10 +40,19 @@ type DB struct {
 	// Target is where the database lives, without any password, for logs.
 	Target string
 
-	// stmts are the write pool's prepared statements, reused by every
-	// transaction: compiling SQL was a fifth of the writer's time.
-	stmts *stmtCache
+	// stmts and readStmts are the pools' prepared statements, reused by
+	// every query: compiling SQL again on each call was a fifth of the
+	// store's time under load.
+	stmts     *stmtCache
+	readStmts *stmtCache
 }
+
+// Reader is the read pool for queries, with their statements prepared once.
+func (d *DB) Reader() Querier { return pooled{pool: d.Read, stmts: d.readStmts} }
+
+// Writer is the write pool for single statements outside a transaction,
+// with their statements prepared once.
+func (d *DB) Writer() Querier { return pooled{pool: d.Write, stmts: d.stmts} }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than a
 // SQLite file.
@@ -106,7 +115,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path, stmts: newStmtCache(write)}
+	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path, stmts: newStmtCache(write), readStmts: newStmtCache(read)}
 	// A corrupt or non-database file fails here, on the first real read,
 	// rather than on a shopper's request.
 	var mode string
@@ -141,7 +150,8 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", target, oneLine{err})
 	}
-	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target, stmts: newStmtCache(pool)}, nil
+	stmts := newStmtCache(pool)
+	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target, stmts: stmts, readStmts: stmts}, nil
 }
 
 // redact drops the password from a database URL.
@@ -155,8 +165,9 @@ func redact(dsn string) string {
 
 // Close closes both pools.
 func (d *DB) Close() error {
-	if d.stmts != nil {
-		d.stmts.close()
+	d.stmts.close()
+	if d.readStmts != d.stmts {
+		d.readStmts.close()
 	}
 	err := d.Read.Close()
 	if d.Write != d.Read {
@@ -178,11 +189,7 @@ func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	var q Querier = tx
-	if d.stmts != nil {
-		q = preparedTx{tx: tx, stmts: d.stmts}
-	}
-	if err := fn(q); err != nil {
+	if err := fn(preparedTx{tx: tx, stmts: d.stmts}); err != nil {
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
 		}

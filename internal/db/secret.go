@@ -12,7 +12,7 @@ import (
 // tokens with the same key and none needs configuring.
 func (d *DB) Secret(ctx context.Context, name string) ([]byte, error) {
 	var v string
-	err := d.Write.QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v)
+	err := d.Writer().QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v)
 	if err != nil {
 		var b [32]byte
 		if _, err := rand.Read(b[:]); err != nil {
@@ -20,11 +20,11 @@ func (d *DB) Secret(ctx context.Context, name string) ([]byte, error) {
 		}
 		// Two instances starting at once may both try: the first insert
 		// wins and both read its value back.
-		if _, err := d.Write.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
+		if _, err := d.Writer().ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO NOTHING`, name, hex.EncodeToString(b[:]), Now()); err != nil {
 			return nil, fmt.Errorf("secret %s: %w", name, err)
 		}
-		if err := d.Write.QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v); err != nil {
+		if err := d.Writer().QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v); err != nil {
 			return nil, fmt.Errorf("secret %s: %w", name, err)
 		}
 	}

@@ -108,3 +108,30 @@ func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...a
 	}
 	return p.tx.QueryRowContext(ctx, query, args...)
 }
+
+// pooled runs a pool's queries through its cache's statements.
+type pooled struct {
+	pool  *sql.DB
+	stmts *stmtCache
+}
+
+func (p pooled) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := p.stmts.get(query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return p.pool.ExecContext(ctx, query, args...)
+}
+
+func (p pooled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := p.stmts.get(query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return p.pool.QueryContext(ctx, query, args...)
+}
+
+func (p pooled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := p.stmts.get(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.pool.QueryRowContext(ctx, query, args...)
+}

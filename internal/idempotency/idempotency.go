@@ -152,7 +152,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outc
 	}
 	for range maxAttempts {
 		now := db.Time(s.now())
-		res, err := s.db.Write.ExecContext(ctx, `INSERT INTO idempotency_keys
+		res, err := s.db.Writer().ExecContext(ctx, `INSERT INTO idempotency_keys
 			(scope, key, fingerprint, state, created_at, expires_at)
 			VALUES ($1, $2, $3, 'running', $4, $5)
 			ON CONFLICT (scope, key) DO NOTHING`,
@@ -174,7 +174,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outc
 			status                       int
 			expires                      time.Time
 		)
-		err = s.db.Write.QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
+		err = s.db.Writer().QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
 			FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
 			Scan(&fp, &state, &status, &contentType, &body, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -187,7 +187,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outc
 		if !expires.After(now) {
 			// Take the expired key over in one conditional update, so
 			// that of two requests doing this at once only one wins.
-			res, err := s.db.Write.ExecContext(ctx, `UPDATE idempotency_keys
+			res, err := s.db.Writer().ExecContext(ctx, `UPDATE idempotency_keys
 				SET fingerprint = $3, state = 'running', status = 0, content_type = '', body = '',
 					created_at = $4, expires_at = $5
 				WHERE scope = $1 AND key = $2 AND expires_at <= $4`,
@@ -232,7 +232,7 @@ func (s *Store) Finish(ctx context.Context, scope, key string, status int, conte
 		return fmt.Errorf("idempotency: finish %q: answer is not text", key)
 	}
 	now := db.Time(s.now())
-	res, err := s.db.Write.ExecContext(ctx, `UPDATE idempotency_keys
+	res, err := s.db.Writer().ExecContext(ctx, `UPDATE idempotency_keys
 		SET state = 'done', status = $3, content_type = $4, body = $5, expires_at = $6
 		WHERE scope = $1 AND key = $2 AND state = 'running'`,
 		scope, key, status, contentType, string(body), now.Add(TTL))
@@ -251,7 +251,7 @@ func (s *Store) Finish(ctx context.Context, scope, key string, status int, conte
 // panic, a "not now" 4xx), so that the client may retry with it. Only a
 // running key is released: a stored answer stays.
 func (s *Store) Abandon(ctx context.Context, scope, key string) error {
-	if _, err := s.db.Write.ExecContext(ctx, `DELETE FROM idempotency_keys
+	if _, err := s.db.Writer().ExecContext(ctx, `DELETE FROM idempotency_keys
 		WHERE scope = $1 AND key = $2 AND state = 'running'`, scope, key); err != nil {
 		return fmt.Errorf("idempotency: abandon %q: %w", key, err)
 	}
@@ -261,7 +261,7 @@ func (s *Store) Abandon(ctx context.Context, scope, key string) error {
 // Sweep deletes expired keys and returns how many, for a periodic job.
 // Begin already ignores expired keys, so sweeping only reclaims space.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	res, err := s.db.Write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, db.Time(s.now()))
+	res, err := s.db.Writer().ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, db.Time(s.now()))
 	if err != nil {
 		return 0, fmt.Errorf("idempotency: sweep: %w", err)
 	}

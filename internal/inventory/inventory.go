@@ -60,7 +60,7 @@ func (s *Service) Available(ctx context.Context, market string, skus []string) (
 // sellable sums on hand less reserved per SKU over the market's
 // warehouses, for the SKUs that filter (an SQL condition on s) selects.
 func (s *Service) sellable(ctx context.Context, market, filter string, args ...any) (map[string]int, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand - s.reserved) FROM stock s
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT s.sku, SUM(s.on_hand - s.reserved) FROM stock s
 		JOIN warehouses w ON w.code = s.warehouse
 		WHERE w.market = $1`+filter+` GROUP BY s.sku`, args...)
 	if err != nil {
@@ -81,7 +81,7 @@ func (s *Service) sellable(ctx context.Context, market, filter string, args ...a
 
 // Levels returns the on-hand stock of sku in every warehouse that has a row.
 func (s *Service) Levels(ctx context.Context, sku string) ([]Level, error) {
-	rows, err := s.db.Read.QueryContext(ctx, "SELECT warehouse, on_hand, reserved FROM stock WHERE sku = $1 ORDER BY warehouse", sku)
+	rows, err := s.db.Reader().QueryContext(ctx, "SELECT warehouse, on_hand, reserved FROM stock WHERE sku = $1 ORDER BY warehouse", sku)
 	if err != nil {
 		return nil, fmt.Errorf("stock of %s: %w", sku, err)
 	}

@@ -196,7 +196,7 @@ func settle(ctx context.Context, tx db.Querier, owner, from, state, set string, 
 // cancelled) do so in their own jobs; this sweep only guarantees that
 // stock comes back.
 func (s *Service) ReleaseExpired(ctx context.Context, now time.Time, limit int) (int, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT DISTINCT owner FROM reservations
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT DISTINCT owner FROM reservations
 		WHERE state = 'live' AND expires_at < $1 LIMIT $2`, db.Time(now), limit)
 	if err != nil {
 		return 0, fmt.Errorf("expired reservations: %w", err)

@@ -189,7 +189,7 @@ func (r *Runner) claim(ctx context.Context) (Job, bool, error) {
 	// the partial index jobs_due; the lease test only filters what it finds.
 	const due = `state IN ('pending', 'running') AND run_at <= $1 AND (state = 'pending' OR locked_until < $1)`
 	var one int
-	err := r.db.Read.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE `+due+` LIMIT 1`, now).Scan(&one)
+	err := r.db.Reader().QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE `+due+` LIMIT 1`, now).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, false, nil
 	}
@@ -202,7 +202,7 @@ func (r *Runner) claim(ctx context.Context) (Job, bool, error) {
 	if r.db.Dialect == db.Postgres {
 		lockClause = " FOR UPDATE SKIP LOCKED"
 	}
-	err = r.db.Write.QueryRowContext(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1,
+	err = r.db.Writer().QueryRowContext(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1,
 			locked_until = $2, updated_at = $1
 		WHERE id = (SELECT id FROM jobs WHERE `+due+` ORDER BY run_at, id LIMIT 1`+lockClause+`)
 		RETURNING id, kind, payload, attempts`, now, now.Add(r.Lease)).Scan(&j.ID, &j.Kind, &payload, &j.Attempts)
@@ -233,14 +233,14 @@ func (r *Runner) execute(ctx context.Context, j Job) {
 		// A finished job leaves no row: the table holds only work to do
 		// (and failures to look at), so claiming stays fast. Handlers are
 		// idempotent by their own records, not by this row.
-		_, uerr = r.db.Write.ExecContext(ctx, `DELETE FROM jobs WHERE id = $1`, j.ID)
+		_, uerr = r.db.Writer().ExecContext(ctx, `DELETE FROM jobs WHERE id = $1`, j.ID)
 	case errors.As(err, &perm):
 		r.log.Error("job failed for good", "id", j.ID, "kind", j.Kind, "err", err)
-		_, uerr = r.db.Write.ExecContext(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1`, j.ID, err.Error(), now)
+		_, uerr = r.db.Writer().ExecContext(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1`, j.ID, err.Error(), now)
 	default:
 		next := now.Add(backoff(j.Attempts))
 		r.log.Warn("job will be retried", "id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "err", err, "at", next)
-		_, uerr = r.db.Write.ExecContext(ctx, `UPDATE jobs SET
+		_, uerr = r.db.Writer().ExecContext(ctx, `UPDATE jobs SET
 				state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
 				run_at = $2, locked_until = NULL, last_error = $3, updated_at = $4
 			WHERE id = $1`, j.ID, next, err.Error(), now)

@@ -189,7 +189,7 @@ func (m *Mailer) HandleSend(ctx context.Context, j jobs.Job) error {
 	if err := m.sender.Send(ctx, env); err != nil {
 		// Recorded on the email for the outbox page; the job keeps its own
 		// copy and retries with backoff until its attempts run out.
-		if _, uerr := m.db.Write.ExecContext(ctx, "UPDATE emails SET last_error = $2 WHERE id = $1", e.ID, err.Error()); uerr != nil {
+		if _, uerr := m.db.Writer().ExecContext(ctx, "UPDATE emails SET last_error = $2 WHERE id = $1", e.ID, err.Error()); uerr != nil {
 			m.log.ErrorContext(ctx, "record email error", "email_id", e.ID, "err", uerr)
 		}
 		if errors.Is(err, ErrUndeliverable) {
@@ -202,7 +202,7 @@ func (m *Mailer) HandleSend(ctx context.Context, j jobs.Job) error {
 	// runs again and sends it a second time: at least once, never lost.
 	// The Message-ID is derived from the unique key, so receivers that
 	// de-duplicate by it show one message.
-	if _, err := m.db.Write.ExecContext(ctx, "UPDATE emails SET sent_at = $2, last_error = '' WHERE id = $1 AND sent_at IS NULL", e.ID, db.Now()); err != nil {
+	if _, err := m.db.Writer().ExecContext(ctx, "UPDATE emails SET sent_at = $2, last_error = '' WHERE id = $1 AND sent_at IS NULL", e.ID, db.Now()); err != nil {
 		return fmt.Errorf("mark email %d sent: %w", e.ID, err)
 	}
 	// By id, not address: the log outlives a customer's deletion request.
@@ -251,7 +251,7 @@ func scanEmail(row interface{ Scan(...any) error }, extra ...any) (Email, error)
 // Email returns one email with its bodies.
 func (m *Mailer) Email(ctx context.Context, id int64) (Email, error) {
 	var text, html string
-	e, err := scanEmail(m.db.Read.QueryRowContext(ctx,
+	e, err := scanEmail(m.db.Reader().QueryRowContext(ctx,
 		"SELECT "+emailColumns+", text_body, html_body FROM emails WHERE id = $1", id), &text, &html)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Email{}, ErrNotFound
@@ -269,7 +269,7 @@ func (m *Mailer) Outbox(ctx context.Context, limit int) ([]Email, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := m.db.Read.QueryContext(ctx,
+	rows, err := m.db.Reader().QueryContext(ctx,
 		"SELECT "+emailColumns+" FROM emails ORDER BY created_at DESC, id DESC LIMIT $1", limit)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)

@@ -76,7 +76,7 @@ func (s *Service) Open(ctx context.Context, number, token string) (*Order, error
 	if !s.tokens.Valid(number, token) {
 		return nil, ErrNotFound
 	}
-	return Get(ctx, s.db.Read, number)
+	return Get(ctx, s.db.Reader(), number)
 }
 
 // ScheduleExpiry queues the job that cancels o if it is still unpaid when
@@ -108,11 +108,11 @@ func (s *Service) StartPayment(ctx context.Context, o *Order, returnURL string) 
 	if err != nil {
 		return nil, fmt.Errorf("order %s: start payment: %w", o.Number, err)
 	}
-	if _, err := s.db.Write.ExecContext(ctx, `UPDATE orders SET payment_session = $2, payment_url = $3, payment_status = 'open', updated_at = $4
+	if _, err := s.db.Writer().ExecContext(ctx, `UPDATE orders SET payment_session = $2, payment_url = $3, payment_status = 'open', updated_at = $4
 		WHERE number = $1 AND status = 'pending_payment' AND payment_session = ''`, o.Number, sess.ID, sess.URL, db.Now()); err != nil {
 		return nil, fmt.Errorf("order %s: record payment session: %w", o.Number, err)
 	}
-	return Get(ctx, s.db.Read, o.Number)
+	return Get(ctx, s.db.Reader(), o.Number)
 }
 
 // AcceptWebhook verifies a provider's webhook and queues its event for
@@ -474,7 +474,7 @@ func (s *Service) Cancel(ctx context.Context, number string) (*Order, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", number, err)
 	}
-	return Get(ctx, s.db.Read, number)
+	return Get(ctx, s.db.Reader(), number)
 }
 
 // SyncPayment asks the provider how a pending order's session stands and
@@ -495,7 +495,7 @@ func (s *Service) SyncPayment(ctx context.Context, o *Order) (*Order, error) {
 		if err := s.ApplyPayment(ctx, o.PaymentProvider, o.Number, sess.ID, sess.ChargeID, sess.Amount); err != nil {
 			return o, err
 		}
-		return Get(ctx, s.db.Read, o.Number)
+		return Get(ctx, s.db.Reader(), o.Number)
 	}
 	return o, nil
 }

@@ -99,7 +99,7 @@ func (p *TestProvider) CreateSession(ctx context.Context, req SessionRequest) (S
 		return Session{}, fmt.Errorf("test provider: amount %s must be positive", req.Amount)
 	}
 	now := db.Time(p.now())
-	_, err := p.db.Write.ExecContext(ctx, `INSERT INTO test_provider_sessions (id, reference, amount, currency, status, return_url,
+	_, err := p.db.Writer().ExecContext(ctx, `INSERT INTO test_provider_sessions (id, reference, amount, currency, status, return_url,
 			expires_at, idempotency_key, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
 		randomID("ts_"), req.Reference, req.Amount.Amount, req.Amount.Currency, req.ReturnURL, db.Time(req.ExpiresAt), req.IdempotencyKey, now)
@@ -127,7 +127,7 @@ func (p *TestProvider) Page(ctx context.Context, id string) (PageSession, error)
 	var ps PageSession
 	var status, cur string
 	var amount int64
-	err := p.db.Read.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, return_url, expires_at, declines
+	err := p.db.Reader().QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, return_url, expires_at, declines
 		FROM test_provider_sessions WHERE id = $1`, id).Scan(&ps.ID, &ps.Reference, &amount, &cur, &status, &ps.ChargeID, &ps.ReturnURL, &ps.ExpiresAt, &ps.Declines)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PageSession{}, ErrUnknownSession
@@ -151,7 +151,7 @@ func (p *TestProvider) sessionWhere(ctx context.Context, where string, arg any) 
 	var status, cur string
 	var amount int64
 	var expires time.Time
-	err := p.db.Read.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, expires_at
+	err := p.db.Reader().QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, expires_at
 		FROM test_provider_sessions WHERE `+where, arg).Scan(&s.ID, &s.Reference, &amount, &cur, &status, &s.ChargeID, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrUnknownSession

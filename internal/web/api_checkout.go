@@ -34,7 +34,7 @@ func (s *Server) apiCheckout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.jobs.Notify()
-	events, err := order.Events(r.Context(), s.db.Write, o.ID)
+	events, err := order.Events(r.Context(), s.db.Reader(), o.ID)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

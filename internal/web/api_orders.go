@@ -116,7 +116,7 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	events, err := order.Events(r.Context(), s.db.Read, o.ID)
+	events, err := order.Events(r.Context(), s.db.Reader(), o.ID)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -135,7 +135,7 @@ func (s *Server) apiOrderCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.jobs.Notify()
-	events, _ := order.Events(r.Context(), s.db.Read, o.ID)
+	events, _ := order.Events(r.Context(), s.db.Reader(), o.ID)
 	s.writeJSON(w, r, http.StatusOK, orderJSON(o, events, ""))
 }
 

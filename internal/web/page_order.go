@@ -31,7 +31,7 @@ func (s *Server) pageOrder(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, orNotFound(err))
 		return
 	}
-	events, err := order.Events(r.Context(), s.db.Read, o.ID)
+	events, err := order.Events(r.Context(), s.db.Reader(), o.ID)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return

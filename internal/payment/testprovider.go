@@ -39,7 +39,11 @@ var (
 
 // CardError says what is wrong with the card details, in a sentence for
 // the shopper.
-type CardError struct{ Msg string }
+type CardError struct {
+	// Field is the form input at fault: card_number, expiry or cvc.
+	Field string
+	Msg   string
+}
 
 func (e *CardError) Error() string { return "the card details are not valid: " + e.Msg }
 
@@ -243,21 +247,21 @@ func checkCard(c Card, now time.Time) (string, error) {
 		return r
 	}, c.Number)
 	if len(number) < 13 || len(number) > 19 || !allDigits(number) || !luhn(number) {
-		return "", &CardError{Msg: "The card number is not valid."}
+		return "", &CardError{Field: "card_number", Msg: "The card number is not valid."}
 	}
 	mm, yy, ok := strings.Cut(strings.TrimSpace(c.Expiry), "/")
 	month, err1 := strconv.Atoi(strings.TrimSpace(mm))
 	year, err2 := strconv.Atoi(strings.TrimSpace(yy))
 	if !ok || err1 != nil || err2 != nil || month < 1 || month > 12 || year < 0 || year > 99 {
-		return "", &CardError{Msg: "The expiry date must be MM/YY."}
+		return "", &CardError{Field: "expiry", Msg: "The expiry date must be MM/YY."}
 	}
 	// A card is valid to the end of its expiry month.
 	end := time.Date(2000+year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC)
 	if !now.Before(end) {
-		return "", &CardError{Msg: "The card has expired."}
+		return "", &CardError{Field: "expiry", Msg: "The card has expired."}
 	}
 	if cvc := strings.TrimSpace(c.CVC); len(cvc) < 3 || len(cvc) > 4 || !allDigits(cvc) {
-		return "", &CardError{Msg: "The security code is 3 or 4 digits."}
+		return "", &CardError{Field: "cvc", Msg: "The security code is 3 or 4 digits."}
 	}
 	return number, nil
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"mistore/internal/cart"
 	"mistore/internal/checkout"
 	"mistore/internal/order"
 )
@@ -24,15 +25,19 @@ func checkoutCart(r *http.Request, code string) (id, token string, ok bool) {
 type stateOption struct{ Code, Name string }
 
 type checkoutContent struct {
-	Form      checkoutForm
-	Methods   []checkout.Method
-	Quote     *checkout.Quote
-	Errors    map[string]string
-	Message   string
-	States    []stateOption
-	Country   string
-	Currency  string
-	CartLines int
+	Form     checkoutForm
+	Methods  []checkout.Method
+	Quote    *checkout.Quote
+	Errors   map[string]string
+	Message  string
+	States   []stateOption
+	Country  string
+	Currency string
+	// Cart is what is being bought, shown before a quote exists.
+	Cart *cart.View
+	// ErrorField is the input the message at the top is about, to link
+	// to it.
+	ErrorField string
 }
 
 // checkoutForm is the checkout form as typed, to show it again.
@@ -71,12 +76,12 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 		s.pageFail(w, r, err)
 		return
 	}
-	lines, err := s.checkoutLines(r, id, token)
+	view, err := s.cart.Get(r.Context(), id, token)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	if lines == 0 {
+	if len(view.Lines) == 0 {
 		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
 	}
@@ -89,9 +94,12 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 	p.Canonical = ""
 	p.NoIndex = true
 	c := checkoutContent{Form: f, Methods: methods, Quote: quote, Message: message, Errors: map[string]string{},
-		Country: p.Market.CountryCodes[0], Currency: p.Market.Currency, CartLines: lines}
+		Country: p.Market.CountryCodes[0], Currency: p.Market.Currency, Cart: view}
 	if len(fieldErrs) > 0 {
 		c.Errors = fieldErrs[0]
+		for name := range c.Errors {
+			c.ErrorField = name
+		}
 	}
 	if c.Country == "US" {
 		for code, name := range checkout.USStates() {
@@ -101,19 +109,6 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 	}
 	p.Content = c
 	s.renderNoStore(w, r, status, "checkout", p)
-}
-
-// checkoutLines counts the cart's lines, so an empty cart goes back to
-// the cart page.
-func (s *Server) checkoutLines(r *http.Request, id, token string) (int, error) {
-	if s.cart == nil {
-		return 1, nil
-	}
-	v, err := s.cart.Get(r.Context(), id, token)
-	if err != nil {
-		return 0, err
-	}
-	return len(v.Lines), nil
 }
 
 // pageCheckoutSubmit quotes (action=quote) or places (action=place) the
@@ -171,7 +166,7 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, f checko
 	var fe *checkout.FieldError
 	if errors.As(err, &fe) {
 		name := strings.TrimPrefix(fe.Field, "shipping_address.")
-		s.checkoutPage(w, r, f, http.StatusUnprocessableEntity, nil, "Please check the highlighted field.",
+		s.checkoutPage(w, r, f, http.StatusUnprocessableEntity, nil, fieldLabel(name)+": "+capitalize(fe.Msg)+".",
 			map[string]string{name: capitalize(fe.Msg) + "."})
 		return
 	}
@@ -192,4 +187,29 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// fieldLabel is how the checkout form labels an input.
+func fieldLabel(name string) string {
+	switch name {
+	case "email":
+		return "Email"
+	case "name":
+		return "Full name"
+	case "line1", "line2":
+		return "Address"
+	case "city":
+		return "City"
+	case "region":
+		return "State or province"
+	case "postal_code":
+		return "Postal code"
+	case "country":
+		return "Country"
+	case "shipping_method":
+		return "Shipping"
+	case "coupon_code":
+		return "Coupon code"
+	}
+	return capitalize(strings.ReplaceAll(name, "_", " "))
 }

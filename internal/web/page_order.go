@@ -86,7 +86,9 @@ func orNotFound(err error) error {
 type payContent struct {
 	Session payment.PageSession
 	Error   string
-	Expiry  string
+	// Field is the input the error is about; a decline is about the card.
+	Field  string
+	Expiry string
 }
 
 // pagePay is the built-in test provider's hosted payment page. In
@@ -99,10 +101,10 @@ func (s *Server) pagePay(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, payNotFound(err))
 		return
 	}
-	s.renderPay(w, r, http.StatusOK, sess, "")
+	s.renderPay(w, r, http.StatusOK, sess, "", "")
 }
 
-func (s *Server) renderPay(w http.ResponseWriter, r *http.Request, status int, sess payment.PageSession, msg string) {
+func (s *Server) renderPay(w http.ResponseWriter, r *http.Request, status int, sess payment.PageSession, msg, field string) {
 	p, err := s.newPage(r, "us", "/")
 	if err != nil {
 		s.pageFail(w, r, err)
@@ -113,7 +115,7 @@ func (s *Server) renderPay(w http.ResponseWriter, r *http.Request, status int, s
 	p.NoIndex = true
 	// The card number typed is not shown again: only the expiry, so a
 	// shopper fixing a typo there need not retype it.
-	p.Content = payContent{Session: sess, Error: msg, Expiry: r.PostFormValue("expiry")}
+	p.Content = payContent{Session: sess, Error: msg, Field: field, Expiry: r.PostFormValue("expiry")}
 	s.renderNoStore(w, r, status, "pay", p)
 }
 
@@ -142,9 +144,10 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, payment.ErrDeclined):
 		s.jobs.Notify()
-		s.renderPay(w, r, http.StatusPaymentRequired, page, "Your card was declined. Check the details or try another card.")
+		s.renderPay(w, r, http.StatusPaymentRequired, page, "Your card was declined. Check the details or try another card.", "card_number")
 	case errors.Is(err, payment.ErrInvalidCard):
-		s.renderPay(w, r, http.StatusUnprocessableEntity, page, cardProblem(err))
+		msg, field := cardProblem(err)
+		s.renderPay(w, r, http.StatusUnprocessableEntity, page, msg, field)
 	case errors.Is(err, payment.ErrSessionClosed):
 		// Paid already, or too late: the order page says which.
 		http.Redirect(w, r, page.ReturnURL, http.StatusSeeOther)
@@ -153,13 +156,14 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cardProblem is what to tell the shopper about bad card details.
-func cardProblem(err error) string {
+// cardProblem is what to tell the shopper about bad card details, and
+// which input it is about.
+func cardProblem(err error) (string, string) {
 	var ce *payment.CardError
 	if errors.As(err, &ce) {
-		return ce.Msg
+		return ce.Msg, ce.Field
 	}
-	return "Check the card details."
+	return "Check the card details.", "card_number"
 }
 
 func payNotFound(err error) error {

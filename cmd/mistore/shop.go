@@ -91,7 +91,9 @@ func (s *shop) start(log *slog.Logger) {
 			}
 			// Reservations whose owner never settled them (an order's
 			// expiry job is the usual path) come back here.
-			if n, err := s.inv.ReleaseExpired(ctx, time.Now(), 500); err != nil {
+			// A minute's grace: an order's own expiry job normally settles
+			// its reservation first, cancelling the order with it.
+			if n, err := s.inv.ReleaseExpired(ctx, time.Now().Add(-time.Minute), 500); err != nil {
 				log.Warn("release expired reservations", "err", err)
 			} else if n > 0 {
 				log.Info("released expired reservations", "count", n)

@@ -452,7 +452,7 @@ func TestLatePaymentWithoutStockIsRefunded(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := order.Get(ctx, d.Read, o.Number)
-		if got.Status != order.Cancelled || got.RefundedAmount != got.PaidAmount && got.RefundedAmount.Amount != sess.Amount.Amount {
+		if got.Status != order.Cancelled || got.PaidAmount.Amount != sess.Amount.Amount || got.RefundedAmount.Amount != sess.Amount.Amount {
 			t.Errorf("late payment without stock: %s, refunded %v", got.Status, got.RefundedAmount)
 		}
 		var refunded int64
@@ -506,6 +506,60 @@ func TestCancelPaidOrderRefundsAndRestocks(t *testing.T) {
 		d.Read.QueryRow("SELECT count(*) FROM test_provider_refunds").Scan(&refunds)
 		if refunds != 1 {
 			t.Errorf("%d refunds at the provider, want 1", refunds)
+		}
+	})
+}
+
+// TestPaymentAfterReservationSwept: the sweeper released a pending order's
+// reservation before its expiry job ran, then the money came. The order
+// must take its stock again (or be refunded), never be paid without it.
+func TestPaymentAfterReservationSwept(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := newStore(t, d)
+		s.setStock(t, "MB8-BLK", 2)
+		o, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("s@example.com"), returnURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Tx(ctx, func(tx db.Querier) error { _, err := inventory.Release(ctx, tx, o.Owner()); return err }); err != nil {
+			t.Fatal(err)
+		}
+		sess, err := s.provider.Pay(ctx, o.PaymentSession, payment.Card{Number: "4242424242424242", Expiry: "01/40", CVC: "999"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.orders.ApplyPayment(ctx, "test", o.Number, sess.ID, sess.ChargeID, sess.Amount); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := order.Get(ctx, d.Read, o.Number)
+		if on, res := s.stock(t, "MB8-BLK"); got.Status != order.Paid || on != 1 || res != 0 {
+			t.Errorf("paid after the sweep: %s, on hand %d (want 1), reserved %d", got.Status, on, res)
+		}
+
+		// The same with no stock left: cancelled and refunded, not paid.
+		o2, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("t@example.com"), returnURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Tx(ctx, func(tx db.Querier) error { _, err := inventory.Release(ctx, tx, o2.Owner()); return err })
+		s.setStock(t, "MB8-BLK", 0)
+		sess2, err := s.provider.Pay(ctx, o2.PaymentSession, payment.Card{Number: "4242424242424242", Expiry: "01/40", CVC: "999"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.orders.ApplyPayment(ctx, "test", o2.Number, sess2.ID, sess2.ChargeID, sess2.Amount); err != nil {
+			t.Fatal(err)
+		}
+		s.runner.RunDue(ctx)
+		got2, _ := order.Get(ctx, d.Read, o2.Number)
+		if got2.Status != order.Cancelled || got2.PaidAmount.Amount != sess2.Amount.Amount || got2.RefundedAmount.Amount != sess2.Amount.Amount {
+			t.Errorf("paid after the sweep with no stock: %s, refunded %v", got2.Status, got2.RefundedAmount)
+		}
+		var refunded int64
+		d.Read.QueryRow("SELECT refunded FROM test_provider_sessions WHERE id = $1", sess2.ID).Scan(&refunded)
+		if refunded != sess2.Amount.Amount {
+			t.Errorf("provider refunded %d of %d", refunded, sess2.Amount.Amount)
 		}
 	})
 }

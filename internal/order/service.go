@@ -245,16 +245,22 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 		if err := AddEvent(ctx, tx, o.ID, "payment_mismatch", fmt.Sprintf("The provider captured %s, not the order total %s; it is refunded.", amount.Format(), o.Total.Format())); err != nil {
 			return err
 		}
-		return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
+		return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
 	}
 	switch o.Status {
-	case PendingPayment:
-		if _, err := inventory.Commit(ctx, tx, o.Owner()); err != nil {
-			return err
+	case PendingPayment, Cancelled:
+		committed := 0
+		if o.Status == PendingPayment {
+			if committed, err = inventory.Commit(ctx, tx, o.Owner()); err != nil {
+				return err
+			}
 		}
-	case Cancelled:
-		// The window closed before the money came: sell again what is
-		// still there, or give the money back.
+		if committed > 0 {
+			break
+		}
+		// The window closed before the money came (the order was
+		// cancelled, or its reservation swept while still pending): sell
+		// again what is still there, or give the money back.
 		lines := make([]inventory.Line, len(o.Lines))
 		for i, l := range o.Lines {
 			lines[i] = inventory.Line{SKU: l.SKU, Quantity: l.Quantity}
@@ -263,20 +269,26 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 			if !errors.Is(err, inventory.ErrOutOfStock) {
 				return err
 			}
-			if err := AddEvent(ctx, tx, o.ID, "paid_after_cancel", "Payment arrived after the order was cancelled and the stock is gone; it is refunded."); err != nil {
+			if o.Status == PendingPayment {
+				if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = 'not paid in time',
+						expires_at = NULL, updated_at = $2 WHERE id = $1`, o.ID, now); err != nil {
+					return err
+				}
+			}
+			if err := AddEvent(ctx, tx, o.ID, "paid_after_cancel", "Payment arrived after the order's stock was released, and the stock is gone; it is refunded."); err != nil {
 				return err
 			}
-			return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "paid after cancellation")
+			return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "paid after cancellation")
 		}
 	default:
 		// Already paid by another charge: give this one back.
 		if err := AddEvent(ctx, tx, o.ID, "duplicate_payment", "A second payment arrived; it is refunded."); err != nil {
 			return err
 		}
-		return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, "duplicate payment")
+		return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "duplicate payment")
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'paid', payment_status = 'succeeded', payment_session = $2,
-			paid_amount = $3, paid_at = $4, expires_at = NULL, cancelled_at = NULL, cancel_reason = '', updated_at = $4
+			paid_amount = paid_amount + $3, paid_at = $4, expires_at = NULL, cancelled_at = NULL, cancel_reason = '', updated_at = $4
 		WHERE id = $1`, o.ID, sessionID, amount.Amount, now); err != nil {
 		return fmt.Errorf("mark %s paid: %w", o.Number, err)
 	}
@@ -309,6 +321,16 @@ func reserveAgain(ctx context.Context, tx db.Querier, o *Order, lines []inventor
 	}
 	_, err := inventory.Commit(ctx, tx, o.Owner())
 	return err
+}
+
+// refundCaptured counts money the provider captured for an order that
+// cannot keep it, and queues its refund: paid_amount and refunded_amount
+// then both tell the truth about what moved.
+func (s *Service) refundCaptured(ctx context.Context, tx db.Querier, o *Order, sessionID, chargeID string, amount money.Money, reason string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET paid_amount = paid_amount + $2, updated_at = $3 WHERE id = $1`, o.ID, amount.Amount, db.Now()); err != nil {
+		return fmt.Errorf("record captured %s on %s: %w", amount, o.Number, err)
+	}
+	return s.queueRefund(ctx, tx, o, sessionID, chargeID, amount, reason)
 }
 
 type refundJob struct {

@@ -101,6 +101,9 @@ func (s *shop) start(log *slog.Logger) {
 			if _, err := s.idem.Sweep(ctx); err != nil {
 				log.Warn("sweep idempotency keys", "err", err)
 			}
+			if _, err := s.carts.Sweep(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
+				log.Warn("sweep abandoned carts", "err", err)
+			}
 		}
 	}()
 }

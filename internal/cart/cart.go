@@ -270,3 +270,14 @@ func (s *Service) summary(ctx context.Context, id string) (Summary, error) {
 	c.OrderNumber = order.String
 	return c, nil
 }
+
+// Sweep deletes carts that were never checked out and have not changed
+// since before, with their lines: abandoned carts, and the empty ones
+// visitors and bots create, would otherwise pile up for ever.
+func (s *Service) Sweep(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.Writer().ExecContext(ctx, `DELETE FROM carts WHERE order_number IS NULL AND updated_at < $1`, db.Time(before))
+	if err != nil {
+		return 0, fmt.Errorf("sweep carts: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -49,6 +49,9 @@ CREATE TABLE carts (
     updated_at   TIMESTAMP NOT NULL
 );
 
+-- For the sweep of abandoned carts.
+CREATE INDEX carts_abandoned ON carts(updated_at) WHERE order_number IS NULL;
+
 CREATE TABLE cart_lines (
     cart_id        TEXT NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
     sku            TEXT NOT NULL REFERENCES variants(sku),

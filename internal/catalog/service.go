@@ -153,13 +153,19 @@ type VariantView struct {
 	Stock        int
 }
 
-// Product returns the product with slug as market code sees it.
-func (s *Service) Product(ctx context.Context, code, slug string) (*View, error) {
+// inMarket returns the current snapshot and the market with code.
+func (s *Service) inMarket(ctx context.Context, code string) (*snapshot, market.Market, error) {
 	snap, err := s.current(ctx)
 	if err != nil {
-		return nil, err
+		return nil, market.Market{}, err
 	}
 	m, err := snap.markets.Get(code)
+	return snap, m, err
+}
+
+// Product returns the product with slug as market code sees it.
+func (s *Service) Product(ctx context.Context, code, slug string) (*View, error) {
+	snap, m, err := s.inMarket(ctx, code)
 	if err != nil {
 		return nil, err
 	}
@@ -243,11 +249,7 @@ type ListResult struct {
 
 // List returns a page of the products of market code that match q.
 func (s *Service) List(ctx context.Context, code string, q ListQuery) (*ListResult, error) {
-	snap, err := s.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m, err := snap.markets.Get(code)
+	snap, m, err := s.inMarket(ctx, code)
 	if err != nil {
 		return nil, err
 	}
@@ -322,11 +324,7 @@ func (it *Item) Decide(stock, qty int, now time.Time) Availability {
 // Item returns the variant with SKU sku as market code sees it, or
 // ErrNotFound.
 func (s *Service) Item(ctx context.Context, code, sku string) (*Item, error) {
-	snap, err := s.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m, err := snap.markets.Get(code)
+	snap, m, err := s.inMarket(ctx, code)
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,26 @@ func (s *store) cart(t testing.TB, mk string, lines ...inventory.Line) string {
 	return id
 }
 
+// placeBand places an order for one Band 8 (black) for email.
+func (s *store) placeBand(t testing.TB, email string) *order.Order {
+	t.Helper()
+	o, _, err := s.checkout.Place(context.Background(), s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest(email), returnURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// pay pays o's session at the provider with the good test card.
+func (s *store) pay(t testing.TB, o *order.Order) payment.Session {
+	t.Helper()
+	sess, err := s.provider.Pay(context.Background(), o.PaymentSession, payment.Card{Number: "4242424242424242", Expiry: "01/40", CVC: "999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 func usRequest(email string) checkout.Request {
 	return checkout.Request{
 		Email: email, ShippingMethod: "standard",
@@ -430,21 +450,12 @@ func TestLatePaymentWithoutStockIsRefunded(t *testing.T) {
 		ctx := context.Background()
 		s := newStore(t, d)
 		s.setStock(t, "MB8-BLK", 1)
-		o, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("x@example.com"), returnURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sess, err := s.provider.Pay(ctx, o.PaymentSession, payment.Card{Number: "4242424242424242", Expiry: "01/40", CVC: "999"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := s.placeBand(t, "x@example.com")
+		sess := s.pay(t, o)
 		d.Write.Exec("UPDATE orders SET expires_at = $2 WHERE number = $1", o.Number, db.Now().Add(-time.Second))
 		s.orders.Expire(ctx, o.Number)
 		// Someone else buys the last unit meanwhile.
-		other, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("y@example.com"), returnURL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := s.placeBand(t, "y@example.com")
 		if err := s.orders.ApplyPayment(ctx, "test", o.Number, sess.ID, sess.ChargeID, sess.Amount); err != nil {
 			t.Fatal(err)
 		}
@@ -471,14 +482,8 @@ func TestCancelPaidOrderRefundsAndRestocks(t *testing.T) {
 		ctx := context.Background()
 		s := newStore(t, d)
 		s.setStock(t, "MB8-BLK", 4)
-		o, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("z@example.com"), returnURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sess, err := s.provider.Pay(ctx, o.PaymentSession, payment.Card{Number: "4242424242424242", Expiry: "01/40", CVC: "999"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := s.placeBand(t, "z@example.com")
+		sess := s.pay(t, o)
 		if err := s.orders.ApplyPayment(ctx, "test", o.Number, sess.ID, sess.ChargeID, sess.Amount); err != nil {
 			t.Fatal(err)
 		}
@@ -518,17 +523,11 @@ func TestPaymentAfterReservationSwept(t *testing.T) {
 		ctx := context.Background()
 		s := newStore(t, d)
 		s.setStock(t, "MB8-BLK", 2)
-		o, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("s@example.com"), returnURL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := s.placeBand(t, "s@example.com")
 		if err := d.Tx(ctx, func(tx db.Querier) error { _, err := inventory.Release(ctx, tx, o.Owner()); return err }); err != nil {
 			t.Fatal(err)
 		}
-		sess, err := s.provider.Pay(ctx, o.PaymentSession, payment.Card{Number: "4242424242424242", Expiry: "01/40", CVC: "999"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sess := s.pay(t, o)
 		if err := s.orders.ApplyPayment(ctx, "test", o.Number, sess.ID, sess.ChargeID, sess.Amount); err != nil {
 			t.Fatal(err)
 		}
@@ -538,16 +537,10 @@ func TestPaymentAfterReservationSwept(t *testing.T) {
 		}
 
 		// The same with no stock left: cancelled and refunded, not paid.
-		o2, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("t@example.com"), returnURL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o2 := s.placeBand(t, "t@example.com")
 		d.Tx(ctx, func(tx db.Querier) error { _, err := inventory.Release(ctx, tx, o2.Owner()); return err })
 		s.setStock(t, "MB8-BLK", 0)
-		sess2, err := s.provider.Pay(ctx, o2.PaymentSession, payment.Card{Number: "4242424242424242", Expiry: "01/40", CVC: "999"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sess2 := s.pay(t, o2)
 		if err := s.orders.ApplyPayment(ctx, "test", o2.Number, sess2.ID, sess2.ChargeID, sess2.Amount); err != nil {
 			t.Fatal(err)
 		}

@@ -172,15 +172,11 @@ func (s *Service) Get(ctx context.Context, id, token string) (*View, error) {
 	return s.view(ctx, id)
 }
 
-// Lines returns the cart's lines in the order they were added. It does not
-// check a token: checkout calls it after Verify.
-func (s *Service) Lines(ctx context.Context, id string) ([]Line, error) {
-	return s.LinesTx(ctx, s.db.Reader(), id)
-}
-
-// LinesTx is Lines through q, so that checkout can read the lines inside
-// the transaction that claims the cart (by updating its row, which also
-// makes any change to the cart wait for that transaction).
+// LinesTx returns the cart's lines in the order they were added, read
+// through q, so that checkout can read them inside the transaction that
+// claims the cart (by updating its row, which also makes any change to the
+// cart wait for that transaction). It does not check a token: checkout
+// calls it after Check.
 func (s *Service) LinesTx(ctx context.Context, q db.Querier, id string) ([]Line, error) {
 	rows, err := q.QueryContext(ctx, "SELECT sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY position, sku", id)
 	if err != nil {

@@ -164,9 +164,9 @@ func TestAddMergesBySKU(t *testing.T) {
 		if len(v.Notices) != 0 {
 			t.Errorf("notices on an unchanged cart: %q", v.Notices)
 		}
-		lines, err := f.carts.Lines(f.ctx, id)
+		lines, err := f.carts.LinesTx(f.ctx, f.d.Read, id)
 		if err != nil || len(lines) != 2 || lines[0] != (cart.Line{SKU: "MB8-BLK", Quantity: 5}) {
-			t.Errorf("Lines = %+v, %v", lines, err)
+			t.Errorf("LinesTx = %+v, %v", lines, err)
 		}
 	})
 }

@@ -59,9 +59,6 @@ func NewService(d *db.DB, stock StockReader, opts Options) *Service {
 	return s
 }
 
-// Now returns the service's clock reading.
-func (s *Service) Now() time.Time { return s.now() }
-
 // current returns a catalog snapshot no older than the last revision check.
 // At most one caller at a time checks the revision; the others carry on
 // with the snapshot they have, so a slow check never queues readers.
@@ -109,6 +106,10 @@ func (s *Service) Refresh(ctx context.Context) (*snapshot, error) {
 	s.checkedAt.Store(time.Now().UnixNano())
 	return fresh, nil
 }
+
+// Now returns the service's clock reading, so that carts decide with the
+// same clock as the catalog.
+func (s *Service) Now() time.Time { return s.now() }
 
 // Markets returns every market the store serves.
 func (s *Service) Markets(ctx context.Context) (*market.Set, error) {
@@ -292,16 +293,6 @@ func (s *Service) List(ctx context.Context, code string, q ListQuery) (*ListResu
 		return nil, err
 	}
 	return res, nil
-}
-
-// Revision returns the revision of the catalog in memory, for caches and
-// ETags that must change when the catalog does.
-func (s *Service) Revision(ctx context.Context) (int64, error) {
-	snap, err := s.current(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return snap.revision, nil
 }
 
 // Item is one variant with everything that decides whether a market may

@@ -305,10 +305,19 @@ func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order) error {
 	if s.confirmer == nil {
 		return nil
 	}
-	if err := s.confirmer.QueueConfirmation(ctx, tx, o); err != nil {
+	if err := s.queueConfirmation(ctx, tx, o); err != nil {
 		s.log.Warn("confirmation email left to a job", "order", o.Number, "err", err)
 		return jobs.Enqueue(ctx, tx, jobConfirmation, map[string]string{"number": o.Number},
 			jobs.Options{UniqueKey: "confirmation:" + o.Number})
+	}
+	return nil
+}
+
+// queueConfirmation queues o's confirmation email and notes it on the
+// order's timeline, inside tx.
+func (s *Service) queueConfirmation(ctx context.Context, tx db.Querier, o *Order) error {
+	if err := s.confirmer.QueueConfirmation(ctx, tx, o); err != nil {
+		return err
 	}
 	return AddEvent(ctx, tx, o.ID, "email", "Order confirmation emailed to "+o.Email+".")
 }
@@ -537,9 +546,6 @@ func (s *Service) handleConfirmation(ctx context.Context, j jobs.Job) error {
 		if err != nil {
 			return err
 		}
-		if err := s.confirmer.QueueConfirmation(ctx, tx, o); err != nil {
-			return err
-		}
-		return AddEvent(ctx, tx, o.ID, "email", "Order confirmation emailed to "+o.Email+".")
+		return s.queueConfirmation(ctx, tx, o)
 	})
 }

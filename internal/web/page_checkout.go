@@ -11,17 +11,6 @@ import (
 	"mistore/internal/order"
 )
 
-// checkoutCart reads the storefront's cart cookie of market code:
-// "mistore_cart_{market}" holding "id.token".
-func checkoutCart(r *http.Request, code string) (id, token string, ok bool) {
-	c, err := r.Cookie("mistore_cart_" + code)
-	if err != nil {
-		return "", "", false
-	}
-	id, token, ok = strings.Cut(c.Value, ".")
-	return id, token, ok && id != "" && token != ""
-}
-
 type stateOption struct{ Code, Name string }
 
 type checkoutContent struct {
@@ -62,7 +51,7 @@ func (s *Server) pageCheckout(w http.ResponseWriter, r *http.Request) {
 // checkoutPage renders the one-page checkout; quote is shown when set.
 func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkoutForm, status int, quote *checkout.Quote, message string, fieldErrs ...map[string]string) {
 	code := r.PathValue("market")
-	id, token, ok := checkoutCart(r, code)
+	id, token, ok := cartCookie(r, code)
 	if !ok {
 		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
@@ -115,7 +104,7 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 // order from the form. Placing sends the shopper on to the payment page.
 func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("market")
-	id, token, ok := checkoutCart(r, code)
+	id, token, ok := cartCookie(r, code)
 	if !ok {
 		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
@@ -152,7 +141,7 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.jobs.Notify()
 	// The cart is an order now: the next visit starts a new one.
-	http.SetCookie(w, &http.Cookie{Name: "mistore_cart_" + code, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	clearCartCookie(w, r, code)
 	target := o.PaymentURL
 	if target == "" || o.Status != order.PendingPayment {
 		target = s.orderURL(o, s.orders.Tokens().For(o.Number))

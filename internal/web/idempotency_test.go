@@ -36,21 +36,14 @@ func idemPostCtx(t testing.TB, ctx context.Context, h http.Handler, path, body s
 	return response{status: rec.Code, header: rec.Result().Header, body: rec.Body.String()}
 }
 
-// idemErrorOf decodes an API error answer.
+// idemErrorOf decodes an API error answer, which must carry a message.
 func idemErrorOf(t testing.TB, r response) (code, field string) {
 	t.Helper()
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Field   string `json:"field"`
-		} `json:"error"`
-	}
-	decode(t, r, &body)
-	if body.Error.Message == "" {
+	code, field, msg := apiErrorOf(t, r)
+	if msg == "" {
 		t.Errorf("error without a message: %s", r.body)
 	}
-	return body.Error.Code, body.Error.Field
+	return code, field
 }
 
 // idemCreator is a fake creating handler: it counts its runs and answers 201

@@ -138,7 +138,7 @@ func (s *Service) Create(ctx context.Context, code string) (*View, string, error
 		return nil, "", fmt.Errorf("create cart: %w", err)
 	}
 	now := db.Time(s.now())
-	if _, err := s.db.Writer().ExecContext(ctx, `INSERT INTO carts (id, market, created_at, updated_at) VALUES ($1, $2, $3, $3)`,
+	if _, err := s.db.ExecRelaxed(ctx, `INSERT INTO carts (id, market, created_at, updated_at) VALUES ($1, $2, $3, $3)`,
 		id, m.Code, now); err != nil {
 		return nil, "", fmt.Errorf("create cart in %s: %w", m.Code, err)
 	}
@@ -271,7 +271,7 @@ func (s *Service) summary(ctx context.Context, id string) (Summary, error) {
 // since before, with their lines: abandoned carts, and the empty ones
 // visitors and bots create, would otherwise pile up for ever.
 func (s *Service) Sweep(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.Writer().ExecContext(ctx, `DELETE FROM carts WHERE order_number IS NULL AND updated_at < $1`, db.Time(before))
+	res, err := s.db.ExecRelaxed(ctx, `DELETE FROM carts WHERE order_number IS NULL AND updated_at < $1`, db.Time(before))
 	if err != nil {
 		return 0, fmt.Errorf("sweep carts: %w", err)
 	}

@@ -39,7 +39,7 @@ func (s *Service) AddItem(ctx context.Context, id, token, sku string, qty int) e
 	if err := refuse(it.Decide(stock, qty, now), name, stock, 0); err != nil {
 		return err
 	}
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.db.TxRelaxed(ctx, func(tx db.Querier) error {
 		if err := lock(ctx, tx, id, now); err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (s *Service) SetQuantity(ctx context.Context, id, token, sku string, qty in
 	}
 	now := s.now()
 	a := it.Decide(stock, qty, now)
-	return s.db.Tx(ctx, func(tx db.Querier) error {
+	return s.db.TxRelaxed(ctx, func(tx db.Querier) error {
 		if err := lock(ctx, tx, id, now); err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *Service) RemoveItem(ctx context.Context, id, token, sku string) error {
 }
 
 func (s *Service) remove(ctx context.Context, id, sku string, mustExist bool) error {
-	return s.db.Tx(ctx, func(tx db.Querier) error {
+	return s.db.TxRelaxed(ctx, func(tx db.Querier) error {
 		if err := lock(ctx, tx, id, s.now()); err != nil {
 			return err
 		}

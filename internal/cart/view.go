@@ -201,7 +201,7 @@ func (s *Service) markSeen(ctx context.Context, id string, l seenLine, price sql
 	if price.Valid {
 		newPrice = price.Int64
 	}
-	res, err := s.db.Writer().ExecContext(ctx, `UPDATE cart_lines SET seen_price = $3, seen_state = $4
+	res, err := s.db.ExecRelaxed(ctx, `UPDATE cart_lines SET seen_price = $3, seen_state = $4
 		WHERE cart_id = $1 AND sku = $2 AND coalesce(seen_price, -1) = $5 AND seen_state = $6`,
 		id, l.sku, newPrice, state, oldPrice, l.seenState)
 	if err != nil {

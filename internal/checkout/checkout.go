@@ -352,8 +352,10 @@ func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) 
 // redeemed and the stock reserved for the payment window, or nothing
 // happens. Checking out the same cart twice, even at once, gives one
 // order: the second call returns the first's. The payment session is
-// opened after the commit; returnURL gives the page the shopper comes back
-// to. created is false when the cart had been checked out before.
+// opened in the same transaction when the provider keeps its sessions in
+// the store's database, else after the commit; returnURL gives the page
+// the shopper comes back to. created is false when the cart had been
+// checked out before.
 func (s *Service) Place(ctx context.Context, cartID, token string, req Request, returnURL func(o *order.Order, token string) string) (placed *order.Order, created bool, err error) {
 	code, err := s.carts.Check(ctx, cartID, token)
 	if err != nil {
@@ -414,6 +416,9 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 			return fmt.Errorf("close cart: %w", err)
 		}
 		if err := order.ScheduleExpiry(ctx, tx, o); err != nil {
+			return err
+		}
+		if _, err := s.orders.StartPaymentTx(ctx, tx, o, returnURL(o, s.orders.Tokens().For(o.Number))); err != nil {
 			return err
 		}
 		placed, created = o, true

@@ -45,14 +45,46 @@ type DB struct {
 	// store's time under load.
 	stmts     *stmtCache
 	readStmts *stmtCache
+	// batch is SQLite's group commit; nil on PostgreSQL, whose own commits
+	// already share WAL flushes.
+	batch *batcher
 }
 
 // Reader is the read pool for queries, with their statements prepared once.
 func (d *DB) Reader() Querier { return pooled{pool: d.Read, stmts: d.readStmts} }
 
-// Writer is the write pool for single statements outside a transaction,
-// with their statements prepared once.
-func (d *DB) Writer() Querier { return pooled{pool: d.Write, stmts: d.stmts} }
+// Exec runs one writing statement as a transaction of its own.
+func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d.batch == nil {
+		return pooled{pool: d.Write, stmts: d.stmts}.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	err := d.batch.do(ctx, func(tx Querier) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// WriterStats is what SQLite's group commit has done since Open.
+type WriterStats struct {
+	// Commits counts commits, each of one or more transactions.
+	Commits uint64
+	// Transactions counts the transactions committed.
+	Transactions uint64
+	// Busy is the time the writer spent running transactions.
+	Busy time.Duration
+}
+
+// WriterStats reports what SQLite's group commit has done; it is all zero
+// on PostgreSQL.
+func (d *DB) WriterStats() WriterStats {
+	if d.batch == nil {
+		return WriterStats{}
+	}
+	return WriterStats{Commits: d.batch.batches.Load(), Transactions: d.batch.txs.Load(), Busy: time.Duration(d.batch.busy.Load())}
+}
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than a
 // SQLite file.
@@ -116,6 +148,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
 	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path, stmts: newStmtCache(write), readStmts: newStmtCache(read)}
+	d.batch = newBatcher(write, d.stmts)
 	// A corrupt or non-database file fails here, on the first real read,
 	// rather than on a shopper's request.
 	var mode string
@@ -163,8 +196,11 @@ func redact(dsn string) string {
 	return u.Redacted()
 }
 
-// Close closes both pools.
+// Close closes both pools, after the transactions already queued.
 func (d *DB) Close() error {
+	if d.batch != nil {
+		d.batch.close()
+	}
 	d.stmts.close()
 	if d.readStmts != d.stmts {
 		d.readStmts.close()
@@ -183,13 +219,58 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Tx runs fn in a write transaction and commits it if fn returns nil. On
 // SQLite the transaction starts with BEGIN IMMEDIATE, so it holds the write
-// lock from its first statement and never fails half-way on a busy upgrade.
+// lock from its first statement and never fails half-way on a busy upgrade,
+// and it may share its commit with others (see batcher): fn must do only
+// database work through tx, and once it has started it runs to the end
+// whatever ctx says. fn may run after others that were queued before it
+// and see their writes, never half of them.
 func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
+	return d.tx(ctx, false, fn)
+}
+
+// TxRelaxed is Tx for bookkeeping whose loss in a crash of the database
+// server itself (not of the store) would cost a shopper a retry, never
+// money: cart lines, idempotency keys, job housekeeping. On PostgreSQL it
+// commits without waiting for the log to reach the disk
+// (synchronous_commit = off): such a commit can be lost only if the
+// server crashes within a fraction of a second (three wal_writer_delay),
+// and any durable commit after it makes it durable too, so an order placed
+// on a cart also keeps the cart. On SQLite every commit already survives a
+// crash of the store, and TxRelaxed is Tx.
+func (d *DB) TxRelaxed(ctx context.Context, fn func(tx Querier) error) error {
+	return d.tx(ctx, true, fn)
+}
+
+// ExecRelaxed is Exec as a TxRelaxed.
+func (d *DB) ExecRelaxed(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d.batch != nil {
+		return d.Exec(ctx, query, args...)
+	}
+	var res sql.Result
+	err := d.TxRelaxed(ctx, func(tx Querier) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+func (d *DB) tx(ctx context.Context, relaxed bool, fn func(tx Querier) error) error {
+	if d.batch != nil {
+		return d.batch.do(ctx, fn)
+	}
 	tx, err := d.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(preparedTx{tx: tx, stmts: d.stmts}); err != nil {
+	q := preparedTx{tx: tx, stmts: d.stmts}
+	if relaxed && d.Dialect == Postgres {
+		if _, err := q.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("begin: %w", err)
+		}
+	}
+	if err := fn(q); err != nil {
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
 		}

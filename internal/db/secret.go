@@ -11,22 +11,22 @@ import (
 // first use and kept in the database, so every instance signs and checks
 // tokens with the same key and none needs configuring.
 func (d *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	// Two instances starting at once may both try: the first insert wins
+	// and both read its value back.
 	var v string
-	err := d.Writer().QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v)
-	if err != nil {
-		var b [32]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, fmt.Errorf("secret %s: %w", name, err)
-		}
-		// Two instances starting at once may both try: the first insert
-		// wins and both read its value back.
-		if _, err := d.Writer().ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
+	err := d.Tx(ctx, func(tx Querier) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO NOTHING`, name, hex.EncodeToString(b[:]), Now()); err != nil {
-			return nil, fmt.Errorf("secret %s: %w", name, err)
+			return err
 		}
-		if err := d.Writer().QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v); err != nil {
-			return nil, fmt.Errorf("secret %s: %w", name, err)
-		}
+		return tx.QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
 	}
 	key, err := hex.DecodeString(v)
 	if err != nil || len(key) < 16 {

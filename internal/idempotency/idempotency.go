@@ -151,68 +151,89 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outc
 		return Outcome{}, err
 	}
 	for range maxAttempts {
-		now := db.Time(s.now())
-		res, err := s.db.Writer().ExecContext(ctx, `INSERT INTO idempotency_keys
-			(scope, key, fingerprint, state, created_at, expires_at)
-			VALUES ($1, $2, $3, 'running', $4, $5)
-			ON CONFLICT (scope, key) DO NOTHING`,
-			scope, key, fingerprint, now, now.Add(TTL))
-		if err != nil {
-			return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
-		} else if n == 1 {
-			return Outcome{Proceed: true}, nil
-		}
-
-		// Someone holds the key. Read it from the write pool: on SQLite
-		// that is the connection that just saw the conflict, so the read
-		// cannot lag behind it.
 		var (
-			fp, state, contentType, body string
-			status                       int
-			expires                      time.Time
+			out   Outcome
+			again bool
 		)
-		err = s.db.Writer().QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
-			FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
-			Scan(&fp, &state, &status, &contentType, &body, &expires)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // abandoned or swept since the insert: try again
-		}
+		// One transaction per attempt: the claim, and when someone holds
+		// the key, the read of its state and the take-over of an expired
+		// one, all on the writer, so the read cannot lag behind the
+		// conflict it explains.
+		err := s.db.TxRelaxed(ctx, func(tx db.Querier) error {
+			var err error
+			out, again, err = s.attempt(ctx, tx, scope, key, fingerprint)
+			return err
+		})
 		if err != nil {
-			return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
+			return Outcome{}, err
 		}
-
-		if !expires.After(now) {
-			// Take the expired key over in one conditional update, so
-			// that of two requests doing this at once only one wins.
-			res, err := s.db.Writer().ExecContext(ctx, `UPDATE idempotency_keys
-				SET fingerprint = $3, state = 'running', status = 0, content_type = '', body = '',
-					created_at = $4, expires_at = $5
-				WHERE scope = $1 AND key = $2 AND expires_at <= $4`,
-				scope, key, fingerprint, now, now.Add(TTL))
-			if err != nil {
-				return Outcome{}, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return Outcome{}, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
-			} else if n == 1 {
-				return Outcome{Proceed: true}, nil
-			}
-			continue // another request took it over first: look again
-		}
-
-		switch {
-		case fp != fingerprint:
-			return Outcome{}, ErrKeyReused
-		case state == "running":
-			return Outcome{}, ErrInProgress
-		default:
-			return Outcome{Replay: Replay{Status: status, ContentType: contentType, Body: []byte(body)}}, nil
+		if !again {
+			return out, nil
 		}
 	}
 	return Outcome{}, fmt.Errorf("idempotency: begin: key %q kept changing under %d attempts", key, maxAttempts)
+}
+
+// attempt tries once to claim key inside tx; again means the key changed
+// under it and Begin should look once more.
+func (s *Store) attempt(ctx context.Context, tx db.Querier, scope, key, fingerprint string) (out Outcome, again bool, err error) {
+	now := db.Time(s.now())
+	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys
+		(scope, key, fingerprint, state, created_at, expires_at)
+		VALUES ($1, $2, $3, 'running', $4, $5)
+		ON CONFLICT (scope, key) DO NOTHING`,
+		scope, key, fingerprint, now, now.Add(TTL))
+	if err != nil {
+		return Outcome{}, false, fmt.Errorf("idempotency: begin: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Outcome{}, false, fmt.Errorf("idempotency: begin: %w", err)
+	} else if n == 1 {
+		return Outcome{Proceed: true}, false, nil
+	}
+
+	var (
+		fp, state, contentType, body string
+		status                       int
+		expires                      time.Time
+	)
+	err = tx.QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
+		FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
+		Scan(&fp, &state, &status, &contentType, &body, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Outcome{}, true, nil // abandoned or swept since the insert: try again
+	}
+	if err != nil {
+		return Outcome{}, false, fmt.Errorf("idempotency: begin: %w", err)
+	}
+
+	if !expires.After(now) {
+		// Take the expired key over in one conditional update, so that of
+		// two requests doing this at once only one wins.
+		res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys
+			SET fingerprint = $3, state = 'running', status = 0, content_type = '', body = '',
+				created_at = $4, expires_at = $5
+			WHERE scope = $1 AND key = $2 AND expires_at <= $4`,
+			scope, key, fingerprint, now, now.Add(TTL))
+		if err != nil {
+			return Outcome{}, false, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return Outcome{}, false, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
+		} else if n == 1 {
+			return Outcome{Proceed: true}, false, nil
+		}
+		return Outcome{}, true, nil // another request took it over first: look again
+	}
+
+	switch {
+	case fp != fingerprint:
+		return Outcome{}, false, ErrKeyReused
+	case state == "running":
+		return Outcome{}, false, ErrInProgress
+	default:
+		return Outcome{Replay: Replay{Status: status, ContentType: contentType, Body: []byte(body)}}, false, nil
+	}
 }
 
 // Finish stores the answer to the request that owns key, to be replayed
@@ -232,7 +253,7 @@ func (s *Store) Finish(ctx context.Context, scope, key string, status int, conte
 		return fmt.Errorf("idempotency: finish %q: answer is not text", key)
 	}
 	now := db.Time(s.now())
-	res, err := s.db.Writer().ExecContext(ctx, `UPDATE idempotency_keys
+	res, err := s.db.ExecRelaxed(ctx, `UPDATE idempotency_keys
 		SET state = 'done', status = $3, content_type = $4, body = $5, expires_at = $6
 		WHERE scope = $1 AND key = $2 AND state = 'running'`,
 		scope, key, status, contentType, string(body), now.Add(TTL))
@@ -251,7 +272,7 @@ func (s *Store) Finish(ctx context.Context, scope, key string, status int, conte
 // panic, a "not now" 4xx), so that the client may retry with it. Only a
 // running key is released: a stored answer stays.
 func (s *Store) Abandon(ctx context.Context, scope, key string) error {
-	if _, err := s.db.Writer().ExecContext(ctx, `DELETE FROM idempotency_keys
+	if _, err := s.db.ExecRelaxed(ctx, `DELETE FROM idempotency_keys
 		WHERE scope = $1 AND key = $2 AND state = 'running'`, scope, key); err != nil {
 		return fmt.Errorf("idempotency: abandon %q: %w", key, err)
 	}
@@ -261,7 +282,7 @@ func (s *Store) Abandon(ctx context.Context, scope, key string) error {
 // Sweep deletes expired keys and returns how many, for a periodic job.
 // Begin already ignores expired keys, so sweeping only reclaims space.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	res, err := s.db.Writer().ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, db.Time(s.now()))
+	res, err := s.db.ExecRelaxed(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, db.Time(s.now()))
 	if err != nil {
 		return 0, fmt.Errorf("idempotency: sweep: %w", err)
 	}

@@ -86,6 +86,23 @@ func Enqueue(ctx context.Context, tx db.Querier, kind string, payload any, opts 
 	return nil
 }
 
+// Cancel drops the pending job queued under uniqueKey, for work that got
+// done another way; a job already running, or none, is left alone.
+func Cancel(ctx context.Context, d *db.DB, uniqueKey string) error {
+	if _, err := d.ExecRelaxed(ctx, "DELETE FROM jobs WHERE unique_key = $1 AND state = 'pending'", uniqueKey); err != nil {
+		return fmt.Errorf("cancel job %s: %w", uniqueKey, err)
+	}
+	return nil
+}
+
+// Expedite makes the pending job queued under uniqueKey due now.
+func Expedite(ctx context.Context, d *db.DB, uniqueKey string) error {
+	if _, err := d.ExecRelaxed(ctx, "UPDATE jobs SET run_at = $2, updated_at = $2 WHERE unique_key = $1 AND state = 'pending'", uniqueKey, db.Now()); err != nil {
+		return fmt.Errorf("expedite job %s: %w", uniqueKey, err)
+	}
+	return nil
+}
+
 // Runner claims due jobs and runs them.
 type Runner struct {
 	db       *db.DB
@@ -202,10 +219,12 @@ func (r *Runner) claim(ctx context.Context) (Job, bool, error) {
 	if r.db.Dialect == db.Postgres {
 		lockClause = " FOR UPDATE SKIP LOCKED"
 	}
-	err = r.db.Writer().QueryRowContext(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1,
-			locked_until = $2, updated_at = $1
-		WHERE id = (SELECT id FROM jobs WHERE `+due+` ORDER BY run_at, id LIMIT 1`+lockClause+`)
-		RETURNING id, kind, payload, attempts`, now, now.Add(r.Lease)).Scan(&j.ID, &j.Kind, &payload, &j.Attempts)
+	err = r.db.TxRelaxed(ctx, func(tx db.Querier) error {
+		return tx.QueryRowContext(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1,
+				locked_until = $2, updated_at = $1
+			WHERE id = (SELECT id FROM jobs WHERE `+due+` ORDER BY run_at, id LIMIT 1`+lockClause+`)
+			RETURNING id, kind, payload, attempts`, now, now.Add(r.Lease)).Scan(&j.ID, &j.Kind, &payload, &j.Attempts)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, false, nil
 	}
@@ -233,14 +252,14 @@ func (r *Runner) execute(ctx context.Context, j Job) {
 		// A finished job leaves no row: the table holds only work to do
 		// (and failures to look at), so claiming stays fast. Handlers are
 		// idempotent by their own records, not by this row.
-		_, uerr = r.db.Writer().ExecContext(ctx, `DELETE FROM jobs WHERE id = $1`, j.ID)
+		_, uerr = r.db.ExecRelaxed(ctx, `DELETE FROM jobs WHERE id = $1`, j.ID)
 	case errors.As(err, &perm):
 		r.log.Error("job failed for good", "id", j.ID, "kind", j.Kind, "err", err)
-		_, uerr = r.db.Writer().ExecContext(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1`, j.ID, err.Error(), now)
+		_, uerr = r.db.ExecRelaxed(ctx, `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1`, j.ID, err.Error(), now)
 	default:
 		next := now.Add(backoff(j.Attempts))
 		r.log.Warn("job will be retried", "id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "err", err, "at", next)
-		_, uerr = r.db.Writer().ExecContext(ctx, `UPDATE jobs SET
+		_, uerr = r.db.ExecRelaxed(ctx, `UPDATE jobs SET
 				state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
 				run_at = $2, locked_until = NULL, last_error = $3, updated_at = $4
 			WHERE id = $1`, j.ID, next, err.Error(), now)

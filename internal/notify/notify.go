@@ -189,7 +189,7 @@ func (m *Mailer) HandleSend(ctx context.Context, j jobs.Job) error {
 	if err := m.sender.Send(ctx, env); err != nil {
 		// Recorded on the email for the outbox page; the job keeps its own
 		// copy and retries with backoff until its attempts run out.
-		if _, uerr := m.db.Writer().ExecContext(ctx, "UPDATE emails SET last_error = $2 WHERE id = $1", e.ID, err.Error()); uerr != nil {
+		if _, uerr := m.db.Exec(ctx, "UPDATE emails SET last_error = $2 WHERE id = $1", e.ID, err.Error()); uerr != nil {
 			m.log.ErrorContext(ctx, "record email error", "email_id", e.ID, "err", uerr)
 		}
 		if errors.Is(err, ErrUndeliverable) {
@@ -202,7 +202,7 @@ func (m *Mailer) HandleSend(ctx context.Context, j jobs.Job) error {
 	// runs again and sends it a second time: at least once, never lost.
 	// The Message-ID is derived from the unique key, so receivers that
 	// de-duplicate by it show one message.
-	if _, err := m.db.Writer().ExecContext(ctx, "UPDATE emails SET sent_at = $2, last_error = '' WHERE id = $1 AND sent_at IS NULL", e.ID, db.Now()); err != nil {
+	if _, err := m.db.Exec(ctx, "UPDATE emails SET sent_at = $2, last_error = '' WHERE id = $1 AND sent_at IS NULL", e.ID, db.Now()); err != nil {
 		return fmt.Errorf("mark email %d sent: %w", e.ID, err)
 	}
 	// By id, not address: the log outlives a customer's deletion request.

@@ -122,7 +122,7 @@ func OrderConfirmation(o OrderEmail) (Message, error) {
 		Subject:   "Your Mistore order " + o.Number,
 		Text:      tb.String(),
 		HTML:      hb.String(),
-		UniqueKey: "order-confirmation:" + o.Number,
+		UniqueKey: OrderConfirmationKey(o.Number),
 	}
 	if o.OrderID != 0 {
 		id := o.OrderID
@@ -130,6 +130,10 @@ func OrderConfirmation(o OrderEmail) (Message, error) {
 	}
 	return m, nil
 }
+
+// OrderConfirmationKey is the outbox key of order number's confirmation:
+// one per order, however often it is queued.
+func OrderConfirmationKey(number string) string { return "order-confirmation:" + number }
 
 // validate checks what the email cannot do without.
 func (o OrderEmail) validate() error {

@@ -20,15 +20,15 @@ type MailConfirmer struct {
 	Markets   func(context.Context) (*market.Set, error)
 }
 
-// QueueConfirmation renders o's confirmation and queues it in tx.
-func (c MailConfirmer) QueueConfirmation(ctx context.Context, tx db.Querier, o *Order) error {
+// RenderConfirmation renders o's confirmation email.
+func (c MailConfirmer) RenderConfirmation(ctx context.Context, o *Order) (notify.Message, error) {
 	set, err := c.Markets(ctx)
 	if err != nil {
-		return err
+		return notify.Message{}, err
 	}
 	m, err := set.Get(o.Market)
 	if err != nil {
-		return err
+		return notify.Message{}, err
 	}
 	a := o.Address
 	e := notify.OrderEmail{
@@ -44,8 +44,13 @@ func (c MailConfirmer) QueueConfirmation(ctx context.Context, tx db.Querier, o *
 	}
 	msg, err := notify.OrderConfirmation(e)
 	if err != nil {
-		return fmt.Errorf("confirmation of %s: %w", o.Number, err)
+		return notify.Message{}, fmt.Errorf("confirmation of %s: %w", o.Number, err)
 	}
+	return msg, nil
+}
+
+// QueueMessage queues a rendered email in tx.
+func (c MailConfirmer) QueueMessage(ctx context.Context, tx db.Querier, msg notify.Message) error {
 	return c.Mailer.Queue(ctx, tx, msg)
 }
 

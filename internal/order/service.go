@@ -12,6 +12,7 @@ import (
 	"mistore/internal/inventory"
 	"mistore/internal/jobs"
 	"mistore/internal/money"
+	"mistore/internal/notify"
 	"mistore/internal/payment"
 )
 
@@ -25,7 +26,12 @@ const (
 
 // Confirmer queues an order's confirmation email inside a transaction.
 type Confirmer interface {
-	QueueConfirmation(ctx context.Context, tx db.Querier, o *Order) error
+	// RenderConfirmation renders o's confirmation email. It is called
+	// outside the transaction that marks o paid where it can be, since a
+	// template is no work for the database writer to wait on.
+	RenderConfirmation(ctx context.Context, o *Order) (notify.Message, error)
+	// QueueMessage queues a rendered email in tx.
+	QueueMessage(ctx context.Context, tx db.Querier, msg notify.Message) error
 }
 
 // Service runs the order lifecycle.
@@ -108,11 +114,35 @@ func (s *Service) StartPayment(ctx context.Context, o *Order, returnURL string) 
 	if err != nil {
 		return nil, fmt.Errorf("order %s: start payment: %w", o.Number, err)
 	}
-	if _, err := s.db.Writer().ExecContext(ctx, `UPDATE orders SET payment_session = $2, payment_url = $3, payment_status = 'open', updated_at = $4
+	if _, err := s.db.Exec(ctx, `UPDATE orders SET payment_session = $2, payment_url = $3, payment_status = 'open', updated_at = $4
 		WHERE number = $1 AND status = 'pending_payment' AND payment_session = ''`, o.Number, sess.ID, sess.URL, db.Now()); err != nil {
 		return nil, fmt.Errorf("order %s: record payment session: %w", o.Number, err)
 	}
 	return Get(ctx, s.db.Reader(), o.Number)
+}
+
+// StartPaymentTx opens o's payment session inside tx, the transaction
+// that placed it, when its provider keeps its sessions in the store's own
+// database (payment.LocalSessions), and updates o; started is false for
+// any other provider, whose session StartPayment opens after the commit.
+func (s *Service) StartPaymentTx(ctx context.Context, tx db.Querier, o *Order, returnURL string) (started bool, err error) {
+	p, ok := s.providers[o.PaymentProvider].(payment.LocalSessions)
+	if !ok || o.Status != PendingPayment || o.PaymentURL != "" {
+		return false, nil
+	}
+	sess, err := p.CreateSessionTx(ctx, tx, payment.SessionRequest{
+		Reference: o.Number, Amount: o.Total, Email: o.Email, Description: "Mistore order " + o.Number,
+		ReturnURL: returnURL, ExpiresAt: o.ExpiresAt, IdempotencyKey: "order:" + o.Number + ":session",
+	})
+	if err != nil {
+		return false, fmt.Errorf("order %s: start payment: %w", o.Number, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_session = $2, payment_url = $3, payment_status = 'open'
+		WHERE id = $1`, o.ID, sess.ID, sess.URL); err != nil {
+		return false, fmt.Errorf("order %s: record payment session: %w", o.Number, err)
+	}
+	o.PaymentSession, o.PaymentURL, o.PaymentStatus = sess.ID, sess.URL, "open"
+	return true, nil
 }
 
 // AcceptWebhook verifies a provider's webhook and queues its event for
@@ -131,12 +161,16 @@ func (s *Service) AcceptWebhook(ctx context.Context, provider string, payload []
 	// 2xx only once the order has moved. Should applying fail, the event
 	// is recorded with a job to apply it later instead, so it is never
 	// lost and the provider need not retry.
+	var pre *notify.Message
+	if ev.Type == payment.EventPaymentSucceeded {
+		pre = s.prerender(ctx, ev.Reference)
+	}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		fresh, err := recordEvent(ctx, tx, provider, ev.ID)
 		if err != nil || !fresh {
 			return err
 		}
-		return s.applyEvent(ctx, tx, provider, ev)
+		return s.applyEvent(ctx, tx, provider, ev, pre)
 	})
 	if err == nil {
 		return nil
@@ -174,14 +208,14 @@ func (s *Service) handlePaymentEvent(ctx context.Context, j jobs.Job) error {
 	if err := json.Unmarshal(j.Payload, &pj); err != nil {
 		return jobs.Permanent(err)
 	}
-	return s.db.Tx(ctx, func(tx db.Querier) error { return s.applyEvent(ctx, tx, pj.Provider, pj.Event) })
+	return s.db.Tx(ctx, func(tx db.Querier) error { return s.applyEvent(ctx, tx, pj.Provider, pj.Event, nil) })
 }
 
 // applyEvent moves the order an event is about, inside tx.
-func (s *Service) applyEvent(ctx context.Context, tx db.Querier, provider string, ev payment.Event) error {
+func (s *Service) applyEvent(ctx context.Context, tx db.Querier, provider string, ev payment.Event, pre *notify.Message) error {
 	switch ev.Type {
 	case payment.EventPaymentSucceeded:
-		return s.applyPayment(ctx, tx, provider, ev.Reference, ev.SessionID, ev.ChargeID, ev.Amount)
+		return s.applyPayment(ctx, tx, provider, ev.Reference, ev.SessionID, ev.ChargeID, ev.Amount, pre)
 	case payment.EventPaymentFailed:
 		return noteFailure(ctx, tx, ev)
 	default:
@@ -216,13 +250,34 @@ func noteFailure(ctx context.Context, tx db.Querier, ev payment.Event) error {
 // expired meanwhile takes its stock again if it is still there, and is
 // refunded if not.
 func (s *Service) ApplyPayment(ctx context.Context, provider, number, sessionID, chargeID string, amount money.Money) error {
+	pre := s.prerender(ctx, number)
 	return s.db.Tx(ctx, func(tx db.Querier) error {
-		return s.applyPayment(ctx, tx, provider, number, sessionID, chargeID, amount)
+		return s.applyPayment(ctx, tx, provider, number, sessionID, chargeID, amount, pre)
 	})
 }
 
-// applyPayment is ApplyPayment inside the caller's transaction.
-func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, number, sessionID, chargeID string, amount money.Money) error {
+// prerender renders the confirmation of order number if it is waiting for
+// its payment, so that the transaction applying the payment need not; nil
+// when there is nothing to render or rendering failed (the transaction
+// then renders, or leaves it to a job).
+func (s *Service) prerender(ctx context.Context, number string) *notify.Message {
+	if s.confirmer == nil {
+		return nil
+	}
+	o, err := Get(ctx, s.db.Reader(), number)
+	if err != nil || o.Status != PendingPayment {
+		return nil
+	}
+	msg, err := s.confirmer.RenderConfirmation(ctx, o)
+	if err != nil {
+		return nil
+	}
+	return &msg
+}
+
+// applyPayment is ApplyPayment inside the caller's transaction; pre is
+// the order's confirmation if rendered already.
+func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, number, sessionID, chargeID string, amount money.Money, pre *notify.Message) error {
 	o, err := Get(ctx, tx, number)
 	if errors.Is(err, ErrNotFound) {
 		return jobs.Permanent(fmt.Errorf("payment for unknown order %s", number))
@@ -295,17 +350,17 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 	if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
 		return err
 	}
-	return s.confirm(ctx, tx, o)
+	return s.confirm(ctx, tx, o, pre)
 }
 
 // confirm queues the confirmation email of a paid order in its
 // transaction. Should that fail (a template, say), a job tries again
 // later rather than the payment failing.
-func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order) error {
+func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order, pre *notify.Message) error {
 	if s.confirmer == nil {
 		return nil
 	}
-	if err := s.queueConfirmation(ctx, tx, o); err != nil {
+	if err := s.queueConfirmation(ctx, tx, o, pre); err != nil {
 		s.log.Warn("confirmation email left to a job", "order", o.Number, "err", err)
 		return jobs.Enqueue(ctx, tx, jobConfirmation, map[string]string{"number": o.Number},
 			jobs.Options{UniqueKey: "confirmation:" + o.Number})
@@ -315,8 +370,15 @@ func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order) error {
 
 // queueConfirmation queues o's confirmation email and notes it on the
 // order's timeline, inside tx.
-func (s *Service) queueConfirmation(ctx context.Context, tx db.Querier, o *Order) error {
-	if err := s.confirmer.QueueConfirmation(ctx, tx, o); err != nil {
+func (s *Service) queueConfirmation(ctx context.Context, tx db.Querier, o *Order, pre *notify.Message) error {
+	if pre == nil || pre.UniqueKey != notify.OrderConfirmationKey(o.Number) {
+		msg, err := s.confirmer.RenderConfirmation(ctx, o)
+		if err != nil {
+			return err
+		}
+		pre = &msg
+	}
+	if err := s.confirmer.QueueMessage(ctx, tx, *pre); err != nil {
 		return err
 	}
 	return AddEvent(ctx, tx, o.ID, "email", "Order confirmation emailed to "+o.Email+".")
@@ -546,6 +608,6 @@ func (s *Service) handleConfirmation(ctx context.Context, j jobs.Job) error {
 		if err != nil {
 			return err
 		}
-		return s.queueConfirmation(ctx, tx, o)
+		return s.queueConfirmation(ctx, tx, o, nil)
 	})
 }

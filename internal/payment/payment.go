@@ -8,6 +8,7 @@ package payment
 import (
 	"context"
 	"errors"
+	"mistore/internal/db"
 	"net/http"
 	"time"
 
@@ -49,6 +50,15 @@ type Provider interface {
 	// ParseWebhook checks a webhook's signature and age against now and
 	// returns the event it carries.
 	ParseWebhook(payload []byte, header http.Header, now time.Time) (Event, error)
+}
+
+// LocalSessions is a provider whose sessions live in the store's own
+// database, such as the test provider: a session can then be opened
+// inside the transaction that places the order, instead of in a call and
+// a write of its own after it.
+type LocalSessions interface {
+	// CreateSessionTx is CreateSession inside tx.
+	CreateSessionTx(ctx context.Context, tx db.Querier, req SessionRequest) (Session, error)
 }
 
 // SessionRequest asks for a payment of Amount for an order.

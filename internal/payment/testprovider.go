@@ -96,6 +96,17 @@ func (p *TestProvider) PageURL(id string) string { return p.baseURL + "/pay/test
 // CreateSession opens a session; the same idempotency key returns the
 // session it opened before.
 func (p *TestProvider) CreateSession(ctx context.Context, req SessionRequest) (Session, error) {
+	var out Session
+	err := p.db.Tx(ctx, func(tx db.Querier) error {
+		var err error
+		out, err = p.CreateSessionTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// CreateSessionTx is CreateSession inside tx.
+func (p *TestProvider) CreateSessionTx(ctx context.Context, tx db.Querier, req SessionRequest) (Session, error) {
 	if req.IdempotencyKey == "" {
 		return Session{}, errors.New("test provider: an idempotency key is required")
 	}
@@ -103,19 +114,19 @@ func (p *TestProvider) CreateSession(ctx context.Context, req SessionRequest) (S
 		return Session{}, fmt.Errorf("test provider: amount %s must be positive", req.Amount)
 	}
 	now := db.Time(p.now())
-	_, err := p.db.Writer().ExecContext(ctx, `INSERT INTO test_provider_sessions (id, reference, amount, currency, status, return_url,
+	_, err := tx.ExecContext(ctx, `INSERT INTO test_provider_sessions (id, reference, amount, currency, status, return_url,
 			expires_at, idempotency_key, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
 		randomID("ts_"), req.Reference, req.Amount.Amount, req.Amount.Currency, req.ReturnURL, db.Time(req.ExpiresAt), req.IdempotencyKey, now)
 	if err != nil {
 		return Session{}, fmt.Errorf("test provider: create session: %w", err)
 	}
-	return p.sessionWhere(ctx, "idempotency_key = $1", req.IdempotencyKey)
+	return p.sessionWhere(ctx, tx, "idempotency_key = $1", req.IdempotencyKey)
 }
 
 // GetSession returns a session as the provider sees it now.
 func (p *TestProvider) GetSession(ctx context.Context, id string) (Session, error) {
-	return p.sessionWhere(ctx, "id = $1", id)
+	return p.sessionWhere(ctx, p.db.Reader(), "id = $1", id)
 }
 
 // PageSession is what the hosted page shows.
@@ -150,12 +161,12 @@ func (p *TestProvider) effectiveStatus(s SessionStatus, expires time.Time) Sessi
 	return s
 }
 
-func (p *TestProvider) sessionWhere(ctx context.Context, where string, arg any) (Session, error) {
+func (p *TestProvider) sessionWhere(ctx context.Context, q db.Querier, where string, arg any) (Session, error) {
 	var s Session
 	var status, cur string
 	var amount int64
 	var expires time.Time
-	err := p.db.Reader().QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, expires_at
+	err := q.QueryRowContext(ctx, `SELECT id, reference, amount, currency, status, charge_id, expires_at
 		FROM test_provider_sessions WHERE `+where, arg).Scan(&s.ID, &s.Reference, &amount, &cur, &status, &s.ChargeID, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrUnknownSession
@@ -178,13 +189,17 @@ type Card struct {
 }
 
 // Pay charges a card on session id, as the hosted page's form does. The
-// outcome is also sent to the store by webhook.
+// outcome is sent to the store by webhook before Pay returns, so the
+// shopper sent back to the store finds the order moved; a webhook that
+// cannot be delivered at once is redelivered by a durable job queued with
+// the charge, as a real provider retries.
 func (p *TestProvider) Pay(ctx context.Context, id string, card Card) (Session, error) {
 	number, err := checkCard(card, p.now())
 	if err != nil {
 		return Session{}, err
 	}
 	var out Session
+	var hook []byte
 	declined := false
 	err = p.db.Tx(ctx, func(tx db.Querier) error {
 		var status, ref, cur string
@@ -214,7 +229,8 @@ func (p *TestProvider) Pay(ctx context.Context, id string, card Card) (Session, 
 			// The decline is recorded and its webhook queued: commit, then
 			// tell the shopper.
 			declined = true
-			return p.queueWebhook(ctx, tx, ev)
+			hook, err = p.queueWebhook(ctx, tx, ev)
+			return err
 		}
 		charge := randomID("ch_")
 		res, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET status = 'succeeded', charge_id = $2, updated_at = $3
@@ -227,11 +243,13 @@ func (p *TestProvider) Pay(ctx context.Context, id string, card Card) (Session, 
 		}
 		ev.Type, ev.ChargeID = EventPaymentSucceeded, charge
 		out = Session{ID: id, URL: p.PageURL(id), Status: SessionSucceeded, Reference: ref, Amount: ev.Amount, ChargeID: charge}
-		return p.queueWebhook(ctx, tx, ev)
+		hook, err = p.queueWebhook(ctx, tx, ev)
+		return err
 	})
 	if err != nil {
 		return Session{}, fmt.Errorf("test provider: pay %s: %w", id, err)
 	}
+	p.deliverNow(ctx, hook)
 	if declined {
 		return Session{}, ErrDeclined
 	}
@@ -357,11 +375,48 @@ type webhookBody struct {
 	} `json:"data"`
 }
 
-func (p *TestProvider) queueWebhook(ctx context.Context, tx db.Querier, ev Event) error {
+// queueWebhook queues the delivery of ev's webhook in tx and returns its
+// body.
+func (p *TestProvider) queueWebhook(ctx context.Context, tx db.Querier, ev Event) ([]byte, error) {
 	var b webhookBody
 	b.ID, b.Type, b.Created = ev.ID, ev.Type, ev.Created.Unix()
 	b.Data.SessionID, b.Data.ChargeID, b.Data.Reference, b.Data.Amount, b.Data.Message = ev.SessionID, ev.ChargeID, ev.Reference, ev.Amount, ev.Message
-	return jobs.Enqueue(ctx, tx, webhookJob, b, jobs.Options{UniqueKey: "testprovider:" + ev.ID, MaxAttempts: 20})
+	body, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	return body, jobs.Enqueue(ctx, tx, webhookJob, json.RawMessage(body), jobs.Options{
+		UniqueKey: webhookKey(b.ID), MaxAttempts: 20, RunAt: p.now().Add(redeliverAfter),
+	})
+}
+
+// redeliverAfter is when the job queued with a webhook delivers it, should
+// Pay's own delivery not have happened by then (the process died, say).
+// Until then the job waits, so that the runner does not deliver a second
+// time what Pay is delivering.
+const redeliverAfter = 30 * time.Second
+
+func webhookKey(eventID string) string { return "testprovider:" + eventID }
+
+// deliverNowTimeout bounds the webhook Pay posts before answering; a
+// slower store gets it again from the job.
+const deliverNowTimeout = 5 * time.Second
+
+// deliverNow posts a webhook queued by Pay at once and, once the store has
+// taken it, drops its job; should the store not take it, the job is made
+// due now, to redeliver it with the runner's back-off.
+func (p *TestProvider) deliverNow(ctx context.Context, body []byte) {
+	var b webhookBody
+	if json.Unmarshal(body, &b) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliverNowTimeout)
+	defer cancel()
+	if p.post(ctx, body) != nil {
+		jobs.Expedite(ctx, p.db, webhookKey(b.ID))
+		return
+	}
+	jobs.Cancel(ctx, p.db, webhookKey(b.ID))
 }
 
 // Register adds the webhook delivery job to a runner.
@@ -370,7 +425,11 @@ func (p *TestProvider) Register(r *jobs.Runner) { r.Handle(webhookJob, p.deliver
 // deliver posts one webhook, signed now, to the store; a non-2xx answer
 // retries it later, as a provider redelivers.
 func (p *TestProvider) deliver(ctx context.Context, j jobs.Job) error {
-	body := []byte(j.Payload)
+	return p.post(ctx, []byte(j.Payload))
+}
+
+// post signs body now and posts it to the store's webhook endpoint.
+func (p *TestProvider) post(ctx context.Context, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.baseURL+"/api/v1/payments/test/webhook", bytes.NewReader(body))
 	if err != nil {
 		return jobs.Permanent(err)

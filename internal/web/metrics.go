@@ -41,6 +41,22 @@ func newMetrics(d *db.DB) *metrics {
 	if d.Write != d.Read {
 		m.registry.MustRegister(collectors.NewDBStatsCollector(d.Write, "write"))
 	}
+	if d.Dialect == db.SQLite {
+		m.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "mistore_db_group_commits_total",
+				Help: "Commits of SQLite's writer, each carrying one or more write transactions.",
+			}, func() float64 { return float64(d.WriterStats().Commits) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "mistore_db_group_committed_transactions_total",
+				Help: "Write transactions committed on SQLite; divided by mistore_db_group_commits_total, the mean batch.",
+			}, func() float64 { return float64(d.WriterStats().Transactions) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "mistore_db_writer_busy_seconds_total",
+				Help: "Time SQLite's one writer spent running transactions; its rate is the writer's utilisation.",
+			}, func() float64 { return d.WriterStats().Busy.Seconds() }),
+		)
+	}
 	return m
 }
 

@@ -127,7 +127,6 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	card := payment.Card{Number: r.PostFormValue("card_number"), Expiry: r.PostFormValue("expiry"), CVC: r.PostFormValue("cvc")}
 	_, err := s.testPay.Pay(r.Context(), id, card)
 	if err == nil {
-		s.jobs.Notify()
 		page, perr := s.testPay.Page(r.Context(), id)
 		if perr != nil {
 			s.pageFail(w, r, perr)
@@ -143,7 +142,6 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, payment.ErrDeclined):
-		s.jobs.Notify()
 		s.renderPay(w, r, http.StatusPaymentRequired, page, "Your card was declined. Check the details or try another card.", "card_number")
 	case errors.Is(err, payment.ErrInvalidCard):
 		msg, field := cardProblem(err)

@@ -1,0 +1,278 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxBatch bounds how many transactions share one commit. A batch forms
+// from whatever queued while the previous one ran, so at low load every
+// transaction commits alone and at high load a few dozen share a commit;
+// the bound keeps one batch's latency from growing without end.
+const maxBatch = 128
+
+// ErrClosed is returned for a transaction submitted after Close.
+var ErrClosed = errors.New("database closed")
+
+// batcher is SQLite's group commit. SQLite has one writer at a time; a
+// store under load spends a large share of that writer's time committing
+// (writing WAL frames and, under synchronous=FULL, syncing them), and the
+// rest handing the one connection from goroutine to goroutine. The batcher
+// owns the connection: transactions are queued to it, and it runs all the
+// queued ones back to back inside one SQLite transaction, each in its own
+// savepoint, then commits once and answers them all.
+//
+// Each transaction keeps its own all-or-nothing meaning: one that fails
+// is rolled back to its savepoint and the others in the batch commit
+// without it. One that succeeds is answered only after the shared commit,
+// so "nil" still means "durable as the pragmas say". Transactions in a
+// batch run one after another and see each other's writes, exactly as if
+// they had run alone in that order.
+type batcher struct {
+	pool  *sql.DB
+	stmts *stmtCache
+	queue chan *writeReq
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+	// mu orders submissions before close: once closed is set, nothing
+	// more enters the queue, so the loop answers everything in it.
+	mu     sync.RWMutex
+	closed bool
+
+	// batches and txs count commits and the transactions in them, so that
+	// how much the batching saves can be read off the metrics.
+	batches, txs atomic.Uint64
+	// busy is the time the writer spent running batches, in nanoseconds:
+	// how close to saturation the one writer is.
+	busy atomic.Int64
+}
+
+// writeReq is one queued transaction.
+type writeReq struct {
+	ctx context.Context
+	fn  func(Querier) error
+	// Set by the batcher before done is closed.
+	err      error
+	panicked any
+	ok       bool // fn returned nil and its savepoint was kept
+	done     chan struct{}
+}
+
+func newBatcher(pool *sql.DB, stmts *stmtCache) *batcher {
+	b := &batcher{pool: pool, stmts: stmts, queue: make(chan *writeReq, maxBatch), stop: make(chan struct{})}
+	b.wg.Add(1)
+	go b.loop()
+	return b
+}
+
+// do runs fn in a write transaction through the batcher and returns once
+// that transaction is committed or rolled back. A fn that panicked panics
+// again here, in its caller's goroutine.
+func (b *batcher) do(ctx context.Context, fn func(Querier) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case b.queue <- r:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued the request is the batcher's: it answers every request
+	// it takes, and one already running cannot be abandoned half-way.
+	<-r.done
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	return r.err
+}
+
+// close stops the batcher after the transactions already queued.
+func (b *batcher) close() {
+	b.once.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		close(b.stop)
+		b.mu.Unlock()
+	})
+	b.wg.Wait()
+}
+
+func (b *batcher) loop() {
+	defer b.wg.Done()
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		var first *writeReq
+		select {
+		case first = <-b.queue:
+		case <-b.stop:
+			// Requests that made it into the queue are still answered.
+			for {
+				select {
+				case r := <-b.queue:
+					b.run([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		start := time.Now()
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-b.queue:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.run(batch)
+		b.busy.Add(int64(time.Since(start)))
+		clear(batch)
+	}
+}
+
+// run executes one batch and answers every request in it.
+func (b *batcher) run(batch []*writeReq) {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	// When the shared transaction itself is lost (a failed commit, or a
+	// statement error that rolls back the whole transaction, such as a
+	// full disk), nothing of it was written: the requests that had
+	// succeeded are told so. They are not run again, since a caller's fn
+	// may not be safe to run twice.
+	lost, err := b.runTx(batch)
+	for _, r := range lost {
+		r.ok, r.err = false, err
+	}
+}
+
+// runTx runs batch in one transaction. When the transaction itself fails,
+// it returns the error and the requests that had succeeded until then,
+// whose work is lost with it; every other request has its own outcome.
+func (b *batcher) runTx(batch []*writeReq) (lost []*writeReq, err error) {
+	tx, err := b.pool.BeginTx(context.Background(), nil)
+	if err != nil {
+		err = fmt.Errorf("begin: %w", err)
+		for _, r := range batch {
+			r.err = err
+		}
+		return nil, err
+	}
+	q := batchTx{preparedTx{tx: tx, stmts: b.stmts}}
+	alone := len(batch) == 1
+	kept := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if !alone {
+			if _, err := q.ExecContext(context.Background(), "SAVEPOINT batch_tx"); err != nil {
+				return b.abort(tx, batch[:i], batch[i:], fmt.Errorf("savepoint: %w", err))
+			}
+		}
+		r.panicked, r.err = call(r.fn, q)
+		if r.err != nil || r.panicked != nil {
+			if alone {
+				if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) && r.err != nil {
+					r.err = errors.Join(r.err, fmt.Errorf("rollback: %w", rerr))
+				}
+				return nil, nil
+			}
+			if _, rerr := q.ExecContext(context.Background(), "ROLLBACK TO batch_tx"); rerr != nil {
+				return b.abort(tx, batch[:i], batch[i+1:], fmt.Errorf("rollback to savepoint: %w", rerr))
+			}
+		} else {
+			r.ok = true
+			kept++
+		}
+		if !alone {
+			if _, err := q.ExecContext(context.Background(), "RELEASE batch_tx"); err != nil {
+				return b.abort(tx, batch[:i+1], batch[i+1:], fmt.Errorf("release savepoint: %w", err))
+			}
+		}
+	}
+	if kept == 0 {
+		if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+			return nil, fmt.Errorf("rollback: %w", err)
+		}
+		return nil, nil
+	}
+	if err := tx.Commit(); err != nil {
+		err = fmt.Errorf("commit: %w", err)
+		var lost []*writeReq
+		for _, r := range batch {
+			if r.ok {
+				lost = append(lost, r)
+			}
+		}
+		return lost, err
+	}
+	b.batches.Add(1)
+	b.txs.Add(uint64(kept))
+	return nil, nil
+}
+
+// abort rolls back a batch whose transaction broke: the requests in done
+// that had succeeded lost their work, and those in notRun never ran. Both
+// are returned, to be told.
+func (b *batcher) abort(tx *sql.Tx, done, notRun []*writeReq, cause error) ([]*writeReq, error) {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		cause = errors.Join(cause, fmt.Errorf("rollback: %w", err))
+	}
+	var lost []*writeReq
+	for _, r := range done {
+		if r.ok {
+			lost = append(lost, r)
+		}
+	}
+	return append(lost, notRun...), cause
+}
+
+// call runs fn, turning a panic into a value to re-raise in the caller.
+func call(fn func(Querier) error, q Querier) (panicked any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = v
+		}
+	}()
+	return nil, fn(q)
+}
+
+// batchTx runs a batched transaction's statements without its caller's
+// cancellation. A statement cancelled mid-way interrupts the connection,
+// and an interrupted write rolls back the whole SQLite transaction, every
+// other request of the batch included. Cancellation is honoured before a
+// request starts; once started it runs to the end, as a transaction that
+// a client hangs up on does anyway.
+type batchTx struct{ q preparedTx }
+
+func (b batchTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return b.q.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (b batchTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return b.q.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (b batchTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return b.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}

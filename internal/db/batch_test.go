@@ -1,0 +1,219 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openBatchDB(t *testing.T) *DB {
+	t.Helper()
+	d, err := Open(context.Background(), filepath.Join(t.TempDir(), "b.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.Exec(context.Background(), "CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0))"); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// holdWriter runs a transaction that holds the writer until release is
+// called and n more transactions are queued behind it, so that those n are
+// sure to share one batch. release returns once the holder committed.
+func holdWriter(t *testing.T, d *DB, n int) (release func()) {
+	t.Helper()
+	started := make(chan struct{})
+	proceed := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- d.Tx(context.Background(), func(Querier) error {
+			close(started)
+			<-proceed
+			deadline := time.Now().Add(10 * time.Second)
+			for len(d.batch.queue) < n && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		})
+	}()
+	<-started
+	return func() {
+		close(proceed)
+		if err := <-done; err != nil {
+			t.Errorf("holding transaction: %v", err)
+		}
+	}
+}
+
+// TestBatchKeepsEachTransactionAtomic: of transactions sharing a commit,
+// the ones that fail (an error, a constraint, a panic) leave nothing and
+// the others commit, in order, each seeing the ones before it.
+func TestBatchKeepsEachTransactionAtomic(t *testing.T) {
+	d := openBatchDB(t)
+	ctx := context.Background()
+	const n = 60
+	wait := holdWriter(t, d, n)
+	before := d.WriterStats()
+
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	panics := make([]any, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { panics[i] = recover() }()
+			errs[i] = d.Tx(ctx, func(tx Querier) error {
+				// Every transaction writes first, then fails or not.
+				if _, err := tx.ExecContext(ctx, "INSERT INTO t (k, v) VALUES ($1, 1)", i); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
+					return fmt.Errorf("tx %d: %w", i, errBoom)
+				case 2:
+					_, err := tx.ExecContext(ctx, "UPDATE t SET v = -1 WHERE k = $1", i) // breaks the CHECK
+					return err
+				case 3:
+					panic(fmt.Sprintf("tx %d panics", i))
+				}
+				return nil
+			})
+		}()
+	}
+	// Only once all n are queued does the holding transaction let go.
+	wait()
+	wg.Wait()
+
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			if errs[i] != nil || panics[i] != nil {
+				t.Errorf("tx %d: err %v, panic %v; want success", i, errs[i], panics[i])
+			}
+		case 1:
+			if !errors.Is(errs[i], errBoom) {
+				t.Errorf("tx %d: err %v, want its own error", i, errs[i])
+			}
+		case 2:
+			if errs[i] == nil {
+				t.Errorf("tx %d broke a constraint and succeeded", i)
+			}
+		case 3:
+			if panics[i] != fmt.Sprintf("tx %d panics", i) {
+				t.Errorf("tx %d: panic %v in the caller, want its own", i, panics[i])
+			}
+		}
+	}
+	rows, err := d.Read.QueryContext(ctx, "SELECT k FROM t ORDER BY k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []int
+	for rows.Next() {
+		var k int
+		rows.Scan(&k)
+		got = append(got, k)
+	}
+	if len(got) != n/4 {
+		t.Fatalf("rows %v, want the %d successful transactions' only", got, n/4)
+	}
+	for _, k := range got {
+		if k%4 != 0 {
+			t.Errorf("row %d of a failed transaction was committed", k)
+		}
+	}
+	after := d.WriterStats()
+	if commits, txs := after.Commits-before.Commits, after.Transactions-before.Transactions; commits >= txs {
+		t.Errorf("%d transactions took %d commits; queued together they should share", txs, commits)
+	}
+}
+
+var errBoom = errors.New("boom")
+
+// TestBatchSeesEarlierWrites: transactions in one batch run in turn, so a
+// counter incremented by each ends exact, and a conditional update gives
+// out a limited stock exactly once per unit.
+func TestBatchSeesEarlierWrites(t *testing.T) {
+	d := openBatchDB(t)
+	ctx := context.Background()
+	if _, err := d.Exec(ctx, "INSERT INTO t (k, v) VALUES (1, 10)"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	wait := holdWriter(t, d, 50)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := 0
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := d.Tx(ctx, func(tx Querier) error {
+				res, err := tx.ExecContext(ctx, "UPDATE t SET v = v - 1 WHERE k = 1 AND v > 0")
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					return errSoldOut
+				}
+				return nil
+			})
+			if err == nil {
+				mu.Lock()
+				got++
+				mu.Unlock()
+			} else if !errors.Is(err, errSoldOut) {
+				t.Error(err)
+			}
+		}()
+	}
+	wait()
+	wg.Wait()
+	var left int
+	d.Read.QueryRowContext(ctx, "SELECT v FROM t WHERE k = 1").Scan(&left)
+	if got != 10 || left != 0 {
+		t.Errorf("%d units taken, %d left; want 10 and 0", got, left)
+	}
+}
+
+var errSoldOut = errors.New("sold out")
+
+// TestBatchCancelledBeforeRunning: a transaction whose context ends while
+// it waits never runs; one submitted after Close is refused.
+func TestBatchCancelledBeforeRunning(t *testing.T) {
+	d := openBatchDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := holdWriter(t, d, 1)
+	ran := make(chan struct{}, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- d.Tx(ctx, func(Querier) error { ran <- struct{}{}; return nil })
+	}()
+	// The holder keeps the writer until released, so the queued
+	// transaction waits until then.
+	for len(d.batch.queue) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	wait()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled transaction: %v", err)
+	}
+	select {
+	case <-ran:
+		t.Error("a transaction cancelled while queued ran")
+	default:
+	}
+	d.Close()
+	if err := d.Tx(context.Background(), func(Querier) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}

@@ -409,9 +409,6 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 				return err
 			}
 		}
-		if err := inventory.Reserve(ctx, tx, m.Code, o.Owner(), lines, o.ExpiresAt); err != nil {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, "UPDATE carts SET order_number = $2 WHERE id = $1", cartID, o.Number); err != nil {
 			return fmt.Errorf("close cart: %w", err)
 		}
@@ -419,6 +416,11 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 			return err
 		}
 		if _, err := s.orders.StartPaymentTx(ctx, tx, o, returnURL(o, s.orders.Tokens().For(o.Number))); err != nil {
+			return err
+		}
+		// The stock last: its rows are the hot spot every order for the
+		// same SKU takes in turn, held from here to the commit.
+		if err := inventory.Reserve(ctx, tx, m.Code, o.Owner(), lines, o.ExpiresAt); err != nil {
 			return err
 		}
 		placed, created = o, true

@@ -37,14 +37,18 @@ type DB struct {
 	// Write is the pool for transactions that write; on SQLite it holds one
 	// connection.
 	Write *sql.DB
+	// Relaxed is PostgreSQL's pool for TxRelaxed, whose connections commit
+	// with synchronous_commit = off; nil on SQLite.
+	Relaxed *sql.DB
 	// Target is where the database lives, without any password, for logs.
 	Target string
 
 	// stmts and readStmts are the pools' prepared statements, reused by
 	// every query: compiling SQL again on each call was a fifth of the
 	// store's time under load.
-	stmts     *stmtCache
-	readStmts *stmtCache
+	stmts        *stmtCache
+	readStmts    *stmtCache
+	relaxedStmts *stmtCache
 	// batch is SQLite's group commit; nil on PostgreSQL, whose own commits
 	// already share WAL flushes.
 	batch *batcher
@@ -183,8 +187,28 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", target, oneLine{err})
 	}
+	// Relaxed transactions (see TxRelaxed) get connections of their own
+	// that commit without waiting for the disk, set once per connection
+	// rather than by a statement in every transaction.
+	u, err := url.Parse(dsn)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", target, err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	relaxed, err := sql.Open("pgx", u.String())
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", target, err)
+	}
+	relaxed.SetMaxOpenConns(max(n/2, 2))
+	relaxed.SetMaxIdleConns(max(n/2, 2))
+	relaxed.SetConnMaxIdleTime(5 * time.Minute)
 	stmts := newStmtCache(pool)
-	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target, stmts: stmts, readStmts: stmts}, nil
+	return &DB{Dialect: Postgres, Read: pool, Write: pool, Target: target, stmts: stmts, readStmts: stmts,
+		Relaxed: relaxed, relaxedStmts: newStmtCache(relaxed)}, nil
 }
 
 // redact drops the password from a database URL.
@@ -205,9 +229,15 @@ func (d *DB) Close() error {
 	if d.readStmts != d.stmts {
 		d.readStmts.close()
 	}
+	if d.relaxedStmts != nil {
+		d.relaxedStmts.close()
+	}
 	err := d.Read.Close()
 	if d.Write != d.Read {
 		err = errors.Join(err, d.Write.Close())
+	}
+	if d.Relaxed != nil {
+		err = errors.Join(err, d.Relaxed.Close())
 	}
 	return err
 }
@@ -243,33 +273,25 @@ func (d *DB) TxRelaxed(ctx context.Context, fn func(tx Querier) error) error {
 
 // ExecRelaxed is Exec as a TxRelaxed.
 func (d *DB) ExecRelaxed(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if d.batch != nil {
+	if d.Relaxed == nil {
 		return d.Exec(ctx, query, args...)
 	}
-	var res sql.Result
-	err := d.TxRelaxed(ctx, func(tx Querier) error {
-		var err error
-		res, err = tx.ExecContext(ctx, query, args...)
-		return err
-	})
-	return res, err
+	return pooled{pool: d.Relaxed, stmts: d.relaxedStmts}.ExecContext(ctx, query, args...)
 }
 
 func (d *DB) tx(ctx context.Context, relaxed bool, fn func(tx Querier) error) error {
 	if d.batch != nil {
 		return d.batch.do(ctx, fn)
 	}
-	tx, err := d.Write.BeginTx(ctx, nil)
+	pool, stmts := d.Write, d.stmts
+	if relaxed && d.Relaxed != nil {
+		pool, stmts = d.Relaxed, d.relaxedStmts
+	}
+	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	q := preparedTx{tx: tx, stmts: d.stmts}
-	if relaxed && d.Dialect == Postgres {
-		if _, err := q.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("begin: %w", err)
-		}
-	}
+	q := preparedTx{tx: tx, stmts: stmts}
 	if err := fn(q); err != nil {
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))

@@ -150,6 +150,19 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outc
 	if err := CheckKey(key); err != nil {
 		return Outcome{}, err
 	}
+	// Almost always the key is new: one insert claims it, on its own.
+	now := db.Time(s.now())
+	res, err := s.db.ExecRelaxed(ctx, `INSERT INTO idempotency_keys
+		(scope, key, fingerprint, state, created_at, expires_at)
+		VALUES ($1, $2, $3, 'running', $4, $5)
+		ON CONFLICT (scope, key) DO NOTHING`,
+		scope, key, fingerprint, now, now.Add(TTL))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		return Outcome{Proceed: true}, nil
+	}
 	for range maxAttempts {
 		var (
 			out   Outcome

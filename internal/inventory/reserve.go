@@ -124,7 +124,44 @@ func reserveLine(ctx context.Context, tx db.Querier, market, owner string, l Lin
 // on_hand and reserved together. It returns how many reservations it
 // committed; committing twice commits nothing the second time.
 func Commit(ctx context.Context, tx db.Querier, owner string) (int, error) {
-	return settle(ctx, tx, owner, "live", "committed", "on_hand = on_hand - $3, reserved = reserved - $3", time.Time{})
+	n, st, err := CommitLater(ctx, tx, owner)
+	if err != nil {
+		return n, err
+	}
+	return n, st.Apply(ctx, tx)
+}
+
+// CommitLater is Commit with the change to the stock rows left to the
+// caller, who applies it with Settlement.Apply as the last statement of
+// its transaction: a best-selling SKU's stock row is a hot spot every
+// order for it takes in turn, and the later a transaction takes it, the
+// shorter it holds it (on PostgreSQL, until its commit is flushed).
+func CommitLater(ctx context.Context, tx db.Querier, owner string) (int, Settlement, error) {
+	return flip(ctx, tx, owner, "live", "committed", "on_hand = on_hand - $3, reserved = reserved - $3", time.Time{})
+}
+
+// Settlement is the change to stock rows of settled reservations, not yet
+// applied.
+type Settlement struct {
+	owner, state, set string
+	changes           []stockChange
+}
+
+type stockChange struct {
+	id       int64
+	sku, wh  string
+	quantity int
+}
+
+// Apply makes the change to the stock rows, in a fixed order (by SKU and
+// warehouse) so that transactions taking several rows cannot deadlock.
+func (s Settlement) Apply(ctx context.Context, tx db.Querier) error {
+	for _, c := range s.changes {
+		if _, err := tx.ExecContext(ctx, "UPDATE stock SET "+s.set+" WHERE sku = $1 AND warehouse = $2", c.sku, c.wh, c.quantity); err != nil {
+			return fmt.Errorf("%s reservation %d of %s: %w", s.state, c.id, s.owner, err)
+		}
+	}
+	return nil
 }
 
 // Release gives owner's live reservations back to the pool.
@@ -144,6 +181,16 @@ func Restock(ctx context.Context, tx db.Querier, owner string) (int, error) {
 // flipped by a conditional UPDATE first, so a concurrent settle of the
 // same owner cannot apply the stock change twice.
 func settle(ctx context.Context, tx db.Querier, owner, from, state, set string, expiredBefore time.Time) (int, error) {
+	n, st, err := flip(ctx, tx, owner, from, state, set, expiredBefore)
+	if err != nil {
+		return n, err
+	}
+	return n, st.Apply(ctx, tx)
+}
+
+// flip is settle without touching the stock rows: it flips the
+// reservations and returns the stock change they call for.
+func flip(ctx context.Context, tx db.Querier, owner, from, state, set string, expiredBefore time.Time) (int, Settlement, error) {
 	query := `SELECT id, sku, warehouse, quantity FROM reservations WHERE owner = $1 AND state = $2`
 	args := []any{owner, from}
 	if !expiredBefore.IsZero() {
@@ -152,42 +199,34 @@ func settle(ctx context.Context, tx db.Querier, owner, from, state, set string, 
 	}
 	rows, err := tx.QueryContext(ctx, query+" ORDER BY sku, warehouse, id", args...)
 	if err != nil {
-		return 0, fmt.Errorf("%s reservations of %s: %w", state, owner, err)
+		return 0, Settlement{}, fmt.Errorf("%s reservations of %s: %w", state, owner, err)
 	}
-	type reservation struct {
-		id       int64
-		sku, wh  string
-		quantity int
-	}
-	var list []reservation
+	var list []stockChange
 	for rows.Next() {
-		var r reservation
+		var r stockChange
 		if err := rows.Scan(&r.id, &r.sku, &r.wh, &r.quantity); err != nil {
 			rows.Close()
-			return 0, err
+			return 0, Settlement{}, err
 		}
 		list = append(list, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, Settlement{}, err
 	}
 	now := db.Now()
-	n := 0
+	st := Settlement{owner: owner, state: state, set: set}
 	for _, r := range list {
 		flipped, err := tx.ExecContext(ctx, `UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = $4`, r.id, state, now, from)
 		if err != nil {
-			return n, fmt.Errorf("%s reservation %d: %w", state, r.id, err)
+			return len(st.changes), Settlement{}, fmt.Errorf("%s reservation %d: %w", state, r.id, err)
 		}
 		if k, _ := flipped.RowsAffected(); k == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE stock SET "+set+" WHERE sku = $1 AND warehouse = $2", r.sku, r.wh, r.quantity); err != nil {
-			return n, fmt.Errorf("%s reservation %d: %w", state, r.id, err)
-		}
-		n++
+		st.changes = append(st.changes, r)
 	}
-	return n, nil
+	return len(st.changes), st, nil
 }
 
 // ReleaseExpired gives back the live reservations whose time ran out, of

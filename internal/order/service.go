@@ -302,11 +302,13 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 		}
 		return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
 	}
+	// The stock rows change last (see inventory.CommitLater).
+	var sold inventory.Settlement
 	switch o.Status {
 	case PendingPayment, Cancelled:
 		committed := 0
 		if o.Status == PendingPayment {
-			if committed, err = inventory.Commit(ctx, tx, o.Owner()); err != nil {
+			if committed, sold, err = inventory.CommitLater(ctx, tx, o.Owner()); err != nil {
 				return err
 			}
 		}
@@ -350,7 +352,10 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 	if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
 		return err
 	}
-	return s.confirm(ctx, tx, o, pre)
+	if err := s.confirm(ctx, tx, o, pre); err != nil {
+		return err
+	}
+	return sold.Apply(ctx, tx)
 }
 
 // confirm queues the confirmation email of a paid order in its

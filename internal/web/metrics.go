@@ -41,6 +41,9 @@ func newMetrics(d *db.DB) *metrics {
 	if d.Write != d.Read {
 		m.registry.MustRegister(collectors.NewDBStatsCollector(d.Write, "write"))
 	}
+	if d.Relaxed != nil {
+		m.registry.MustRegister(collectors.NewDBStatsCollector(d.Relaxed, "relaxed"))
+	}
 	if d.Dialect == db.SQLite {
 		m.registry.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -33,7 +33,6 @@ func (s *Server) apiCheckout(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	s.jobs.Notify()
 	events, err := order.Events(r.Context(), s.db.Reader(), o.ID)
 	if err != nil {
 		s.apiFail(w, r, err)

@@ -139,7 +139,6 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 		s.checkoutFailed(w, r, f, err)
 		return
 	}
-	s.jobs.Notify()
 	// The cart is an order now: the next visit starts a new one.
 	clearCartCookie(w, r, code)
 	target := o.PaymentURL

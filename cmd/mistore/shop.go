@@ -9,6 +9,7 @@ import (
 	"mistore/internal/cart"
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
+	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/idempotency"
 	"mistore/internal/inventory"
@@ -16,6 +17,7 @@ import (
 	"mistore/internal/notify"
 	"mistore/internal/order"
 	"mistore/internal/payment"
+	"mistore/internal/ratelimit"
 )
 
 // shop is the money path wired together: carts, checkout, orders, payment
@@ -30,6 +32,9 @@ type shop struct {
 	runner   *jobs.Runner
 	inv      *inventory.Service
 	idem     *idempotency.Store
+	// customers keeps accounts and sessions; limits the abuse limits.
+	customers *customer.Service
+	limits    *ratelimit.Limiter
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -63,6 +68,8 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	s.orders = order.NewService(d, tokens, providers, conf, log, nil)
 	s.carts = cart.NewService(d, c, inv, nil)
 	s.checkout = checkout.NewService(d, c, s.carts, s.orders, provider, nil)
+	s.customers = customer.NewService(d, mailer, publicURL, nil)
+	s.limits = ratelimit.New(d, nil)
 	s.runner = jobs.NewRunner(d, log)
 	s.orders.Register(s.runner)
 	s.testPay.Register(s.runner)
@@ -103,6 +110,12 @@ func (s *shop) start(log *slog.Logger) {
 			}
 			if _, err := s.carts.Sweep(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
 				log.Warn("sweep abandoned carts", "err", err)
+			}
+			if _, err := s.customers.Sweep(ctx); err != nil {
+				log.Warn("sweep ended sessions and used links", "err", err)
+			}
+			if _, err := s.limits.Sweep(ctx); err != nil {
+				log.Warn("sweep rate-limit windows", "err", err)
 			}
 		}
 	}()

@@ -41,6 +41,10 @@ func (s *Server) writeJSONCached(w http.ResponseWriter, r *http.Request, key str
 // apiFail answers an API request with the error format of API.md.
 func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := classify(err)
+	retryAfter(w, err)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mistore"`)
+	}
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "api error", slog.String("path", r.URL.Path), slog.Any("err", err))
 	}

@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"mistore/internal/cart"
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
+	"mistore/internal/customer"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
 	"mistore/internal/order"
 	"mistore/internal/payment"
+	"mistore/internal/ratelimit"
 )
 
 // Error codes of the JSON API (API.md). Domain outcomes map to them in
@@ -36,6 +40,12 @@ const (
 	codeOutOfStock      = "out_of_stock"
 	codeCartCheckedOut  = "cart_checked_out"
 	codeCartFull        = "cart_full"
+	// Accounts (api_customers.go) and abuse limits.
+	codeUnauthorized       = "unauthorized"
+	codeInvalidCredentials = "invalid_credentials"
+	codeEmailTaken         = "email_taken"
+	codeInvalidToken       = "invalid_token"
+	codeRateLimited        = "rate_limited"
 )
 
 // errorTable maps domain sentinel errors to an HTTP status and API code.
@@ -68,6 +78,14 @@ var errorTable = []struct {
 	{cart.ErrNotSoldInMarket, http.StatusUnprocessableEntity, codeNotSoldInMarket},
 	{cart.ErrOutOfStock, http.StatusConflict, codeOutOfStock},
 	{cart.ErrCartFull, http.StatusUnprocessableEntity, codeCartFull},
+	// Accounts: an unknown email and a wrong password are one answer.
+	{errSignInRequired, http.StatusUnauthorized, codeUnauthorized},
+	{customer.ErrNoSession, http.StatusUnauthorized, codeUnauthorized},
+	{customer.ErrInvalidCredentials, http.StatusUnauthorized, codeInvalidCredentials},
+	{customer.ErrEmailTaken, http.StatusConflict, codeEmailTaken},
+	{customer.ErrInvalidToken, http.StatusBadRequest, codeInvalidToken},
+	{customer.ErrNotFound, http.StatusNotFound, codeNotFound},
+	{ratelimit.ErrLimited, http.StatusTooManyRequests, codeRateLimited},
 }
 
 // paramError is a bad query or path parameter, named so that the client
@@ -101,6 +119,10 @@ func classify(err error) (int, apiError) {
 	if errors.As(err, &fe) {
 		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: "The " + fe.Field + " " + fe.Msg + ".", Field: fe.Field}
 	}
+	var cfe *customer.FieldError
+	if errors.As(err, &cfe) && !errors.Is(err, customer.ErrEmailTaken) {
+		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: cfe.Msg, Field: cfe.Field}
+	}
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
 			return e.status, apiError{Code: e.code, Message: userMessage(e.err, err)}
@@ -128,7 +150,19 @@ func userMessage(sentinel, err error) string {
 		}
 		return fmt.Sprintf("%s is out of stock.", oos.SKU)
 	}
+	var limited *ratelimit.LimitedError
+	if errors.As(err, &limited) {
+		return fmt.Sprintf("Too many attempts; try again in %s.", waitText(limited.RetryAfter))
+	}
 	switch sentinel {
+	case errSignInRequired, customer.ErrNoSession:
+		return "Sign in first: send Authorization: Bearer with a session token, or the session cookie."
+	case customer.ErrInvalidCredentials:
+		return "The email address or the password is not right."
+	case customer.ErrEmailTaken:
+		return "There is already an account with this email address; sign in, or reset its password."
+	case customer.ErrInvalidToken:
+		return "This link has expired or was already used; ask for a new one."
 	case order.ErrNotFound:
 		return "There is no such order, or its link is incomplete."
 	case order.ErrState:
@@ -149,4 +183,24 @@ func userMessage(sentinel, err error) string {
 		return "There is no such market."
 	}
 	return err.Error()
+}
+
+// waitText says how long to wait, in words.
+func waitText(d time.Duration) string {
+	switch secs := int(d.Round(time.Second) / time.Second); {
+	case secs <= 1:
+		return "a second"
+	case secs < 120:
+		return fmt.Sprintf("%d seconds", secs)
+	default:
+		return fmt.Sprintf("%d minutes", (secs+59)/60)
+	}
+}
+
+// retryAfter sets Retry-After on an answer to a rate-limited request.
+func retryAfter(w http.ResponseWriter, err error) {
+	var limited *ratelimit.LimitedError
+	if errors.As(err, &limited) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((limited.RetryAfter+time.Second-1)/time.Second))))
+	}
 }

@@ -91,15 +91,16 @@ func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 			"schema": map[string]any{"type": p.typ},
 		}
 	}
+	success := map[string]any{"description": "Success."}
+	if op.response != "" {
+		success["content"] = jsonContent("#/components/schemas/" + op.response)
+	}
 	operation := map[string]any{
 		"summary":    op.summary,
 		"tags":       []string{op.tag},
 		"parameters": params,
 		"responses": map[string]any{
-			strconv.Itoa(status): map[string]any{
-				"description": "Success.",
-				"content":     jsonContent("#/components/schemas/" + op.response),
-			},
+			strconv.Itoa(status): success,
 			"default": map[string]any{
 				"description": "An error (API.md): 400 invalid_parameter, 404 not_found, ...",
 				"content":     jsonContent("#/components/schemas/Error"),
@@ -221,6 +222,27 @@ func schemas() map[string]any {
 			"timeline":   arr(obj([]string{"kind", "detail", "at"}, map[string]any{"kind": str, "detail": str, "at": map[string]any{"type": "string", "format": "date-time"}})),
 		}),
 		"WebhookReceived": obj([]string{"received"}, map[string]any{"received": boolean}),
+		// Customers (api_customers.go).
+		"Customer": obj([]string{"id", "email", "name", "email_verified", "created_at"}, map[string]any{
+			"id": integer, "email": str, "name": str, "email_verified": boolean,
+			"created_at": map[string]any{"type": "string", "format": "date-time"},
+		}),
+		"RegisterRequest": obj([]string{"email", "password", "name"}, map[string]any{
+			"email": str, "name": map[string]any{"type": "string", "minLength": 1, "maxLength": 100},
+			"password": map[string]any{"type": "string", "minLength": 8, "maxLength": 128, "description": "8 to 128 characters, any characters."},
+		}),
+		"SignInRequest":   obj([]string{"email", "password"}, map[string]any{"email": str, "password": str}),
+		"PasswordRequest": obj([]string{"password"}, map[string]any{"password": str}),
+		"SessionToken": obj([]string{"token", "customer"}, map[string]any{
+			"token":    map[string]any{"type": "string", "description": "Send as Authorization: Bearer TOKEN. Shown only here."},
+			"customer": ref("Customer"),
+		}),
+		"OrderSummary": obj([]string{"number", "market", "status", "total", "item_count", "created_at"}, map[string]any{
+			"number": str, "market": str, "status": str, "total": ref("Money"), "item_count": integer,
+			"created_at": map[string]any{"type": "string", "format": "date-time"},
+		}),
+		"OrderHistory": obj([]string{"orders"}, map[string]any{"orders": arr(ref("OrderSummary"))}),
+		"DataExport":   map[string]any{"type": "object", "description": "Profile, addresses, sessions and orders, as held."},
 	}
 }
 

@@ -301,6 +301,7 @@ type errorContent struct {
 // pageFail renders an error page fitting err.
 func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := classify(err)
+	retryAfter(w, err)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "page error", "path", r.URL.Path, "err", err)
 	}

@@ -79,6 +79,7 @@ func (s *Server) routes(mux *recordingMux) {
 		params: []paramDoc{marketParam, slugParam},
 	})
 	s.orderRoutes(mux, store, api)
+	s.customerRoutes(store, api)
 	s.cartRoutes(api, store)
 	mux.HandleFunc("/api/", s.apiNotFound)
 }

@@ -14,12 +14,14 @@ import (
 	"mistore/internal/cart"
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
+	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/idempotency"
 	"mistore/internal/inventory"
 	"mistore/internal/notify"
 	"mistore/internal/order"
 	"mistore/internal/payment"
+	"mistore/internal/ratelimit"
 )
 
 // Deps is what the web layer needs from the rest of the store.
@@ -56,6 +58,12 @@ type Deps struct {
 	// Cart keeps shopping carts; nil means a service on DB and Catalog
 	// with fresh stock and the catalog's clock.
 	Cart *cart.Service
+	// Customers keeps accounts and sessions; nil: the store has no
+	// accounts (the account pages and API are not served).
+	Customers *customer.Service
+	// Limits holds the abuse limits (sign-in, registration, resets); nil:
+	// none are enforced.
+	Limits *ratelimit.Limiter
 }
 
 // noJobs is the waker of a store without a job runner.
@@ -90,6 +98,10 @@ type Server struct {
 	mailer *notify.Mailer
 	// cart serves the cart API and page (cart_api.go, page_cart.go).
 	cart *cart.Service
+	// customers and limits serve accounts (api_customers.go,
+	// page_account.go).
+	customers *customer.Service
+	limits    *ratelimit.Limiter
 }
 
 // New builds the HTTP surface from deps.
@@ -121,6 +133,7 @@ func New(deps Deps) (*Server, error) {
 	if s.jobs == nil {
 		s.jobs = noJobs{}
 	}
+	s.customers, s.limits = deps.Customers, deps.Limits
 	s.idempotency = deps.Idempotency
 	if s.idempotency == nil {
 		s.idempotency = idempotency.NewStore(deps.DB, nil)

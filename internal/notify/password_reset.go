@@ -1,0 +1,190 @@
+package notify
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"time"
+)
+
+// Kinds of account email.
+const (
+	KindPasswordReset     = "password_reset"
+	KindEmailVerification = "email_verification"
+	KindAccountChanged    = "account_changed"
+)
+
+// AccountEmail is what an email about a customer account needs: a password
+// reset link, an address to confirm, or a notice that something changed.
+// It is notify's own type, filled by the customer package, so that notify
+// needs nothing from it.
+type AccountEmail struct {
+	// To is the address the email goes to.
+	To string
+	// Name is the customer's name for the greeting; empty greets without
+	// one.
+	Name string
+	// URL is the absolute link the email offers. A reset or verification
+	// link carries its one-time token and is required; a change notice
+	// may offer one (where to go if the change was not theirs) or not.
+	URL string
+	// ValidFor is how long the link works, said in the email so that a
+	// customer who finds it late knows to ask again.
+	ValidFor time.Duration
+	// At is when the change happened, for a change notice.
+	At time.Time
+	// ID tells this email apart from every other of its kind in the
+	// outbox. It must not be the link's token, since the outbox key is
+	// stored and logged in the clear: the token's SHA-256 will do.
+	ID string
+}
+
+// AccountChange is what changed on an account, for AccountChanged.
+type AccountChange string
+
+// The changes a customer is told about.
+const (
+	PasswordChanged AccountChange = "password"
+	EmailChanged    AccountChange = "email"
+)
+
+// accountTemplates are the account emails' bodies: each file holds one
+// named template per kind of email, parsed on first use.
+var accountTemplates = sync.OnceValues(func() (*accountBodies, error) {
+	funcs := map[string]any{"duration": formatDuration, "date": formatTime}
+	text, err := texttemplate.New("password_reset.txt").Funcs(funcs).ParseFS(templateFiles, "templates/password_reset.txt")
+	if err != nil {
+		return nil, fmt.Errorf("account email text template: %w", err)
+	}
+	html, err := htmltemplate.New("password_reset.html").Funcs(funcs).ParseFS(templateFiles, "templates/password_reset.html")
+	if err != nil {
+		return nil, fmt.Errorf("account email HTML template: %w", err)
+	}
+	return &accountBodies{text: text, html: html}, nil
+})
+
+type accountBodies struct {
+	text *texttemplate.Template
+	html *htmltemplate.Template
+}
+
+// accountView is what the account templates see.
+type accountView struct {
+	AccountEmail
+	Change AccountChange
+	// Action is the label of the HTML email's button.
+	Action string
+}
+
+// PasswordReset renders the email that carries a password reset link,
+// ready to Queue.
+func PasswordReset(e AccountEmail) (Message, error) {
+	if err := e.validate(true); err != nil {
+		return Message{}, fmt.Errorf("password reset email: %w", err)
+	}
+	return renderAccount(KindPasswordReset, "Reset your Mistore password", "password-reset:", accountView{AccountEmail: e, Action: "Choose a new password"})
+}
+
+// EmailVerification renders the email that asks a customer to confirm
+// their email address by following a link, ready to Queue.
+func EmailVerification(e AccountEmail) (Message, error) {
+	if err := e.validate(true); err != nil {
+		return Message{}, fmt.Errorf("email verification email: %w", err)
+	}
+	return renderAccount(KindEmailVerification, "Confirm your email address for Mistore", "email-verification:", accountView{AccountEmail: e, Action: "Confirm my email address"})
+}
+
+// AccountChanged renders the notice that a customer's password or email
+// address changed, so that a change they did not make does not go
+// unnoticed. An email change is told to the old address, which the new
+// owner of the account cannot silence.
+func AccountChanged(e AccountEmail, change AccountChange) (Message, error) {
+	var subject string
+	switch change {
+	case PasswordChanged:
+		subject = "Your Mistore password was changed"
+	case EmailChanged:
+		subject = "The email address of your Mistore account was changed"
+	default:
+		return Message{}, fmt.Errorf("account change email: unknown change %q", change)
+	}
+	if err := e.validate(false); err != nil {
+		return Message{}, fmt.Errorf("account change email: %w", err)
+	}
+	return renderAccount(KindAccountChanged, subject, "account-changed:", accountView{AccountEmail: e, Change: change})
+}
+
+func renderAccount(kind, subject, keyPrefix string, v accountView) (Message, error) {
+	tpl, err := accountTemplates()
+	if err != nil {
+		return Message{}, err
+	}
+	var tb, hb bytes.Buffer
+	if err := tpl.text.ExecuteTemplate(&tb, kind, v); err != nil {
+		return Message{}, fmt.Errorf("%s email: text: %w", kind, err)
+	}
+	if err := tpl.html.ExecuteTemplate(&hb, kind, v); err != nil {
+		return Message{}, fmt.Errorf("%s email: HTML: %w", kind, err)
+	}
+	return Message{
+		Kind:      kind,
+		To:        v.To,
+		Subject:   subject,
+		Text:      tb.String(),
+		HTML:      hb.String(),
+		UniqueKey: keyPrefix + v.ID,
+	}, nil
+}
+
+// validate checks what the email cannot do without; needLink says whether
+// it exists to carry its link.
+func (e AccountEmail) validate(needLink bool) error {
+	if e.ID == "" {
+		return errors.New("no id")
+	}
+	if strings.ContainsAny(e.ID, "\r\n") {
+		return errors.New("id spans lines")
+	}
+	if _, err := mail.ParseAddress(e.To); err != nil {
+		return fmt.Errorf("email %q: %w", e.To, err)
+	}
+	if e.URL == "" && !needLink {
+		return nil
+	}
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		// An email is read far from the store: a relative link leads
+		// nowhere. The URL is not quoted: it may hold a token.
+		return errors.New("the link is not an absolute http(s) URL")
+	}
+	if needLink && e.ValidFor <= 0 {
+		return errors.New("no validity for the link")
+	}
+	return nil
+}
+
+// formatDuration writes how long a link works in words: "30 minutes",
+// "1 hour", "7 days".
+func formatDuration(d time.Duration) string {
+	unit := func(n int64, word string) string {
+		if n == 1 {
+			return "1 " + word
+		}
+		return strconv.FormatInt(n, 10) + " " + word + "s"
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return unit(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	default:
+		return unit(max(int64(d.Round(time.Minute)/time.Minute), 1), "minute")
+	}
+}

@@ -1,0 +1,393 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"mistore/internal/catalog"
+	"mistore/internal/customer"
+	"mistore/internal/db"
+	"mistore/internal/db/dbtest"
+	"mistore/internal/demo"
+	"mistore/internal/inventory"
+	"mistore/internal/notify"
+	"mistore/internal/ratelimit"
+	"mistore/internal/web"
+)
+
+// accountShop is a store with accounts, served over HTTP so that cookies
+// and origins are real.
+type accountShop struct {
+	t      *testing.T
+	d      *db.DB
+	url    string
+	client *http.Client
+}
+
+func newAccountShop(t *testing.T, d *db.DB) *accountShop {
+	t.Helper()
+	ctx := context.Background()
+	inv := inventory.NewService(d)
+	c := catalog.NewService(d, inv, catalog.Options{})
+	if _, err := demo.Seed(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var handler http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	mailer := notify.NewMailer(d, nil, "Mistore <accounts@mistore.invalid>", nil)
+	customers := customer.NewService(d, mailer, ts.URL, nil)
+	customers.Params = customer.Params{Memory: 64, Time: 1, Threads: 1} // cheap hashes for tests
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: true, Mailer: mailer,
+		Customers: customers, Limits: ratelimit.New(d, nil), PublicURL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = s
+	return &accountShop{t: t, d: d, url: ts.URL, client: &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// do sends a request; hdr is name, value pairs.
+func (s *accountShop) do(method, path, body string, hdr ...string) (int, string, http.Header) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != "" && strings.HasPrefix(strings.TrimSpace(body), "{") {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// form posts a form as a same-origin browser does.
+func (s *accountShop) form(path string, v url.Values, hdr ...string) (int, string, http.Header) {
+	s.t.Helper()
+	return s.do(http.MethodPost, path, v.Encode(), append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", s.url}, hdr...)...)
+}
+
+func (s *accountShop) register(email, password, name string) {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password, "name": name})
+	if st, b, _ := s.do(http.MethodPost, "/api/v1/customers", string(body)); st != http.StatusCreated {
+		s.t.Fatalf("register %s: %d %s", email, st, b)
+	}
+}
+
+// signIn returns a session token and the session cookie set with it.
+func (s *accountShop) signIn(email, password string, hdr ...string) (string, *http.Cookie) {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	st, b, h := s.do(http.MethodPost, "/api/v1/sessions", string(body), hdr...)
+	if st != http.StatusOK {
+		s.t.Fatalf("sign in %s: %d %s", email, st, b)
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	json.Unmarshal([]byte(b), &out)
+	if len(out.Token) < 22 { // 128 bits in base64
+		s.t.Fatalf("token %q is too short", out.Token)
+	}
+	resp := http.Response{Header: h}
+	for _, c := range resp.Cookies() {
+		if strings.HasSuffix(c.Name, "mistore_session") {
+			return out.Token, c
+		}
+	}
+	s.t.Fatalf("sign-in set no session cookie: %v", h)
+	return "", nil
+}
+
+func apiCode(t *testing.T, body string) string {
+	t.Helper()
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("not an API error: %s", body)
+	}
+	return e.Error.Code
+}
+
+func TestAccountsRegisterAndSignIn(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		name := "Zoë 🚀 Ωmega  O'Brien"
+		s.register("zoe@example.com", "correct horse battery", name)
+
+		// The same address in other letters is the same account.
+		if st, b, _ := s.do(http.MethodPost, "/api/v1/customers", `{"email":"ZOE@example.com","password":"another password","name":"Z"}`); st != 409 || apiCode(t, b) != "email_taken" {
+			t.Errorf("duplicate email: %d %s", st, b)
+		}
+		// Mass assignment: a field the API does not take is refused, not ignored.
+		for _, extra := range []string{`"role":"owner"`, `"email_verified":true`, `"price":1`} {
+			st, b, _ := s.do(http.MethodPost, "/api/v1/customers", `{"email":"mal@example.com","password":"correct horse battery","name":"M",`+extra+`}`)
+			if st != 400 {
+				t.Errorf("register with %s: %d %s", extra, st, b)
+			}
+		}
+		if st, _, _ := s.do(http.MethodPost, "/api/v1/sessions", `{"email":"mal@example.com","password":"correct horse battery"}`); st != 401 {
+			t.Errorf("an account was made by a refused request: sign-in %d", st)
+		}
+		// A 1 MB password is refused without being hashed; a 10 MB body early.
+		big := strings.Repeat("p", 1<<20)
+		if st, b, _ := s.do(http.MethodPost, "/api/v1/customers", `{"email":"big@example.com","password":"`+big+`","name":"B"}`); st != 413 && st != 422 {
+			t.Errorf("1 MB password: %d %.200s", st, b)
+		}
+		if st, _, _ := s.do(http.MethodPost, "/api/v1/customers", `{"email":"big@example.com","password":"`+strings.Repeat("p", 10<<20)+`","name":"B"}`); st != 413 {
+			t.Errorf("10 MB body: %d, want 413", st)
+		}
+		if st, b, _ := s.do(http.MethodPost, "/api/v1/customers", `{"email":"short@example.com","password":"1234567","name":"S"}`); st != 422 || apiCode(t, b) != "invalid_field" {
+			t.Errorf("7-character password: %d %s", st, b)
+		}
+
+		token, cookie := s.signIn("zoe@example.com", "correct horse battery")
+		if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Name != "mistore_session" {
+			t.Errorf("session cookie over http: %+v", cookie)
+		}
+		st, b, h := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+token)
+		var me struct {
+			Name, Email string
+		}
+		json.Unmarshal([]byte(b), &me)
+		if st != 200 || me.Name != name || me.Email != "zoe@example.com" || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("me: %d %s %v (name must be kept exactly)", st, b, h.Get("Cache-Control"))
+		}
+		// The cookie works the same as the token.
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Cookie", cookie.Name+"="+cookie.Value); st != 200 {
+			t.Errorf("me by cookie: %d", st)
+		}
+		// The token is stored only hashed.
+		var clear int
+		d.Read.QueryRow("SELECT count(*) FROM customer_sessions WHERE id = $1", token).Scan(&clear)
+		if clear != 0 {
+			t.Error("the session token is stored in clear")
+		}
+
+		// Sign-out ends the session on the server: a copy is worthless.
+		if st, _, _ := s.do(http.MethodDelete, "/api/v1/sessions", "", "Authorization", "Bearer "+token); st != 204 {
+			t.Errorf("sign out: %d", st)
+		}
+		st, b, h = s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+token)
+		if st != 401 || apiCode(t, b) != "unauthorized" || h.Get("WWW-Authenticate") == "" {
+			t.Errorf("me after sign-out: %d %s %v", st, b, h)
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Cookie", cookie.Name+"="+cookie.Value); st != 401 {
+			t.Errorf("stolen cookie after sign-out: %d", st)
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", ""); st != 401 {
+			t.Errorf("me without credentials: %d", st)
+		}
+	})
+}
+
+// TestAccountsNoEnumeration: an unknown email and a wrong password get
+// the same status and the same body; so do resets.
+func TestAccountsNoEnumeration(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		s.register("known@example.com", "correct horse battery", "Known")
+		st1, b1, _ := s.do(http.MethodPost, "/api/v1/sessions", `{"email":"known@example.com","password":"wrong password!"}`)
+		st2, b2, _ := s.do(http.MethodPost, "/api/v1/sessions", `{"email":"nobody@example.com","password":"wrong password!"}`)
+		if st1 != 401 || st1 != st2 || b1 != b2 {
+			t.Errorf("wrong password %d %s vs unknown email %d %s", st1, b1, st2, b2)
+		}
+		r1, p1, _ := s.form("/us/account/reset", url.Values{"email": {"known@example.com"}})
+		r2, p2, _ := s.form("/us/account/reset", url.Values{"email": {"nobody@example.com"}})
+		strip := func(p string) string {
+			return strings.NewReplacer("known@example.com", "X", "nobody@example.com", "X").Replace(p)
+		}
+		if r1 != 200 || r1 != r2 || !strings.Contains(p1, "Check your email") || pageMain(strip(p1)) != pageMain(strip(p2)) {
+			t.Errorf("reset for a known address %d and an unknown one %d answer differently", r1, r2)
+		}
+		var n int
+		d.Read.QueryRow("SELECT count(*) FROM emails WHERE kind = $1", notify.KindPasswordReset).Scan(&n)
+		if n != 1 {
+			t.Errorf("%d reset emails queued, want 1 (for the known address only)", n)
+		}
+	})
+}
+
+// pageMain is a page's main content, without what differs per request.
+func pageMain(p string) string {
+	i, j := strings.Index(p, `<main`), strings.Index(p, `</main>`)
+	if i < 0 || j < i {
+		return p
+	}
+	return p[i:j]
+}
+
+// TestAccountsSignInLimits: failures per account are limited, with 429,
+// Retry-After and a clear message; success is refused too once limited.
+func TestAccountsSignInLimits(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		s.register("target@example.com", "correct horse battery", "Target")
+		for i := range ratelimit.SignInPerAccount.Limit {
+			if st, b, _ := s.do(http.MethodPost, "/api/v1/sessions", `{"email":"target@example.com","password":"guess number `+string(rune('a'+i))+`"}`); st != 401 {
+				t.Fatalf("guess %d: %d %s", i, st, b)
+			}
+		}
+		st, b, h := s.do(http.MethodPost, "/api/v1/sessions", `{"email":"target@example.com","password":"correct horse battery"}`)
+		if st != 429 || apiCode(t, b) != "rate_limited" || h.Get("Retry-After") == "" || !strings.Contains(b, "try again") {
+			t.Errorf("after %d failures: %d %s Retry-After %q", ratelimit.SignInPerAccount.Limit, st, b, h.Get("Retry-After"))
+		}
+	})
+}
+
+// TestAccountsSessionFixation: a session id planted in the browser before
+// sign-in is not the one signed in, and is ended.
+func TestAccountsSessionFixation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		s.register("attacker@example.com", "attacker password", "Attacker")
+		s.register("victim@example.com", "victim password!", "Victim")
+		planted, _ := s.signIn("attacker@example.com", "attacker password")
+		// The victim signs in in a browser that carries the planted cookie.
+		st, _, h := s.form("/us/account/sign-in", url.Values{"email": {"victim@example.com"}, "password": {"victim password!"}},
+			"Cookie", "mistore_session="+planted)
+		if st != http.StatusSeeOther {
+			t.Fatalf("page sign-in: %d", st)
+		}
+		var fresh string
+		for _, c := range (&http.Response{Header: h}).Cookies() {
+			if c.Name == "mistore_session" {
+				fresh = c.Value
+			}
+		}
+		if fresh == "" || fresh == planted {
+			t.Fatalf("sign-in kept the planted session (new %q)", fresh)
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+planted); st != 401 {
+			t.Errorf("the planted session still works: %d", st)
+		}
+		_, b, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+fresh)
+		if !strings.Contains(b, "victim@example.com") {
+			t.Errorf("new session is not the victim's: %s", b)
+		}
+	})
+}
+
+// TestAccountsCookieOverTLS: behind a proxy that says https, the cookie is
+// __Host- prefixed and Secure.
+func TestAccountsCookieOverTLS(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	s := newAccountShop(t, d)
+	s.register("tls@example.com", "correct horse battery", "TLS")
+	_, c := s.signIn("tls@example.com", "correct horse battery", "X-Forwarded-Proto", "https")
+	if c.Name != "__Host-mistore_session" || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
+		t.Errorf("cookie over TLS: %+v", c)
+	}
+}
+
+// TestAccountsCrossSiteForms: a form posted from another site, or a
+// cross-site fetch, changes nothing.
+func TestAccountsCrossSiteForms(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	s := newAccountShop(t, d)
+	s.register("csrf@example.com", "correct horse battery", "CSRF")
+	token, _ := s.signIn("csrf@example.com", "correct horse battery")
+	for _, hdr := range [][]string{
+		{"Origin", "https://evil.example"},
+		{"Sec-Fetch-Site", "cross-site"},
+	} {
+		st, _, _ := s.do(http.MethodPost, "/us/account/delete", url.Values{"password": {"correct horse battery"}}.Encode(),
+			"Content-Type", "application/x-www-form-urlencoded", "Cookie", "mistore_session="+token, hdr[0], hdr[1])
+		if st != http.StatusForbidden {
+			t.Errorf("cross-site delete with %s: %d, want 403", hdr[0], st)
+		}
+	}
+	if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+token); st != 200 {
+		t.Errorf("the account is gone after cross-site posts: %d", st)
+	}
+}
+
+// TestAccountsPages: register, see the account, sign out, sign in again,
+// all as a browser without JavaScript; HTML in a name is shown as text.
+func TestAccountsPages(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		name := `<script>alert(1)</script> Ada`
+		st, _, h := s.form("/us/account/register", url.Values{"name": {name}, "email": {"ada@example.com"}, "password": {"correct horse battery"}})
+		if st != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/us/account") {
+			t.Fatalf("register form: %d %v", st, h.Get("Location"))
+		}
+		var cookie string
+		for _, c := range (&http.Response{Header: h}).Cookies() {
+			if c.Name == "mistore_session" {
+				cookie = c.Name + "=" + c.Value
+			}
+		}
+		st, page, h := s.do(http.MethodGet, "/us/account", "", "Cookie", cookie)
+		if st != 200 || !strings.Contains(page, "Hello, &lt;script&gt;alert(1)&lt;/script&gt; Ada") || strings.Contains(page, "<script>alert(1)") {
+			t.Errorf("account page: %d, name not escaped or missing:\n%s", st, pageMain(page))
+		}
+		if !strings.Contains(h.Get("Cache-Control"), "no-store") {
+			t.Errorf("account page Cache-Control %q", h.Get("Cache-Control"))
+		}
+		if st, _, _ := s.form("/us/account/sign-out", nil, "Cookie", cookie); st != http.StatusSeeOther {
+			t.Errorf("sign out: %d", st)
+		}
+		if _, page, _ := s.do(http.MethodGet, "/us/account", "", "Cookie", cookie); !strings.Contains(page, `action="/us/account/sign-in"`) {
+			t.Error("after sign-out the old cookie still opens the account")
+		}
+		st, page, _ = s.form("/us/account/sign-in", url.Values{"email": {"ada@example.com"}, "password": {"not the password"}})
+		if st != 401 || !strings.Contains(page, "not right") {
+			t.Errorf("wrong password on the page: %d", st)
+		}
+		if st, _, _ := s.form("/us/account/sign-in", url.Values{"email": {"ada@example.com"}, "password": {"correct horse battery"}}); st != http.StatusSeeOther {
+			t.Errorf("sign in on the page: %d", st)
+		}
+	})
+}
+
+// TestAccountsExportAndDelete: the export holds the customer's data; a
+// deletion needs the password and leaves no way back in.
+func TestAccountsExportAndDelete(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		s.register("gone@example.com", "correct horse battery", "Soon Gone")
+		token, _ := s.signIn("gone@example.com", "correct horse battery")
+		st, b, h := s.do(http.MethodGet, "/api/v1/me/export", "", "Authorization", "Bearer "+token)
+		if st != 200 || !strings.Contains(b, "gone@example.com") || !strings.Contains(b, "Soon Gone") || !strings.Contains(h.Get("Content-Disposition"), "attachment") {
+			t.Errorf("export: %d %s %v", st, b, h)
+		}
+		if strings.Contains(b, token) {
+			t.Error("the export contains the session token")
+		}
+		if st, _, _ := s.do(http.MethodDelete, "/api/v1/me", `{"password":"wrong password!"}`, "Authorization", "Bearer "+token); st != 401 {
+			t.Errorf("delete with a wrong password: %d", st)
+		}
+		if st, b, _ := s.do(http.MethodDelete, "/api/v1/me", `{"password":"correct horse battery"}`, "Authorization", "Bearer "+token); st != 204 {
+			t.Fatalf("delete: %d %s", st, b)
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+token); st != 401 {
+			t.Errorf("the deleted account's session works: %d", st)
+		}
+		if st, _, _ := s.do(http.MethodPost, "/api/v1/sessions", `{"email":"gone@example.com","password":"correct horse battery"}`); st != 401 {
+			t.Errorf("the deleted account signs in: %d", st)
+		}
+	})
+}

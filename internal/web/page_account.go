@@ -1,0 +1,285 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"mistore/internal/customer"
+	"mistore/internal/order"
+	"mistore/internal/ratelimit"
+)
+
+// accountContent is what the account pages show. Mode picks the page:
+// overview (signed in), sign-in, register, reset-request, reset-sent,
+// reset-set or verify.
+type accountContent struct {
+	Mode     string
+	Customer customer.Customer
+	Orders   []*order.Order
+	// Email and Name refill a form after an error; passwords never are.
+	Email, Name string
+	// Errors are per field; Message is about the whole form.
+	Errors  map[string]string
+	Message string
+	Flash   string
+	// Token carries a reset or verification token through its form.
+	Token string
+}
+
+// accountNotes are the one-line confirmations a redirect may ask for.
+var accountNotes = map[string]string{
+	"signed-out": "You are signed out.",
+	"registered": "Welcome! Your account is ready. We have sent you a link to confirm your email address.",
+	"reset":      "Your password is changed, and every other session of your account is signed out. Sign in with the new password.",
+	"verified":   "Thank you, your email address is confirmed. Orders placed with it now show in your account.",
+	"deleted":    "Your account is deleted. Orders you placed keep their amounts for our accounts, without your name or address.",
+	"welcome":    "You are signed in.",
+}
+
+// renderAccount shows an account page in market code.
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, title string, c accountContent) {
+	code := r.PathValue("market")
+	p, err := s.newPage(r, code, "/account")
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p.Title, p.NoIndex, p.Canonical = title, true, ""
+	p.Content = c
+	s.renderNoStore(w, r, status, "account", p)
+}
+
+// pageAccount is the account overview when signed in, else the sign-in
+// form.
+func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) {
+	flash := accountNotes[r.URL.Query().Get("note")]
+	who, err := s.signedIn(r)
+	if errors.Is(err, errSignInRequired) {
+		s.renderAccount(w, r, http.StatusOK, "Sign in", accountContent{Mode: "sign-in", Flash: flash})
+		return
+	}
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	orders, err := s.customerOrders(r, who.customer)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	s.renderAccount(w, r, http.StatusOK, "Your account", accountContent{Mode: "overview", Customer: who.customer, Orders: orders, Flash: flash})
+}
+
+// accountRedirect sends the browser to the account page with a note.
+func accountRedirect(w http.ResponseWriter, r *http.Request, note string) {
+	http.Redirect(w, r, "/"+r.PathValue("market")+"/account?note="+url.QueryEscape(note), http.StatusSeeOther)
+}
+
+// formProblem turns an error into what a form shows: a field's own
+// message, or one for the whole form, with the status to answer.
+func formProblem(err error) (status int, field, msg string) {
+	var fe *customer.FieldError
+	if errors.As(err, &fe) {
+		return http.StatusUnprocessableEntity, fe.Field, fe.Msg
+	}
+	status, body := classify(err)
+	return status, "", body.Message
+}
+
+func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
+	email := r.PostFormValue("email")
+	c, err := s.signIn(r, email, r.PostFormValue("password"))
+	if err == nil {
+		_, err = s.startSession(w, r, c, customer.SessionBrowser)
+	}
+	if err != nil {
+		status, _, msg := formProblem(err)
+		if status >= 500 {
+			s.pageFail(w, r, err)
+			return
+		}
+		retryAfter(w, err)
+		s.renderAccount(w, r, status, "Sign in", accountContent{Mode: "sign-in", Email: email, Message: msg})
+		return
+	}
+	accountRedirect(w, r, "welcome")
+}
+
+func (s *Server) pageRegister(w http.ResponseWriter, r *http.Request) {
+	s.renderAccount(w, r, http.StatusOK, "Create an account", accountContent{Mode: "register"})
+}
+
+func (s *Server) pageRegisterSubmit(w http.ResponseWriter, r *http.Request) {
+	email, name := r.PostFormValue("email"), r.PostFormValue("name")
+	err := s.limit(r, ratelimit.RegisterPerIP, clientIP(r))
+	var c customer.Customer
+	if err == nil {
+		c, err = s.customers.Register(r.Context(), email, r.PostFormValue("password"), name)
+	}
+	if err == nil {
+		s.jobs.Notify() // the verification email
+		_, err = s.startSession(w, r, c, customer.SessionBrowser)
+	}
+	if err != nil {
+		status, field, msg := formProblem(err)
+		if status >= 500 {
+			s.pageFail(w, r, err)
+			return
+		}
+		retryAfter(w, err)
+		content := accountContent{Mode: "register", Email: email, Name: name, Errors: map[string]string{}}
+		switch {
+		case field != "":
+			content.Errors[field] = msg
+		case errors.Is(err, customer.ErrEmailTaken):
+			content.Errors["email"] = msg
+		default:
+			content.Message = msg
+		}
+		s.renderAccount(w, r, status, "Create an account", content)
+		return
+	}
+	accountRedirect(w, r, "registered")
+}
+
+func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request) {
+	if token := credentials(r); token != "" {
+		if err := s.customers.EndSession(r.Context(), token); err != nil {
+			s.pageFail(w, r, err)
+			return
+		}
+	}
+	clearSessionCookie(w, r)
+	accountRedirect(w, r, "signed-out")
+}
+
+// pageReset asks for the email address to send a reset link to, or, with
+// the link's token, for the new password.
+func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
+	// The token is in this page's address: no link on it may pass it on.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if token := r.URL.Query().Get("token"); token != "" {
+		s.renderAccount(w, r, http.StatusOK, "Choose a new password", accountContent{Mode: "reset-set", Token: token})
+		return
+	}
+	s.renderAccount(w, r, http.StatusOK, "Reset your password", accountContent{Mode: "reset-request"})
+}
+
+// pageResetSubmit sends a reset link, or sets the new password. Asking
+// for a link answers the same whether or not the address has an account.
+func (s *Server) pageResetSubmit(w http.ResponseWriter, r *http.Request) {
+	if token := r.PostFormValue("token"); token != "" {
+		err := s.customers.ResetPassword(r.Context(), token, r.PostFormValue("password"))
+		if err != nil {
+			status, field, msg := formProblem(err)
+			if status >= 500 {
+				s.pageFail(w, r, err)
+				return
+			}
+			content := accountContent{Mode: "reset-set", Token: token, Errors: map[string]string{}}
+			if field != "" {
+				content.Errors[field] = msg
+			} else {
+				content.Message = msg
+			}
+			s.renderAccount(w, r, status, "Choose a new password", content)
+			return
+		}
+		clearSessionCookie(w, r)
+		accountRedirect(w, r, "reset")
+		return
+	}
+	email := r.PostFormValue("email")
+	err := s.limit(r, ratelimit.ResetPerIP, clientIP(r))
+	if err == nil {
+		err = s.limit(r, ratelimit.ResetPerAccount, strings.ToLower(strings.TrimSpace(email)))
+	}
+	if err == nil {
+		err = s.customers.RequestPasswordReset(r.Context(), email)
+		s.jobs.Notify()
+	}
+	if err != nil {
+		status, field, msg := formProblem(err)
+		if status >= 500 {
+			s.pageFail(w, r, err)
+			return
+		}
+		retryAfter(w, err)
+		content := accountContent{Mode: "reset-request", Email: email, Errors: map[string]string{}}
+		if field != "" {
+			content.Errors[field] = msg
+		} else {
+			content.Message = msg
+		}
+		s.renderAccount(w, r, status, "Reset your password", content)
+		return
+	}
+	s.renderAccount(w, r, http.StatusOK, "Check your email", accountContent{Mode: "reset-sent", Email: email})
+}
+
+// pageVerify shows the button that confirms an email address; the
+// confirming is a POST, since following a link (or a mail scanner doing
+// so) must not change anything.
+func (s *Server) pageVerify(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	s.renderAccount(w, r, http.StatusOK, "Confirm your email address", accountContent{Mode: "verify", Token: r.URL.Query().Get("token")})
+}
+
+func (s *Server) pageVerifySubmit(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.customers.VerifyEmail(r.Context(), r.PostFormValue("token")); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	accountRedirect(w, r, "verified")
+}
+
+// pageExport downloads everything held about the signed-in customer.
+func (s *Server) pageExport(w http.ResponseWriter, r *http.Request) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		return
+	}
+	ex, err := s.customers.Export(r.Context(), who.customer.ID)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	noStore(w)
+	w.Header().Set("Content-Disposition", `attachment; filename="mistore-data.json"`)
+	s.writeJSON(w, r, http.StatusOK, ex)
+}
+
+// pageDelete deletes the signed-in customer's account after asking for
+// the password again.
+func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		return
+	}
+	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue("password")); err != nil {
+		status, _, _ := formProblem(err)
+		if status >= 500 {
+			s.pageFail(w, r, err)
+			return
+		}
+		retryAfter(w, err)
+		orders, oerr := s.customerOrders(r, who.customer)
+		if oerr != nil {
+			s.pageFail(w, r, oerr)
+			return
+		}
+		s.renderAccount(w, r, status, "Your account", accountContent{Mode: "overview", Customer: who.customer, Orders: orders,
+			Errors: map[string]string{"delete_password": "The password is not right; the account is not deleted."}})
+		return
+	}
+	if err := s.customers.Delete(r.Context(), who.customer.ID); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	clearSessionCookie(w, r)
+	accountRedirect(w, r, "deleted")
+}

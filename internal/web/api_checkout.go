@@ -28,7 +28,14 @@ func (s *Server) apiCheckout(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	o, created, err := s.checkout.Place(r.Context(), r.PathValue("id"), r.Header.Get("X-Cart-Token"), body.request(), s.orderURL)
+	var (
+		o       *order.Order
+		created bool
+	)
+	err := s.guardCoupon(r, r.PathValue("id"), body.CouponCode, func() (err error) {
+		o, created, err = s.checkout.Place(r.Context(), r.PathValue("id"), r.Header.Get("X-Cart-Token"), body.request(), s.orderURL)
+		return err
+	})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"mistore/internal/checkout"
 	"mistore/internal/customer"
 	"mistore/internal/ratelimit"
 )
@@ -174,4 +175,35 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c customer
 	}
 	setSessionCookie(w, r, token, kind)
 	return token, nil
+}
+
+// guardCoupon runs a checkout step that may carry a coupon code under the
+// coupon-guessing limits: a cart, or an address, that keeps trying codes
+// that do not work is stopped before it finds one that does. Only codes
+// that fail count.
+func (s *Server) guardCoupon(r *http.Request, cartID, code string, step func() error) error {
+	if strings.TrimSpace(code) == "" {
+		return step()
+	}
+	ip := clientIP(r)
+	if err := s.overLimit(r, ratelimit.CouponGuessPerCart, cartID); err != nil {
+		return err
+	}
+	if err := s.overLimit(r, ratelimit.CouponGuessPerIP, ip); err != nil {
+		return err
+	}
+	err := step()
+	if errors.Is(err, checkout.ErrCoupon) {
+		s.countFailure(r, ratelimit.CouponGuessPerCart, cartID)
+		s.countFailure(r, ratelimit.CouponGuessPerIP, ip)
+	}
+	return err
+}
+
+// countFailure counts a failed attempt against rule; the attempt has
+// already been answered, so a limit reached here only shows on the next.
+func (s *Server) countFailure(r *http.Request, rule ratelimit.Rule, key string) {
+	if err := s.limit(r, rule, key); err != nil && !errors.Is(err, ratelimit.ErrLimited) {
+		s.log.WarnContext(r.Context(), "count a failed attempt", "rule", rule.Name, "err", err)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"mistore/internal/notify"
 	"mistore/internal/order"
 	"mistore/internal/payment"
+	"mistore/internal/ratelimit"
 	"mistore/internal/web"
 )
 
@@ -72,7 +73,7 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	tp.Register(runner)
 	mailer.Register(runner)
 	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: true, Log: log, Mailer: mailer, Cart: carts,
-		Orders: orders, Checkout: co, TestPay: tp, Jobs: runner, PublicURL: ts.URL})
+		Orders: orders, Checkout: co, TestPay: tp, Jobs: runner, PublicURL: ts.URL, Limits: ratelimit.New(d, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,3 +469,59 @@ func assertNoCardNumbers(t *testing.T, d *db.DB) {
 		}
 	}
 }
+
+// TestCouponGuessingIsLimited: a cart that keeps trying coupon codes that
+// do not exist is stopped with 429 and Retry-After, and the code it finds
+// after that does not help it.
+func TestCouponGuessingIsLimited(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, token := s.cartWith("MCAB-C1M", 1)
+		guess := func(code string) (int, string, http.Header) {
+			body := strings.Replace(checkoutJSON, `"shipping_method":"standard"`, `"shipping_method":"standard","coupon_code":"`+code+`"`, 1)
+			return s.do("POST", "/api/v1/carts/"+id+"/checkout", body, "X-Cart-Token", token)
+		}
+		for i := range ratelimit.CouponGuessPerCart.Limit {
+			if st, b, _ := guess(fmt.Sprintf("GUESS%02d", i)); st != 422 {
+				t.Fatalf("guess %d: %d %s", i, st, b)
+			}
+		}
+		d.Write.Exec(`INSERT INTO coupons (code, kind, percent, starts_at, created_at) VALUES ('REAL10', 'percent', 10, $1, $1)`, db.Now().Add(-time.Hour))
+		st, b, h := guess("REAL10")
+		if st != 429 || !strings.Contains(b, "rate_limited") || h.Get("Retry-After") == "" {
+			t.Errorf("after %d wrong codes: %d %s Retry-After %q", ratelimit.CouponGuessPerCart.Limit, st, b, h.Get("Retry-After"))
+		}
+		var orders int
+		d.Read.QueryRow("SELECT count(*) FROM orders").Scan(&orders)
+		if orders != 0 {
+			t.Errorf("%d orders placed by a limited cart", orders)
+		}
+		// Without a coupon the cart can still check out.
+		if st, b, _ := s.do("POST", "/api/v1/carts/"+id+"/checkout", checkoutJSON, "X-Cart-Token", token); st != 201 {
+			t.Errorf("checkout without a coupon: %d %s", st, b)
+		}
+	})
+}
+
+// TestCardTestingIsLimited: an order's payment page refuses more cards
+// once too many were declined, even the good one, with 429.
+func TestCardTestingIsLimited(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, token := s.cartWith("MCAB-C1M", 1)
+		o := s.checkout(id, token)
+		for i := range ratelimit.PaymentFailuresPerOrder.Limit {
+			if st, _ := s.pay(o.Payment.RedirectURL, "4000 0000 0000 0002"); st != 402 {
+				t.Fatalf("declined card %d: %d", i, st)
+			}
+		}
+		st, page := s.pay(o.Payment.RedirectURL, "4242 4242 4242 4242")
+		if st != 429 || !strings.Contains(page, "Too many declined cards") {
+			t.Errorf("card after %d declines: %d", ratelimit.PaymentFailuresPerOrder.Limit, st)
+		}
+		if got := s.order(o.Number, o.Token); got.Status != "pending_payment" {
+			t.Errorf("order %s after a refused card", got.Status)
+		}
+	})
+}
+

@@ -126,7 +126,11 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	req := f.request(m.CountryCodes[0])
 	if r.PostFormValue("action") == "quote" {
-		q, err := s.checkout.Quote(r.Context(), id, token, req)
+		var q *checkout.Quote
+		err := s.guardCoupon(r, id, req.CouponCode, func() (err error) {
+			q, err = s.checkout.Quote(r.Context(), id, token, req)
+			return err
+		})
 		if err != nil {
 			s.checkoutFailed(w, r, f, err)
 			return
@@ -134,7 +138,11 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 		s.checkoutPage(w, r, f, http.StatusOK, q, "")
 		return
 	}
-	o, _, err := s.checkout.Place(r.Context(), id, token, req, s.orderURL)
+	var o *order.Order
+	err = s.guardCoupon(r, id, req.CouponCode, func() (err error) {
+		o, _, err = s.checkout.Place(r.Context(), id, token, req, s.orderURL)
+		return err
+	})
 	if err != nil {
 		s.checkoutFailed(w, r, f, err)
 		return
@@ -163,6 +171,7 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, f checko
 		s.pageFail(w, r, err)
 		return
 	}
+	retryAfter(w, err)
 	errs := map[string]string{}
 	if errors.Is(err, checkout.ErrCoupon) {
 		errs["coupon_code"] = body.Message

@@ -7,6 +7,7 @@ import (
 
 	"mistore/internal/order"
 	"mistore/internal/payment"
+	"mistore/internal/ratelimit"
 )
 
 type orderContent struct {
@@ -125,7 +126,29 @@ func (s *Server) renderPay(w http.ResponseWriter, r *http.Request, status int, s
 func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("session")
 	card := payment.Card{Number: r.PostFormValue("card_number"), Expiry: r.PostFormValue("expiry"), CVC: r.PostFormValue("cvc")}
-	_, err := s.testPay.Pay(r.Context(), id, card)
+	// Card testing: declined cards are limited per order and per address,
+	// so the page cannot be used to try stolen numbers one by one.
+	ip := clientIP(r)
+	err := s.overLimit(r, ratelimit.PaymentFailuresPerOrder, id)
+	if err == nil {
+		err = s.overLimit(r, ratelimit.PaymentFailuresPerIP, ip)
+	}
+	if err != nil {
+		page, perr := s.testPay.Page(r.Context(), id)
+		if perr != nil {
+			s.pageFail(w, r, payNotFound(perr))
+			return
+		}
+		retryAfter(w, err)
+		_, body := classify(err)
+		s.renderPay(w, r, http.StatusTooManyRequests, page, "Too many declined cards. "+body.Message, "card_number")
+		return
+	}
+	_, err = s.testPay.Pay(r.Context(), id, card)
+	if errors.Is(err, payment.ErrDeclined) {
+		s.countFailure(r, ratelimit.PaymentFailuresPerOrder, id)
+		s.countFailure(r, ratelimit.PaymentFailuresPerIP, ip)
+	}
 	if err == nil {
 		page, perr := s.testPay.Page(r.Context(), id)
 		if perr != nil {

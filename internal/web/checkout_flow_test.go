@@ -20,6 +20,7 @@ import (
 	"mistore/internal/cart"
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
+	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/demo"
@@ -66,6 +67,8 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	orders := order.NewService(d, tokens, []payment.Provider{tp}, order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: ts.URL, Markets: c.Markets}, nil, nil)
 	carts := cart.NewService(d, c, inv, nil)
 	co := checkout.NewService(d, c, carts, orders, "test", nil)
+	customers := customer.NewService(d, mailer, ts.URL, nil)
+	customers.Params = customer.Params{Memory: 64, Time: 1, Threads: 1} // cheap hashes for tests
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	runner := jobs.NewRunner(d, log)
@@ -73,7 +76,8 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	tp.Register(runner)
 	mailer.Register(runner)
 	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: true, Log: log, Mailer: mailer, Cart: carts,
-		Orders: orders, Checkout: co, TestPay: tp, Jobs: runner, PublicURL: ts.URL, Limits: ratelimit.New(d, nil)})
+		Orders: orders, Checkout: co, TestPay: tp, Jobs: runner, PublicURL: ts.URL, Limits: ratelimit.New(d, nil),
+		Customers: customers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,6 +525,56 @@ func TestCardTestingIsLimited(t *testing.T) {
 		}
 		if got := s.order(o.Number, o.Token); got.Status != "pending_payment" {
 			t.Errorf("order %s after a refused card", got.Status)
+		}
+	})
+}
+
+// TestSignedInOwnerSeesOrders: a customer whose verified email placed an
+// order sees it without the order's token, in the API and in the
+// history; another customer, or an unverified one, gets 404.
+func TestSignedInOwnerSeesOrders(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, token := s.cartWith("MCAB-C1M", 1)
+		o := s.checkout(id, token) // as ada@example.com
+		signIn := func(email string, verified bool) string {
+			t.Helper()
+			if st, b, _ := s.do("POST", "/api/v1/customers", `{"email":"`+email+`","password":"correct horse battery","name":"N"}`); st != 201 {
+				t.Fatalf("register %s: %d %s", email, st, b)
+			}
+			if verified {
+				d.Write.Exec("UPDATE customers SET email_verified_at = $2 WHERE email = $1", email, db.Now())
+			}
+			_, b, _ := s.do("POST", "/api/v1/sessions", `{"email":"`+email+`","password":"correct horse battery"}`)
+			var out struct{ Token string }
+			json.Unmarshal([]byte(b), &out)
+			return out.Token
+		}
+		ada := signIn("ada@example.com", true)
+		if st, b, _ := s.do("GET", "/api/v1/orders/"+o.Number, "", "Authorization", "Bearer "+ada); st != 200 || !strings.Contains(b, o.Number) {
+			t.Errorf("owner without the order token: %d %s", st, b)
+		}
+		if _, b, _ := s.do("GET", "/api/v1/me/orders", "", "Authorization", "Bearer "+ada); !strings.Contains(b, o.Number) {
+			t.Errorf("order history %s lacks %s", b, o.Number)
+		}
+		bob := signIn("bob@example.com", true)
+		if st, _, _ := s.do("GET", "/api/v1/orders/"+o.Number, "", "Authorization", "Bearer "+bob); st != 404 {
+			t.Errorf("another customer's order: %d, want 404", st)
+		}
+		if st, _, _ := s.do("POST", "/api/v1/orders/"+o.Number+"/cancel", "", "Authorization", "Bearer "+bob); st != 404 {
+			t.Errorf("another customer cancels the order: %d, want 404", st)
+		}
+		d.Write.Exec("UPDATE customers SET email_verified_at = NULL WHERE email = 'ada@example.com'")
+		if st, _, _ := s.do("GET", "/api/v1/orders/"+o.Number, "", "Authorization", "Bearer "+ada); st != 404 {
+			t.Errorf("unverified email sees the order: %d, want 404", st)
+		}
+		if got := s.order(o.Number, o.Token); got.Status != "pending_payment" {
+			t.Errorf("order %s", got.Status)
+		}
+		// The owner may cancel, as the token's holder may.
+		d.Write.Exec("UPDATE customers SET email_verified_at = $1 WHERE email = 'ada@example.com'", db.Now())
+		if st, b, _ := s.do("POST", "/api/v1/orders/"+o.Number+"/cancel", "", "Authorization", "Bearer "+ada); st != 200 || !strings.Contains(b, "cancelled") {
+			t.Errorf("owner cancels: %d %s", st, b)
 		}
 	})
 }

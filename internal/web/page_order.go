@@ -46,7 +46,9 @@ func (s *Server) pageOrder(w http.ResponseWriter, r *http.Request) {
 	p.Canonical = ""
 	p.NoIndex = true
 	c := orderContent{
-		Order: o, Events: events, Token: token,
+		// Whoever sees the page may act on it: a signed-in owner who came
+		// without the link's token gets it for the page's forms.
+		Order: o, Events: events, Token: s.orders.Tokens().For(o.Number),
 		Pending: o.Status == order.PendingPayment, Paid: o.Status == order.Paid,
 		CanPay:      o.Status == order.PendingPayment && o.PaymentURL != "",
 		Declined:    o.PaymentStatus == "declined",

@@ -391,3 +391,45 @@ func TestAccountsExportAndDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountsChangePasswordAndEmail: both ask for the password again; a
+// new password ends every other session.
+func TestAccountsChangePasswordAndEmail(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		s.register("change@example.com", "correct horse battery", "Change")
+		other, _ := s.signIn("change@example.com", "correct horse battery")
+		mine, _ := s.signIn("change@example.com", "correct horse battery")
+		cookie := "mistore_session=" + mine
+		if st, page, _ := s.form("/us/account/password", url.Values{"current_password": {"wrong password!"}, "new_password": {"a brand new secret"}}, "Cookie", cookie); st != 401 || !strings.Contains(page, "not right") {
+			t.Errorf("change with a wrong current password: %d", st)
+		}
+		st, _, h := s.form("/us/account/password", url.Values{"current_password": {"correct horse battery"}, "new_password": {"a brand new secret"}}, "Cookie", cookie)
+		if st != http.StatusSeeOther {
+			t.Fatalf("change password: %d", st)
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+other); st != 401 {
+			t.Errorf("another session survived the password change: %d", st)
+		}
+		var fresh string
+		for _, c := range (&http.Response{Header: h}).Cookies() {
+			if c.Name == "mistore_session" {
+				fresh = c.Value
+			}
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+fresh); st != 200 || fresh == mine {
+			t.Errorf("the browser that changed it is not signed in with a new session: %d", st)
+		}
+		s.signIn("change@example.com", "a brand new secret")
+		if st, _, _ := s.form("/us/account/email", url.Values{"new_email": {"new@example.com"}, "email_password": {"wrong password!"}}, "Cookie", "mistore_session="+fresh); st != 401 {
+			t.Errorf("email change with a wrong password: %d", st)
+		}
+		if st, _, _ := s.form("/us/account/email", url.Values{"new_email": {"new@example.com"}, "email_password": {"a brand new secret"}}, "Cookie", "mistore_session="+fresh); st != http.StatusSeeOther {
+			t.Errorf("email change: %d", st)
+		}
+		_, b, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+fresh)
+		if !strings.Contains(b, `"email":"new@example.com"`) || !strings.Contains(b, `"email_verified":false`) {
+			t.Errorf("after the email change: %s", b)
+		}
+	})
+}

@@ -36,6 +36,8 @@ var accountNotes = map[string]string{
 	"verified":   "Thank you, your email address is confirmed. Orders placed with it now show in your account.",
 	"deleted":    "Your account is deleted. Orders you placed keep their amounts for our accounts, without your name or address.",
 	"welcome":    "You are signed in.",
+	"password":   "Your password is changed. Every other session of your account is signed out.",
+	"email":      "Your email address is changed. We have sent a link to the new address to confirm it.",
 }
 
 // renderAccount shows an account page in market code.
@@ -283,3 +285,65 @@ func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
 	clearSessionCookie(w, r)
 	accountRedirect(w, r, "deleted")
 }
+
+// overviewWithErrors shows the account overview again with errs next to
+// their fields, after a failed change.
+func (s *Server) overviewWithErrors(w http.ResponseWriter, r *http.Request, who caller, err error, errs map[string]string) {
+	status, _, _ := formProblem(err)
+	if status >= 500 {
+		s.pageFail(w, r, err)
+		return
+	}
+	retryAfter(w, err)
+	orders, oerr := s.customerOrders(r, who.customer)
+	if oerr != nil {
+		s.pageFail(w, r, oerr)
+		return
+	}
+	s.renderAccount(w, r, status, "Your account", accountContent{Mode: "overview", Customer: who.customer, Orders: orders, Errors: errs})
+}
+
+// pagePassword changes the password; the current one is asked again.
+// Every session ends, this one included, and the browser gets a new one.
+func (s *Server) pagePassword(w http.ResponseWriter, r *http.Request) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		return
+	}
+	err = s.customers.ChangePassword(r.Context(), who.customer.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+	if err == nil {
+		_, err = s.startSession(w, r, who.customer, customer.SessionBrowser)
+	}
+	if err != nil {
+		_, field, msg := formProblem(err)
+		errs := map[string]string{"current_password": msg}
+		if field == "password" {
+			errs = map[string]string{"new_password": msg}
+		}
+		s.overviewWithErrors(w, r, who, err, errs)
+		return
+	}
+	accountRedirect(w, r, "password")
+}
+
+// pageEmail changes the email address; the password is asked again.
+func (s *Server) pageEmail(w http.ResponseWriter, r *http.Request) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		return
+	}
+	if err := s.customers.ChangeEmail(r.Context(), who.customer.ID, r.PostFormValue("email_password"), r.PostFormValue("new_email")); err != nil {
+		_, field, msg := formProblem(err)
+		errs := map[string]string{"email_password": msg}
+		if field == "email" || errors.Is(err, customer.ErrEmailTaken) {
+			errs = map[string]string{"new_email": msg}
+		}
+		s.overviewWithErrors(w, r, who, err, errs)
+		return
+	}
+	s.jobs.Notify()
+	accountRedirect(w, r, "email")
+}
+

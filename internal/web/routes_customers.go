@@ -48,4 +48,6 @@ func (s *Server) customerRoutes(store *http.ServeMux, api *apiRouter) {
 	store.HandleFunc("POST /{market}/account/verify", s.pageVerifySubmit)
 	store.HandleFunc("GET /{market}/account/export", s.pageExport)
 	store.HandleFunc("POST /{market}/account/delete", s.pageDelete)
+	store.HandleFunc("POST /{market}/account/password", s.pagePassword)
+	store.HandleFunc("POST /{market}/account/email", s.pageEmail)
 }

@@ -46,7 +46,11 @@ type shop struct {
 	client  *http.Client
 	orders  *order.Service
 	testPay *payment.TestProvider
+	srv     *web.Server
 }
+
+// routes is every API operation the store serves.
+func (s *shop) routes() []string { return s.srv.APIRoutes() }
 
 func newShop(t *testing.T, d *db.DB) *shop {
 	t.Helper()
@@ -82,7 +86,7 @@ func newShop(t *testing.T, d *db.DB) *shop {
 		t.Fatal(err)
 	}
 	handler = s
-	return &shop{t: t, logs: logs, d: d, url: ts.URL, runner: runner, secret: hookKey, orders: orders, testPay: tp,
+	return &shop{srv: s, t: t, logs: logs, d: d, url: ts.URL, runner: runner, secret: hookKey, orders: orders, testPay: tp,
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -66,6 +66,7 @@ func (d *apiDoc) router(mux *recordingMux, s *Server) *apiRouter {
 // same path get the API's JSON 405 instead of the mux's plain text.
 func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 	method, path, _ := strings.Cut(pattern, " ")
+	h, acc := a.s.guard(pattern, h)
 	// Every API POST takes an Idempotency-Key (API.md); wiring it here
 	// means no POST route can be added without it.
 	if method == "POST" {
@@ -96,6 +97,7 @@ func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 		success["content"] = jsonContent("#/components/schemas/" + op.response)
 	}
 	operation := map[string]any{
+		"x-access":   string(acc),
 		"summary":    op.summary,
 		"tags":       []string{op.tag},
 		"parameters": params,

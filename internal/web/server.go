@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -102,6 +103,8 @@ type Server struct {
 	// page_account.go).
 	customers *customer.Service
 	limits    *ratelimit.Limiter
+	// access is apiAccess, this server's copy.
+	access map[string]access
 }
 
 // New builds the HTTP surface from deps.
@@ -142,6 +145,7 @@ func New(deps Deps) (*Server, error) {
 	if s.cart == nil {
 		s.cart = cart.NewService(deps.DB, deps.Catalog, inventory.NewService(deps.DB), nil)
 	}
+	s.access = maps.Clone(apiAccess)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	s.api = newAPIDoc(s.version)
 	s.routes(mux)

@@ -582,4 +582,3 @@ func TestSignedInOwnerSeesOrders(t *testing.T) {
 		}
 	})
 }
-

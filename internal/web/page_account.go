@@ -346,4 +346,3 @@ func (s *Server) pageEmail(w http.ResponseWriter, r *http.Request) {
 	s.jobs.Notify()
 	accountRedirect(w, r, "email")
 }
-

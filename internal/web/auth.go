@@ -210,3 +210,30 @@ func (s *Server) countFailure(r *http.Request, rule ratelimit.Rule, key string) 
 		s.log.WarnContext(r.Context(), "count a failed attempt", "rule", rule.Name, "err", err)
 	}
 }
+
+// localRedirect redirects within the store to path, built from the
+// request's own URL segments. A segment can smuggle in what a browser
+// reads as another host ("/%2Fevil.example/account" makes the path
+// "//evil.example/account"); such a path goes to the home page instead.
+func localRedirect(w http.ResponseWriter, r *http.Request, path string, status int) {
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasPrefix(path, "/\\") {
+		path = "/"
+	}
+	http.Redirect(w, r, path, status)
+}
+
+// reauthenticated runs a change that asks for the customer's password
+// again under the same per-account failure limit as signing in: a stolen
+// session must not be a way to guess the password without limit.
+func (s *Server) reauthenticated(r *http.Request, who caller, change func() error) error {
+	account := strings.ToLower(who.customer.Email)
+	if err := s.overLimit(r, ratelimit.SignInPerAccount, account); err != nil {
+		return err
+	}
+	err := change()
+	if errors.Is(err, customer.ErrInvalidCredentials) {
+		s.countFailure(r, ratelimit.SignInPerAccount, account)
+	}
+	return err
+}
+

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -432,4 +433,75 @@ func TestAccountsChangePasswordAndEmail(t *testing.T) {
 			t.Errorf("after the email change: %s", b)
 		}
 	})
+}
+
+// TestNoOpenRedirect: a market segment that decodes to "/evil.example"
+// never sends the browser to another host.
+func TestNoOpenRedirect(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	s := newAccountShop(t, d)
+	for _, path := range []string{"/%2Fevil.example/account/export", "/%5Cevil.example/account/export", "/%2Fevil.example",
+		"/%2F%2Fevil.example/checkout"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			st, _, h := s.do(method, path, "", "Origin", s.url)
+			loc := h.Get("Location")
+			if strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") || strings.Contains(loc, "evil.example") {
+				t.Errorf("%s %s: %d Location %q leaves the store", method, path, st, loc)
+			}
+		}
+	}
+}
+
+// TestSecurityHeaders: every answer carries the browser defences; over
+// TLS, HSTS too.
+func TestSecurityHeaders(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	s := newAccountShop(t, d)
+	for _, path := range []string{"/us/", "/us/account", "/api/v1/markets", "/nope"} {
+		_, _, h := s.do(http.MethodGet, path, "")
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %s", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP allows inline code: %q", path, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+		if h.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: HSTS over plain http", path)
+		}
+	}
+	if _, _, h := s.do(http.MethodGet, "/us/", "", "X-Forwarded-Proto", "https"); !strings.Contains(h.Get("Strict-Transport-Security"), "max-age=") {
+		t.Errorf("no HSTS over https: %v", h)
+	}
+	if _, _, h := s.do(http.MethodGet, "/us/account/reset?token=abc", ""); h.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("the reset page lets its token leak by Referer: %q", h.Get("Referrer-Policy"))
+	}
+}
+
+// TestReauthenticationIsLimited: the password asked again for a change
+// counts against the same limit as signing in.
+func TestReauthenticationIsLimited(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	s := newAccountShop(t, d)
+	s.register("stolen@example.com", "correct horse battery", "Stolen")
+	token, _ := s.signIn("stolen@example.com", "correct horse battery")
+	cookie := "mistore_session=" + token
+	for i := range ratelimit.SignInPerAccount.Limit {
+		if st, _, _ := s.form("/us/account/email", url.Values{"new_email": {"thief@example.com"}, "email_password": {fmt.Sprintf("guess %d!!", i)}}, "Cookie", cookie); st != 401 {
+			t.Fatalf("guess %d: %d", i, st)
+		}
+	}
+	st, _, h := s.form("/us/account/email", url.Values{"new_email": {"thief@example.com"}, "email_password": {"correct horse battery"}}, "Cookie", cookie)
+	if st != 429 || h.Get("Retry-After") == "" {
+		t.Errorf("after %d wrong passwords: %d", ratelimit.SignInPerAccount.Limit, st)
+	}
+	_, b, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+token)
+	if !strings.Contains(b, "stolen@example.com") {
+		t.Errorf("the email changed: %s", b)
+	}
 }

@@ -15,7 +15,7 @@ import (
 // contentSecurityPolicy allows only the store's own files: no inline
 // script, no plugins, no framing.
 const contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
-	"object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+	"object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 type ctxKey int
 
@@ -86,6 +86,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		h.Set("X-Frame-Options", "DENY")
+		if overTLS(r) {
+			// A browser that has seen the store over https never tries
+			// plain http for it again, for a year.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		rec := &recorder{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		defer func() {

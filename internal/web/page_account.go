@@ -76,7 +76,7 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) {
 
 // accountRedirect sends the browser to the account page with a note.
 func accountRedirect(w http.ResponseWriter, r *http.Request, note string) {
-	http.Redirect(w, r, "/"+r.PathValue("market")+"/account?note="+url.QueryEscape(note), http.StatusSeeOther)
+	localRedirect(w, r, "/"+r.PathValue("market")+"/account?note="+url.QueryEscape(note), http.StatusSeeOther)
 }
 
 // formProblem turns an error into what a form shows: a field's own
@@ -241,7 +241,7 @@ func (s *Server) pageVerifySubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pageExport(w http.ResponseWriter, r *http.Request) {
 	who, err := s.signedIn(r)
 	if err != nil {
-		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
 		return
 	}
 	ex, err := s.customers.Export(r.Context(), who.customer.ID)
@@ -259,7 +259,7 @@ func (s *Server) pageExport(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
 	who, err := s.signedIn(r)
 	if err != nil {
-		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
 		return
 	}
 	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue("password")); err != nil {
@@ -308,10 +308,12 @@ func (s *Server) overviewWithErrors(w http.ResponseWriter, r *http.Request, who 
 func (s *Server) pagePassword(w http.ResponseWriter, r *http.Request) {
 	who, err := s.signedIn(r)
 	if err != nil {
-		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
 		return
 	}
-	err = s.customers.ChangePassword(r.Context(), who.customer.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+	err = s.reauthenticated(r, who, func() error {
+		return s.customers.ChangePassword(r.Context(), who.customer.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+	})
 	if err == nil {
 		_, err = s.startSession(w, r, who.customer, customer.SessionBrowser)
 	}
@@ -331,10 +333,12 @@ func (s *Server) pagePassword(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pageEmail(w http.ResponseWriter, r *http.Request) {
 	who, err := s.signedIn(r)
 	if err != nil {
-		http.Redirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
 		return
 	}
-	if err := s.customers.ChangeEmail(r.Context(), who.customer.ID, r.PostFormValue("email_password"), r.PostFormValue("new_email")); err != nil {
+	if err := s.reauthenticated(r, who, func() error {
+		return s.customers.ChangeEmail(r.Context(), who.customer.ID, r.PostFormValue("email_password"), r.PostFormValue("new_email"))
+	}); err != nil {
 		_, field, msg := formProblem(err)
 		errs := map[string]string{"email_password": msg}
 		if field == "email" || errors.Is(err, customer.ErrEmailTaken) {

@@ -174,7 +174,7 @@ func (s *Server) cartRedirect(w http.ResponseWriter, r *http.Request, code, sku,
 			Path: "/" + code + "/cart", MaxAge: cartFlashAge, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r),
 		})
 	}
-	http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+	localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 }
 
 // readCartFlash returns and clears the message of the last change. The

@@ -53,13 +53,13 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 	code := r.PathValue("market")
 	id, token, ok := cartCookie(r, code)
 	if !ok {
-		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+		localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
 	}
 	methods, err := s.checkout.ShippingMethods(r.Context(), id, token)
 	if err != nil {
 		if errors.Is(err, checkout.ErrUnknownCart) {
-			http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+			localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 			return
 		}
 		s.pageFail(w, r, err)
@@ -71,7 +71,7 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 		return
 	}
 	if len(view.Lines) == 0 {
-		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+		localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
 	}
 	p, err := s.newPage(r, code, "/checkout")
@@ -106,7 +106,7 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("market")
 	id, token, ok := cartCookie(r, code)
 	if !ok {
-		http.Redirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
+		localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
 	}
 	set, err := s.catalog.Markets(r.Context())

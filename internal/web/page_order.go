@@ -76,7 +76,7 @@ func (s *Server) pageOrderCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.jobs.Notify()
-	http.Redirect(w, r, "/"+code+"/orders/"+o.Number+"?token="+url.QueryEscape(token)+"&note=cancelled", http.StatusSeeOther)
+	localRedirect(w, r, "/"+code+"/orders/"+o.Number+"?token="+url.QueryEscape(token)+"&note=cancelled", http.StatusSeeOther)
 }
 
 func orNotFound(err error) error {

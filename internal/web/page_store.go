@@ -32,7 +32,7 @@ func (s *Server) rootRedirect(w http.ResponseWriter, r *http.Request) {
 		code = m
 	}
 	w.Header().Set("Vary", "Accept-Language, Cookie")
-	http.Redirect(w, r, "/"+code+"/", http.StatusFound)
+	localRedirect(w, r, "/"+code+"/", http.StatusFound)
 }
 
 // marketFromLanguage picks the market of the first language tag with a
@@ -67,7 +67,7 @@ func (s *Server) marketRedirect(w http.ResponseWriter, r *http.Request) {
 		s.pageNotFound(w, r)
 		return
 	}
-	http.Redirect(w, r, "/"+r.PathValue("market")+"/", http.StatusMovedPermanently)
+	localRedirect(w, r, "/"+r.PathValue("market")+"/", http.StatusMovedPermanently)
 }
 
 // newPage fills what every storefront page shows for market code.

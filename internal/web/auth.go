@@ -236,4 +236,3 @@ func (s *Server) reauthenticated(r *http.Request, who caller, change func() erro
 	}
 	return err
 }
-

@@ -505,3 +505,49 @@ func TestReauthenticationIsLimited(t *testing.T) {
 		t.Errorf("the email changed: %s", b)
 	}
 }
+
+// TestAccountsCartFollowsCustomer: the guest cart of a browser that signs
+// in is merged into the cart the customer left on another device.
+func TestAccountsCartFollowsCustomer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		cookieOf := func(h http.Header, name string) string {
+			for _, c := range (&http.Response{Header: h}).Cookies() {
+				if c.Name == name && c.MaxAge >= 0 {
+					return c.Name + "=" + c.Value
+				}
+			}
+			return ""
+		}
+		// Device A: a guest adds a cable, then creates an account.
+		_, _, h := s.form("/us/cart/items", url.Values{"sku": {"MCAB-C1M"}, "quantity": {"1"}})
+		cartA := cookieOf(h, "mistore_cart_us")
+		if cartA == "" {
+			t.Fatal("no cart cookie on device A")
+		}
+		_, _, h = s.form("/us/account/register", url.Values{"name": {"Ada"}, "email": {"ada@example.com"}, "password": {"correct horse battery"}}, "Cookie", cartA)
+		if cookieOf(h, "mistore_session") == "" {
+			t.Fatal("registering did not sign in")
+		}
+		// Device B: a guest adds two other cables, then signs in.
+		_, _, h = s.form("/us/cart/items", url.Values{"sku": {"MCAB-C2M"}, "quantity": {"2"}})
+		cartB := cookieOf(h, "mistore_cart_us")
+		st, _, h := s.form("/us/account/sign-in", url.Values{"email": {"ada@example.com"}, "password": {"correct horse battery"}}, "Cookie", cartB)
+		if st != http.StatusSeeOther {
+			t.Fatalf("sign in on device B: %d", st)
+		}
+		merged := cookieOf(h, "mistore_cart_us")
+		if merged == "" || merged != cartA {
+			t.Fatalf("after signing in, device B's cart cookie is %q, want device A's cart %q", merged, cartA)
+		}
+		_, page, _ := s.do(http.MethodGet, "/us/cart", "", "Cookie", merged)
+		if !strings.Contains(page, "MCAB-C1M") || !strings.Contains(page, "MCAB-C2M") {
+			t.Errorf("the merged cart lacks a line:\n%s", pageMain(page))
+		}
+		var guests int
+		d.Read.QueryRow("SELECT count(*) FROM carts WHERE customer_id IS NULL AND order_number IS NULL").Scan(&guests)
+		if guests != 0 {
+			t.Errorf("%d guest carts left after the merge", guests)
+		}
+	})
+}

@@ -96,6 +96,9 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		_, err = s.startSession(w, r, c, customer.SessionBrowser)
 	}
+	if err == nil {
+		err = s.adoptCart(w, r, c)
+	}
 	if err != nil {
 		status, _, msg := formProblem(err)
 		if status >= 500 {
@@ -123,6 +126,9 @@ func (s *Server) pageRegisterSubmit(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		s.jobs.Notify() // the verification email
 		_, err = s.startSession(w, r, c, customer.SessionBrowser)
+	}
+	if err == nil {
+		err = s.adoptCart(w, r, c)
 	}
 	if err != nil {
 		status, field, msg := formProblem(err)
@@ -350,3 +356,20 @@ func (s *Server) pageEmail(w http.ResponseWriter, r *http.Request) {
 	s.jobs.Notify()
 	accountRedirect(w, r, "email")
 }
+
+// adoptCart gives the customer who just signed in the browser's cart of
+// this market, merged into the cart they left on another device, and
+// points the browser's cart cookie at the result.
+func (s *Server) adoptCart(w http.ResponseWriter, r *http.Request, c customer.Customer) error {
+	code := r.PathValue("market")
+	guestID, guestToken, _ := cartCookie(r, code)
+	id, token, err := s.cart.Adopt(r.Context(), c.ID, code, guestID, guestToken)
+	if err != nil {
+		return err
+	}
+	if id != "" && id != guestID {
+		setCartCookie(w, r, code, id, token)
+	}
+	return nil
+}
+

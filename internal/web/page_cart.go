@@ -101,6 +101,14 @@ func (s *Server) pageCartAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, token, ok := cartCookie(r, code)
+	if !ok {
+		// A signed-in customer without a cart here carries on with the one
+		// they left on another device.
+		if own, ownToken, found := s.customerCart(r, code); found {
+			id, token, ok = own, ownToken, true
+			setCartCookie(w, r, code, id, token)
+		}
+	}
 	if ok {
 		err = s.cart.AddItem(r.Context(), id, token, sku, qty)
 		// A cart that is gone or became an order is replaced by a new one.
@@ -113,6 +121,13 @@ func (s *Server) pageCartAdd(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id = v.ID
+		// A signed-in customer's new cart is theirs from the start.
+		if who, serr := s.signedIn(r); serr == nil && s.customers != nil {
+			if _, _, aerr := s.cart.Adopt(r.Context(), who.customer.ID, code, id, token); aerr != nil {
+				s.pageFail(w, r, aerr)
+				return
+			}
+		}
 		setCartCookie(w, r, code, id, token)
 		err = s.cart.AddItem(r.Context(), id, token, sku, qty)
 	}
@@ -230,3 +245,15 @@ func (s *Server) renderNoStore(w http.ResponseWriter, r *http.Request, status in
 	p.Private = true
 	s.render(w, r, status, name, "", p)
 }
+
+// customerCart is the signed-in customer's open cart in market code, if
+// they have one.
+func (s *Server) customerCart(r *http.Request, code string) (id, token string, ok bool) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		return "", "", false
+	}
+	id, token, err = s.cart.Adopt(r.Context(), who.customer.ID, code, "", "")
+	return id, token, err == nil && id != ""
+}
+

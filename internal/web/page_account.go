@@ -372,4 +372,3 @@ func (s *Server) adoptCart(w http.ResponseWriter, r *http.Request, c customer.Cu
 	}
 	return nil
 }
-

@@ -256,4 +256,3 @@ func (s *Server) customerCart(r *http.Request, code string) (id, token string, o
 	id, token, err = s.cart.Adopt(r.Context(), who.customer.ID, code, "", "")
 	return id, token, err == nil && id != ""
 }
-

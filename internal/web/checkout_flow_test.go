@@ -582,3 +582,62 @@ func TestSignedInOwnerSeesOrders(t *testing.T) {
 		}
 	})
 }
+
+// TestAddressBookAtCheckout: a signed-in shopper saves the address at
+// checkout, finds it offered next time and in the account, and removes
+// it; another customer cannot remove it.
+func TestAddressBookAtCheckout(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		session := func(email string) string {
+			t.Helper()
+			s.do("POST", "/api/v1/customers", `{"email":"`+email+`","password":"correct horse battery","name":"N"}`)
+			_, b, _ := s.do("POST", "/api/v1/sessions", `{"email":"`+email+`","password":"correct horse battery"}`)
+			var out struct{ Token string }
+			json.Unmarshal([]byte(b), &out)
+			return "mistore_session=" + out.Token
+		}
+		ada := session("ada@example.com")
+		id, token := s.cartWith("MCAB-C1M", 1)
+		cart := "mistore_cart_us=" + id + "." + token
+		form := url.Values{"email": {"ada@example.com"}, "name": {"Ada <b>Lovelace</b>"}, "line1": {"1 Main St"}, "city": {"Newark"},
+			"region": {"NJ"}, "postal_code": {"07102"}, "shipping_method": {"standard"}, "action": {"place"}, "save_address": {"1"}}
+		st, _, _ := s.do("POST", "/us/checkout", form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Origin", s.url, "Cookie", ada+"; "+cart)
+		if st != http.StatusSeeOther {
+			t.Fatalf("place with save: %d", st)
+		}
+		var addrID int64
+		d.Read.QueryRow("SELECT id FROM customer_addresses").Scan(&addrID)
+		if addrID == 0 {
+			t.Fatal("the address was not saved")
+		}
+		// Next checkout: offered, and filled in when picked.
+		id2, token2 := s.cartWith("MCAB-C1M", 1)
+		cart2 := "mistore_cart_us=" + id2 + "." + token2
+		_, page, _ := s.do("GET", "/us/checkout", "", "Cookie", ada+"; "+cart2)
+		pick := fmt.Sprintf("/us/checkout?address=%d", addrID)
+		if !strings.Contains(page, pick) || strings.Contains(page, "<b>Lovelace") {
+			t.Errorf("checkout does not offer the saved address (escaped):\n%s", page)
+		}
+		_, page, _ = s.do("GET", pick, "", "Cookie", ada+"; "+cart2)
+		if !strings.Contains(page, `value="1 Main St"`) || !strings.Contains(page, `value="ada@example.com"`) {
+			t.Errorf("picking the address did not fill the form")
+		}
+		// Bob cannot remove Ada's address, or fill his form with it.
+		bob := session("bob@example.com")
+		if st, _, _ := s.do("POST", fmt.Sprintf("/us/account/addresses/%d/delete", addrID), "", "Origin", s.url, "Cookie", bob); st != 404 {
+			t.Errorf("another customer removes the address: %d", st)
+		}
+		if _, page, _ := s.do("GET", pick, "", "Cookie", bob+"; "+cart2); strings.Contains(page, "1 Main St") {
+			t.Error("another customer's checkout is filled with the address")
+		}
+		if st, _, _ := s.do("POST", fmt.Sprintf("/us/account/addresses/%d/delete", addrID), "", "Origin", s.url, "Cookie", ada); st != http.StatusSeeOther {
+			t.Errorf("remove own address: %d", st)
+		}
+		var left int
+		d.Read.QueryRow("SELECT count(*) FROM customer_addresses").Scan(&left)
+		if left != 0 {
+			t.Errorf("%d addresses left", left)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"mistore/internal/customer"
@@ -15,9 +16,10 @@ import (
 // overview (signed in), sign-in, register, reset-request, reset-sent,
 // reset-set or verify.
 type accountContent struct {
-	Mode     string
-	Customer customer.Customer
-	Orders   []*order.Order
+	Mode      string
+	Customer  customer.Customer
+	Orders    []*order.Order
+	Addresses []customer.Address
 	// Email and Name refill a form after an error; passwords never are.
 	Email, Name string
 	// Errors are per field; Message is about the whole form.
@@ -30,14 +32,15 @@ type accountContent struct {
 
 // accountNotes are the one-line confirmations a redirect may ask for.
 var accountNotes = map[string]string{
-	"signed-out": "You are signed out.",
-	"registered": "Welcome! Your account is ready. We have sent you a link to confirm your email address.",
-	"reset":      "Your password is changed, and every other session of your account is signed out. Sign in with the new password.",
-	"verified":   "Thank you, your email address is confirmed. Orders placed with it now show in your account.",
-	"deleted":    "Your account is deleted. Orders you placed keep their amounts for our accounts, without your name or address.",
-	"welcome":    "You are signed in.",
-	"password":   "Your password is changed. Every other session of your account is signed out.",
-	"email":      "Your email address is changed. We have sent a link to the new address to confirm it.",
+	"signed-out":      "You are signed out.",
+	"registered":      "Welcome! Your account is ready. We have sent you a link to confirm your email address.",
+	"reset":           "Your password is changed, and every other session of your account is signed out. Sign in with the new password.",
+	"verified":        "Thank you, your email address is confirmed. Orders placed with it now show in your account.",
+	"deleted":         "Your account is deleted. Orders you placed keep their amounts for our accounts, without your name or address.",
+	"welcome":         "You are signed in.",
+	"password":        "Your password is changed. Every other session of your account is signed out.",
+	"email":           "Your email address is changed. We have sent a link to the new address to confirm it.",
+	"address-removed": "The address is removed.",
 }
 
 // renderAccount shows an account page in market code.
@@ -66,12 +69,45 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	orders, err := s.customerOrders(r, who.customer)
+	c, err := s.overview(r, who)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	s.renderAccount(w, r, http.StatusOK, "Your account", accountContent{Mode: "overview", Customer: who.customer, Orders: orders, Flash: flash})
+	c.Flash = flash
+	s.renderAccount(w, r, http.StatusOK, "Your account", c)
+}
+
+// overview is the signed-in account page's content.
+func (s *Server) overview(r *http.Request, who caller) (accountContent, error) {
+	orders, err := s.customerOrders(r, who.customer)
+	if err != nil {
+		return accountContent{}, err
+	}
+	addrs, err := s.customers.Addresses(r.Context(), who.customer.ID)
+	if err != nil {
+		return accountContent{}, err
+	}
+	return accountContent{Mode: "overview", Customer: who.customer, Orders: orders, Addresses: addrs}, nil
+}
+
+// pageAddressDelete removes a saved address; someone else's is a 404.
+func (s *Server) pageAddressDelete(w http.ResponseWriter, r *http.Request) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.pageFail(w, r, customer.ErrNotFound)
+		return
+	}
+	if err := s.customers.DeleteAddress(r.Context(), who.customer.ID, id); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	accountRedirect(w, r, "address-removed")
 }
 
 // accountRedirect sends the browser to the account page with a note.
@@ -269,19 +305,7 @@ func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue("password")); err != nil {
-		status, _, _ := formProblem(err)
-		if status >= 500 {
-			s.pageFail(w, r, err)
-			return
-		}
-		retryAfter(w, err)
-		orders, oerr := s.customerOrders(r, who.customer)
-		if oerr != nil {
-			s.pageFail(w, r, oerr)
-			return
-		}
-		s.renderAccount(w, r, status, "Your account", accountContent{Mode: "overview", Customer: who.customer, Orders: orders,
-			Errors: map[string]string{"delete_password": "The password is not right; the account is not deleted."}})
+		s.overviewWithErrors(w, r, who, err, map[string]string{"delete_password": "The password is not right; the account is not deleted."})
 		return
 	}
 	if err := s.customers.Delete(r.Context(), who.customer.ID); err != nil {
@@ -301,12 +325,13 @@ func (s *Server) overviewWithErrors(w http.ResponseWriter, r *http.Request, who 
 		return
 	}
 	retryAfter(w, err)
-	orders, oerr := s.customerOrders(r, who.customer)
+	c, oerr := s.overview(r, who)
 	if oerr != nil {
 		s.pageFail(w, r, oerr)
 		return
 	}
-	s.renderAccount(w, r, status, "Your account", accountContent{Mode: "overview", Customer: who.customer, Orders: orders, Errors: errs})
+	c.Errors = errs
+	s.renderAccount(w, r, status, "Your account", c)
 }
 
 // pagePassword changes the password; the current one is asked again.

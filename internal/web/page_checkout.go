@@ -3,11 +3,14 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"mistore/internal/cart"
 	"mistore/internal/checkout"
+	"mistore/internal/customer"
 	"mistore/internal/order"
 )
 
@@ -27,11 +30,17 @@ type checkoutContent struct {
 	// ErrorField is the input the message at the top is about, to link
 	// to it.
 	ErrorField string
+	// SignedIn: the shopper may save the address; Saved are the addresses
+	// they saved before, in this market's countries.
+	SignedIn bool
+	Saved    []customer.Address
 }
 
 // checkoutForm is the checkout form as typed, to show it again.
 type checkoutForm struct {
 	Email, Name, Line1, Line2, City, Region, PostalCode, Method, Coupon string
+	// Save asks to keep the address in the signed-in customer's account.
+	Save bool
 }
 
 func (f checkoutForm) request(country string) checkout.Request {
@@ -44,8 +53,26 @@ func (f checkoutForm) request(country string) checkout.Request {
 	}
 }
 
+// pageCheckout shows the empty form; for a signed-in customer, with their
+// email, and with a saved address when ?address= names one of theirs.
 func (s *Server) pageCheckout(w http.ResponseWriter, r *http.Request) {
-	s.checkoutPage(w, r, checkoutForm{Method: "standard"}, http.StatusOK, nil, "")
+	f := checkoutForm{Method: "standard"}
+	if who, err := s.signedIn(r); err == nil {
+		f.Email = who.customer.Email
+		if pick := r.URL.Query().Get("address"); pick != "" {
+			saved, err := s.customers.Addresses(r.Context(), who.customer.ID)
+			if err != nil {
+				s.pageFail(w, r, err)
+				return
+			}
+			for _, a := range saved {
+				if strconv.FormatInt(a.ID, 10) == pick {
+					f.Name, f.Line1, f.Line2, f.City, f.Region, f.PostalCode = a.Name, a.Line1, a.Line2, a.City, a.Region, a.PostalCode
+				}
+			}
+		}
+	}
+	s.checkoutPage(w, r, f, http.StatusOK, nil, "")
 }
 
 // checkoutPage renders the one-page checkout; quote is shown when set.
@@ -84,6 +111,19 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 	p.NoIndex = true
 	c := checkoutContent{Form: f, Methods: methods, Quote: quote, Message: message, Errors: map[string]string{},
 		Country: p.Market.CountryCodes[0], Currency: p.Market.Currency, Cart: view}
+	if who, err := s.signedIn(r); err == nil {
+		c.SignedIn = true
+		saved, err := s.customers.Addresses(r.Context(), who.customer.ID)
+		if err != nil {
+			s.pageFail(w, r, err)
+			return
+		}
+		for _, a := range saved {
+			if slices.Contains(p.Market.CountryCodes, a.Country) {
+				c.Saved = append(c.Saved, a)
+			}
+		}
+	}
 	if len(fieldErrs) > 0 {
 		c.Errors = fieldErrs[0]
 		for name := range c.Errors {
@@ -123,6 +163,7 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 		Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Line1: r.PostFormValue("line1"),
 		Line2: r.PostFormValue("line2"), City: r.PostFormValue("city"), Region: r.PostFormValue("region"),
 		PostalCode: r.PostFormValue("postal_code"), Method: r.PostFormValue("shipping_method"), Coupon: r.PostFormValue("coupon_code"),
+		Save: r.PostFormValue("save_address") != "",
 	}
 	req := f.request(m.CountryCodes[0])
 	if r.PostFormValue("action") == "quote" {
@@ -146,6 +187,9 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.checkoutFailed(w, r, f, err)
 		return
+	}
+	if f.Save {
+		s.saveAddress(r, o.Address)
 	}
 	// The cart is an order now: the next visit starts a new one.
 	clearCartCookie(w, r, code)
@@ -209,4 +253,29 @@ func fieldLabel(name string) string {
 		return "Coupon code"
 	}
 	return capitalize(strings.ReplaceAll(name, "_", " "))
+}
+
+// saveAddress keeps an address the signed-in shopper just ordered to, as
+// checked by the checkout, in their account. The order is placed either
+// way: an address book that is full or a failure here is logged, not
+// shown.
+func (s *Server) saveAddress(r *http.Request, a order.Address) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		return
+	}
+	saved, err := s.customers.Addresses(r.Context(), who.customer.ID)
+	if err == nil {
+		for _, old := range saved {
+			if old.Name == a.Name && old.Line1 == a.Line1 && old.Line2 == a.Line2 && old.City == a.City &&
+				old.Region == a.Region && old.PostalCode == a.PostalCode && old.Country == a.Country {
+				return // saved already
+			}
+		}
+		_, err = s.customers.AddAddress(r.Context(), who.customer.ID, customer.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2,
+			City: a.City, Region: a.Region, PostalCode: a.PostalCode, Country: a.Country})
+	}
+	if err != nil {
+		s.log.WarnContext(r.Context(), "save address", "err", err)
+	}
 }

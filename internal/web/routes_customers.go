@@ -50,4 +50,5 @@ func (s *Server) customerRoutes(store *http.ServeMux, api *apiRouter) {
 	store.HandleFunc("POST /{market}/account/delete", s.pageDelete)
 	store.HandleFunc("POST /{market}/account/password", s.pagePassword)
 	store.HandleFunc("POST /{market}/account/email", s.pageEmail)
+	store.HandleFunc("POST /{market}/account/addresses/{id}/delete", s.pageAddressDelete)
 }

@@ -142,6 +142,10 @@ var (
 	// Ten an hour rather than a day, because mobile carriers put many
 	// shoppers behind one address.
 	PaymentFailuresPerIP = Rule{Name: "payment_fail_ip", Limit: 10, Window: time.Hour}
+	// PaymentFailuresPerCustomer counts declined or failed payments of one
+	// signed-in customer, across orders and addresses: as many as one
+	// address may make, since a real customer has a few cards at most.
+	PaymentFailuresPerCustomer = Rule{Name: "payment_fail_customer", Limit: 10, Window: time.Hour}
 )
 
 // ErrLimited is what every *LimitedError unwraps to, for errors.Is.

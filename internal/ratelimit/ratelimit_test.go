@@ -517,7 +517,7 @@ func TestPredefinedRules(t *testing.T) {
 		ratelimit.ResetPerIP, ratelimit.ResetPerAccount,
 		ratelimit.RegisterPerIP,
 		ratelimit.CouponGuessPerCart, ratelimit.CouponGuessPerIP,
-		ratelimit.PaymentFailuresPerOrder, ratelimit.PaymentFailuresPerIP,
+		ratelimit.PaymentFailuresPerOrder, ratelimit.PaymentFailuresPerIP, ratelimit.PaymentFailuresPerCustomer,
 	} {
 		if names[r.Name] {
 			t.Errorf("rule name %q is used twice", r.Name)

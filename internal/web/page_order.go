@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"mistore/internal/order"
 	"mistore/internal/payment"
@@ -131,9 +132,16 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	// Card testing: declined cards are limited per order and per address,
 	// so the page cannot be used to try stolen numbers one by one.
 	ip := clientIP(r)
+	customerKey := ""
+	if who, err := s.signedIn(r); err == nil {
+		customerKey = strconv.FormatInt(who.customer.ID, 10)
+	}
 	err := s.overLimit(r, ratelimit.PaymentFailuresPerOrder, id)
 	if err == nil {
 		err = s.overLimit(r, ratelimit.PaymentFailuresPerIP, ip)
+	}
+	if err == nil && customerKey != "" {
+		err = s.overLimit(r, ratelimit.PaymentFailuresPerCustomer, customerKey)
 	}
 	if err != nil {
 		page, perr := s.testPay.Page(r.Context(), id)
@@ -150,6 +158,9 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, payment.ErrDeclined) {
 		s.countFailure(r, ratelimit.PaymentFailuresPerOrder, id)
 		s.countFailure(r, ratelimit.PaymentFailuresPerIP, ip)
+		if customerKey != "" {
+			s.countFailure(r, ratelimit.PaymentFailuresPerCustomer, customerKey)
+		}
 	}
 	if err == nil {
 		page, perr := s.testPay.Page(r.Context(), id)

@@ -23,6 +23,9 @@ const (
 	accessCustomer access = "customer"
 	// accessProvider: a payment provider, by its webhook's signature.
 	accessProvider access = "provider"
+	// accessStaff: a staff member or API key of the back office (issue 5
+	// adds the routes and the roles); never a customer.
+	accessStaff access = "staff"
 )
 
 // apiAccess declares, in this one place, who may call every API route.
@@ -63,6 +66,13 @@ func (s *Server) guard(pattern string, h http.HandlerFunc) (http.HandlerFunc, ac
 			s.log.ErrorContext(r.Context(), "route has no declared access", "route", pattern)
 			s.writeJSON(w, r, http.StatusForbidden, map[string]apiError{"error": {Code: "forbidden", Message: "This route is not open to anyone."}})
 		}, ""
+	}
+	if acc == accessStaff {
+		// No staff credentials exist yet: until the back office brings
+		// them, a staff route is closed to every caller.
+		return func(w http.ResponseWriter, r *http.Request) {
+			s.writeJSON(w, r, http.StatusForbidden, map[string]apiError{"error": {Code: "forbidden", Message: "This route is for the shop's staff."}})
+		}, acc
 	}
 	if acc != accessCustomer {
 		return h, acc

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -80,6 +82,11 @@ func TestEveryRouteDeclaresAccess(t *testing.T) {
 					if st, b, _ := s.do(method, target, body, "Authorization", "Bearer "+session.Token); st != 404 {
 						t.Errorf("%s on another customer's order: %d %s, want 404", route, st, b)
 					}
+				case "staff":
+					// A customer's token is never a staff credential.
+					if st, b, _ := s.do(method, target, body, "Authorization", "Bearer "+session.Token); st != 401 && st != 403 {
+						t.Errorf("%s with a customer's token: %d %s, want 401 or 403", route, st, b)
+					}
 				case "provider":
 					if st, b, _ := s.do(method, target, `{"id":"evt_1","type":"payment.succeeded"}`); st != 400 {
 						t.Errorf("%s unsigned: %d %s, want 400", route, st, b)
@@ -101,4 +108,33 @@ func TestEveryRouteDeclaresAccess(t *testing.T) {
 			t.Errorf("Ada's order is %s after Mallory's tries", got.Status)
 		}
 	})
+}
+
+// TestStaffRoutesRefuseCustomers: a route declared for staff never runs
+// for a customer's token, or for no credentials.
+func TestStaffRoutesRefuseCustomers(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	s := newShop(t, d)
+	ran := false
+	h := s.srv.StaffRouteForTest("GET /api/v1/admin/things", func(w http.ResponseWriter, r *http.Request) { ran = true })
+	if st, b, _ := s.do("POST", "/api/v1/customers", `{"email":"c@example.com","password":"correct horse battery","name":"C"}`); st != 201 {
+		t.Fatalf("register: %d %s", st, b)
+	}
+	_, b, _ := s.do("POST", "/api/v1/sessions", `{"email":"c@example.com","password":"correct horse battery"}`)
+	var session struct{ Token string }
+	json.Unmarshal([]byte(b), &session)
+	for _, hdr := range [][]string{nil, {"Authorization", "Bearer " + session.Token}} {
+		req := httptest.NewRequest("GET", "/api/v1/admin/things", nil)
+		if hdr != nil {
+			req.Header.Set(hdr[0], hdr[1])
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 401 && rec.Code != 403 {
+			t.Errorf("staff route with %v: %d", hdr, rec.Code)
+		}
+	}
+	if ran {
+		t.Error("a staff route ran for a customer")
+	}
 }

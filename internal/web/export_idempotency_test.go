@@ -16,3 +16,12 @@ func (s *Server) APIRouteForTest(pattern string, h http.HandlerFunc) http.Handle
 	s.api.router(mux, s).handle(pattern, h, opDoc{summary: "A test route.", tag: "test", response: "OpenAPI"})
 	return s.middleware(mux)
 }
+
+// StaffRouteForTest registers h as a staff-only API route, as the back
+// office's routes will be, and returns the store's handler with it.
+func (s *Server) StaffRouteForTest(pattern string, h http.HandlerFunc) http.Handler {
+	mux := &recordingMux{ServeMux: http.NewServeMux()}
+	s.access[pattern] = accessStaff
+	s.api.router(mux, s).handle(pattern, h, opDoc{summary: "A staff test route.", tag: "test", response: "OpenAPI"})
+	return s.middleware(mux)
+}

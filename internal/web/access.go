@@ -45,6 +45,7 @@ var apiAccess = map[string]access{
 	"POST /api/v1/carts/{id}/checkout":             accessCart,
 	"GET /api/v1/orders/{number}":                  accessOrder,
 	"POST /api/v1/orders/{number}/cancel":          accessOrder,
+	"POST /api/v1/orders/{number}/payment":         accessOrder,
 	"POST /api/v1/payments/{provider}/webhook":     accessProvider,
 	"POST /api/v1/customers":                       accessPublic,
 	"POST /api/v1/sessions":                        accessPublic,

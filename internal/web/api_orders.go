@@ -84,30 +84,50 @@ func orderJSON(o *order.Order, events []order.Event, token string) apiOrder {
 }
 
 // openOrder returns the order the request may see: with its token in
-// X-Order-Token (API) or ?token= (pages). Anything else is "not found",
-// whether or not the order exists.
+// X-Order-Token (API) or ?token= (pages), or to its signed-in owner.
+// Anything else is "not found", whether or not the order exists. Opening
+// an order changes nothing: GET requests use it.
 func (s *Server) openOrder(r *http.Request, token string) (*order.Order, error) {
 	number := r.PathValue("number")
 	if !s.orders.Tokens().Valid(number, token) && s.ownsOrder(r, number) {
 		token = s.orders.Tokens().For(number)
 	}
-	o, err := s.orders.Open(r.Context(), number, token)
-	if err != nil {
-		return nil, err
-	}
-	// A shopper back from the provider before its webhook: ask it.
+	return s.orders.Open(r.Context(), number, token)
+}
+
+// settlePayment brings a pending order up to date with its provider, for
+// a POST: a shopper back from the provider before its webhook has the
+// payment applied now, and an order whose payment session could not be
+// opened at checkout gets one.
+func (s *Server) settlePayment(r *http.Request, o *order.Order) *order.Order {
 	if o.Status == order.PendingPayment && o.PaymentSession != "" {
 		if synced, err := s.orders.SyncPayment(r.Context(), o); err == nil {
 			o = synced
 		}
 	}
-	// A payment session that could not be opened at checkout is opened now.
 	if o.Status == order.PendingPayment && o.PaymentURL == "" {
-		if started, err := s.orders.StartPayment(r.Context(), o, s.orderURL(o, token)); err == nil {
+		if started, err := s.orders.StartPayment(r.Context(), o, s.orderURL(o, s.orders.Tokens().For(o.Number))); err == nil {
 			o = started
 		}
 	}
-	return o, nil
+	return o
+}
+
+// apiOrderPayment settles an order's payment with its provider and
+// answers the order, with payment.redirect_url to pay at when pending.
+func (s *Server) apiOrderPayment(w http.ResponseWriter, r *http.Request) {
+	o, err := s.openOrder(r, r.Header.Get("X-Order-Token"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	o = s.settlePayment(r, o)
+	events, err := order.Events(r.Context(), s.db.Reader(), o.ID)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, orderJSON(o, events, ""))
 }
 
 // ownsOrder reports whether the request is signed in as the customer

@@ -641,3 +641,42 @@ func TestAddressBookAtCheckout(t *testing.T) {
 		}
 	})
 }
+
+// TestOrderGETChangesNothing: looking at an order never changes it, even
+// when its provider already took the money; the POST that settles the
+// payment applies it (once, however often it is sent).
+func TestOrderGETChangesNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, token := s.cartWith("MCAB-C1M", 1)
+		o := s.checkout(id, token)
+		// The shopper pays, but the provider cannot reach the store.
+		cut := payment.NewTestProvider(d, s.secret, "http://127.0.0.1:1", nil)
+		sessionID := o.Payment.RedirectURL[strings.LastIndex(o.Payment.RedirectURL, "/")+1:]
+		if _, err := cut.Pay(context.Background(), sessionID, payment.Card{Number: "4242424242424242", Expiry: "12/30", CVC: "123"}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if got := s.order(o.Number, o.Token); got.Status != "pending_payment" {
+				t.Fatalf("a GET changed the order to %s", got.Status)
+			}
+			if st, _, _ := s.do("GET", "/us/orders/"+o.Number+"?token="+url.QueryEscape(o.Token), ""); st != 200 {
+				t.Fatalf("order page: %d", st)
+			}
+		}
+		for range 2 {
+			st, b, _ := s.do("POST", "/api/v1/orders/"+o.Number+"/payment", "", "X-Order-Token", o.Token)
+			if st != 200 || !strings.Contains(b, `"status":"paid"`) {
+				t.Errorf("settle the payment: %d %s", st, b)
+			}
+		}
+		var charges int
+		d.Read.QueryRow("SELECT count(*) FROM payments WHERE kind = 'charge'").Scan(&charges)
+		if charges != 1 {
+			t.Errorf("%d charges recorded, want 1", charges)
+		}
+		if st, _, _ := s.do("POST", "/api/v1/orders/"+o.Number+"/payment", "", "X-Order-Token", "forged"); st != 404 {
+			t.Errorf("settle with a forged token: %d", st)
+		}
+	})
+}

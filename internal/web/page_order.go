@@ -63,6 +63,24 @@ func (s *Server) pageOrder(w http.ResponseWriter, r *http.Request) {
 	s.renderNoStore(w, r, http.StatusOK, "order", p)
 }
 
+// pageOrderPay settles the order's payment with its provider (a payment
+// made but not reported yet is applied; a missing payment page is opened)
+// and sends the shopper on: to pay, or back to the order.
+func (s *Server) pageOrderPay(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	o, err := s.openOrder(r, r.PostFormValue("token"))
+	if err != nil || o.Market != code {
+		s.pageFail(w, r, orNotFound(err))
+		return
+	}
+	o = s.settlePayment(r, o)
+	if o.Status == order.PendingPayment && o.PaymentURL != "" {
+		http.Redirect(w, r, o.PaymentURL, http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, s.orderURL(o, s.orders.Tokens().For(o.Number)), http.StatusSeeOther)
+}
+
 // pageOrderCancel cancels an order from its page.
 func (s *Server) pageOrderCancel(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("market")

@@ -28,6 +28,10 @@ func (s *Server) orderRoutes(mux *recordingMux, store *http.ServeMux, api *apiRo
 		summary: "Cancel an order before it ships; a paid order is refunded.", tag: "orders", response: "Order",
 		params: []paramDoc{number, orderToken},
 	})
+	api.handle("POST /api/v1/orders/{number}/payment", s.apiOrderPayment, opDoc{
+		summary: "Bring a pending order up to date with its payment provider: a payment made but not reported yet is applied, and a payment page that could not be opened at checkout is opened (payment.redirect_url).",
+		tag:     "orders", response: "Order", params: []paramDoc{number, orderToken},
+	})
 	api.handle("POST /api/v1/payments/{provider}/webhook", s.apiPaymentWebhook, opDoc{
 		summary: "A payment provider's signed event (Mistore-Signature: t=UNIX,v1=HEX for the test provider).",
 		tag:     "payments", response: "WebhookReceived",
@@ -37,6 +41,7 @@ func (s *Server) orderRoutes(mux *recordingMux, store *http.ServeMux, api *apiRo
 	store.HandleFunc("POST /{market}/checkout", s.pageCheckoutSubmit)
 	store.HandleFunc("GET /{market}/orders/{number}", s.pageOrder)
 	store.HandleFunc("POST /{market}/orders/{number}/cancel", s.pageOrderCancel)
+	store.HandleFunc("POST /{market}/orders/{number}/pay", s.pageOrderPay)
 	if s.testPay != nil {
 		mux.HandleFunc("GET /pay/test/{session}", s.pagePay)
 		mux.HandleFunc("POST /pay/test/{session}", s.pagePaySubmit)

@@ -680,3 +680,25 @@ func TestOrderGETChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestStoredHTMLIsText: HTML typed into a name or an address comes back
+// on the order page and in the confirmation email as text.
+func TestStoredHTMLIsText(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, token := s.cartWith("MCAB-C1M", 1)
+		body := strings.NewReplacer(`"name":"Ada Lovelace"`, `"name":"<script>alert(1)</script>Ada"`,
+			`"line1":"1 Main St"`, `"line1":"<img src=x onerror=alert(2)>1 Main St"`).Replace(checkoutJSON)
+		st, b, _ := s.do("POST", "/api/v1/carts/"+id+"/checkout", body, "X-Cart-Token", token)
+		if st != 201 {
+			t.Fatalf("checkout: %d %s", st, b)
+		}
+		var o orderResp
+		json.Unmarshal([]byte(b), &o)
+		_, page, _ := s.do("GET", "/us/orders/"+o.Number+"?token="+url.QueryEscape(o.Token), "")
+		if strings.Contains(page, "<script>alert(1)") || strings.Contains(page, "<img src=x") ||
+			!strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;Ada") {
+			t.Errorf("the order page renders stored HTML:\n%s", page)
+		}
+	})
+}

@@ -55,6 +55,9 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) {
 type signInBody struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// CartID names the guest cart to bring into the account; its token
+	// comes in X-Cart-Token, as for every cart request.
+	CartID string `json:"cart_id"`
 }
 
 // apiSignIn answers a token for API clients and sets the session cookie
@@ -75,8 +78,24 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
+	out := map[string]any{"token": token, "customer": customerJSON(c)}
+	// A guest cart brought along is merged into the customer's cart of its
+	// market; a cart that does not open with its token is left alone.
+	if body.CartID != "" {
+		guestToken := r.Header.Get("X-Cart-Token")
+		if code, err := s.cart.Check(r.Context(), body.CartID, guestToken); err == nil {
+			id, cartToken, err := s.cart.Adopt(r.Context(), c.ID, code, body.CartID, guestToken)
+			if err != nil {
+				s.apiFail(w, r, err)
+				return
+			}
+			if id != "" {
+				out["cart"] = map[string]string{"id": id, "token": cartToken}
+			}
+		}
+	}
 	noStore(w)
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"token": token, "customer": customerJSON(c)})
+	s.writeJSON(w, r, http.StatusOK, out)
 }
 
 // apiSignOut ends the session the request carries, on the server, so a

@@ -702,3 +702,37 @@ func TestStoredHTMLIsText(t *testing.T) {
 		}
 	})
 }
+
+// TestAPISignInMergesGuestCart: an API client that signs in with its
+// guest cart gets the customer's cart with both carts' lines.
+func TestAPISignInMergesGuestCart(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		s.do("POST", "/api/v1/customers", `{"email":"api@example.com","password":"correct horse battery","name":"API"}`)
+		first, firstToken := s.cartWith("MCAB-C1M", 1)
+		_, b, _ := s.do("POST", "/api/v1/sessions", `{"email":"api@example.com","password":"correct horse battery","cart_id":"`+first+`"}`, "X-Cart-Token", firstToken)
+		var out struct {
+			Cart struct{ ID, Token string }
+		}
+		json.Unmarshal([]byte(b), &out)
+		if out.Cart.ID != first {
+			t.Fatalf("first sign-in: cart %q, want the guest cart %q (%s)", out.Cart.ID, first, b)
+		}
+		second, secondToken := s.cartWith("MCAB-C2M", 2)
+		_, b, _ = s.do("POST", "/api/v1/sessions", `{"email":"api@example.com","password":"correct horse battery","cart_id":"`+second+`"}`, "X-Cart-Token", secondToken)
+		json.Unmarshal([]byte(b), &out)
+		if out.Cart.ID != first {
+			t.Fatalf("second sign-in: cart %q, want the customer's cart %q", out.Cart.ID, first)
+		}
+		_, cartBody, _ := s.do("GET", "/api/v1/carts/"+out.Cart.ID, "", "X-Cart-Token", out.Cart.Token)
+		if !strings.Contains(cartBody, "MCAB-C1M") || !strings.Contains(cartBody, "MCAB-C2M") {
+			t.Errorf("merged cart: %s", cartBody)
+		}
+		// Someone else's cart id with a wrong token is left alone.
+		third, _ := s.cartWith("MCAB-C1M", 3)
+		_, b, _ = s.do("POST", "/api/v1/sessions", `{"email":"api@example.com","password":"correct horse battery","cart_id":"`+third+`"}`, "X-Cart-Token", "wrong")
+		if strings.Contains(b, third) {
+			t.Errorf("a cart adopted with a wrong token: %s", b)
+		}
+	})
+}

@@ -233,11 +233,14 @@ func schemas() map[string]any {
 			"email": str, "name": map[string]any{"type": "string", "minLength": 1, "maxLength": 100},
 			"password": map[string]any{"type": "string", "minLength": 8, "maxLength": 128, "description": "8 to 128 characters, any characters."},
 		}),
-		"SignInRequest":   obj([]string{"email", "password"}, map[string]any{"email": str, "password": str}),
+		"SignInRequest": obj([]string{"email", "password"}, map[string]any{"email": str, "password": str,
+			"cart_id": map[string]any{"type": "string", "description": "Optional: a guest cart (its token in X-Cart-Token) to merge into the customer's cart."}}),
 		"PasswordRequest": obj([]string{"password"}, map[string]any{"password": str}),
 		"SessionToken": obj([]string{"token", "customer"}, map[string]any{
 			"token":    map[string]any{"type": "string", "description": "Send as Authorization: Bearer TOKEN. Shown only here."},
 			"customer": ref("Customer"),
+			"cart": obj([]string{"id", "token"}, map[string]any{"id": str, "token": map[string]any{"type": "string",
+				"description": "The customer's cart after merging the guest cart named in the request; use it from now on."}}),
 		}),
 		"OrderSummary": obj([]string{"number", "market", "status", "total", "item_count", "created_at"}, map[string]any{
 			"number": str, "market": str, "status": str, "total": ref("Money"), "item_count": integer,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,27 +15,7 @@ import (
 
 // openStore opens and migrates the database of a one-shot command.
 func openStore(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) (*db.DB, []string, error) {
-	cfg := defaultConfig()
-	fs := newFlagSet(name, stderr)
-	validate, err := configFlags(fs, &cfg, getenv, "db")
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return nil, nil, err
-	}
-	if err := validate(); err != nil {
-		return nil, nil, err
-	}
-	d, err := db.Open(ctx, cfg.DB, db.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := d.Migrate(ctx); err != nil {
-		d.Close()
-		return nil, nil, err
-	}
-	return d, fs.Args(), nil
+	return openStoreWith(ctx, name, args, getenv, stderr, func(*flag.FlagSet) {})
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

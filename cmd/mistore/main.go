@@ -24,6 +24,8 @@ Usage:
   mistore migrate [--db ...]          apply schema migrations and exit
   mistore seed    [--db ...]          load the demo catalog (idempotent)
   mistore import products FILE.csv [--db ...]
+  mistore staff create --email E --role owner|manager|support|viewer   (password on stdin)
+  mistore apikey create --role owner|manager|support|viewer --name NAME (prints the key once)
   mistore loadtest URL [URL...] [--scenario browse] [--duration 30s] [--workers N]
   mistore version
 
@@ -66,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdImport(ctx, rest, getenv, stdout, stderr)
 	case "loadtest":
 		err = cmdLoadtest(ctx, rest, stdout, stderr)
+	case "staff":
+		err = cmdStaff(ctx, rest, getenv, stdin, stdout, stderr)
+	case "apikey":
+		err = cmdAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mistore", version)
 	case "help", "-h", "--help":

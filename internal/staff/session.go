@@ -1,0 +1,146 @@
+package staff
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"mistore/internal/db"
+)
+
+// Staff session lifetimes (ASVS V7.3). A staff session opens the back
+// office, so it ends much sooner than a customer's: after IdleTimeout
+// without a request, and at SessionLifetime after sign-in however busy.
+const (
+	IdleTimeout     = 30 * time.Minute
+	SessionLifetime = 12 * time.Hour
+)
+
+// TouchInterval is how stale a session's last_seen_at (or a key's
+// last_used_at) may get before a request writes it again: a busy session
+// costs one write a minute, and its idle timeout is off by at most this.
+const TouchInterval = time.Minute
+
+// MaxSessions bounds a member's live sessions: a new one beyond it ends
+// the least recently used, so that signing in in a loop cannot grow the
+// table without end.
+const MaxSessions = 20
+
+// tokenBytes is the size of every secret: 256 random bits.
+const tokenBytes = 32
+
+// NewSession signs member staffID in and returns the session's token: 32
+// random bytes in unpadded base64url, for the client's cookie. The store
+// keeps only its SHA-256. Call it at every sign-in, so that a browser
+// never keeps an identifier it had before. A disabled or unknown member
+// gets ErrNotFound.
+func (s *Service) NewSession(ctx context.Context, staffID int64) (string, error) {
+	token, err := newToken()
+	if err != nil {
+		return "", fmt.Errorf("new staff session: %w", err)
+	}
+	now := db.Time(s.now())
+	err = s.db.Tx(ctx, func(tx db.Querier) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM staff WHERE id = $1 AND disabled_at IS NULL", staffID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO staff_sessions (id, staff_id, created_at, last_seen_at, expires_at)
+			VALUES ($1, $2, $3, $3, $4)`, hashToken(token), staffID, now, now.Add(SessionLifetime)); err != nil {
+			return err
+		}
+		// Keep the newest MaxSessions; the rest have been idle longest.
+		_, err = tx.ExecContext(ctx, `DELETE FROM staff_sessions WHERE staff_id = $1 AND id NOT IN (
+			SELECT id FROM staff_sessions WHERE staff_id = $1 ORDER BY last_seen_at DESC, created_at DESC LIMIT $2)`,
+			staffID, MaxSessions)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("new session for staff member %d: %w", staffID, err)
+	}
+	return token, nil
+}
+
+// Session returns the member whose session token opens, with their role
+// as it is now, or ErrNoSession when the token is unknown, ended, past
+// SessionLifetime, idle for IdleTimeout or longer, or its member is
+// disabled. Using a session keeps it alive: its last use is recorded, at
+// most once per TouchInterval.
+func (s *Service) Session(ctx context.Context, token string) (Member, error) {
+	if !wellFormed(token) {
+		return Member{}, ErrNoSession
+	}
+	id := hashToken(token)
+	var lastSeen, expires time.Time
+	m, err := scanMember(s.db.Reader().QueryRowContext(ctx, `SELECT m.id, m.email, m.name, m.role, m.created_at, m.disabled_at,
+			s.last_seen_at, s.expires_at
+		FROM staff_sessions s JOIN staff m ON m.id = s.staff_id WHERE s.id = $1`, id), &lastSeen, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Member{}, ErrNoSession
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("staff session: %w", err)
+	}
+	now := db.Time(s.now())
+	if m.Disabled || !now.Before(expires) || !now.Before(lastSeen.Add(IdleTimeout)) {
+		return Member{}, ErrNoSession
+	}
+	if now.Sub(lastSeen) >= TouchInterval {
+		// Relaxed: losing a touch in a database crash only brings the idle
+		// timeout a minute closer. A failed touch does not refuse a valid
+		// session; the next request tries again.
+		_, _ = s.db.ExecRelaxed(ctx, "UPDATE staff_sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2", id, now)
+	}
+	return m, nil
+}
+
+// EndSession signs out the session token opens. Ending a session that
+// does not exist (any more) is not an error: signing out twice is fine.
+func (s *Service) EndSession(ctx context.Context, token string) error {
+	if !wellFormed(token) {
+		return nil
+	}
+	if _, err := s.db.Exec(ctx, "DELETE FROM staff_sessions WHERE id = $1", hashToken(token)); err != nil {
+		return fmt.Errorf("end staff session: %w", err)
+	}
+	return nil
+}
+
+// newToken returns a fresh secret: 32 random bytes in unpadded base64url.
+func newToken() (string, error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// hashToken is the stored form of a token or key: the hex SHA-256 of the
+// string the client holds. It has 256 random bits, so a fast hash is
+// enough: there is nothing to guess, only to keep out of the database. A
+// lookup by hash compares no secret byte by byte, so its timing tells
+// nothing about the secret.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// wellFormed reports whether token could be one newToken made, so that
+// garbage is refused without a query.
+func wellFormed(token string) bool {
+	if len(token) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	return err == nil && len(b) == tokenBytes
+}

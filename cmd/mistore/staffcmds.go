@@ -95,7 +95,7 @@ func readSecret(r io.Reader) (string, error) {
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", errors.New("no password on standard input: pipe it in, e.g. printf '%s\\n' \"$PW\" | mistore staff create ...")
+		return "", errors.New("no password on standard input: pipe it in, e.g. printf '%s\\n' \"$PW\" | mistore staff create --email E --role R")
 	}
 	return line, nil
 }

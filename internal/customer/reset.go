@@ -72,13 +72,13 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 // number of concurrent calls with one token exactly one succeeds. Every
 // session of the customer ends, and they are told of the change by email.
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
-	if !wellFormed(token) {
+	if !WellFormedToken(token) {
 		return ErrInvalidToken
 	}
 	if err := checkPassword("password", newPassword); err != nil {
 		return err
 	}
-	hash := hashToken(token)
+	hash := HashToken(token)
 	now := db.Time(s.now())
 	// A cheap look first, so that made-up tokens cannot make the server
 	// hash passwords; the transaction below decides.
@@ -138,10 +138,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 // for VerificationTTL, and only for the address it was sent to: after a
 // change of address it is ErrInvalidToken.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (Customer, error) {
-	if !wellFormed(token) {
+	if !WellFormedToken(token) {
 		return Customer{}, ErrInvalidToken
 	}
-	hash := hashToken(token)
+	hash := HashToken(token)
 	now := db.Time(s.now())
 	var c Customer
 	err := s.db.Tx(ctx, func(tx db.Querier) error {

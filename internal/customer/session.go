@@ -133,10 +133,10 @@ func (s *Service) NewSession(ctx context.Context, customerID int64, kind Session
 // for longer than its kind's idle timeout. Using a session keeps it alive:
 // its last use is recorded, at most once per TouchInterval.
 func (s *Service) Session(ctx context.Context, token string) (Session, Customer, error) {
-	if !wellFormed(token) {
+	if !WellFormedToken(token) {
 		return Session{}, Customer{}, ErrNoSession
 	}
-	id := hashToken(token)
+	id := HashToken(token)
 	var (
 		sess Session
 		kind string
@@ -173,11 +173,11 @@ func (s *Service) Session(ctx context.Context, token string) (Session, Customer,
 // EndSession signs out the session token opens. Ending a session that does
 // not exist (any more) is not an error: signing out twice is fine.
 func (s *Service) EndSession(ctx context.Context, token string) error {
-	if !wellFormed(token) {
+	if !WellFormedToken(token) {
 		return nil
 	}
 	err := s.db.Tx(ctx, func(tx db.Querier) error {
-		_, err := tx.ExecContext(ctx, "DELETE FROM customer_sessions WHERE id = $1", hashToken(token))
+		_, err := tx.ExecContext(ctx, "DELETE FROM customer_sessions WHERE id = $1", HashToken(token))
 		return err
 	})
 	if err != nil {
@@ -192,7 +192,7 @@ func (s *Service) EndSession(ctx context.Context, token string) error {
 func (s *Service) EndSessions(ctx context.Context, customerID int64, except string) error {
 	keep := "" // no session id is empty: nothing is kept
 	if except != "" {
-		keep = hashToken(except)
+		keep = HashToken(except)
 	}
 	err := s.db.Tx(ctx, func(tx db.Querier) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM customer_sessions WHERE customer_id = $1 AND id <> $2", customerID, keep)
@@ -248,20 +248,20 @@ func newToken() (token, hash string, err error) {
 		return "", "", err
 	}
 	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashToken(token), nil
+	return token, HashToken(token), nil
 }
 
-// hashToken is the stored form of a token: the hex SHA-256 of the string
+// HashToken is the stored form of a token: the hex SHA-256 of the string
 // the client holds. A token has 256 random bits, so a fast hash is enough:
 // there is nothing to guess, only to keep out of the database.
-func hashToken(token string) string {
+func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
 
-// wellFormed reports whether token could be one newToken made, so that
+// WellFormedToken reports whether token could be one this package made, so that
 // garbage is refused without a query.
-func wellFormed(token string) bool {
+func WellFormedToken(token string) bool {
 	if len(token) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
 		return false
 	}

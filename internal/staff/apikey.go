@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"mistore/internal/customer"
 	"mistore/internal/db"
 )
 
@@ -62,7 +63,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, role Role, crea
 	}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, key_hash, prefix, created_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, name, string(role), hashToken(key), info.Prefix, by, info.CreatedAt).Scan(&info.ID)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, name, string(role), customer.HashToken(key), info.Prefix, by, info.CreatedAt).Scan(&info.ID)
 	})
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create API key %q: %w", name, err)
@@ -74,10 +75,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, role Role, crea
 // revoked. Its use is recorded, at most once per TouchInterval.
 func (s *Service) APIKey(ctx context.Context, key string) (APIKey, error) {
 	token, ok := strings.CutPrefix(key, APIKeyPrefix)
-	if !ok || !wellFormed(token) {
+	if !ok || !customer.WellFormedToken(token) {
 		return APIKey{}, ErrNoSession
 	}
-	hash := hashToken(key)
+	hash := customer.HashToken(key)
 	k, err := scanAPIKey(s.db.Reader().QueryRowContext(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE key_hash = $1", hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, ErrNoSession

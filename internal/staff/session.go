@@ -3,14 +3,13 @@ package staff
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
+	"mistore/internal/customer"
 	"mistore/internal/db"
 )
 
@@ -56,7 +55,7 @@ func (s *Service) NewSession(ctx context.Context, staffID int64) (string, error)
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO staff_sessions (id, staff_id, created_at, last_seen_at, expires_at)
-			VALUES ($1, $2, $3, $3, $4)`, hashToken(token), staffID, now, now.Add(SessionLifetime)); err != nil {
+			VALUES ($1, $2, $3, $3, $4)`, customer.HashToken(token), staffID, now, now.Add(SessionLifetime)); err != nil {
 			return err
 		}
 		// Keep the newest MaxSessions; the rest have been idle longest.
@@ -77,10 +76,10 @@ func (s *Service) NewSession(ctx context.Context, staffID int64) (string, error)
 // disabled. Using a session keeps it alive: its last use is recorded, at
 // most once per TouchInterval.
 func (s *Service) Session(ctx context.Context, token string) (Member, error) {
-	if !wellFormed(token) {
+	if !customer.WellFormedToken(token) {
 		return Member{}, ErrNoSession
 	}
-	id := hashToken(token)
+	id := customer.HashToken(token)
 	var lastSeen, expires time.Time
 	m, err := scanMember(s.db.Reader().QueryRowContext(ctx, `SELECT m.id, m.email, m.name, m.role, m.created_at, m.disabled_at,
 			s.last_seen_at, s.expires_at
@@ -107,10 +106,10 @@ func (s *Service) Session(ctx context.Context, token string) (Member, error) {
 // EndSession signs out the session token opens. Ending a session that
 // does not exist (any more) is not an error: signing out twice is fine.
 func (s *Service) EndSession(ctx context.Context, token string) error {
-	if !wellFormed(token) {
+	if !customer.WellFormedToken(token) {
 		return nil
 	}
-	if _, err := s.db.Exec(ctx, "DELETE FROM staff_sessions WHERE id = $1", hashToken(token)); err != nil {
+	if _, err := s.db.Exec(ctx, "DELETE FROM staff_sessions WHERE id = $1", customer.HashToken(token)); err != nil {
 		return fmt.Errorf("end staff session: %w", err)
 	}
 	return nil
@@ -123,24 +122,4 @@ func newToken() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// hashToken is the stored form of a token or key: the hex SHA-256 of the
-// string the client holds. It has 256 random bits, so a fast hash is
-// enough: there is nothing to guess, only to keep out of the database. A
-// lookup by hash compares no secret byte by byte, so its timing tells
-// nothing about the secret.
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// wellFormed reports whether token could be one newToken made, so that
-// garbage is refused without a query.
-func wellFormed(token string) bool {
-	if len(token) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
-		return false
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
-	return err == nil && len(b) == tokenBytes
 }

@@ -122,7 +122,7 @@ func (m *Main) openServices(ctx context.Context) error {
 		DB: d, Catalog: m.Catalog, Log: m.Log, Version: version, Demo: m.Config.Demo, Mailer: m.Mailer,
 		Cart: m.shop.carts, Orders: m.shop.orders, Checkout: m.shop.checkout, TestPay: m.shop.testPay,
 		Jobs: m.shop.runner, Idempotency: m.shop.idem, PublicURL: m.publicURL,
-		Customers: m.shop.customers, Limits: m.shop.limits,
+		Customers: m.shop.customers, Limits: m.shop.limits, Staff: m.shop.staff,
 	})
 	if err != nil {
 		d.Close()

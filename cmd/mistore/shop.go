@@ -18,6 +18,7 @@ import (
 	"mistore/internal/order"
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
+	"mistore/internal/staff"
 )
 
 // shop is the money path wired together: carts, checkout, orders, payment
@@ -35,6 +36,8 @@ type shop struct {
 	// customers keeps accounts and sessions; limits the abuse limits.
 	customers *customer.Service
 	limits    *ratelimit.Limiter
+	// staff keeps the back office's members, sessions and API keys.
+	staff *staff.Service
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -70,6 +73,7 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	s.checkout = checkout.NewService(d, c, s.carts, s.orders, provider, nil)
 	s.customers = customer.NewService(d, mailer, publicURL, nil)
 	s.limits = ratelimit.New(d, nil)
+	s.staff = staff.NewService(d, nil)
 	s.runner = jobs.NewRunner(d, log)
 	s.orders.Register(s.runner)
 	s.testPay.Register(s.runner)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 
+	"mistore/internal/audit"
 	"mistore/internal/db"
 	"mistore/internal/staff"
 )
@@ -79,7 +80,7 @@ func cmdStaff(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	m, err := staff.NewService(d, nil).Create(ctx, *email, *name, r, password)
+	m, err := staff.NewService(d, nil).Create(cliActor(ctx, getenv), *email, *name, r, password)
 	if err != nil {
 		return fmt.Errorf("staff create: %w", err)
 	}
@@ -129,11 +130,25 @@ func cmdAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	if strings.TrimSpace(*name) == "" {
 		return errors.New("--name is required: say what the key is for")
 	}
-	key, info, err := staff.NewService(d, nil).CreateAPIKey(ctx, *name, r, 0)
+	key, info, err := staff.NewService(d, nil).CreateAPIKey(cliActor(ctx, getenv), *name, r, 0)
 	if err != nil {
 		return fmt.Errorf("apikey create: %w", err)
 	}
 	fmt.Fprintf(stderr, "%s: API key %q (%s, role %s) created; it is shown only now:\n", d.Target, info.Name, info.Prefix, info.Role)
 	fmt.Fprintln(stdout, key)
 	return nil
+}
+
+// cliActor returns ctx naming the person at the command line as the one
+// making changes, for the audit log: the operating system's user, as
+// $USER (or $LOGNAME) says, since that is all a command line knows.
+func cliActor(ctx context.Context, getenv func(string) string) context.Context {
+	name := getenv("USER")
+	if name == "" {
+		name = getenv("LOGNAME")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	return audit.WithActor(ctx, audit.Actor{Kind: audit.KindCLI, Name: name})
 }

@@ -110,6 +110,17 @@ var (
 	// many addresses is held to about forty tries an hour, and the owner
 	// is locked out for minutes, not for a day.
 	SignInPerAccount = Rule{Name: "sign_in_account", Limit: 10, Window: 15 * time.Minute}
+	// StaffSignInPerIP counts every back-office sign-in attempt from one
+	// IP address. A shop has a handful of staff, who sign in a few times a
+	// day; ten in ten minutes is generous for them and, being kept apart
+	// from the shoppers' counter, a crowd of shoppers behind one address
+	// cannot lock staff out nor the other way round.
+	StaffSignInPerIP = Rule{Name: "staff_sign_in_ip", Limit: 10, Window: 10 * time.Minute}
+	// StaffSignInPerAccount counts failed back-office sign-ins to one
+	// member, Reset by a successful one. A staff password opens the whole
+	// shop, so five wrong tries hold it for an hour: guessing from many
+	// addresses gets five tries an hour.
+	StaffSignInPerAccount = Rule{Name: "staff_sign_in_account", Limit: 5, Window: time.Hour}
 	// ResetPerIP counts password-reset requests from one IP address. Each
 	// sends an email; ten an hour covers a household, and stops one
 	// address from mailing reset links to a list of strangers.

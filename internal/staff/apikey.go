@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"mistore/internal/audit"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 )
@@ -62,8 +64,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, role Role, crea
 		by = sql.NullInt64{Int64: createdBy, Valid: true}
 	}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, key_hash, prefix, created_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, name, string(role), customer.HashToken(key), info.Prefix, by, info.CreatedAt).Scan(&info.ID)
+		if err := tx.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, key_hash, prefix, created_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, name, string(role), customer.HashToken(key), info.Prefix, by, info.CreatedAt).Scan(&info.ID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "apikey.create", keySubject(info.ID), nil, info)
 	})
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create API key %q: %w", name, err)
@@ -127,13 +132,19 @@ func (s *Service) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
 	now := db.Time(s.now())
 	err := s.db.Tx(ctx, func(tx db.Querier) error {
-		return mustAffect(tx.ExecContext(ctx, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1", id, now))
+		if err := mustAffect(tx.ExecContext(ctx, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1", id, now)); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "apikey.revoke", keySubject(id), map[string]bool{"revoked": false}, map[string]bool{"revoked": true})
 	})
 	if err != nil {
 		return fmt.Errorf("revoke API key %d: %w", id, err)
 	}
 	return nil
 }
+
+// keySubject names API key id in the audit log.
+func keySubject(id int64) string { return "apikey:" + strconv.FormatInt(id, 10) }
 
 const apiKeyColumns = "id, name, role, prefix, created_at, last_used_at, revoked_at"
 

@@ -1,7 +1,6 @@
 package staff_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -15,7 +14,7 @@ import (
 func TestAPIKeys(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		owner := e.create(t, "owner@example.com", staff.RoleOwner)
 
 		key, info, err := e.s.CreateAPIKey(ctx, "  warehouse sync ", staff.RoleManager, 0)

@@ -1,7 +1,6 @@
 package staff_test
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -16,7 +15,7 @@ import (
 func TestSessionIdleExpiry(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m := e.create(t, "ada@example.com", staff.RoleSupport)
 		token, err := e.s.NewSession(ctx, m.ID)
 		if err != nil {
@@ -52,7 +51,7 @@ func TestSessionIdleExpiry(t *testing.T) {
 func TestSessionTouchedOncePerMinute(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m := e.create(t, "ada@example.com", staff.RoleSupport)
 		token, err := e.s.NewSession(ctx, m.ID)
 		if err != nil {
@@ -86,7 +85,7 @@ func TestSessionTouchedOncePerMinute(t *testing.T) {
 func TestSessionAbsoluteExpiry(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m := e.create(t, "ada@example.com", staff.RoleSupport)
 		token, err := e.s.NewSession(ctx, m.ID)
 		if err != nil {
@@ -111,7 +110,7 @@ func TestSessionAbsoluteExpiry(t *testing.T) {
 func TestEndSession(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m := e.create(t, "ada@example.com", staff.RoleViewer)
 		t1, err := e.s.NewSession(ctx, m.ID)
 		if err != nil {
@@ -152,7 +151,7 @@ func TestEndSession(t *testing.T) {
 func TestDisableEndsSessions(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		e.create(t, "owner@example.com", staff.RoleOwner)
 		m := e.create(t, "ada@example.com", staff.RoleManager)
 		token, err := e.s.NewSession(ctx, m.ID)
@@ -188,7 +187,7 @@ func TestDisableEndsSessions(t *testing.T) {
 func TestSessionCap(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m := e.create(t, "ada@example.com", staff.RoleViewer)
 		first, err := e.s.NewSession(ctx, m.ID)
 		if err != nil {
@@ -215,7 +214,7 @@ func TestSessionCap(t *testing.T) {
 func TestTokensStoredHashed(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m := e.create(t, "ada@example.com", staff.RoleOwner)
 		token, err := e.s.NewSession(ctx, m.ID)
 		if err != nil {

@@ -23,12 +23,14 @@ import (
 	"fmt"
 	"net/mail"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"mistore/internal/audit"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 )
@@ -148,8 +150,11 @@ func (s *Service) Create(ctx context.Context, email, name string, role Role, pas
 	now := db.Time(s.now())
 	m := Member{Email: email, Name: name, Role: role, CreatedAt: now}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO staff (email, email_key, name, role, password_hash, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, email, emailKey(email), name, string(role), hash, now).Scan(&m.ID)
+		if err := tx.QueryRowContext(ctx, `INSERT INTO staff (email, email_key, name, role, password_hash, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, email, emailKey(email), name, string(role), hash, now).Scan(&m.ID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "staff.create", subject(m.ID), nil, m)
 	})
 	if db.IsUniqueViolation(err) {
 		return Member{}, fmt.Errorf("create staff member %s: %w", email, ErrEmailTaken)
@@ -267,7 +272,16 @@ func (s *Service) SetRole(ctx context.Context, id int64, role Role) error {
 				return err
 			}
 		}
-		return mustAffect(tx.ExecContext(ctx, "UPDATE staff SET role = $2, updated_at = $3 WHERE id = $1", id, string(role), now))
+		var before string
+		if err := tx.QueryRowContext(ctx, "SELECT role FROM staff WHERE id = $1", id).Scan(&before); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if err := mustAffect(tx.ExecContext(ctx, "UPDATE staff SET role = $2, updated_at = $3 WHERE id = $1", id, string(role), now)); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "staff.set_role", subject(id), map[string]string{"role": before}, map[string]string{"role": string(role)})
 	})
 	if err != nil {
 		return fmt.Errorf("set role of staff member %d to %s: %w", id, role, err)
@@ -288,14 +302,19 @@ func (s *Service) Disable(ctx context.Context, id int64) error {
 			"UPDATE staff SET disabled_at = COALESCE(disabled_at, $2), updated_at = $2 WHERE id = $1", id, now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM staff_sessions WHERE staff_id = $1", id)
-		return err
+		if _, err := tx.ExecContext(ctx, "DELETE FROM staff_sessions WHERE staff_id = $1", id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "staff.disable", subject(id), map[string]bool{"disabled": false}, map[string]bool{"disabled": true})
 	})
 	if err != nil {
 		return fmt.Errorf("disable staff member %d: %w", id, err)
 	}
 	return nil
 }
+
+// subject names member id in the audit log.
+func subject(id int64) string { return "staff:" + strconv.FormatInt(id, 10) }
 
 // ownerLockID is the PostgreSQL advisory lock that changes of who is an
 // enabled owner take, so that they run one after the other.

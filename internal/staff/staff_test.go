@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"mistore/internal/audit"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
@@ -18,6 +19,68 @@ import (
 var cheap = customer.Params{Memory: 64, Time: 1, Threads: 1}
 
 const password = "correct horse battery staple"
+
+// bg is the context of the tests' calls: someone at the command line, as
+// every change must name who makes it (package audit).
+func bg() context.Context {
+	return audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindCLI, Name: "tester"})
+}
+
+func TestChangesAreAudited(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := staff.NewService(d, nil)
+		s.Params = cheap
+		ctx := bg()
+		owner, err := s.Create(ctx, "owner@example.com", "Owner", staff.RoleOwner, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Create(ctx, "sam@example.com", "Sam", staff.RoleSupport, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetRole(ctx, m.ID, staff.RoleManager); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Disable(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, k, err := s.CreateAPIKey(ctx, "erp", staff.RoleViewer, owner.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeAPIKey(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		// A refused change leaves no entry.
+		if err := s.Disable(ctx, owner.ID); !errors.Is(err, staff.ErrLastOwner) {
+			t.Fatalf("disable last owner: %v", err)
+		}
+		// A change with no one named is refused outright.
+		if _, err := s.Create(context.Background(), "anon@example.com", "Anon", staff.RoleViewer, password); !errors.Is(err, audit.ErrNoActor) {
+			t.Fatalf("create without actor: %v", err)
+		}
+		got, err := audit.List(ctx, d.Reader(), audit.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range got {
+			actions = append(actions, e.Action+" "+e.Subject)
+			if e.Actor.Name != "tester" || e.Actor.Kind != audit.KindCLI {
+				t.Errorf("entry %d actor %+v", e.ID, e.Actor)
+			}
+		}
+		want := []string{"apikey.revoke apikey:1", "apikey.create apikey:1", "staff.disable staff:2", "staff.set_role staff:2",
+			"staff.create staff:2", "staff.create staff:1"}
+		if strings.Join(actions, "|") != strings.Join(want, "|") {
+			t.Fatalf("audit log:\n%s\nwant\n%s", strings.Join(actions, "\n"), strings.Join(want, "\n"))
+		}
+		if string(got[3].Before) != `{"role":"support"}` || string(got[3].After) != `{"role":"manager"}` {
+			t.Errorf("set_role before/after: %s %s", got[3].Before, got[3].After)
+		}
+	})
+}
 
 // clock is a test clock that tests move by hand; many goroutines read it.
 type clock struct {
@@ -53,7 +116,7 @@ func newEnv(t *testing.T, d *db.DB) *env {
 
 func (e *env) create(t *testing.T, email string, role staff.Role) staff.Member {
 	t.Helper()
-	m, err := e.s.Create(context.Background(), email, "Ada Lovelace", role, password)
+	m, err := e.s.Create(bg(), email, "Ada Lovelace", role, password)
 	if err != nil {
 		t.Fatalf("Create(%s, %s): %v", email, role, err)
 	}
@@ -63,7 +126,7 @@ func (e *env) create(t *testing.T, email string, role staff.Role) staff.Member {
 func TestCreate(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m, err := e.s.Create(ctx, "  Ada@Example.com ", "  Ada Lovelace ", staff.RoleManager, password)
 		if err != nil {
 			t.Fatal(err)
@@ -114,7 +177,7 @@ func TestCreate(t *testing.T) {
 func TestPasswordLength(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		for i, pw := range []string{strings.Repeat("p", 12), strings.Repeat("🔑", 12), strings.Repeat("p", 128), strings.Repeat("🔑", 128)} {
 			email := string(rune('a'+i)) + "@example.com"
 			if _, err := e.s.Create(ctx, email, "Ok", staff.RoleViewer, pw); err != nil {
@@ -142,7 +205,7 @@ func TestPasswordLength(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		owner := e.create(t, "owner@example.com", staff.RoleOwner)
 		m := e.create(t, "Ada@Example.com", staff.RoleSupport)
 		for _, addr := range []string{"Ada@Example.com", "ada@example.com", " ADA@EXAMPLE.COM "} {
@@ -187,7 +250,7 @@ func TestAuthenticate(t *testing.T) {
 func TestAuthenticateTiming(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		e.s.Params = customer.Params{Memory: 8 * 1024, Time: 4, Threads: 1}
 		e.create(t, "owner@example.com", staff.RoleOwner)
 		gone := e.create(t, "gone@example.com", staff.RoleViewer)
@@ -221,7 +284,7 @@ func TestAuthenticateTiming(t *testing.T) {
 func TestRehashOnSignIn(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		m := e.create(t, "ada@example.com", staff.RoleViewer)
 		stronger := customer.Params{Memory: 128, Time: 2, Threads: 1}
 		e.s.Params = stronger
@@ -244,7 +307,7 @@ func TestRehashOnSignIn(t *testing.T) {
 func TestSetRoleAndDisable(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		a := e.create(t, "a@example.com", staff.RoleOwner)
 		b := e.create(t, "b@example.com", staff.RoleManager)
 
@@ -311,7 +374,7 @@ func TestSetRoleAndDisable(t *testing.T) {
 func TestLastOwnerConcurrent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		ctx := context.Background()
+		ctx := bg()
 		a := e.create(t, "a@example.com", staff.RoleOwner)
 		b := e.create(t, "b@example.com", staff.RoleOwner)
 		ids := []int64{a.ID, b.ID}

@@ -3,6 +3,9 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
+
+	"mistore/internal/staff"
 )
 
 // access says who may call a route.
@@ -23,8 +26,10 @@ const (
 	accessCustomer access = "customer"
 	// accessProvider: a payment provider, by its webhook's signature.
 	accessProvider access = "provider"
-	// accessStaff: a staff member or API key of the back office (issue 5
-	// adds the routes and the roles); never a customer.
+	// accessStaff: a staff member or API key of the back office whose
+	// role holds the route's permission (admin.go); never a customer.
+	// Admin routes are declared with their permission where they are
+	// registered (adminRouter.api), not in apiAccess.
 	accessStaff access = "staff"
 )
 
@@ -58,19 +63,24 @@ var apiAccess = map[string]access{
 
 // guard wraps h with the check its access calls for, where the check is
 // the same for every route: a customer route answers 401 before its
-// handler runs unless the request is signed in. A route with no declared
-// access answers 403 to everyone.
-func (s *Server) guard(pattern string, h http.HandlerFunc) (http.HandlerFunc, access) {
+// handler runs unless the request is signed in; an admin route (one
+// registered with a permission, by adminRouter.api) answers 401 without
+// staff credentials and 403 without the permission. A route with no
+// declared access answers 403 to everyone.
+func (s *Server) guard(pattern string, perm staff.Permission, h http.HandlerFunc) (http.HandlerFunc, access) {
+	if perm != "" {
+		if _, path, _ := strings.Cut(pattern, " "); !strings.HasPrefix(path, "/api/v1/admin/") {
+			return s.closedRoute(pattern, "an admin permission on a route outside /api/v1/admin/"), ""
+		}
+		return s.staffAPIGuard(perm, h), accessStaff
+	}
 	acc, ok := s.access[pattern]
 	if !ok {
-		return func(w http.ResponseWriter, r *http.Request) {
-			s.log.ErrorContext(r.Context(), "route has no declared access", "route", pattern)
-			s.writeJSON(w, r, http.StatusForbidden, map[string]apiError{"error": {Code: "forbidden", Message: "This route is not open to anyone."}})
-		}, ""
+		return s.closedRoute(pattern, "route has no declared access"), ""
 	}
 	if acc == accessStaff {
-		// No staff credentials exist yet: until the back office brings
-		// them, a staff route is closed to every caller.
+		// A staff route must say which permission it needs: without one
+		// it is closed to every caller.
 		return func(w http.ResponseWriter, r *http.Request) {
 			s.writeJSON(w, r, http.StatusForbidden, map[string]apiError{"error": {Code: "forbidden", Message: "This route is for the shop's staff."}})
 		}, acc
@@ -86,6 +96,15 @@ func (s *Server) guard(pattern string, h http.HandlerFunc) (http.HandlerFunc, ac
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, who)))
 	}, acc
+}
+
+// closedRoute answers 403 to everyone and logs why: a route registered
+// without a valid access declaration.
+func (s *Server) closedRoute(pattern, why string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.log.ErrorContext(r.Context(), why, "route", pattern)
+		s.writeJSON(w, r, http.StatusForbidden, map[string]apiError{"error": {Code: "forbidden", Message: "This route is not open to anyone."}})
+	}
 }
 
 // callerKey keeps the caller guard found, so the handler does not look

@@ -36,7 +36,8 @@ func TestEveryRouteDeclaresAccess(t *testing.T) {
 
 		var doc struct {
 			Paths map[string]map[string]struct {
-				Access string `json:"x-access"`
+				Access     string `json:"x-access"`
+				Permission string `json:"x-permission"`
 			} `json:"paths"`
 		}
 		_, body, _ := s.do("GET", "/api/v1/openapi.json", "")
@@ -46,6 +47,8 @@ func TestEveryRouteDeclaresAccess(t *testing.T) {
 		fill := strings.NewReplacer("{market}", "us", "{slug}", "mi-band-8", "{id}", adaCart, "{sku}", "MCAB-C1M",
 			"{number}", o.Number, "{provider}", "test")
 		seen := map[string]bool{}
+		viewer := s.adminKey("viewer")
+		staffRoutes := 0
 		for path, ops := range doc.Paths {
 			for method, op := range ops {
 				method = strings.ToUpper(method)
@@ -83,10 +86,23 @@ func TestEveryRouteDeclaresAccess(t *testing.T) {
 						t.Errorf("%s on another customer's order: %d %s, want 404", route, st, b)
 					}
 				case "staff":
-					// A customer's token is never a staff credential.
-					if st, b, _ := s.do(method, target, body, "Authorization", "Bearer "+session.Token); st != 401 && st != 403 {
-						t.Errorf("%s with a customer's token: %d %s, want 401 or 403", route, st, b)
+					if op.Permission == "" {
+						t.Errorf("%s is a staff route without a permission", route)
 					}
+					// No credentials, a customer's token or its cookie are
+					// never staff credentials.
+					for _, hdr := range [][]string{nil, {"Authorization", "Bearer " + session.Token}, {"Cookie", "mistore_session=" + session.Token}} {
+						if st, b, _ := s.do(method, target, body, hdr...); st != 401 {
+							t.Errorf("%s with %v: %d %s, want 401", route, hdr, st, b)
+						}
+					}
+					// A viewer changes nothing.
+					if method != "GET" {
+						if st, b, _ := s.do(method, target, body, bearer(viewer)...); st != 403 {
+							t.Errorf("%s as a viewer: %d %s, want 403", route, st, b)
+						}
+					}
+					staffRoutes++
 				case "provider":
 					if st, b, _ := s.do(method, target, `{"id":"evt_1","type":"payment.succeeded"}`); st != 400 {
 						t.Errorf("%s unsigned: %d %s, want 400", route, st, b)
@@ -100,6 +116,9 @@ func TestEveryRouteDeclaresAccess(t *testing.T) {
 			if !seen[r] {
 				t.Errorf("route %s is served but not in the document", r)
 			}
+		}
+		if staffRoutes < 9 {
+			t.Errorf("the walk saw only %d admin routes", staffRoutes)
 		}
 		if !slices.Contains(s.routes(), "GET /api/v1/me") {
 			t.Error("the walk missed the customer routes")

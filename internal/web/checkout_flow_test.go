@@ -30,6 +30,7 @@ import (
 	"mistore/internal/order"
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
+	"mistore/internal/staff"
 	"mistore/internal/web"
 )
 
@@ -47,6 +48,8 @@ type shop struct {
 	orders  *order.Service
 	testPay *payment.TestProvider
 	srv     *web.Server
+	// staff is the back office's members and keys (admin_test.go).
+	staff *staff.Service
 }
 
 // routes is every API operation the store serves.
@@ -73,6 +76,8 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	co := checkout.NewService(d, c, carts, orders, "test", nil)
 	customers := customer.NewService(d, mailer, ts.URL, nil)
 	customers.Params = customer.Params{Memory: 64, Time: 1, Threads: 1} // cheap hashes for tests
+	members := staff.NewService(d, nil)
+	members.Params = customers.Params
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	runner := jobs.NewRunner(d, log)
@@ -81,12 +86,12 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	mailer.Register(runner)
 	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: true, Log: log, Mailer: mailer, Cart: carts,
 		Orders: orders, Checkout: co, TestPay: tp, Jobs: runner, PublicURL: ts.URL, Limits: ratelimit.New(d, nil),
-		Customers: customers})
+		Customers: customers, Staff: members})
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler = s
-	return &shop{srv: s, t: t, logs: logs, d: d, url: ts.URL, runner: runner, secret: hookKey, orders: orders, testPay: tp,
+	return &shop{srv: s, staff: members, t: t, logs: logs, d: d, url: ts.URL, runner: runner, secret: hookKey, orders: orders, testPay: tp,
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -48,12 +49,19 @@ const (
 	codeRateLimited        = "rate_limited"
 )
 
-// errorTable maps domain sentinel errors to an HTTP status and API code.
-var errorTable = []struct {
+// errorMapping maps one domain sentinel error to an HTTP status and API code.
+type errorMapping struct {
 	err    error
 	status int
 	code   string
-}{
+}
+
+// errorTable is every mapping: the storefront's below, then each back
+// office surface's own (admin_*.go), so the table stays one list.
+var errorTable = slices.Concat(storeErrors, adminErrors, adminOrderErrors, adminCatalogErrors, adminShopErrors, adminDashboardErrors)
+
+// storeErrors maps the storefront's domain sentinel errors.
+var storeErrors = []errorMapping{
 	{catalog.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{market.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{order.ErrNotFound, http.StatusNotFound, codeNotFound},
@@ -101,6 +109,14 @@ func badParam(field, format string, args ...any) error {
 	return &paramError{field: field, msg: fmt.Sprintf(format, args...)}
 }
 
+// invalidFielder is a domain validation error that names the input field
+// at fault; its Error() is the sentence the client is shown, so it must
+// read as one ("The reseller URL must start with https://.").
+type invalidFielder interface {
+	error
+	InvalidField() string
+}
+
 // apiError is the body of every API error (API.md).
 type apiError struct {
 	Code    string `json:"code"`
@@ -122,6 +138,10 @@ func classify(err error) (int, apiError) {
 	var cfe *customer.FieldError
 	if errors.As(err, &cfe) && !errors.Is(err, customer.ErrEmailTaken) {
 		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: cfe.Msg, Field: cfe.Field}
+	}
+	var ife invalidFielder
+	if errors.As(err, &ife) {
+		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: ife.Error(), Field: ife.InvalidField()}
 	}
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {

@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"mistore/internal/staff"
+)
 
 // IdempotentForTest exposes the Idempotency-Key middleware to the tests of
 // package web_test.
@@ -17,11 +21,12 @@ func (s *Server) APIRouteForTest(pattern string, h http.HandlerFunc) http.Handle
 	return s.middleware(mux)
 }
 
-// StaffRouteForTest registers h as a staff-only API route, as the back
-// office's routes will be, and returns the store's handler with it.
+// StaffRouteForTest registers h as an admin API route needing only the
+// reports permission, as the back office's routes are, and returns the
+// store's handler with it.
 func (s *Server) StaffRouteForTest(pattern string, h http.HandlerFunc) http.Handler {
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
-	s.access[pattern] = accessStaff
-	s.api.router(mux, s).handle(pattern, h, opDoc{summary: "A staff test route.", tag: "test", response: "OpenAPI"})
+	a := &adminRouter{s: s, mux: mux, doc: s.api.router(mux, s)}
+	a.api(pattern, staff.PermViewReports, h, opDoc{summary: "A staff test route.", response: "OpenAPI"})
 	return s.middleware(mux)
 }

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+
+	"mistore/internal/staff"
 )
 
 // apiDoc builds the OpenAPI document from the same calls that register API
@@ -26,6 +29,9 @@ type opDoc struct {
 	status   int    // 2xx status; 0 means 200
 	params   []paramDoc
 	request  string // schema name of the JSON request body; "" for none
+	// perm is the permission an admin route needs (set by
+	// adminRouter.api); "" for every other route.
+	perm staff.Permission
 }
 
 type paramDoc struct {
@@ -66,7 +72,7 @@ func (d *apiDoc) router(mux *recordingMux, s *Server) *apiRouter {
 // same path get the API's JSON 405 instead of the mux's plain text.
 func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 	method, path, _ := strings.Cut(pattern, " ")
-	h, acc := a.s.guard(pattern, h)
+	h, acc := a.s.guard(pattern, op.perm, h)
 	// Every API POST takes an Idempotency-Key (API.md); wiring it here
 	// means no POST route can be added without it.
 	if method == "POST" {
@@ -109,6 +115,9 @@ func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 			},
 		},
 	}
+	if op.perm != "" {
+		operation["x-permission"] = string(op.perm)
+	}
 	if op.request != "" {
 		operation["requestBody"] = map[string]any{"required": true, "content": jsonContent("#/components/schemas/" + op.request)}
 	}
@@ -131,16 +140,43 @@ func (s *Server) apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
-// schemas are the bodies the API sends, as OpenAPI components.
+// schemas are the bodies the API sends, as OpenAPI components: the
+// storefront's and each back-office surface's.
 func schemas() map[string]any {
-	str := map[string]any{"type": "string"}
-	integer := map[string]any{"type": "integer"}
-	boolean := map[string]any{"type": "boolean"}
-	ref := func(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
-	arr := func(items any) map[string]any { return map[string]any{"type": "array", "items": items} }
-	obj := func(required []string, props map[string]any) map[string]any {
-		return map[string]any{"type": "object", "required": required, "properties": props}
+	out := storeSchemas()
+	for _, more := range []map[string]any{adminSchemas(), adminOrderSchemas(), adminCatalogSchemas(), adminShopSchemas(), adminDashboardSchemas()} {
+		maps.Copy(out, more)
 	}
+	return out
+}
+
+// Schema builders for the schema functions of every surface.
+var (
+	schemaString  = map[string]any{"type": "string"}
+	schemaInteger = map[string]any{"type": "integer"}
+	schemaBoolean = map[string]any{"type": "boolean"}
+	schemaTime    = map[string]any{"type": "string", "format": "date-time"}
+)
+
+// schemaRef refers to the schema called name.
+func schemaRef(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+// schemaArray is an array of items.
+func schemaArray(items any) map[string]any { return map[string]any{"type": "array", "items": items} }
+
+// schemaObject is an object with props, of which required must be there.
+func schemaObject(required []string, props map[string]any) map[string]any {
+	o := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+// storeSchemas are the storefront API's bodies.
+func storeSchemas() map[string]any {
+	str, integer, boolean := schemaString, schemaInteger, schemaBoolean
+	ref, arr, obj := schemaRef, schemaArray, schemaObject
 	availability := map[string]any{"type": "string", "enum": []string{"available", "out_of_stock", "coming_soon", "not_sold"}}
 	return map[string]any{
 		"Money": obj([]string{"amount", "currency"}, map[string]any{

@@ -56,21 +56,30 @@ func loadPages(a *assets) (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Back-office templates (admin_*.html) render inside their own layout.
+	adminLayout, err := fs.ReadFile(templateFiles, "templates/admin_layout.html")
+	if err != nil {
+		return nil, err
+	}
 	entries, err := fs.ReadDir(templateFiles, "templates")
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
 		name := strings.TrimSuffix(e.Name(), ".html")
-		if name == "layout" || strings.HasSuffix(name, ".partial") {
+		if name == "layout" || name == "admin_layout" || strings.HasSuffix(name, ".partial") {
 			continue
+		}
+		frame := layout
+		if strings.HasPrefix(name, "admin_") {
+			frame = adminLayout
 		}
 		body, err := fs.ReadFile(templateFiles, "templates/"+e.Name())
 		if err != nil {
 			return nil, err
 		}
 		t := template.New("layout").Funcs(funcs)
-		if _, err := t.Parse(string(layout)); err != nil {
+		if _, err := t.Parse(string(frame)); err != nil {
 			return nil, fmt.Errorf("template layout: %w", err)
 		}
 		if _, err := t.ParseFS(templateFiles, "templates/*.partial.html"); err != nil {

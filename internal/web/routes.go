@@ -81,5 +81,6 @@ func (s *Server) routes(mux *recordingMux) {
 	s.orderRoutes(mux, store, api)
 	s.customerRoutes(store, api)
 	s.cartRoutes(api, store)
+	s.adminRoutes(mux, api)
 	mux.HandleFunc("/api/", s.apiNotFound)
 }

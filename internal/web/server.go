@@ -23,6 +23,7 @@ import (
 	"mistore/internal/order"
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
+	"mistore/internal/staff"
 )
 
 // Deps is what the web layer needs from the rest of the store.
@@ -65,6 +66,10 @@ type Deps struct {
 	// Limits holds the abuse limits (sign-in, registration, resets); nil:
 	// none are enforced.
 	Limits *ratelimit.Limiter
+	// Staff keeps back-office members, sessions and API keys; nil: the
+	// store has no back office (nothing under /admin/ but the demo
+	// outbox, and no admin API).
+	Staff *staff.Service
 }
 
 // noJobs is the waker of a store without a job runner.
@@ -103,6 +108,8 @@ type Server struct {
 	// page_account.go).
 	customers *customer.Service
 	limits    *ratelimit.Limiter
+	// staff serves the back office (admin*.go).
+	staff *staff.Service
 	// access is apiAccess, this server's copy.
 	access map[string]access
 }
@@ -136,7 +143,7 @@ func New(deps Deps) (*Server, error) {
 	if s.jobs == nil {
 		s.jobs = noJobs{}
 	}
-	s.customers, s.limits = deps.Customers, deps.Limits
+	s.customers, s.limits, s.staff = deps.Customers, deps.Limits, deps.Staff
 	s.idempotency = deps.Idempotency
 	if s.idempotency == nil {
 		s.idempotency = idempotency.NewStore(deps.DB, nil)

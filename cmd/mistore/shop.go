@@ -121,6 +121,9 @@ func (s *shop) start(log *slog.Logger) {
 			if _, err := s.limits.Sweep(ctx); err != nil {
 				log.Warn("sweep rate-limit windows", "err", err)
 			}
+			if _, err := s.staff.Sweep(ctx); err != nil {
+				log.Warn("sweep ended staff sessions", "err", err)
+			}
 		}
 	}()
 }

@@ -115,6 +115,18 @@ func (s *Service) EndSession(ctx context.Context, token string) error {
 	return nil
 }
 
+// Sweep deletes staff sessions that have expired or idled out and
+// returns how many, for a periodic job. Lookups already refuse them, so
+// sweeping only reclaims space.
+func (s *Service) Sweep(ctx context.Context) (int64, error) {
+	now := db.Time(s.now())
+	res, err := s.db.ExecRelaxed(ctx, "DELETE FROM staff_sessions WHERE expires_at <= $1 OR last_seen_at <= $2", now, now.Add(-IdleTimeout))
+	if err != nil {
+		return 0, fmt.Errorf("sweep staff sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // newToken returns a fresh secret: 32 random bytes in unpadded base64url.
 func newToken() (string, error) {
 	b := make([]byte, tokenBytes)

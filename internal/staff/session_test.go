@@ -45,6 +45,17 @@ func TestSessionIdleExpiry(t *testing.T) {
 		if _, err := e.s.Session(ctx, token); !errors.Is(err, staff.ErrNoSession) {
 			t.Fatalf("a session idle for %v still works: %v", staff.IdleTimeout, err)
 		}
+		// The sweep removes it, and only it.
+		live, err := e.s.NewSession(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.s.Sweep(ctx); err != nil || n != 1 {
+			t.Fatalf("Sweep = %d, %v; want the one idle session", n, err)
+		}
+		if _, err := e.s.Session(ctx, live); err != nil {
+			t.Fatalf("the sweep ended a live session: %v", err)
+		}
 	})
 }
 

@@ -273,14 +273,29 @@ func (s *Server) adminPermissionsPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiAdminStaffList(w http.ResponseWriter, r *http.Request) {
 	members, err := s.staff.List(r.Context())
+	writeListJSON(s, w, r, "staff", members, err)
+}
+
+// writeListJSON answers {key: items}, with an empty array rather than
+// null when there are none, or err.
+func writeListJSON[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, items []T, err error) {
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	if members == nil {
-		members = []staff.Member{}
+	if items == nil {
+		items = []T{}
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"staff": members})
+	s.writeJSON(w, r, http.StatusOK, map[string]any{key: items})
+}
+
+// roleField parses a role from a request body.
+func roleField(role string) (staff.Role, error) {
+	r, err := staff.ParseRole(role)
+	if err != nil {
+		return "", badField("role", "The role must be owner, manager, support or viewer.")
+	}
+	return r, nil
 }
 
 type staffCreateBody struct {
@@ -296,9 +311,9 @@ func (s *Server) apiAdminStaffCreate(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	role, err := staff.ParseRole(body.Role)
+	role, err := roleField(body.Role)
 	if err != nil {
-		s.apiFail(w, r, badField("role", "The role must be owner, manager, support or viewer."))
+		s.apiFail(w, r, err)
 		return
 	}
 	m, err := s.staff.Create(r.Context(), body.Email, body.Name, role, body.Password)
@@ -330,9 +345,9 @@ func (s *Server) apiAdminStaffUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Role != nil {
-		role, err := staff.ParseRole(*body.Role)
+		role, err := roleField(*body.Role)
 		if err != nil {
-			s.apiFail(w, r, badField("role", "The role must be owner, manager, support or viewer."))
+			s.apiFail(w, r, err)
 			return
 		}
 		if err := s.staff.SetRole(r.Context(), id, role); err != nil {
@@ -356,14 +371,7 @@ func (s *Server) apiAdminStaffUpdate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiAdminKeyList(w http.ResponseWriter, r *http.Request) {
 	keys, err := s.staff.ListAPIKeys(r.Context())
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	if keys == nil {
-		keys = []staff.APIKey{}
-	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"api_keys": keys})
+	writeListJSON(s, w, r, "api_keys", keys, err)
 }
 
 type apiKeyCreateBody struct {
@@ -377,9 +385,9 @@ func (s *Server) apiAdminKeyCreate(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	role, err := staff.ParseRole(body.Role)
+	role, err := roleField(body.Role)
 	if err != nil {
-		s.apiFail(w, r, badField("role", "The role must be owner, manager, support or viewer."))
+		s.apiFail(w, r, err)
 		return
 	}
 	key, info, err := s.staff.CreateAPIKey(r.Context(), body.Name, role, s.staffCaller(r).MemberID)

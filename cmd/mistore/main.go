@@ -24,6 +24,7 @@ Usage:
   mistore migrate [--db ...]          apply schema migrations and exit
   mistore seed    [--db ...]          load the demo catalog (idempotent)
   mistore import products FILE.csv [--db ...]
+  mistore export products [--market us] [--db ...]   (CSV on stdout)
   mistore staff create --email E --role owner|manager|support|viewer   (password on stdin)
   mistore apikey create --role owner|manager|support|viewer --name NAME (prints the key once)
   mistore loadtest URL [URL...] [--scenario browse] [--duration 30s] [--workers N]
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdSeed(ctx, rest, getenv, stdout, stderr)
 	case "import":
 		err = cmdImport(ctx, rest, getenv, stdout, stderr)
+	case "export":
+		err = cmdExport(ctx, rest, getenv, stdout, stderr)
 	case "loadtest":
 		err = cmdLoadtest(ctx, rest, stdout, stderr)
 	case "staff":

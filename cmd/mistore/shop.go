@@ -78,6 +78,13 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	s.orders.Register(s.runner)
 	s.testPay.Register(s.runner)
 	mailer.Register(s.runner)
+	// The daily warning of certificates that expire within 30 days.
+	certs := catalog.NewCertWatch(d, mailer, publicURL, nil, log)
+	certs.Register(s.runner)
+	if err := certs.Schedule(ctx); err != nil {
+		return nil, err
+	}
+	notify.NewWebhooks(d, log).Register(s.runner)
 	return s, nil
 }
 

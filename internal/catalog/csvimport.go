@@ -2,17 +2,18 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"mistore/internal/audit"
 	"mistore/internal/db"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
@@ -79,6 +80,19 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
+// InvalidField names the column of the first problem, so that an API
+// caller gets a 422 invalid_field whose message lists every problem by
+// row and column.
+func (e *ImportError) InvalidField() string {
+	if len(e.Errors) == 0 {
+		return "file"
+	}
+	if e.Errors[0].Column == "" {
+		return "row " + strconv.Itoa(e.Errors[0].Row)
+	}
+	return e.Errors[0].Column
+}
+
 // ImportResult counts what an import wrote.
 type ImportResult struct {
 	Products int
@@ -136,6 +150,30 @@ func (im *importer) fail(row int, col, format string, args ...any) {
 // and variants by SKU, so importing the same file twice changes nothing
 // the second time.
 func (s *Service) Import(ctx context.Context, r io.Reader) (*ImportResult, error) {
+	return s.ImportWith(ctx, r, ImportOptions{})
+}
+
+// ImportOptions tunes ImportWith.
+type ImportOptions struct {
+	// Progress, when set, is told after each product is written, of total
+	// (the file is read and checked whole first). It runs inside the
+	// import's transaction: it must be quick and touch no database.
+	Progress func(done, total int)
+}
+
+// importSummary is an import as the audit log keeps it: how much, and the
+// first slugs, which is what someone looking for a change searches by.
+type importSummary struct {
+	Products int      `json:"products"`
+	Variants int      `json:"variants"`
+	Slugs    []string `json:"slugs"`
+	More     int      `json:"more_slugs,omitempty"`
+}
+
+// ImportWith is Import with options. When ctx names an actor (a staff
+// member, an API key, the command line) the import is written to the
+// audit log in its transaction; the demo seed, which has none, is not.
+func (s *Service) ImportWith(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	im, err := newImporter(ctx, s.db)
 	if err != nil {
 		return nil, err
@@ -156,6 +194,22 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (*ImportResult, error
 			}
 			res.Products++
 			res.Variants += len(products[i].variants)
+			if opts.Progress != nil {
+				opts.Progress(res.Products, len(products))
+			}
+		}
+		if _, ok := audit.ActorFrom(ctx); ok {
+			sum := importSummary{Products: res.Products, Variants: res.Variants, Slugs: []string{}}
+			for _, p := range products {
+				if len(sum.Slugs) == 100 {
+					sum.More++
+					continue
+				}
+				sum.Slugs = append(sum.Slugs, p.slug)
+			}
+			if err := audit.Record(ctx, tx, "product.import", "catalog:products", nil, sum); err != nil {
+				return err
+			}
 		}
 		return bumpRevision(ctx, tx)
 	})
@@ -563,11 +617,11 @@ func (im *importer) parseCerts(s string) ([]Certification, error) {
 		}
 		c := Certification{Scheme: f[0], Reference: f[1]}
 		var err error
-		if c.ValidFrom, err = time.Parse(time.DateOnly, from); err != nil {
+		if c.ValidFrom, err = parseCertTime(from); err != nil {
 			return nil, fmt.Errorf("%q is not a date like 2024-03-01", from)
 		}
 		if until != "" {
-			if c.ValidUntil, err = time.Parse(time.DateOnly, until); err != nil {
+			if c.ValidUntil, err = parseCertTime(until); err != nil {
 				return nil, fmt.Errorf("%q is not a date like 2029-03-01", until)
 			}
 			if !c.ValidUntil.After(c.ValidFrom) {
@@ -577,6 +631,16 @@ func (im *importer) parseCerts(s string) ([]Certification, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// parseCertTime reads a date (midnight UTC), or an RFC 3339 time for a
+// certificate entered to the minute in the back office.
+func parseCertTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return db.Time(t), err
 }
 
 // parseResellers reads "Name <https://url>; Name <https://url>".
@@ -593,11 +657,11 @@ func parseResellers(s string) ([]Reseller, error) {
 		if !ok || !closed || name == "" || len(name) > 100 {
 			return nil, fmt.Errorf("%q is not Name <https://address>", part)
 		}
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 500 {
+		u, err := checkWebURL("", raw)
+		if err != nil {
 			return nil, fmt.Errorf("%q is not an http(s) address", raw)
 		}
-		out = append(out, Reseller{Name: name, URL: u.String()})
+		out = append(out, Reseller{Name: name, URL: u})
 	}
 	return out, nil
 }
@@ -655,18 +719,8 @@ func (im *importer) write(ctx context.Context, tx db.Querier, p *importProduct, 
 		}
 	}
 	for mk, certs := range p.certs {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM certifications WHERE product_id = $1 AND market = $2", id, mk); err != nil {
+		if err := replaceCerts(ctx, tx, id, mk, certs); err != nil {
 			return fmt.Errorf("import %s: certifications in %s: %w", p.slug, mk, err)
-		}
-		for _, c := range certs {
-			var until any
-			if !c.ValidUntil.IsZero() {
-				until = c.ValidUntil
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO certifications (product_id, market, scheme, reference, valid_from, valid_until)
-				VALUES ($1, $2, $3, $4, $5, $6)`, id, mk, c.Scheme, c.Reference, c.ValidFrom, until); err != nil {
-				return fmt.Errorf("import %s: certification %s in %s: %w", p.slug, c.Reference, mk, err)
-			}
 		}
 	}
 	for mk, rs := range p.resellers {
@@ -678,6 +732,50 @@ func (im *importer) write(ctx context.Context, tx db.Querier, p *importProduct, 
 				id, mk, r.Name, r.URL, pos); err != nil {
 				return fmt.Errorf("import %s: reseller %s in %s: %w", p.slug, r.Name, mk, err)
 			}
+		}
+	}
+	return nil
+}
+
+// replaceCerts makes certs the product's certifications in market mk.
+// Those the file still names are updated in place, so what the file
+// format has no column for (the document link) is kept.
+func replaceCerts(ctx context.Context, tx db.Querier, productID int64, mk string, certs []Certification) error {
+	keep := map[[2]string]bool{}
+	for _, c := range certs {
+		keep[[2]string{c.Scheme, c.Reference}] = true
+	}
+	var drop [][2]string
+	err := eachRow(ctx, tx, "SELECT scheme, reference FROM certifications WHERE product_id = $1 AND market = $2", []any{productID, mk},
+		func(rows *sql.Rows) error {
+			var k [2]string
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				return err
+			}
+			if !keep[k] {
+				drop = append(drop, k)
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, k := range drop {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM certifications WHERE product_id = $1 AND market = $2 AND scheme = $3 AND reference = $4",
+			productID, mk, k[0], k[1]); err != nil {
+			return err
+		}
+	}
+	for _, c := range certs {
+		var until any
+		if !c.ValidUntil.IsZero() {
+			until = c.ValidUntil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO certifications (product_id, market, scheme, reference, valid_from, valid_until)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (product_id, market, scheme, reference) DO UPDATE SET valid_from = excluded.valid_from, valid_until = excluded.valid_until`,
+			productID, mk, c.Scheme, c.Reference, c.ValidFrom, until); err != nil {
+			return fmt.Errorf("certification %s: %w", c.Reference, err)
 		}
 	}
 	return nil

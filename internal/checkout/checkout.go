@@ -17,6 +17,7 @@ import (
 	"mistore/internal/inventory"
 	"mistore/internal/market"
 	"mistore/internal/money"
+	"mistore/internal/notify"
 	"mistore/internal/order"
 )
 
@@ -402,6 +403,9 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 			})
 		}
 		if err := order.Insert(ctx, tx, s.db.Dialect, o); err != nil {
+			return err
+		}
+		if err := notify.EmitEvent(ctx, tx, notify.EventOrderPlaced, order.WebhookData(o, o.Status)); err != nil {
 			return err
 		}
 		if q.CouponCode != "" {

@@ -241,11 +241,12 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Cus
 		return Customer{}, ErrInvalidCredentials
 	}
 	var hash string
+	var disabled sql.NullTime
 	c, err := Customer{}, sql.ErrNoRows
 	if key := emailKey(email); len(key) <= MaxEmailLen {
 		// Longer keys cannot match: no account has one.
 		c, err = scanCustomer(s.db.Reader().QueryRowContext(ctx,
-			"SELECT "+customerColumns+", password_hash FROM customers WHERE email_key = $1", key), &hash)
+			"SELECT "+customerColumns+", password_hash, disabled_at FROM customers WHERE email_key = $1", key), &hash, &disabled)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := s.verify(ctx, dummy, password); err != nil {
@@ -261,6 +262,11 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Cus
 		return Customer{}, fmt.Errorf("authenticate customer %d: %w", c.ID, err)
 	}
 	if !ok {
+		return Customer{}, ErrInvalidCredentials
+	}
+	if disabled.Valid {
+		// A disabled account (Disable) gets the answer of a wrong
+		// password, after the same work: sign-in tells nothing more.
 		return Customer{}, ErrInvalidCredentials
 	}
 	if NeedsRehash(hash, s.Params) {

@@ -42,7 +42,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	err = s.db.TxRelaxed(ctx, func(tx db.Querier) error {
 		var id int64
 		var stored string
-		err := tx.QueryRowContext(ctx, "SELECT id, email FROM customers WHERE email_key = $1", emailKey(email)).Scan(&id, &stored)
+		// A disabled account gets no link, as if it did not exist.
+		err := tx.QueryRowContext(ctx, "SELECT id, email FROM customers WHERE email_key = $1 AND disabled_at IS NULL", emailKey(email)).Scan(&id, &stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

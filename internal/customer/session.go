@@ -85,7 +85,8 @@ func (k SessionKind) limits() (idle, life time.Duration, ok bool) {
 	return 0, 0, false
 }
 
-// NewSession signs customer customerID in and returns the session's token:
+// NewSession signs customer customerID in and returns the session's token
+// (ErrInvalidCredentials if the account is disabled):
 // 32 random bytes in unpadded base64url, to be handed to the client (in a
 // cookie or as a bearer token) and never kept by the store, which stores
 // only its SHA-256. Call it at every sign-in, so that a browser never keeps
@@ -101,13 +102,17 @@ func (s *Service) NewSession(ctx context.Context, customerID int64, kind Session
 	}
 	now := db.Time(s.now())
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
-		var one int
-		err := tx.QueryRowContext(ctx, "SELECT 1 FROM customers WHERE id = $1", customerID).Scan(&one)
+		var disabled sql.NullTime
+		err := tx.QueryRowContext(ctx, "SELECT disabled_at FROM customers WHERE id = $1", customerID).Scan(&disabled)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
+		}
+		if disabled.Valid {
+			// Disabled between the password check and here.
+			return ErrInvalidCredentials
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_sessions (id, customer_id, kind, created_at, last_seen_at, expires_at)
 			VALUES ($1, $2, $3, $4, $4, $5)`, id, customerID, string(kind), now, now.Add(life)); err != nil {
@@ -119,7 +124,7 @@ func (s *Service) NewSession(ctx context.Context, customerID int64, kind Session
 			customerID, MaxSessions)
 		return err
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidCredentials) {
 		return "", err
 	}
 	if err != nil {
@@ -129,8 +134,8 @@ func (s *Service) NewSession(ctx context.Context, customerID int64, kind Session
 }
 
 // Session returns the session token opens and its customer, or
-// ErrNoSession when the token is unknown, ended, past its lifetime or idle
-// for longer than its kind's idle timeout. Using a session keeps it alive:
+// ErrNoSession when the token is unknown, ended, past its lifetime, idle
+// for longer than its kind's idle timeout, or its account is disabled. Using a session keeps it alive:
 // its last use is recorded, at most once per TouchInterval.
 func (s *Service) Session(ctx context.Context, token string) (Session, Customer, error) {
 	if !WellFormedToken(token) {
@@ -143,7 +148,7 @@ func (s *Service) Session(ctx context.Context, token string) (Session, Customer,
 	)
 	c, err := scanCustomer(s.db.Reader().QueryRowContext(ctx, `SELECT c.id, c.email, c.name, c.email_verified_at, c.created_at,
 			s.customer_id, s.kind, s.created_at, s.last_seen_at, s.expires_at
-		FROM customer_sessions s JOIN customers c ON c.id = s.customer_id WHERE s.id = $1`, id),
+		FROM customer_sessions s JOIN customers c ON c.id = s.customer_id WHERE s.id = $1 AND c.disabled_at IS NULL`, id),
 		&sess.CustomerID, &kind, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, Customer{}, ErrNoSession

@@ -352,6 +352,9 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 	if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
 		return err
 	}
+	if err := notify.EmitEvent(ctx, tx, notify.EventOrderPaid, WebhookData(o, Paid)); err != nil {
+		return err
+	}
 	if err := s.confirm(ctx, tx, o, pre); err != nil {
 		return err
 	}
@@ -417,6 +420,10 @@ type refundJob struct {
 	Amount    money.Money `json:"amount"`
 	Reason    string      `json:"reason"`
 	Key       string      `json:"key"`
+	// RefundID is the order_refunds row of a refund counted against the
+	// capture when it was asked for (reserveRefund); 0 for the refunds
+	// above, counted when the provider has made them.
+	RefundID int64 `json:"refund_id,omitempty"`
 }
 
 // queueRefund queues a refund through the provider. The job's key is also
@@ -456,12 +463,21 @@ func (s *Service) handleRefund(ctx context.Context, j jobs.Job) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		// Only money this order kept counts against what it was paid.
-		if o.Status == Cancelled || o.Status == Paid {
+		if rj.RefundID != 0 {
+			if err := markRefunded(ctx, tx, rj.RefundID, r.ID, r.Status); err != nil {
+				return err
+			}
+		} else if o.Status == Cancelled || o.Status == Paid {
+			// Only money this order kept counts against what it was paid.
 			if _, err := tx.ExecContext(ctx, `UPDATE orders SET refunded_amount = refunded_amount + $2, updated_at = $3
 				WHERE id = $1 AND refunded_amount + $2 <= paid_amount`, o.ID, rj.Amount.Amount, now); err != nil {
 				return err
 			}
+		}
+		if rj.RefundID != 0 {
+			// Staff's reason is for the back office, not the timeline the
+			// customer reads.
+			return AddEvent(ctx, tx, o.ID, "refunded", rj.Amount.Format()+" refunded.")
 		}
 		return AddEvent(ctx, tx, o.ID, "refunded", rj.Amount.Format()+" refunded ("+rj.Reason+").")
 	})
@@ -561,11 +577,10 @@ func (s *Service) Cancel(ctx context.Context, number string) (*Order, error) {
 			if err := AddEvent(ctx, tx, o.ID, "cancelled", "Cancelled by the customer; a full refund is on its way."); err != nil {
 				return err
 			}
-			var charge string
-			if err := tx.QueryRowContext(ctx, `SELECT provider_ref FROM payments WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded' ORDER BY id LIMIT 1`, o.ID).Scan(&charge); err != nil {
-				return fmt.Errorf("find the charge of %s: %w", o.Number, err)
-			}
-			return s.queueRefund(ctx, tx, o, o.PaymentSession, charge, o.PaidAmount.Sub0(o.RefundedAmount), "cancelled by the customer")
+			// Counted against the capture now, like a staff refund, so a
+			// refund running at the same time cannot take the same money.
+			_, err = s.refundRest(ctx, tx, o, "cancelled by the customer")
+			return err
 		}
 		return fmt.Errorf("%w: a %s order cannot be cancelled", ErrState, o.Status)
 	})

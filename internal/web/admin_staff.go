@@ -27,11 +27,11 @@ func (s *Server) adminStaffRoutes(a *adminRouter) {
 		summary: "Every staff member, disabled ones included.", response: "StaffList",
 	})
 	a.api("POST /api/v1/admin/staff", staff.PermManageStaff, s.apiAdminStaffCreate, opDoc{
-		summary: "Add a staff member with a first password (12 to 128 characters) they should change.",
+		summary:  "Add a staff member with a first password (12 to 128 characters) they should change.",
 		response: "StaffMember", status: http.StatusCreated, request: "StaffCreateRequest",
 	})
 	a.api("PATCH /api/v1/admin/staff/{id}", staff.PermManageStaff, s.apiAdminStaffUpdate, opDoc{
-		summary: "Change a member's role, or disable them (ends their sessions). The last enabled owner stays one (409 last_owner).",
+		summary:  "Change a member's role, or disable them (ends their sessions). The last enabled owner stays one (409 last_owner).",
 		response: "StaffMember", request: "StaffUpdateRequest", params: []paramDoc{idParam},
 	})
 	a.api("GET /api/v1/admin/api-keys", staff.PermManageAPIKeys, s.apiAdminKeyList, opDoc{
@@ -81,7 +81,7 @@ func adminSchemas() map[string]any {
 			[]string{"permission", "description", "roles"}, map[string]any{"permission": str, "description": str, "roles": schemaArray(role)}))}),
 		"AuditEntry": schemaObject([]string{"id", "at", "actor", "action", "subject"}, map[string]any{
 			"id": integer, "at": ts, "action": str, "subject": str,
-			"actor": schemaObject([]string{"kind", "name"}, map[string]any{"kind": str, "id": integer, "name": str, "ip": str}),
+			"actor":  schemaObject([]string{"kind", "name"}, map[string]any{"kind": str, "id": integer, "name": str, "ip": str}),
 			"before": map[string]any{"description": "The thing before the change (absent for a creation)."},
 			"after":  map[string]any{"description": "The thing after the change (absent for a deletion)."},
 		}),

@@ -159,7 +159,9 @@ var (
 )
 
 // schemaRef refers to the schema called name.
-func schemaRef(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+func schemaRef(name string) map[string]any {
+	return map[string]any{"$ref": "#/components/schemas/" + name}
+}
 
 // schemaArray is an array of items.
 func schemaArray(items any) map[string]any { return map[string]any{"type": "array", "items": items} }

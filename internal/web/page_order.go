@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"mistore/internal/order"
 	"mistore/internal/payment"
@@ -22,18 +23,37 @@ type orderContent struct {
 	// Cancellable: the customer may still cancel (not shipped yet).
 	Cancellable bool
 	Flash       string
+	// Returnable are the lines the customer may still send back (none
+	// before the order ships); Returns what they asked back so far.
+	Returnable  []order.ReturnableLine
+	Returns     []order.Return
+	ReturnError string
+	// ReturnReason is what was typed, kept when the form comes back with
+	// an error.
+	ReturnReason string
 }
 
 // pageOrder shows an order's status to whoever holds its link.
 func (s *Server) pageOrder(w http.ResponseWriter, r *http.Request) {
+	s.renderOrderPage(w, r, r.URL.Query().Get("token"), http.StatusOK, orderContent{})
+}
+
+// renderOrderPage shows the order of the request's path to whoever holds
+// token or owns it, with extra's return form state.
+func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, token string, status int, extra orderContent) {
 	code := r.PathValue("market")
-	token := r.URL.Query().Get("token")
 	o, err := s.openOrder(r, token)
 	if err != nil || o.Market != code {
 		s.pageFail(w, r, orNotFound(err))
 		return
 	}
-	events, err := order.Events(r.Context(), s.db.Reader(), o.ID)
+	d, err := s.orders.Detail(r.Context(), o.Number)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	o, events := d.Order, d.Events
+	returnable, err := s.orders.Returnable(r.Context(), o)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
@@ -54,13 +74,52 @@ func (s *Server) pageOrder(w http.ResponseWriter, r *http.Request) {
 		CanPay:      o.Status == order.PendingPayment && o.PaymentURL != "",
 		Declined:    o.PaymentStatus == "declined",
 		Cancellable: o.Status == order.PendingPayment || o.Status == order.Paid,
+		Returnable:  returnable, Returns: d.Returns, ReturnError: extra.ReturnError, ReturnReason: extra.ReturnReason,
 	}
 	switch r.URL.Query().Get("note") {
 	case "cancelled":
 		c.Flash = "Your order is cancelled."
+	case "return":
+		c.Flash = "Your return request is in. How it stands shows on this page."
 	}
 	p.Content = c
-	s.renderNoStore(w, r, http.StatusOK, "order", p)
+	s.renderNoStore(w, r, status, "order", p)
+}
+
+// pageOrderReturn takes the order page's return form: which units of
+// which lines (qty_POSITION), and why. The holder of the order's link or
+// its signed-in owner may ask, once the order has shipped.
+func (s *Server) pageOrderReturn(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("market")
+	token := r.PostFormValue("token")
+	o, err := s.openOrder(r, token)
+	if err != nil || o.Market != code {
+		s.pageFail(w, r, orNotFound(err))
+		return
+	}
+	var items []order.ReturnItem
+	for i, l := range o.Lines {
+		v := strings.TrimSpace(r.PostFormValue("qty_" + strconv.Itoa(i)))
+		if v == "" || v == "0" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			n = -1 // refused below, with the form's sentence
+		}
+		items = append(items, order.ReturnItem{SKU: l.SKU, Quantity: n})
+	}
+	reason := r.PostFormValue("reason")
+	if _, err := s.orders.RequestReturn(r.Context(), o.Number, items, reason); err != nil {
+		status, body := classify(err)
+		if status >= 500 {
+			s.pageFail(w, r, err)
+			return
+		}
+		s.renderOrderPage(w, r, token, status, orderContent{ReturnError: body.Message, ReturnReason: reason})
+		return
+	}
+	localRedirect(w, r, "/"+code+"/orders/"+o.Number+"?token="+url.QueryEscape(s.orders.Tokens().For(o.Number))+"&note=return#returns", http.StatusSeeOther)
 }
 
 // pageOrderPay settles the order's payment with its provider (a payment

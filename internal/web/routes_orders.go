@@ -41,6 +41,7 @@ func (s *Server) orderRoutes(mux *recordingMux, store *http.ServeMux, api *apiRo
 	store.HandleFunc("POST /{market}/checkout", s.pageCheckoutSubmit)
 	store.HandleFunc("GET /{market}/orders/{number}", s.pageOrder)
 	store.HandleFunc("POST /{market}/orders/{number}/cancel", s.pageOrderCancel)
+	store.HandleFunc("POST /{market}/orders/{number}/returns", s.pageOrderReturn)
 	store.HandleFunc("POST /{market}/orders/{number}/pay", s.pageOrderPay)
 	if s.testPay != nil {
 		mux.HandleFunc("GET /pay/test/{session}", s.pagePay)

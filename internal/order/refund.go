@@ -1,0 +1,238 @@
+package order
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"mistore/internal/audit"
+	"mistore/internal/db"
+	"mistore/internal/inventory"
+	"mistore/internal/jobs"
+	"mistore/internal/money"
+)
+
+// refundable are the states in which staff may give money back: paid,
+// whether shipped or not, and not refunded in full yet.
+var refundable = []Status{Paid, Fulfilled, Delivered, PartiallyRefunded}
+
+// checkAmount validates an amount staff asked to refund from o.
+func checkAmount(o *Order, amount money.Money) error {
+	if amount.Currency != o.Currency {
+		return fieldErr("amount.currency", "The order was paid in %s; refund it in %s.", o.Currency, o.Currency)
+	}
+	if amount.Amount <= 0 {
+		return fieldErr("amount.amount", "The amount to refund must be more than zero.")
+	}
+	return nil
+}
+
+// Refund gives amount of order number's payment back through the payment
+// provider, for reason. The amount is counted against the capture at
+// once, by one conditional update, so however many refunds run at the
+// same time the total never exceeds what was captured: the one that would
+// is ErrRefundExceedsCaptured, and changes nothing. The order becomes
+// refunded when nothing is left, partially_refunded otherwise; the
+// provider call follows in a durable job.
+func (s *Service) Refund(ctx context.Context, number string, amount money.Money, reason string) (*RefundEntry, error) {
+	reason, err := cleanText("reason", reason, maxReason, false)
+	if err != nil {
+		return nil, err
+	}
+	var entry *RefundEntry
+	err = s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := Get(ctx, tx, number)
+		if err != nil {
+			return err
+		}
+		if err := checkAmount(o, amount); err != nil {
+			return err
+		}
+		before := stateOf(o)
+		if entry, err = s.reserveRefund(ctx, tx, o, amount, reason, 0, refundable...); err != nil {
+			return err
+		}
+		if err := AddEvent(ctx, tx, o.ID, "refund", "A refund of "+amount.Format()+" is on its way."); err != nil {
+			return err
+		}
+		after, err := Get(ctx, tx, number)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "order.refund", subject(o), before, refundAudit{stateOf(after), amount, reason})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("refund %s: %w", number, err)
+	}
+	return entry, nil
+}
+
+// refundAudit is the audit log's after of a refund.
+type refundAudit struct {
+	auditState
+	Amount money.Money `json:"amount"`
+	Reason string      `json:"reason,omitempty"`
+}
+
+// reserveRefund counts amount against o's capture and queues its refund
+// at the provider, inside tx. The count is one conditional UPDATE: it
+// succeeds only while o is in one of the allowed states and what was
+// refunded plus amount is within what was paid, checked against the row
+// as it is when the update runs (on PostgreSQL a concurrent refund waits
+// for the row and sees the committed total), so two refunds can never
+// both take the same money. returnID links a return's refund.
+func (s *Service) reserveRefund(ctx context.Context, tx db.Querier, o *Order, amount money.Money, reason string, returnID int64, allowed ...Status) (*RefundEntry, error) {
+	now := db.Now()
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET refunded_amount = refunded_amount + $2,
+			status = CASE WHEN status = 'cancelled' THEN status
+				WHEN refunded_amount + $2 >= paid_amount THEN 'refunded' ELSE 'partially_refunded' END,
+			updated_at = $3
+		WHERE id = $1 AND status IN (`+statusList(allowed)+`) AND refunded_amount + $2 <= paid_amount`, o.ID, amount.Amount, now)
+	if err != nil {
+		return nil, fmt.Errorf("count refund: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		cur, err := Get(ctx, tx, o.Number)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range allowed {
+			if cur.Status == st {
+				left := cur.PaidAmount.Sub0(cur.RefundedAmount)
+				return nil, fmt.Errorf("%w: %s asked, %s left of %s captured", ErrRefundExceedsCaptured, amount.Format(), left.Format(), cur.PaidAmount.Format())
+			}
+		}
+		return nil, fmt.Errorf("%w: order %s is %s", ErrState, o.Number, statusWords(cur.Status))
+	}
+	var charge string
+	if err := tx.QueryRowContext(ctx, `SELECT provider_ref FROM payments WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded'
+		ORDER BY id LIMIT 1`, o.ID).Scan(&charge); err != nil {
+		return nil, fmt.Errorf("find the charge of %s: %w", o.Number, err)
+	}
+	e := &RefundEntry{Amount: amount, Reason: reason, Status: RefundPending, ReturnID: returnID, Actor: actorName(ctx), CreatedAt: now}
+	var ret any
+	if returnID != 0 {
+		ret = returnID
+	}
+	if err := tx.QueryRowContext(ctx, `INSERT INTO order_refunds (order_id, amount, currency, reason, status, return_id, actor, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $7) RETURNING id`, o.ID, amount.Amount, amount.Currency, reason, ret, e.Actor, now).Scan(&e.ID); err != nil {
+		return nil, fmt.Errorf("record refund: %w", err)
+	}
+	// The key names this refund, not only the charge: an order may be
+	// refunded in several parts, each once.
+	key := "refund:" + o.Number + ":" + charge + ":" + strconv.FormatInt(e.ID, 10)
+	if err := jobs.Enqueue(ctx, tx, jobRefund, refundJob{
+		Number: o.Number, Provider: o.PaymentProvider, SessionID: o.PaymentSession, ChargeID: charge,
+		Amount: amount, Reason: refundReason(reason), Key: key, RefundID: e.ID,
+	}, jobs.Options{UniqueKey: key, MaxAttempts: 20}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func refundReason(r string) string {
+	if r == "" {
+		return "refunded by the store"
+	}
+	return r
+}
+
+// refundRest refunds whatever is left of a cancelled order's capture, for
+// reason. It runs after the cancelling update took the order's row, so
+// what it reads is final; nothing left is no refund.
+func (s *Service) refundRest(ctx context.Context, tx db.Querier, o *Order, reason string) (*RefundEntry, error) {
+	var left int64
+	if err := tx.QueryRowContext(ctx, "SELECT paid_amount - refunded_amount FROM orders WHERE id = $1", o.ID).Scan(&left); err != nil {
+		return nil, fmt.Errorf("what is left to refund of %s: %w", o.Number, err)
+	}
+	if left <= 0 {
+		return nil, nil
+	}
+	return s.reserveRefund(ctx, tx, o, money.New(left, o.Currency), reason, 0, Cancelled)
+}
+
+// StaffCancel cancels order number for the store, before it ships: an
+// unpaid order gives its reservation (and coupon use) back; a paid one
+// puts its units back on hand and is refunded all that is left of its
+// capture through the provider. A shipped, delivered, refunded or
+// cancelled order is ErrState.
+func (s *Service) StaffCancel(ctx context.Context, number, reason string) (*Order, error) {
+	reason, err := cleanText("reason", reason, maxReason, false)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := lockForChange(ctx, tx, number, PendingPayment, Paid, PartiallyRefunded)
+		if err != nil {
+			return err
+		}
+		before := stateOf(o)
+		why := "cancelled by the store"
+		if reason != "" {
+			why = "cancelled by the store: " + reason
+		}
+		now := db.Now()
+		if o.Status == PendingPayment {
+			if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = $3,
+					expires_at = NULL, updated_at = $2 WHERE id = $1`, o.ID, now, why); err != nil {
+				return err
+			}
+			if err := s.afterUnpaidCancel(ctx, tx, number, "Cancelled by the store before payment."); err != nil {
+				return err
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = $3, updated_at = $2
+				WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM shipments WHERE order_id = $1)`, o.ID, now, why)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("%w: order %s has shipped", ErrState, number)
+			}
+			if _, err := inventory.Release(ctx, tx, o.Owner()); err != nil {
+				return err
+			}
+			if _, err := inventory.Restock(ctx, tx, o.Owner()); err != nil {
+				return err
+			}
+			r, err := s.refundRest(ctx, tx, o, why)
+			if err != nil {
+				return err
+			}
+			detail := "Cancelled by the store."
+			if r != nil {
+				detail = "Cancelled by the store; a refund of " + r.Amount.Format() + " is on its way."
+			}
+			if err := AddEvent(ctx, tx, o.ID, "cancelled", detail); err != nil {
+				return err
+			}
+		}
+		after, err := Get(ctx, tx, number)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "order.cancel", subject(o), before, struct {
+			auditState
+			Reason string `json:"reason,omitempty"`
+		}{stateOf(after), reason})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", number, err)
+	}
+	return Get(ctx, s.db.Reader(), number)
+}
+
+// markRefunded records the provider's answer to a staff refund, inside
+// the refund job's transaction.
+func markRefunded(ctx context.Context, tx db.Querier, refundID int64, providerRef, status string) error {
+	st := RefundPending
+	if status == string(RefundSucceeded) {
+		st = RefundSucceeded
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE order_refunds SET status = $2, provider_ref = $3, updated_at = $4 WHERE id = $1",
+		refundID, string(st), providerRef, db.Now())
+	if err != nil {
+		return fmt.Errorf("refund %d: %w", refundID, err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"mistore/internal/customer"
+)
+
+// Customers in the back office: search by email or name, one customer
+// with their orders, and disabling an account (it cannot sign in, its
+// sessions end) and enabling it again.
+
+func (s *Server) adminCustomerRoutes(a *adminRouter) {
+	a.page("GET /admin/customers", permCustomerRead, s.adminCustomersPage)
+	a.page("GET /admin/customers/{id}", permCustomerRead, s.adminCustomerPage)
+	a.page("POST /admin/customers/{id}/disable", permCustomerWrite, s.adminCustomerDisable)
+	a.page("POST /admin/customers/{id}/enable", permCustomerWrite, s.adminCustomerEnable)
+
+	idParam := paramDoc{name: "id", in: "path", typ: "integer", desc: "Customer id.", required: true}
+	a.api("GET /api/v1/admin/customers", permCustomerRead, s.apiAdminCustomers, opDoc{
+		summary: "Customer accounts whose email address or name contains q (any case), newest first.", response: "CustomerAccountList",
+		params: []paramDoc{{name: "q", in: "query", typ: "string", desc: "Part of an email address or name (at most 200 characters)."},
+			pageParam, {name: "per_page", in: "query", typ: "integer", desc: "Accounts per page, 1 to 100 (default 50)."}},
+	})
+	a.api("GET /api/v1/admin/customers/{id}", permCustomerRead, s.apiAdminCustomer, opDoc{
+		summary: "One customer with every order placed with their email address.", response: "CustomerDetail", params: []paramDoc{idParam},
+	})
+	a.api("POST /api/v1/admin/customers/{id}/disable", permCustomerWrite, s.apiAdminCustomerDisable, opDoc{
+		summary:  "Disable an account: its sessions end and sign-in answers invalid_credentials as for a wrong password.",
+		response: "CustomerAccount", request: "CustomerDisableRequest", params: []paramDoc{idParam},
+	})
+	a.api("POST /api/v1/admin/customers/{id}/enable", permCustomerWrite, s.apiAdminCustomerEnable, opDoc{
+		summary: "Let a disabled account sign in again.", response: "CustomerAccount", params: []paramDoc{idParam},
+	})
+}
+
+// maxCustomerQuery bounds a search text.
+const maxCustomerQuery = 200
+
+// customerQuery reads q, page and per_page.
+func customerQuery(r *http.Request, perPageDefault int) (q string, page, perPage int, err error) {
+	q = strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > maxCustomerQuery {
+		return "", 0, 0, badParam("q", "q must be at most %d characters", maxCustomerQuery)
+	}
+	if page, err = intParam(r, "page", 1, 1, 10000); err != nil {
+		return "", 0, 0, err
+	}
+	if perPage, err = intParam(r, "per_page", perPageDefault, 1, customer.MaxSearchResults); err != nil {
+		return "", 0, 0, err
+	}
+	return q, page, perPage, nil
+}
+
+func (s *Server) apiAdminCustomers(w http.ResponseWriter, r *http.Request) {
+	q, page, perPage, err := customerQuery(r, 50)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	list, total, err := s.customers.Search(r.Context(), q, perPage, (page-1)*perPage)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"customers": list, "total": total, "page": page, "per_page": perPage})
+}
+
+func (s *Server) apiAdminCustomer(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	d, err := s.customers.Detail(r.Context(), id)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, d)
+}
+
+// customerDisableRequest is the optional body of POST .../disable.
+type customerDisableRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) apiAdminCustomerDisable(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	var req customerDisableRequest
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	a, err := s.customers.Disable(r.Context(), id, req.Reason)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, a)
+}
+
+func (s *Server) apiAdminCustomerEnable(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	a, err := s.customers.Enable(r.Context(), id)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, a)
+}
+
+// adminCustomersContent is the customer search page's content.
+type adminCustomersContent struct {
+	Q         string
+	Customers []customer.Account
+	Total     int
+	Page      int
+	// PrevURL and NextURL page through the results; "" at either end.
+	PrevURL, NextURL string
+}
+
+// customersPerPage is a page of the customer search page.
+const customersPerPage = 50
+
+func (s *Server) adminCustomersPage(w http.ResponseWriter, r *http.Request) {
+	q, page, _, err := customerQuery(r, customersPerPage)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	list, total, err := s.customers.Search(r.Context(), q, customersPerPage, (page-1)*customersPerPage)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	c := adminCustomersContent{Q: q, Customers: list, Total: total, Page: page}
+	link := func(p int) string {
+		v := r.URL.Query()
+		v.Set("page", strconv.Itoa(p))
+		return "/admin/customers?" + v.Encode()
+	}
+	if page > 1 {
+		c.PrevURL = link(page - 1)
+	}
+	if page*customersPerPage < total {
+		c.NextURL = link(page + 1)
+	}
+	s.renderAdmin(w, r, http.StatusOK, "admin_customers", "customers", "Customers", c)
+}
+
+// adminCustomerContent is one customer's page.
+type adminCustomerContent struct {
+	Customer customer.AccountDetail
+	// CanDisable: the caller may disable and enable accounts.
+	CanDisable bool
+}
+
+func (s *Server) adminCustomerPage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	d, err := s.customers.Detail(r.Context(), id)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	s.renderAdmin(w, r, http.StatusOK, "admin_customer", "customers", d.Name,
+		adminCustomerContent{Customer: d, CanDisable: s.staffCaller(r).Can(permCustomerWrite)})
+}
+
+func (s *Server) adminCustomerDisable(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	var a customer.Account
+	if err == nil {
+		a, err = s.customers.Disable(r.Context(), id, r.PostFormValue("reason"))
+	}
+	if err != nil {
+		s.adminFormFail(w, r, err, "/admin/customers/"+strconv.FormatInt(id, 10))
+		return
+	}
+	s.adminRedirect(w, r, "/admin/customers/"+strconv.FormatInt(a.ID, 10), a.Email+" is disabled: signed out everywhere, and cannot sign in.")
+}
+
+func (s *Server) adminCustomerEnable(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	var a customer.Account
+	if err == nil {
+		a, err = s.customers.Enable(r.Context(), id)
+	}
+	if err != nil {
+		s.adminFormFail(w, r, err, "/admin/customers/"+strconv.FormatInt(id, 10))
+		return
+	}
+	s.adminRedirect(w, r, "/admin/customers/"+strconv.FormatInt(a.ID, 10), a.Email+" can sign in again.")
+}

@@ -474,13 +474,31 @@ func (s *Service) handleRefund(ctx context.Context, j jobs.Job) error {
 				return err
 			}
 		}
+		detail := rj.Amount.Format() + " refunded (" + rj.Reason + ")."
 		if rj.RefundID != 0 {
 			// Staff's reason is for the back office, not the timeline the
 			// customer reads.
-			return AddEvent(ctx, tx, o.ID, "refunded", rj.Amount.Format()+" refunded.")
+			detail = rj.Amount.Format() + " refunded."
 		}
-		return AddEvent(ctx, tx, o.ID, "refunded", rj.Amount.Format()+" refunded ("+rj.Reason+").")
+		if err := AddEvent(ctx, tx, o.ID, "refunded", detail); err != nil {
+			return err
+		}
+		// The money is back with the customer: tell the integrations, in
+		// the transaction that records it, so a crash sends it exactly
+		// when the refund is recorded.
+		after, err := Get(ctx, tx, rj.Number)
+		if err != nil {
+			return err
+		}
+		return notify.EmitEvent(ctx, tx, notify.EventOrderRefunded, RefundWebhook{WebhookOrder: WebhookData(after, after.Status), Refund: rj.Amount})
 	})
+}
+
+// RefundWebhook is the data of the order.refunded event: the order after
+// the refund, and the amount this refund sent back.
+type RefundWebhook struct {
+	WebhookOrder
+	Refund money.Money `json:"refund"`
 }
 
 func (s *Service) handleExpire(ctx context.Context, j jobs.Job) error {

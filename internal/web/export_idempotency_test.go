@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"mistore/internal/staff"
 )
@@ -29,4 +30,20 @@ func (s *Server) StaffRouteForTest(pattern string, h http.HandlerFunc) http.Hand
 	a := &adminRouter{s: s, mux: mux, doc: s.api.router(mux, s)}
 	a.api(pattern, staff.PermViewReports, h, opDoc{summary: "A staff test route.", response: "OpenAPI"})
 	return s.middleware(mux)
+}
+
+// AdminOperationsForTest returns every admin API operation the server
+// routes, as "METHOD /path" and its permission.
+func (s *Server) AdminOperationsForTest() [][2]string {
+	var out [][2]string
+	for path, ops := range s.api.paths {
+		if !strings.HasPrefix(path, "/api/v1/admin/") {
+			continue
+		}
+		for method, op := range ops {
+			perm, _ := op.(map[string]any)["x-permission"].(string)
+			out = append(out, [2]string{strings.ToUpper(method) + " " + path, perm})
+		}
+	}
+	return out
 }

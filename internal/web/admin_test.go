@@ -130,6 +130,21 @@ func TestAdminSignInAndGuard(t *testing.T) {
 		if st, _, _ := s.adminGet(nil, "/admin/no-such-page"); st != http.StatusSeeOther {
 			t.Errorf("unsigned unknown page: %d, want the sign-in redirect", st)
 		}
+		// A customer's session is no staff session.
+		if st, b, _ := s.do("POST", "/api/v1/customers", `{"email":"cust@example.com","password":"correct horse battery","name":"C"}`); st != 201 {
+			t.Fatalf("register: %d %s", st, b)
+		}
+		_, b, _ := s.do("POST", "/api/v1/sessions", `{"email":"cust@example.com","password":"correct horse battery"}`)
+		var session struct{ Token string }
+		json.Unmarshal([]byte(b), &session)
+		for _, c := range []*http.Cookie{{Name: "mistore_session", Value: session.Token}, {Name: "mistore_admin", Value: session.Token}} {
+			if st, _, _ := s.adminGet(c, "/admin/orders"); st != http.StatusSeeOther {
+				t.Errorf("customer session as cookie %s on a back-office page: %d", c.Name, st)
+			}
+			if st, _, _ := s.adminForm(c, "/admin/api-keys", url.Values{"name": {"x"}, "role": {"owner"}}); st != http.StatusUnauthorized {
+				t.Errorf("customer session as cookie %s posting to the back office: %d", c.Name, st)
+			}
+		}
 		if st, body, _ := s.adminGet(nil, "/admin/sign-in"); st != 200 || !strings.Contains(body, `action="/admin/sign-in"`) {
 			t.Fatalf("sign-in page: %d", st)
 		}

@@ -15,7 +15,7 @@ import (
 )
 
 const importUsage = "usage: mistore import products FILE.csv [--db ...]"
-const exportUsage = "usage: mistore export products [--market us] [--db ...]   (CSV on standard output)"
+const exportUsage = "usage: mistore export products|orders [--market us] [--db ...]   (CSV on standard output)"
 
 // cmdImport imports a product CSV in one transaction: the whole file or,
 // on any bad row, nothing.
@@ -73,6 +73,9 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 // cmdExport writes the products as CSV to stdout, in the format import
 // reads.
 func cmdExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "orders" {
+		return cmdExportOrders(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "products" {
 		return errors.New(exportUsage)
 	}

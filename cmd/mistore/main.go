@@ -25,6 +25,7 @@ Usage:
   mistore seed    [--db ...]          load the demo catalog (idempotent)
   mistore import products FILE.csv [--db ...]
   mistore export products [--market us] [--db ...]   (CSV on stdout)
+  mistore export orders [--market us] [--status paid] [--since 2026-11-01] [--db ...]   (CSV on stdout)
   mistore staff create --email E --role owner|manager|support|viewer   (password on stdin)
   mistore apikey create --role owner|manager|support|viewer --name NAME (prints the key once)
   mistore loadtest URL [URL...] [--scenario browse] [--duration 30s] [--workers N]

@@ -26,6 +26,7 @@ func (s *Server) adminOrderRoutes(a *adminRouter) {
 	}
 	view, fulfil, refund := staff.PermViewOrders, staff.PermFulfilOrders, staff.PermRefundOrders
 	a.page("GET /admin/orders", view, s.adminOrdersPage)
+	s.adminOrderExportRoutes(a)
 	a.page("GET /admin/orders/{number}", view, s.adminOrderPage)
 	a.page("POST /admin/orders/{number}/fulfil", fulfil, s.adminOrderFulfil)
 	a.page("POST /admin/orders/{number}/deliver", fulfil, s.adminOrderDeliver)

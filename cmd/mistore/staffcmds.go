@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os/user"
 	"strings"
 
 	"mistore/internal/audit"
@@ -141,14 +142,21 @@ func cmdAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 
 // cliActor returns ctx naming the person at the command line as the one
 // making changes, for the audit log: the operating system's user, as
-// $USER (or $LOGNAME) says, since that is all a command line knows.
+// $USER (or $LOGNAME, or else the process's account) says, since that is
+// all a command line knows.
 func cliActor(ctx context.Context, getenv func(string) string) context.Context {
 	name := getenv("USER")
 	if name == "" {
 		name = getenv("LOGNAME")
 	}
 	if name == "" {
-		name = "unknown"
+		// Containers and service managers often leave both unset; the
+		// account the process runs as is still known.
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			name = u.Username
+		} else {
+			name = "unknown"
+		}
 	}
 	return audit.WithActor(ctx, audit.Actor{Kind: audit.KindCLI, Name: name})
 }

@@ -13,6 +13,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 	"mistore/internal/market"
 	"mistore/internal/money"
 	"mistore/internal/notify"
@@ -25,7 +26,8 @@ import (
 // once.
 
 var (
-	// ErrInvalid is what every FieldError wraps: input a write refuses.
+	// ErrInvalid is what every FieldError the catalog returns wraps:
+	// input a write refuses.
 	ErrInvalid = errors.New("invalid catalog input")
 	// ErrSlugTaken: another product already has the slug.
 	ErrSlugTaken = errors.New("another product already has this slug")
@@ -36,22 +38,14 @@ var (
 )
 
 // FieldError is input a catalog write refuses, naming the field at fault;
-// its message is a sentence staff can act on.
-type FieldError struct {
-	Field string
-	Msg   string
-}
+// its message is a sentence staff can act on. It is every back-office
+// write's input.FieldError, so the web layer answers them all alike.
+type FieldError = input.FieldError
 
-func (e *FieldError) Error() string { return e.Msg }
-
-// InvalidField names the input field at fault, for the API's error body.
-func (e *FieldError) InvalidField() string { return e.Field }
-
-// Unwrap makes every FieldError an ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
-
+// invalid is the catalog's FieldError: every one it returns is an
+// ErrInvalid.
 func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...), Err: ErrInvalid}
 }
 
 // Limits of the values staff may write; the CSV import applies the same.

@@ -10,6 +10,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 	"mistore/internal/money"
 )
 
@@ -22,21 +23,10 @@ var (
 )
 
 // InvalidError is back-office input the store cannot accept, naming the
-// field at fault; its Error is the sentence shown to the editor.
-type InvalidError struct {
-	Field string
-	Msg   string
-}
-
-// Error returns the sentence shown to the editor.
-func (e *InvalidError) Error() string { return e.Msg }
-
-// InvalidField names the field at fault, for the API's error body.
-func (e *InvalidError) InvalidField() string { return e.Field }
-
-func invalid(field, format string, args ...any) error {
-	return &InvalidError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
+// field at fault; its Error is the sentence shown to the editor. It is
+// every back-office write's input.FieldError (checkout's own FieldError
+// is the shopper's).
+type InvalidError = input.FieldError
 
 // Limits on coupons.
 const (
@@ -122,14 +112,14 @@ func NewAdmin(d *db.DB, now func() time.Time) *Admin {
 func CheckCouponCode(code string) (string, error) {
 	code = NormalizeCoupon(code)
 	if code == "" {
-		return "", invalid("code", "A coupon code is required.")
+		return "", input.Invalid("code", "A coupon code is required.")
 	}
 	if len(code) > MaxCouponCodeLen {
-		return "", invalid("code", "A coupon code is at most %d characters.", MaxCouponCodeLen)
+		return "", input.Invalid("code", "A coupon code is at most %d characters.", MaxCouponCodeLen)
 	}
 	for _, r := range code {
 		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return "", invalid("code", "A coupon code may only hold letters A to Z, digits, '-' and '_'.")
+			return "", input.Invalid("code", "A coupon code may only hold letters A to Z, digits, '-' and '_'.")
 		}
 	}
 	return code, nil
@@ -147,7 +137,7 @@ func couponCurrency(ctx context.Context, q db.Querier, r *CouponRules) (string, 
 	var cur string
 	err := q.QueryRowContext(ctx, "SELECT currency FROM markets WHERE code = $1", r.Market).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", invalid("market", "There is no market %q.", r.Market)
+		return "", input.Invalid("market", "There is no market %q.", r.Market)
 	}
 	return cur, err
 }
@@ -159,31 +149,31 @@ func (r *CouponRules) check(ctx context.Context, q db.Querier, used int, now tim
 		var mcur string
 		err := q.QueryRowContext(ctx, "SELECT currency FROM markets WHERE code = $1", r.Market).Scan(&mcur)
 		if errors.Is(err, sql.ErrNoRows) {
-			return invalid("market", "There is no market %q.", r.Market)
+			return input.Invalid("market", "There is no market %q.", r.Market)
 		}
 		if err != nil {
 			return fmt.Errorf("market %s: %w", r.Market, err)
 		}
 		if r.Kind == CouponFixed && r.Amount != nil && r.Amount.Currency != "" && r.Amount.Currency != mcur {
-			return invalid("amount", "A coupon for %s takes its amount in %s.", r.Market, mcur)
+			return input.Invalid("amount", "A coupon for %s takes its amount in %s.", r.Market, mcur)
 		}
 	}
 	switch r.Kind {
 	case CouponPercent:
 		r.Amount = nil
 		if r.Percent < 1 || r.Percent > 100 {
-			return invalid("percent", "A percent coupon takes 1 to 100 percent off.")
+			return input.Invalid("percent", "A percent coupon takes 1 to 100 percent off.")
 		}
 	case CouponFixed:
 		r.Percent = 0
 		if r.Amount == nil || r.Amount.Amount <= 0 || r.Amount.Amount > MaxCouponAmount {
-			return invalid("amount", "A fixed coupon takes an amount between 1 and %d minor units off.", MaxCouponAmount)
+			return input.Invalid("amount", "A fixed coupon takes an amount between 1 and %d minor units off.", MaxCouponAmount)
 		}
 		if _, err := money.LookupCurrency(r.Amount.Currency); err != nil {
-			return invalid("amount", "The amount's currency %q is not one the store knows.", r.Amount.Currency)
+			return input.Invalid("amount", "The amount's currency %q is not one the store knows.", r.Amount.Currency)
 		}
 	default:
-		return invalid("kind", "The kind of a coupon is percent or fixed.")
+		return input.Invalid("kind", "The kind of a coupon is percent or fixed.")
 	}
 	cur, err := couponCurrency(ctx, q, r)
 	if err != nil {
@@ -195,11 +185,11 @@ func (r *CouponRules) check(ctx context.Context, q db.Querier, used int, now tim
 	if m := r.MinSubtotal; m != nil {
 		switch {
 		case m.Amount < 0 || m.Amount > MaxCouponAmount:
-			return invalid("min_subtotal", "The minimum subtotal must be between 0 and %d minor units.", MaxCouponAmount)
+			return input.Invalid("min_subtotal", "The minimum subtotal must be between 0 and %d minor units.", MaxCouponAmount)
 		case cur == "":
-			return invalid("min_subtotal", "A minimum subtotal needs a market or a fixed amount, to give it a currency.")
+			return input.Invalid("min_subtotal", "A minimum subtotal needs a market or a fixed amount, to give it a currency.")
 		case m.Currency != "" && m.Currency != cur:
-			return invalid("min_subtotal", "The minimum subtotal must be in %s, the coupon's currency.", cur)
+			return input.Invalid("min_subtotal", "The minimum subtotal must be in %s, the coupon's currency.", cur)
 		}
 		m.Currency = cur
 	}
@@ -211,14 +201,14 @@ func (r *CouponRules) check(ctx context.Context, q db.Querier, used int, now tim
 		end := db.Time(*r.EndsAt)
 		r.EndsAt = &end
 		if !end.After(r.StartsAt) {
-			return invalid("ends_at", "A coupon must end after it starts.")
+			return input.Invalid("ends_at", "A coupon must end after it starts.")
 		}
 	}
 	if r.MaxUses != nil && (*r.MaxUses < 1 || *r.MaxUses < used) {
-		return invalid("max_uses", "The total number of uses must be at least 1 and at least the %d uses so far.", used)
+		return input.Invalid("max_uses", "The total number of uses must be at least 1 and at least the %d uses so far.", used)
 	}
 	if r.MaxUsesPerEmail != nil && *r.MaxUsesPerEmail < 1 {
-		return invalid("max_uses_per_email", "The uses per email address must be at least 1.")
+		return input.Invalid("max_uses_per_email", "The uses per email address must be at least 1.")
 	}
 	return nil
 }
@@ -301,6 +291,15 @@ func lockCoupon(ctx context.Context, tx db.Querier, code string) error {
 		return fmt.Errorf("lock coupon %s: %w", code, err)
 	}
 	return nil
+}
+
+// lockedCoupon takes coupon code's row lock in tx (lockCoupon) and reads
+// the coupon as it is under the lock: what every change starts from.
+func (a *Admin) lockedCoupon(ctx context.Context, tx db.Querier, code string) (Coupon, error) {
+	if err := lockCoupon(ctx, tx, code); err != nil {
+		return Coupon{}, err
+	}
+	return a.getCoupon(ctx, tx, code)
 }
 
 // getCoupon reads coupon code in q.
@@ -417,10 +416,7 @@ func (a *Admin) UpdateCoupon(ctx context.Context, code string, edit func(*Coupon
 	code = NormalizeCoupon(code)
 	var c Coupon
 	err := a.db.Tx(ctx, func(tx db.Querier) error {
-		if err := lockCoupon(ctx, tx, code); err != nil {
-			return err
-		}
-		old, err := a.getCoupon(ctx, tx, code)
+		old, err := a.lockedCoupon(ctx, tx, code)
 		if err != nil {
 			return err
 		}
@@ -444,7 +440,7 @@ func (a *Admin) UpdateCoupon(ctx context.Context, code string, edit func(*Coupon
 			return fmt.Errorf("update coupon %s: %w", code, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return invalid("max_uses", "The coupon has been used more often than that meanwhile.")
+			return input.Invalid("max_uses", "The coupon has been used more often than that meanwhile.")
 		}
 		if c, err = a.getCoupon(ctx, tx, code); err != nil {
 			return err
@@ -470,10 +466,7 @@ func (a *Admin) EndCoupon(ctx context.Context, code string) (Coupon, error) {
 	code = NormalizeCoupon(code)
 	var c Coupon
 	err := a.db.Tx(ctx, func(tx db.Querier) error {
-		if err := lockCoupon(ctx, tx, code); err != nil {
-			return err
-		}
-		old, err := a.getCoupon(ctx, tx, code)
+		old, err := a.lockedCoupon(ctx, tx, code)
 		if err != nil {
 			return err
 		}

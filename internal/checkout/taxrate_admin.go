@@ -11,6 +11,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 )
 
 // TaxRate is one row of the tax table: the rate of a market, or of one
@@ -66,7 +67,7 @@ func (t *TaxRate) check(ctx context.Context, q db.Querier) error {
 	var one int
 	err := q.QueryRowContext(ctx, "SELECT 1 FROM markets WHERE code = $1", t.Market).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return invalid("market", "There is no market %q.", t.Market)
+		return input.Invalid("market", "There is no market %q.", t.Market)
 	}
 	if err != nil {
 		return fmt.Errorf("market %s: %w", t.Market, err)
@@ -75,21 +76,21 @@ func (t *TaxRate) check(ctx context.Context, q db.Querier) error {
 		if t.Market == "us" {
 			// Checkout looks the rate up by the address's state code.
 			if _, ok := usStates[t.Region]; !ok {
-				return invalid("region", "%q is not a US state code such as NJ.", t.Region)
+				return input.Invalid("region", "%q is not a US state code such as NJ.", t.Region)
 			}
 		} else if len(t.Region) > 10 || strings.ContainsFunc(t.Region, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') }) {
-			return invalid("region", "A region is a code of up to 10 letters and digits, or empty for the whole market.")
+			return input.Invalid("region", "A region is a code of up to 10 letters and digits, or empty for the whole market.")
 		}
 	}
 	switch {
 	case t.Name == "":
-		return invalid("name", "A tax rate needs a name, as receipts show it.")
+		return input.Invalid("name", "A tax rate needs a name, as receipts show it.")
 	case utf8.RuneCountInString(t.Name) > maxTaxNameLen || !utf8.ValidString(t.Name):
-		return invalid("name", "The name is at most %d characters.", maxTaxNameLen)
+		return input.Invalid("name", "The name is at most %d characters.", maxTaxNameLen)
 	case strings.ContainsFunc(t.Name, unicode.IsControl):
-		return invalid("name", "The name must be on one line.")
+		return input.Invalid("name", "The name must be on one line.")
 	case t.RatePCM < 0 || t.RatePCM > MaxTaxRatePCM:
-		return invalid("rate_pcm", "The rate is between 0 and %d thousandths of a percent (100%%).", MaxTaxRatePCM)
+		return input.Invalid("rate_pcm", "The rate is between 0 and %d thousandths of a percent (100%%).", MaxTaxRatePCM)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func (s *Service) Detail(ctx context.Context, id int64) (AccountDetail, error) {
 		return AccountDetail{}, fmt.Errorf("sessions of customer %d: %w", id, err)
 	}
 	rows, err := q.QueryContext(ctx, `SELECT number, market, email, status, currency, total, created_at FROM orders
-		WHERE lower(email) = $1 ORDER BY created_at DESC, id DESC LIMIT 200`, emailKey(a.Email))
+		WHERE lower(email) = $1 ORDER BY created_at DESC, id DESC LIMIT 200`, EmailKey(a.Email))
 	if err != nil {
 		return AccountDetail{}, fmt.Errorf("orders of customer %d: %w", id, err)
 	}

@@ -26,9 +26,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -137,17 +135,9 @@ type Service struct {
 	publicURL string
 	now       func() time.Time
 
-	// hashing bounds how many argon2id computations run at once: each
-	// takes Params.Memory, and a burst of sign-ins must queue rather than
-	// exhaust the server's memory.
-	hashing chan struct{}
-
-	// dummy is a hash of no one's password under dummyFor, which sign-in
-	// verifies against when an address has no account, so that it takes
-	// as long as a wrong password.
-	dummyMu  sync.Mutex
-	dummy    string
-	dummyFor Params
+	// hasher runs the argon2id work, a bounded number at once, and keeps
+	// the dummy hash an unknown address is verified against.
+	hasher *Hasher
 }
 
 // NewService returns the account service on d. mailer queues its emails
@@ -169,7 +159,7 @@ func NewService(d *db.DB, mailer Mailer, publicURL string, now func() time.Time)
 		mailer:    mailer,
 		publicURL: strings.TrimRight(publicURL, "/"),
 		now:       now,
-		hashing:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		hasher:    NewHasher(),
 	}
 }
 
@@ -204,7 +194,7 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (C
 	c := Customer{Email: email, Name: name, CreatedAt: now}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO customers (email, email_key, name, password_hash, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, email, emailKey(email), name, hash, now).Scan(&c.ID)
+			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, email, EmailKey(email), name, hash, now).Scan(&c.ID)
 		if db.IsUniqueViolation(err) {
 			return &FieldError{Field: "email", Msg: "an account with this email address already exists", Err: ErrEmailTaken}
 		}
@@ -231,7 +221,7 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (C
 func (s *Service) Authenticate(ctx context.Context, email, password string) (Customer, error) {
 	// Both paths make sure the dummy hash exists, so that its one-time
 	// cost does not mark the first unknown address.
-	dummy, err := s.dummyHash(ctx)
+	dummy, err := s.hasher.Dummy(ctx, s.Params)
 	if err != nil {
 		return Customer{}, fmt.Errorf("authenticate: %w", err)
 	}
@@ -243,13 +233,13 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Cus
 	var hash string
 	var disabled sql.NullTime
 	c, err := Customer{}, sql.ErrNoRows
-	if key := emailKey(email); len(key) <= MaxEmailLen {
+	if key := EmailKey(email); len(key) <= MaxEmailLen {
 		// Longer keys cannot match: no account has one.
 		c, err = scanCustomer(s.db.Reader().QueryRowContext(ctx,
 			"SELECT "+customerColumns+", password_hash, disabled_at FROM customers WHERE email_key = $1", key), &hash, &disabled)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := s.verify(ctx, dummy, password); err != nil {
+		if _, err := s.hasher.Verify(ctx, dummy, password); err != nil {
 			return Customer{}, fmt.Errorf("authenticate: %w", err)
 		}
 		return Customer{}, ErrInvalidCredentials
@@ -257,7 +247,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Cus
 	if err != nil {
 		return Customer{}, fmt.Errorf("authenticate: %w", err)
 	}
-	ok, err := s.verify(ctx, hash, password)
+	ok, err := s.hasher.Verify(ctx, hash, password)
 	if err != nil {
 		return Customer{}, fmt.Errorf("authenticate customer %d: %w", c.ID, err)
 	}
@@ -369,7 +359,7 @@ func (s *Service) ChangeEmail(ctx context.Context, id int64, password, newEmail 
 		return nil
 	}
 	now := db.Time(s.now())
-	if emailKey(email) == emailKey(c.Email) {
+	if EmailKey(email) == EmailKey(c.Email) {
 		if _, err := s.db.Exec(ctx, "UPDATE customers SET email = $2, updated_at = $3 WHERE id = $1", id, email, now); err != nil {
 			return fmt.Errorf("change email of customer %d: %w", id, err)
 		}
@@ -385,7 +375,7 @@ func (s *Service) ChangeEmail(ctx context.Context, id int64, password, newEmail 
 	}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE customers SET email = $2, email_key = $3, email_verified_at = NULL, updated_at = $4
-			WHERE id = $1`, id, email, emailKey(email), now)
+			WHERE id = $1`, id, email, EmailKey(email), now)
 		if db.IsUniqueViolation(err) {
 			return &FieldError{Field: "email", Msg: "an account with this email address already exists", Err: ErrEmailTaken}
 		}
@@ -432,7 +422,7 @@ func (s *Service) reauthenticate(ctx context.Context, id int64, password string)
 	if len(password) > MaxPasswordLen*utf8.UTFMax || utf8.RuneCountInString(password) > MaxPasswordLen {
 		return Customer{}, "", ErrInvalidCredentials
 	}
-	ok, err := s.verify(ctx, hash, password)
+	ok, err := s.hasher.Verify(ctx, hash, password)
 	if err != nil {
 		return Customer{}, "", fmt.Errorf("customer %d: %w", id, err)
 	}
@@ -456,46 +446,7 @@ func endCredentials(ctx context.Context, tx db.Querier, id int64) error {
 
 // hash hashes password under s.Params, waiting for a free slot.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquire(ctx); err != nil {
-		return "", err
-	}
-	defer s.release()
-	return HashPassword(password, s.Params)
-}
-
-// verify checks password against encoded, waiting for a free slot.
-func (s *Service) verify(ctx context.Context, encoded, password string) (bool, error) {
-	if err := s.acquire(ctx); err != nil {
-		return false, err
-	}
-	defer s.release()
-	return VerifyPassword(encoded, password)
-}
-
-func (s *Service) acquire(ctx context.Context) error {
-	select {
-	case s.hashing <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Service) release() { <-s.hashing }
-
-// dummyHash returns a hash under the current parameters of a password no
-// one has, made on first use.
-func (s *Service) dummyHash(ctx context.Context) (string, error) {
-	s.dummyMu.Lock()
-	defer s.dummyMu.Unlock()
-	if s.dummy == "" || s.dummyFor != s.Params {
-		h, err := s.hash(ctx, "no account has this password: "+randomID())
-		if err != nil {
-			return "", err
-		}
-		s.dummy, s.dummyFor = h, s.Params
-	}
-	return s.dummy, nil
+	return s.hasher.Hash(ctx, password, s.Params)
 }
 
 // queue queues msg in tx, when the service has a mailer.
@@ -544,9 +495,9 @@ func normalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-// emailKey is what makes two addresses the same account: the trimmed
-// address in lower case.
-func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// EmailKey is what makes two addresses the same account (or staff
+// member): the trimmed address in lower case.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // checkName returns name trimmed, or why it is not acceptable.
 func checkName(name string) (string, error) {

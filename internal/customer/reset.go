@@ -43,7 +43,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		var id int64
 		var stored string
 		// A disabled account gets no link, as if it did not exist.
-		err := tx.QueryRowContext(ctx, "SELECT id, email FROM customers WHERE email_key = $1 AND disabled_at IS NULL", emailKey(email)).Scan(&id, &stored)
+		err := tx.QueryRowContext(ctx, "SELECT id, email FROM customers WHERE email_key = $1 AND disabled_at IS NULL", EmailKey(email)).Scan(&id, &stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

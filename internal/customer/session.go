@@ -248,12 +248,21 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 // newToken returns a fresh secret token and the hash under which it is
 // stored.
 func newToken() (token, hash string, err error) {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
+	if token, err = NewToken(); err != nil {
 		return "", "", err
 	}
-	token = base64.RawURLEncoding.EncodeToString(b)
 	return token, HashToken(token), nil
+}
+
+// NewToken returns a fresh secret: tokenBytes random bytes in unpadded
+// base64url, as every session token and reset link carries (staff's
+// too). Store only its HashToken.
+func NewToken() (string, error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // HashToken is the stored form of a token: the hex SHA-256 of the string

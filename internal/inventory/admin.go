@@ -12,6 +12,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 )
 
 // Back-office outcomes of stock changes, besides ErrConflict (the stock
@@ -25,23 +26,11 @@ var (
 )
 
 // FieldError is a back-office input the store cannot accept, naming the
-// field at fault. Its Error is the sentence shown to the editor.
-type FieldError struct {
-	Field string
-	Msg   string
-	// Err is the sentinel it stands for, if any (ErrNegativeStock).
-	Err error
-}
-
-// Error returns the sentence shown to the editor.
-func (e *FieldError) Error() string { return e.Msg }
-
-// InvalidField names the field at fault, for the API's error body.
-func (e *FieldError) InvalidField() string { return e.Field }
-
-// Unwrap returns the sentinel, so that errors.Is(err, ErrNegativeStock)
-// holds for a negative quantity.
-func (e *FieldError) Unwrap() error { return e.Err }
+// field at fault. Its Error is the sentence shown to the editor; its Err
+// is ErrNegativeStock for a negative quantity, so that errors.Is holds.
+// It is every back-office write's input.FieldError, so the web layer
+// answers them all alike.
+type FieldError = input.FieldError
 
 // Reason is why staff changed a stock level: an enumeration, so that
 // the history can be counted by cause, with a free-text note beside it.

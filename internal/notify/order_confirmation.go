@@ -78,6 +78,19 @@ type confirmationTemplates struct {
 	html *htmltemplate.Template
 }
 
+// render executes both bodies with data. what names the email in errors
+// ("order confirmation US-100001").
+func (t *confirmationTemplates) render(what string, data any) (text, html string, err error) {
+	var tb, hb bytes.Buffer
+	if err := t.text.Execute(&tb, data); err != nil {
+		return "", "", fmt.Errorf("%s: text: %w", what, err)
+	}
+	if err := t.html.Execute(&hb, data); err != nil {
+		return "", "", fmt.Errorf("%s: HTML: %w", what, err)
+	}
+	return tb.String(), hb.String(), nil
+}
+
 func parseOrderTemplates() (*texttemplate.Template, *htmltemplate.Template, error) {
 	text, err := texttemplate.New("order_confirmation.txt").Funcs(texttemplate.FuncMap{
 		"row":   textRow,
@@ -109,19 +122,16 @@ func OrderConfirmation(o OrderEmail) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	var tb, hb bytes.Buffer
-	if err := tpl.text.Execute(&tb, o); err != nil {
-		return Message{}, fmt.Errorf("order confirmation %s: text: %w", o.Number, err)
-	}
-	if err := tpl.html.Execute(&hb, o); err != nil {
-		return Message{}, fmt.Errorf("order confirmation %s: HTML: %w", o.Number, err)
+	text, html, err := tpl.render("order confirmation "+o.Number, o)
+	if err != nil {
+		return Message{}, err
 	}
 	m := Message{
 		Kind:      KindOrderConfirmation,
 		To:        o.Email,
 		Subject:   "Your Mistore order " + o.Number,
-		Text:      tb.String(),
-		HTML:      hb.String(),
+		Text:      text,
+		HTML:      html,
 		UniqueKey: OrderConfirmationKey(o.Number),
 	}
 	if o.OrderID != 0 {

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -59,19 +58,16 @@ func OrderShipped(s ShippingEmail) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	var tb, hb bytes.Buffer
-	if err := tpl.text.Execute(&tb, s); err != nil {
-		return Message{}, fmt.Errorf("shipping notice %s: text: %w", s.Number, err)
-	}
-	if err := tpl.html.Execute(&hb, s); err != nil {
-		return Message{}, fmt.Errorf("shipping notice %s: HTML: %w", s.Number, err)
+	text, html, err := tpl.render("shipping notice "+s.Number, s)
+	if err != nil {
+		return Message{}, err
 	}
 	m := Message{
 		Kind:      KindOrderShipped,
 		To:        s.Email,
 		Subject:   "Your Mistore order " + s.Number + " is on its way",
-		Text:      tb.String(),
-		HTML:      hb.String(),
+		Text:      text,
+		HTML:      html,
 		UniqueKey: OrderShippedKey(s.Number),
 	}
 	if s.OrderID != 0 {

@@ -11,6 +11,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 	"mistore/internal/money"
 )
 
@@ -25,21 +26,9 @@ var (
 
 // FieldError is input the back office (or a customer's return form) sent
 // that cannot be used, naming the field at fault. Its Error is the
-// sentence to show.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Msg }
-
-// InvalidField names the input at fault, for the web layer's error
-// mapping (422).
-func (e *FieldError) InvalidField() string { return e.Field }
-
-func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
+// sentence to show. It is every back-office write's input.FieldError, so
+// the web layer answers them all alike (422).
+type FieldError = input.FieldError
 
 // cleanText trims s and checks it is at most max characters of one line
 // of printable text: carriers, tracking numbers and reasons are shown on
@@ -47,14 +36,14 @@ func fieldErr(field, format string, args ...any) error {
 func cleanText(field, s string, max int, required bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" && required {
-		return "", fieldErr(field, "The %s is required.", strings.ReplaceAll(field, "_", " "))
+		return "", input.Invalid(field, "The %s is required.", strings.ReplaceAll(field, "_", " "))
 	}
 	if len([]rune(s)) > max {
-		return "", fieldErr(field, "The %s is longer than %d characters.", strings.ReplaceAll(field, "_", " "), max)
+		return "", input.Invalid(field, "The %s is longer than %d characters.", strings.ReplaceAll(field, "_", " "), max)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return "", fieldErr(field, "The %s holds control characters.", strings.ReplaceAll(field, "_", " "))
+			return "", input.Invalid(field, "The %s holds control characters.", strings.ReplaceAll(field, "_", " "))
 		}
 	}
 	return s, nil

@@ -22,31 +22,53 @@ type MailConfirmer struct {
 
 // RenderConfirmation renders o's confirmation email.
 func (c MailConfirmer) RenderConfirmation(ctx context.Context, o *Order) (notify.Message, error) {
-	set, err := c.Markets(ctx)
+	b, err := c.mailBasics(ctx, o)
 	if err != nil {
 		return notify.Message{}, err
 	}
-	m, err := set.Get(o.Market)
-	if err != nil {
-		return notify.Message{}, err
-	}
-	a := o.Address
 	e := notify.OrderEmail{
-		OrderID: o.ID, Number: o.Number, MarketName: m.Name, Email: o.Email, CustomerName: a.Name,
+		OrderID: o.ID, Number: o.Number, MarketName: b.marketName, Email: o.Email, CustomerName: o.Address.Name,
 		Subtotal: o.Subtotal, Discount: o.Discount, Shipping: o.Shipping, Tax: o.Tax, TaxIncluded: o.TaxIncluded, Total: o.Total,
-		ShippingAddress: nonEmpty(a.Name, a.Line1, a.Line2, strings.TrimSpace(a.City+", "+a.Region+" "+a.PostalCode), m.Name),
-		ShippingMethod:  o.ShippingName,
-		URL:             strings.TrimSuffix(c.PublicURL, "/") + "/" + o.Market + "/orders/" + o.Number + "?token=" + c.Tokens.For(o.Number),
-		CreatedAt:       o.CreatedAt,
-	}
-	for _, l := range o.Lines {
-		e.Lines = append(e.Lines, notify.OrderEmailLine{Name: l.Name, Variant: l.VariantName, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: l.Total})
+		ShippingAddress: b.address, ShippingMethod: o.ShippingName, URL: b.url, CreatedAt: o.CreatedAt, Lines: b.lines,
 	}
 	msg, err := notify.OrderConfirmation(e)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("confirmation of %s: %w", o.Number, err)
 	}
 	return msg, nil
+}
+
+// orderMail is what every email about an order says alike.
+type orderMail struct {
+	marketName string
+	// address is the shipping address as written on the parcel.
+	address []string
+	// url is the order page's absolute address, with its token.
+	url   string
+	lines []notify.OrderEmailLine
+}
+
+// mailBasics reads what every email about order o says alike: the
+// confirmation and the shipping notice.
+func (c MailConfirmer) mailBasics(ctx context.Context, o *Order) (orderMail, error) {
+	set, err := c.Markets(ctx)
+	if err != nil {
+		return orderMail{}, err
+	}
+	m, err := set.Get(o.Market)
+	if err != nil {
+		return orderMail{}, err
+	}
+	a := o.Address
+	b := orderMail{
+		marketName: m.Name,
+		address:    nonEmpty(a.Name, a.Line1, a.Line2, strings.TrimSpace(a.City+", "+a.Region+" "+a.PostalCode), m.Name),
+		url:        strings.TrimSuffix(c.PublicURL, "/") + "/" + o.Market + "/orders/" + o.Number + "?token=" + c.Tokens.For(o.Number),
+	}
+	for _, l := range o.Lines {
+		b.lines = append(b.lines, notify.OrderEmailLine{Name: l.Name, Variant: l.VariantName, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: l.Total})
+	}
+	return b, nil
 }
 
 // QueueMessage queues a rendered email in tx.

@@ -7,6 +7,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 	"mistore/internal/notify"
 )
 
@@ -20,23 +21,14 @@ type ShippingRenderer interface {
 
 // RenderShipped renders o's shipping notice for shipment sh.
 func (c MailConfirmer) RenderShipped(ctx context.Context, o *Order, sh Shipment) (notify.Message, error) {
-	set, err := c.Markets(ctx)
+	b, err := c.mailBasics(ctx, o)
 	if err != nil {
 		return notify.Message{}, err
 	}
-	m, err := set.Get(o.Market)
-	if err != nil {
-		return notify.Message{}, err
-	}
-	a := o.Address
 	e := notify.ShippingEmail{
-		OrderID: o.ID, Number: o.Number, MarketName: m.Name, Email: o.Email, CustomerName: a.Name,
+		OrderID: o.ID, Number: o.Number, MarketName: b.marketName, Email: o.Email, CustomerName: o.Address.Name,
 		Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber,
-		ShippingAddress: nonEmpty(a.Name, a.Line1, a.Line2, strings.TrimSpace(a.City+", "+a.Region+" "+a.PostalCode), m.Name),
-		URL:             strings.TrimSuffix(c.PublicURL, "/") + "/" + o.Market + "/orders/" + o.Number + "?token=" + c.Tokens.For(o.Number),
-	}
-	for _, l := range o.Lines {
-		e.Lines = append(e.Lines, notify.OrderEmailLine{Name: l.Name, Variant: l.VariantName, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: l.Total})
+		ShippingAddress: b.address, URL: b.url, Lines: b.lines,
 	}
 	msg, err := notify.OrderShipped(e)
 	if err != nil {
@@ -67,7 +59,7 @@ func (s *Service) Fulfil(ctx context.Context, number, carrier, tracking string) 
 		return nil, err
 	}
 	if strings.ContainsAny(carrier+tracking, "\n\t") {
-		return nil, fieldErr("tracking_number", "The carrier and tracking number must be one line each.")
+		return nil, input.Invalid("tracking_number", "The carrier and tracking number must be one line each.")
 	}
 	renderer, _ := s.confirmer.(ShippingRenderer)
 	var sh Shipment

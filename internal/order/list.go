@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mistore/internal/db"
+	"mistore/internal/input"
 	"mistore/internal/money"
 )
 
@@ -64,7 +65,7 @@ func (p ListPage) Pages() int {
 // normalise checks f and fills its defaults.
 func (f *Filter) normalise() error {
 	if f.Status != "" && !ValidStatus(f.Status) {
-		return fieldErr("status", "There is no order status %q.", f.Status)
+		return input.Invalid("status", "There is no order status %q.", f.Status)
 	}
 	if f.Page <= 0 {
 		f.Page = 1
@@ -76,7 +77,7 @@ func (f *Filter) normalise() error {
 		f.PerPage = MaxPerPage
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
-		return fieldErr("to", "The end of the date range must come after its start.")
+		return input.Invalid("to", "The end of the date range must come after its start.")
 	}
 	f.Market = strings.ToLower(strings.TrimSpace(f.Market))
 	f.Email = strings.TrimSpace(f.Email)

@@ -7,6 +7,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 	"mistore/internal/inventory"
 	"mistore/internal/jobs"
 	"mistore/internal/money"
@@ -19,10 +20,10 @@ var refundable = []Status{Paid, Fulfilled, Delivered, PartiallyRefunded}
 // checkAmount validates an amount staff asked to refund from o.
 func checkAmount(o *Order, amount money.Money) error {
 	if amount.Currency != o.Currency {
-		return fieldErr("amount.currency", "The order was paid in %s; refund it in %s.", o.Currency, o.Currency)
+		return input.Invalid("amount.currency", "The order was paid in %s; refund it in %s.", o.Currency, o.Currency)
 	}
 	if amount.Amount <= 0 {
-		return fieldErr("amount.amount", "The amount to refund must be more than zero.")
+		return input.Invalid("amount.amount", "The amount to refund must be more than zero.")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
+	"mistore/internal/input"
 	"mistore/internal/money"
 )
 
@@ -136,7 +137,7 @@ func (s *Service) RequestReturn(ctx context.Context, number string, items []Retu
 	var order []string
 	for _, it := range items {
 		if it.Quantity < 0 || it.Quantity > 1000 {
-			return nil, fieldErr("quantity", "A quantity to return must be between 0 and the number bought.")
+			return nil, input.Invalid("quantity", "A quantity to return must be between 0 and the number bought.")
 		}
 		if it.Quantity == 0 {
 			continue
@@ -147,7 +148,7 @@ func (s *Service) RequestReturn(ctx context.Context, number string, items []Retu
 		want[it.SKU] += it.Quantity
 	}
 	if len(want) == 0 {
-		return nil, fieldErr("lines", "Choose at least one item to return.")
+		return nil, input.Invalid("lines", "Choose at least one item to return.")
 	}
 	var ret *Return
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
@@ -173,10 +174,10 @@ func (s *Service) RequestReturn(ctx context.Context, number string, items []Retu
 				}
 			}
 			if found == nil {
-				return fieldErr("lines", "%s is not on this order, or all of it is being returned already.", sku)
+				return input.Invalid("lines", "%s is not on this order, or all of it is being returned already.", sku)
 			}
 			if n > found.Left {
-				return fieldErr("quantity", "Only %d of %s can be returned.", found.Left, found.Name)
+				return input.Invalid("quantity", "Only %d of %s can be returned.", found.Left, found.Name)
 			}
 			ret.Lines = append(ret.Lines, ReturnLine{Position: found.Position, SKU: sku, Name: found.Name, Quantity: n})
 		}
@@ -470,7 +471,7 @@ func (s *Service) RefundReturn(ctx context.Context, number string, id int64, amo
 				return err
 			}
 			if amount.Amount > r.Value.Amount {
-				return fieldErr("amount.amount", "The returned items were paid %s; refund at most that.", r.Value.Format())
+				return input.Invalid("amount.amount", "The returned items were paid %s; refund at most that.", r.Value.Format())
 			}
 			pay = *amount
 		} else if left := o.PaidAmount.Sub0(o.RefundedAmount); left.Amount < pay.Amount {

@@ -53,7 +53,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string, role Role, crea
 	if name == "" || utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !utf8.ValidString(name) {
 		return "", APIKey{}, fmt.Errorf("create API key: %w: a key's name must be 1 to %d characters", ErrInvalidName, MaxAPIKeyNameLen)
 	}
-	token, err := newToken()
+	token, err := customer.NewToken()
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
 	}

@@ -2,9 +2,7 @@ package staff
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -31,16 +29,13 @@ const TouchInterval = time.Minute
 // table without end.
 const MaxSessions = 20
 
-// tokenBytes is the size of every secret: 256 random bits.
-const tokenBytes = 32
-
 // NewSession signs member staffID in and returns the session's token: 32
 // random bytes in unpadded base64url, for the client's cookie. The store
 // keeps only its SHA-256. Call it at every sign-in, so that a browser
 // never keeps an identifier it had before. A disabled or unknown member
 // gets ErrNotFound.
 func (s *Service) NewSession(ctx context.Context, staffID int64) (string, error) {
-	token, err := newToken()
+	token, err := customer.NewToken()
 	if err != nil {
 		return "", fmt.Errorf("new staff session: %w", err)
 	}
@@ -125,13 +120,4 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sweep staff sessions: %w", err)
 	}
 	return res.RowsAffected()
-}
-
-// newToken returns a fresh secret: 32 random bytes in unpadded base64url.
-func newToken() (string, error) {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

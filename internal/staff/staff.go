@@ -16,16 +16,12 @@ package staff
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/mail"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -96,17 +92,9 @@ type Service struct {
 	db  *db.DB
 	now func() time.Time
 
-	// hashing bounds how many argon2id computations run at once: each
-	// takes Params.Memory, and a burst of sign-in attempts must queue
-	// rather than exhaust the server's memory.
-	hashing chan struct{}
-
-	// dummy is a hash of no one's password under dummyFor, verified
-	// against when an address has no member, so that the answer takes as
-	// long as for a wrong password.
-	dummyMu  sync.Mutex
-	dummy    string
-	dummyFor customer.Params
+	// hasher runs the argon2id work, a bounded number at once, and keeps
+	// the dummy hash an unknown address is verified against.
+	hasher *customer.Hasher
 }
 
 // NewService returns the staff service on d. now is its clock (nil means
@@ -116,10 +104,10 @@ func NewService(d *db.DB, now func() time.Time) *Service {
 		now = time.Now
 	}
 	return &Service{
-		Params:  customer.DefaultParams,
-		db:      d,
-		now:     now,
-		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		Params: customer.DefaultParams,
+		db:     d,
+		now:    now,
+		hasher: customer.NewHasher(),
 	}
 }
 
@@ -151,7 +139,7 @@ func (s *Service) Create(ctx context.Context, email, name string, role Role, pas
 	m := Member{Email: email, Name: name, Role: role, CreatedAt: now}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		if err := tx.QueryRowContext(ctx, `INSERT INTO staff (email, email_key, name, role, password_hash, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, email, emailKey(email), name, string(role), hash, now).Scan(&m.ID); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, email, customer.EmailKey(email), name, string(role), hash, now).Scan(&m.ID); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, "staff.create", subject(m.ID), nil, m)
@@ -173,7 +161,7 @@ func (s *Service) Create(ctx context.Context, email, name string, role Role, pas
 func (s *Service) Authenticate(ctx context.Context, email, password string) (Member, error) {
 	// Made on every path, so that its one-time cost does not mark the
 	// first unknown address.
-	dummy, err := s.dummyHash(ctx)
+	dummy, err := s.hasher.Dummy(ctx, s.Params)
 	if err != nil {
 		return Member{}, fmt.Errorf("authenticate staff: %w", err)
 	}
@@ -184,12 +172,12 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Mem
 	}
 	var hash string
 	m, err := Member{}, sql.ErrNoRows
-	if key := emailKey(email); len(key) <= MaxEmailLen {
+	if key := customer.EmailKey(email); len(key) <= MaxEmailLen {
 		m, err = scanMember(s.db.Reader().QueryRowContext(ctx,
 			"SELECT "+memberColumns+", password_hash FROM staff WHERE email_key = $1", key), &hash)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := s.verify(ctx, dummy, password); err != nil {
+		if _, err := s.hasher.Verify(ctx, dummy, password); err != nil {
 			return Member{}, fmt.Errorf("authenticate staff: %w", err)
 		}
 		return Member{}, ErrInvalidCredentials
@@ -197,7 +185,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Mem
 	if err != nil {
 		return Member{}, fmt.Errorf("authenticate staff: %w", err)
 	}
-	ok, err := s.verify(ctx, hash, password)
+	ok, err := s.hasher.Verify(ctx, hash, password)
 	if err != nil {
 		return Member{}, fmt.Errorf("authenticate staff member %d: %w", m.ID, err)
 	}
@@ -374,48 +362,7 @@ func mustAffect(res sql.Result, err error) error {
 
 // hash hashes password under s.Params, waiting for a free slot.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquire(ctx); err != nil {
-		return "", err
-	}
-	defer s.release()
-	return customer.HashPassword(password, s.Params)
-}
-
-// verify checks password against encoded, waiting for a free slot.
-func (s *Service) verify(ctx context.Context, encoded, password string) (bool, error) {
-	if err := s.acquire(ctx); err != nil {
-		return false, err
-	}
-	defer s.release()
-	return customer.VerifyPassword(encoded, password)
-}
-
-func (s *Service) acquire(ctx context.Context) error {
-	select {
-	case s.hashing <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Service) release() { <-s.hashing }
-
-// dummyHash returns a hash under the current parameters of a password no
-// one has, made on first use.
-func (s *Service) dummyHash(ctx context.Context) (string, error) {
-	s.dummyMu.Lock()
-	defer s.dummyMu.Unlock()
-	if s.dummy == "" || s.dummyFor != s.Params {
-		var b [16]byte
-		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-		h, err := s.hash(ctx, "no staff member has this password: "+hex.EncodeToString(b[:]))
-		if err != nil {
-			return "", err
-		}
-		s.dummy, s.dummyFor = h, s.Params
-	}
-	return s.dummy, nil
+	return s.hasher.Hash(ctx, password, s.Params)
 }
 
 const memberColumns = "id, email, name, role, created_at, disabled_at"
@@ -463,10 +410,6 @@ func normalizeEmail(s string) (string, error) {
 	}
 	return s, nil
 }
-
-// emailKey is what makes two addresses the same member's: the trimmed
-// address in lower case.
-func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // checkName returns name trimmed, or why it is not acceptable.
 func checkName(name string) (string, error) {

@@ -40,41 +40,21 @@ func auditFilter(q url.Values) (audit.Filter, error) {
 		Action:  strings.TrimSpace(q.Get("action")),
 		Subject: strings.TrimSpace(q.Get("subject")),
 	}
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		v := strings.TrimSpace(q.Get(p.name))
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			t, err = time.Parse("2006-01-02", v)
-		}
-		if err != nil {
-			return f, badParam(p.name, "%s must be an RFC 3339 time (2026-11-27T09:00:00Z) or a date (2026-11-27)", p.name)
-		}
-		*p.to = t
+	var err error
+	if f.Since, err = timeParam(q, "since", false); err != nil {
+		return f, err
 	}
-	for _, p := range []struct {
-		name   string
-		lo, hi int64
-		to     func(int64)
-	}{
-		{"before", 1, 1 << 62, func(v int64) { f.Before = v }},
-		{"limit", 1, audit.MaxLimit, func(v int64) { f.Limit = int(v) }},
-	} {
-		v := q.Get(p.name)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < p.lo || n > p.hi {
-			return f, badParam(p.name, "%s must be a whole number from %d to %d", p.name, p.lo, p.hi)
-		}
-		p.to(n)
+	if f.Until, err = timeParam(q, "until", false); err != nil {
+		return f, err
 	}
+	if f.Before, err = wholeParam("before", q.Get("before"), 0, 1, 1<<62); err != nil {
+		return f, err
+	}
+	limit, err := wholeParam("limit", q.Get("limit"), 0, 1, audit.MaxLimit)
+	if err != nil {
+		return f, err
+	}
+	f.Limit = int(limit)
 	return f, nil
 }
 

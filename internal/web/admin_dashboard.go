@@ -3,7 +3,6 @@ package web
 import (
 	"html/template"
 	"net/http"
-	"strconv"
 	"time"
 
 	"mistore/internal/notify"
@@ -63,15 +62,11 @@ var adminDashboardErrors = []errorMapping{
 
 // salesReport reads the report of the days the request asks for.
 func (s *Server) salesReport(r *http.Request) (*report.Report, error) {
-	days := 30
-	if v := r.URL.Query().Get("days"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > report.MaxDays {
-			return nil, badParam("days", "days must be a whole number from 1 to %d", report.MaxDays)
-		}
-		days = n
+	days, err := wholeParam("days", r.URL.Query().Get("days"), 30, 1, report.MaxDays)
+	if err != nil {
+		return nil, err
 	}
-	return report.Sales(r.Context(), s.db.Reader(), s.db.Dialect, report.Options{Now: time.Now(), Days: days})
+	return report.Sales(r.Context(), s.db.Reader(), s.db.Dialect, report.Options{Now: time.Now(), Days: int(days)})
 }
 
 func (s *Server) apiAdminSalesReport(w http.ResponseWriter, r *http.Request) {

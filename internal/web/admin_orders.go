@@ -38,16 +38,9 @@ func (s *Server) adminOrderRoutes(a *adminRouter) {
 	returnID := paramDoc{name: "id", in: "path", typ: "integer", desc: "Return id.", required: true}
 	a.api("GET /api/v1/admin/orders", view, s.apiAdminOrders, opDoc{
 		summary: "Orders, newest first, filtered and paged.", response: "AdminOrderList",
-		params: []paramDoc{
-			{name: "status", in: "query", typ: "string", desc: "pending_payment, paid, fulfilled, delivered, partially_refunded, refunded or cancelled."},
-			{name: "market", in: "query", typ: "string", desc: "Market code, e.g. us."},
-			{name: "q", in: "query", typ: "string", desc: "An order number, or part of the customer's email address or name."},
-			{name: "email", in: "query", typ: "string", desc: "The customer's email address, whole (any case)."},
-			{name: "from", in: "query", typ: "string", desc: "Placed at or after: RFC 3339 time or YYYY-MM-DD (UTC)."},
-			{name: "to", in: "query", typ: "string", desc: "Placed before: RFC 3339 time, or YYYY-MM-DD (UTC) for up to the end of that day."},
-			{name: "page", in: "query", typ: "integer", desc: "Page, from 1."},
-			{name: "per_page", in: "query", typ: "integer", desc: "1 to 200 orders a page (default 50)."},
-		},
+		params: append(orderFilterParams(),
+			paramDoc{name: "page", in: "query", typ: "integer", desc: "Page, from 1."},
+			paramDoc{name: "per_page", in: "query", typ: "integer", desc: "1 to 200 orders a page (default 50)."}),
 	})
 	a.api("GET /api/v1/admin/orders/{number}", view, s.apiAdminOrder, opDoc{
 		summary: "One order with its timeline, shipments, refunds and returns.", response: "AdminOrder", params: []paramDoc{number},
@@ -242,6 +235,19 @@ func adminOrderJSON(d *order.Detail) apiAdminOrder {
 	return out
 }
 
+// orderFilterParams documents the query parameters orderFilter reads,
+// besides paging: the list's and the CSV export's.
+func orderFilterParams() []paramDoc {
+	return []paramDoc{
+		{name: "status", in: "query", typ: "string", desc: "pending_payment, paid, fulfilled, delivered, partially_refunded, refunded or cancelled."},
+		{name: "market", in: "query", typ: "string", desc: "Market code, e.g. us."},
+		{name: "q", in: "query", typ: "string", desc: "An order number, or part of the customer's email address or name."},
+		{name: "email", in: "query", typ: "string", desc: "The customer's email address, whole (any case)."},
+		{name: "from", in: "query", typ: "string", desc: "Placed at or after: RFC 3339 time or YYYY-MM-DD (UTC)."},
+		{name: "to", in: "query", typ: "string", desc: "Placed before: RFC 3339 time, or YYYY-MM-DD (UTC) for up to the end of that day."},
+	}
+}
+
 // orderFilter reads the order list's filters from a query; the same for
 // the page and the API.
 func orderFilter(q url.Values) (order.Filter, error) {
@@ -257,46 +263,25 @@ func orderFilter(q url.Values) (order.Filter, error) {
 	if len(f.Q) > 200 || len(f.Email) > 254 {
 		return f, badParam("q", "q and email are at most 200 and 254 characters")
 	}
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-		end  bool
-	}{{"from", &f.From, false}, {"to", &f.To, true}} {
-		v := strings.TrimSpace(q.Get(p.name))
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			if t, err = time.Parse("2006-01-02", v); err == nil && p.end {
-				t = t.AddDate(0, 0, 1) // up to the end of that day
-			}
-		}
-		if err != nil {
-			return f, badParam(p.name, "%s must be an RFC 3339 time (2026-11-27T09:00:00Z) or a date (2026-11-27)", p.name)
-		}
-		*p.to = t
+	var err error
+	if f.From, err = timeParam(q, "from", false); err != nil {
+		return f, err
+	}
+	if f.To, err = timeParam(q, "to", true); err != nil {
+		return f, err
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
 		return f, badParam("to", "to must come after from")
 	}
-	for _, p := range []struct {
-		name    string
-		lo, hi  int
-		to      *int
-		initial int
-	}{{"page", 1, 1 << 30, &f.Page, 1}, {"per_page", 1, order.MaxPerPage, &f.PerPage, order.DefaultPerPage}} {
-		v := strings.TrimSpace(q.Get(p.name))
-		if v == "" {
-			*p.to = p.initial
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < p.lo || n > p.hi {
-			return f, badParam(p.name, "%s must be a whole number from %d to %d", p.name, p.lo, p.hi)
-		}
-		*p.to = n
+	page, err := wholeParam("page", strings.TrimSpace(q.Get("page")), 1, 1, 1<<30)
+	if err != nil {
+		return f, err
 	}
+	perPage, err := wholeParam("per_page", strings.TrimSpace(q.Get("per_page")), order.DefaultPerPage, 1, order.MaxPerPage)
+	if err != nil {
+		return f, err
+	}
+	f.Page, f.PerPage = int(page), int(perPage)
 	return f, nil
 }
 

@@ -37,14 +37,7 @@ func (s *Server) adminOrderExportRoutes(a *adminRouter) {
 		summary: "Every order the filters select as CSV (text/csv), oldest first, one row per order: amounts in major units " +
 			"(\"1999.00\"), times RFC 3339 UTC, lines as \"SKU x qty; ...\"; cells a spreadsheet would run as formulas start with '. " +
 			"Columns in docs/catalog-csv.md.",
-		params: []paramDoc{
-			{name: "status", in: "query", typ: "string", desc: "pending_payment, paid, fulfilled, delivered, partially_refunded, refunded or cancelled."},
-			{name: "market", in: "query", typ: "string", desc: "Market code, e.g. us."},
-			{name: "q", in: "query", typ: "string", desc: "An order number, or part of the customer's email address or name."},
-			{name: "email", in: "query", typ: "string", desc: "The customer's email address, whole (any case)."},
-			{name: "from", in: "query", typ: "string", desc: "Placed at or after: RFC 3339 time or YYYY-MM-DD (UTC)."},
-			{name: "to", in: "query", typ: "string", desc: "Placed before: RFC 3339 time, or YYYY-MM-DD (UTC) for up to the end of that day."},
-		},
+		params: orderFilterParams(),
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mistore/internal/input"
 	"mistore/internal/staff"
 )
 
@@ -415,15 +416,9 @@ func (s *Server) apiAdminPermissions(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, map[string]any{"permissions": staff.Matrix()})
 }
 
-// fieldError is a 422 invalid_field naming the field at fault.
-type fieldError struct{ field, msg string }
-
-func (e *fieldError) Error() string        { return e.msg }
-func (e *fieldError) InvalidField() string { return e.field }
-
 // badField is a 422 invalid_field error on field with message msg (a
 // sentence).
-func badField(field, msg string) error { return &fieldError{field: field, msg: msg} }
+func badField(field, msg string) error { return &input.FieldError{Field: field, Msg: msg} }
 
 // staffFieldError names the field a staff validation error is about.
 func staffFieldError(err error) error {

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // writeJSON sends v with status. Encoding into a buffer first means an
@@ -68,4 +71,41 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 		return 0, badParam(name, "%s must be from %d to %d", name, lo, hi)
 	}
 	return n, nil
+}
+
+// wholeParam parses v, the value of query parameter name, as a whole
+// number from lo to hi; "" means def. The caller reads v from the query,
+// trimmed where its form's fields are. Unlike intParam's, its one error
+// states the whole range, as the back office's list filters do.
+func wholeParam(name, v string, def, lo, hi int64) (int64, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, badParam(name, "%s must be a whole number from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+// timeParam reads query parameter name, trimmed, as an RFC 3339 time or
+// a date (UTC); absent or empty is the zero time. With endOfDay a date
+// stands for the end of that day (the next day's start): for the bound a
+// range stops before, "to 2026-11-27" includes that day.
+func timeParam(q url.Values, name string, endOfDay bool) (time.Time, error) {
+	v := strings.TrimSpace(q.Get(name))
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return time.Time{}, badParam(name, "%s must be an RFC 3339 time (2026-11-27T09:00:00Z) or a date (2026-11-27)", name)
+	}
+	if endOfDay {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
 }

@@ -175,12 +175,17 @@ func (r *Report) SalesCharts() []Chart {
 	return out
 }
 
-// StatusChart returns the row chart of orders by status.
-func (r *Report) StatusChart() Chart {
+// StatusChart returns the row chart of orders by status, each row named
+// by label (the status as people read it, so the chart and the table
+// beside it agree); nil names it by its code.
+func (r *Report) StatusChart(label func(status string) string) Chart {
+	if label == nil {
+		label = func(s string) string { return strings.ReplaceAll(s, "_", " ") }
+	}
 	c := Chart{ID: "orders-by-status", Title: "Orders by status", Horizontal: true,
 		Desc: "How many of the orders placed from " + r.From.Format("2 Jan 2006") + " to " + r.To.Format("2 Jan 2006") + " have each status now."}
 	for _, s := range r.ByStatus {
-		c.Bars = append(c.Bars, Bar{Label: strings.ReplaceAll(s.Status, "_", " "), Value: int64(s.Orders)})
+		c.Bars = append(c.Bars, Bar{Label: label(s.Status), Value: int64(s.Orders)})
 	}
 	return c
 }

@@ -150,7 +150,7 @@ func TestReportCharts(t *testing.T) {
 	if len(bars) != 2 || bars[0].title != "Mar 14: $1.00" || math.Abs(bars[0].height*3-bars[1].height) > 0.01 {
 		t.Errorf("sales bars %+v", bars)
 	}
-	bars, _, _ = parseSVG(t, string(r.StatusChart().SVG()))
+	bars, _, _ = parseSVG(t, string(r.StatusChart(nil).SVG()))
 	if len(bars) != 1 || bars[0].title != "pending payment: 2" {
 		t.Errorf("status bars %+v", bars)
 	}

@@ -121,7 +121,7 @@ func (s *Server) adminDashboardPage(w http.ResponseWriter, r *http.Request) {
 		}
 		c.Sales = append(c.Sales, dc)
 	}
-	st := rep.StatusChart()
+	st := rep.StatusChart(func(status string) string { return orderStatusText(order.Status(status)) })
 	c.Status = dashboardChart{ID: st.ID, Title: st.Title, SVG: st.SVG()}
 	for _, sc := range rep.ByStatus {
 		c.Status.Rows = append(c.Status.Rows, dashboardRow{Label: orderStatusText(order.Status(sc.Status)), Orders: sc.Orders})

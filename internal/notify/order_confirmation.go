@@ -126,19 +126,23 @@ func OrderConfirmation(o OrderEmail) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	m := Message{
+	return orderMessage(Message{
 		Kind:      KindOrderConfirmation,
 		To:        o.Email,
 		Subject:   "Your Mistore order " + o.Number,
 		Text:      text,
 		HTML:      html,
 		UniqueKey: OrderConfirmationKey(o.Number),
+	}, o.OrderID), nil
+}
+
+// orderMessage ties m to order orderID in the outbox (so the order page
+// can list its emails); 0 is an email not yet tied to a stored order.
+func orderMessage(m Message, orderID int64) Message {
+	if orderID != 0 {
+		m.OrderID = &orderID
 	}
-	if o.OrderID != 0 {
-		id := o.OrderID
-		m.OrderID = &id
-	}
-	return m, nil
+	return m
 }
 
 // OrderConfirmationKey is the outbox key of order number's confirmation:

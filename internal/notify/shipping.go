@@ -62,19 +62,14 @@ func OrderShipped(s ShippingEmail) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	m := Message{
+	return orderMessage(Message{
 		Kind:      KindOrderShipped,
 		To:        s.Email,
 		Subject:   "Your Mistore order " + s.Number + " is on its way",
 		Text:      text,
 		HTML:      html,
 		UniqueKey: OrderShippedKey(s.Number),
-	}
-	if s.OrderID != 0 {
-		id := s.OrderID
-		m.OrderID = &id
-	}
-	return m, nil
+	}, s.OrderID), nil
 }
 
 // OrderShippedKey is the outbox key of order number's shipping notice: an

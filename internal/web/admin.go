@@ -1,12 +1,10 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"mistore/internal/audit"
@@ -289,27 +287,19 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, status int,
 		http.SetCookie(w, &http.Cookie{Name: adminFlashCookie, Path: "/admin/", MaxAge: -1, HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
 	}
 	data.RequestID = requestID(r.Context())
-	t, ok := s.pages.sets[tmpl]
-	if !ok || !strings.HasPrefix(tmpl, "admin_") {
+	if !strings.HasPrefix(tmpl, "admin_") {
+		// A storefront template would render in the shop's layout.
 		s.log.ErrorContext(r.Context(), "no such back-office template", "template", tmpl)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	buf := s.pages.bufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer s.pages.bufs.Put(buf)
-	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
-		s.log.ErrorContext(r.Context(), "render", "template", tmpl, "err", err)
-		http.Error(w, "Internal Server Error (request "+data.RequestID+")", http.StatusInternalServerError)
+	buf := s.execute(w, r, tmpl, data, data.RequestID)
+	if buf == nil {
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Robots-Tag", "noindex, nofollow")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	defer s.pages.bufs.Put(buf)
+	w.Header().Set("X-Robots-Tag", "noindex, nofollow")
+	writeHTML(w, status, "no-store", buf.Bytes())
 }
 
 // adminRedirect answers a successful back-office POST: 303 to path (a

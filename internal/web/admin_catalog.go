@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -547,6 +548,20 @@ type adminNewProductForm struct {
 	Error                              string
 }
 
+// catalogChoices returns what the product forms offer to choose from: the
+// markets and the categories.
+func (s *Server) catalogChoices(ctx context.Context) (*market.Set, []catalog.Category, error) {
+	set, err := s.catalog.Markets(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cats, err := s.catalog.Categories(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set, cats, nil
+}
+
 func (s *Server) renderProducts(w http.ResponseWriter, r *http.Request, status int, c adminProductsContent) {
 	ctx := r.Context()
 	ps, err := s.catalog.AdminProducts(ctx)
@@ -554,12 +569,7 @@ func (s *Server) renderProducts(w http.ResponseWriter, r *http.Request, status i
 		s.adminFail(w, r, err)
 		return
 	}
-	set, err := s.catalog.Markets(ctx)
-	if err != nil {
-		s.adminFail(w, r, err)
-		return
-	}
-	cats, err := s.catalog.Categories(ctx)
+	set, cats, err := s.catalogChoices(ctx)
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
@@ -697,12 +707,7 @@ func (s *Server) renderProduct(w http.ResponseWriter, r *http.Request, status in
 		s.adminFail(w, r, err)
 		return
 	}
-	set, err := s.catalog.Markets(ctx)
-	if err != nil {
-		s.adminFail(w, r, err)
-		return
-	}
-	cats, err := s.catalog.Categories(ctx)
+	set, cats, err := s.catalogChoices(ctx)
 	if err != nil {
 		s.adminFail(w, r, err)
 		return

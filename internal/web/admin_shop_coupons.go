@@ -69,11 +69,8 @@ func (s *Server) adminTaxRoutes(a *adminRouter) {
 	})
 }
 
-// checkoutAdmin returns the coupon and tax service on the store's database.
-func (s *Server) checkoutAdmin() *checkout.Admin { return checkout.NewAdmin(s.db, nil) }
-
 func (s *Server) apiAdminCoupons(w http.ResponseWriter, r *http.Request) {
-	list, err := s.checkoutAdmin().Coupons(r.Context())
+	list, err := s.coupons.Coupons(r.Context())
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -93,7 +90,7 @@ func (s *Server) apiAdminCouponCreate(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	c, err := s.checkoutAdmin().CreateCoupon(r.Context(), req.Code, req.CouponRules)
+	c, err := s.coupons.CreateCoupon(r.Context(), req.Code, req.CouponRules)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -102,7 +99,7 @@ func (s *Server) apiAdminCouponCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAdminCoupon(w http.ResponseWriter, r *http.Request) {
-	c, err := s.checkoutAdmin().Coupon(r.Context(), r.PathValue("code"))
+	c, err := s.coupons.Coupon(r.Context(), r.PathValue("code"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -121,7 +118,7 @@ func (s *Server) apiAdminCouponUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	// The body is laid over the coupon's rules as they are, inside the
 	// update's transaction: fields left out keep their value.
-	c, err := s.checkoutAdmin().UpdateCoupon(r.Context(), r.PathValue("code"), func(rules *checkout.CouponRules) error {
+	c, err := s.coupons.UpdateCoupon(r.Context(), r.PathValue("code"), func(rules *checkout.CouponRules) error {
 		return decodeJSONBytes(body, rules)
 	})
 	if err != nil {
@@ -132,7 +129,7 @@ func (s *Server) apiAdminCouponUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAdminCouponEnd(w http.ResponseWriter, r *http.Request) {
-	c, err := s.checkoutAdmin().EndCoupon(r.Context(), r.PathValue("code"))
+	c, err := s.coupons.EndCoupon(r.Context(), r.PathValue("code"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -141,7 +138,7 @@ func (s *Server) apiAdminCouponEnd(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAdminCouponUsage(w http.ResponseWriter, r *http.Request) {
-	u, err := s.checkoutAdmin().CouponUsage(r.Context(), r.PathValue("code"))
+	u, err := s.coupons.CouponUsage(r.Context(), r.PathValue("code"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -150,7 +147,7 @@ func (s *Server) apiAdminCouponUsage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAdminCouponReport(w http.ResponseWriter, r *http.Request) {
-	report, err := s.checkoutAdmin().CouponReport(r.Context())
+	report, err := s.coupons.CouponReport(r.Context())
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -159,7 +156,7 @@ func (s *Server) apiAdminCouponReport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAdminTaxRates(w http.ResponseWriter, r *http.Request) {
-	rates, err := s.checkoutAdmin().TaxRates(r.Context(), r.URL.Query().Get("market"))
+	rates, err := s.coupons.TaxRates(r.Context(), r.URL.Query().Get("market"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -173,7 +170,7 @@ func (s *Server) apiAdminTaxSet(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	t, err := s.checkoutAdmin().SetTaxRate(r.Context(), req)
+	t, err := s.coupons.SetTaxRate(r.Context(), req)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -229,7 +226,7 @@ func couponRulesText(c checkout.Coupon) string {
 }
 
 func (s *Server) adminCouponsPage(w http.ResponseWriter, r *http.Request) {
-	admin := s.checkoutAdmin()
+	admin := s.coupons
 	list, err := admin.Coupons(r.Context())
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -454,7 +451,7 @@ func (s *Server) adminCouponCreate(w http.ResponseWriter, r *http.Request) {
 	rules, err := f.rules(markets)
 	var c checkout.Coupon
 	if err == nil {
-		c, err = s.checkoutAdmin().CreateCoupon(r.Context(), f.Code, rules)
+		c, err = s.coupons.CreateCoupon(r.Context(), f.Code, rules)
 	}
 	if err != nil {
 		s.couponFormFail(w, r, err, adminCouponFormContent{Form: f})
@@ -464,7 +461,7 @@ func (s *Server) adminCouponCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminCouponPage(w http.ResponseWriter, r *http.Request) {
-	admin := s.checkoutAdmin()
+	admin := s.coupons
 	c, err := admin.Coupon(r.Context(), r.PathValue("code"))
 	if err != nil {
 		s.adminFail(w, r, err)
@@ -479,7 +476,7 @@ func (s *Server) adminCouponPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminCouponUpdate(w http.ResponseWriter, r *http.Request) {
-	admin := s.checkoutAdmin()
+	admin := s.coupons
 	f := couponFormFrom(r)
 	f.Existing = true
 	markets, _, err := s.marketOptions(r.Context())
@@ -515,7 +512,7 @@ func (s *Server) adminCouponUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminCouponEnd(w http.ResponseWriter, r *http.Request) {
-	c, err := s.checkoutAdmin().EndCoupon(r.Context(), r.PathValue("code"))
+	c, err := s.coupons.EndCoupon(r.Context(), r.PathValue("code"))
 	if err != nil {
 		if errors.Is(err, checkout.ErrCouponNotFound) {
 			s.adminFail(w, r, err)
@@ -568,7 +565,7 @@ func (s *Server) renderTaxPage(w http.ResponseWriter, r *http.Request, status in
 		s.adminFail(w, r, err)
 		return
 	}
-	rates, err := s.checkoutAdmin().TaxRates(r.Context(), c.Market)
+	rates, err := s.coupons.TaxRates(r.Context(), c.Market)
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
@@ -589,7 +586,7 @@ func (s *Server) adminTaxSet(w http.ResponseWriter, r *http.Request) {
 	}
 	var t checkout.TaxRate
 	if err == nil {
-		t, err = s.checkoutAdmin().SetTaxRate(r.Context(), checkout.TaxRate{Market: f.Market, Region: f.Region, Name: f.Name, RatePCM: pcm, TaxShipping: f.TaxShipping})
+		t, err = s.coupons.SetTaxRate(r.Context(), checkout.TaxRate{Market: f.Market, Region: f.Region, Name: f.Name, RatePCM: pcm, TaxShipping: f.TaxShipping})
 	}
 	if err != nil {
 		status, body := classify(err)

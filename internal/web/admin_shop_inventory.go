@@ -48,9 +48,6 @@ func (s *Server) adminInventoryRoutes(a *adminRouter) {
 	})
 }
 
-// inventory returns the stock service on the store's database.
-func (s *Server) inventory() *inventory.Service { return inventory.NewService(s.db) }
-
 // stockChanged makes the storefront see a stock change at once: the
 // catalog's snapshot and the display cache of stock are reloaded.
 func (s *Server) stockChanged(ctx context.Context) {
@@ -69,7 +66,7 @@ func (s *Server) apiAdminLowStock(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	low, err := s.inventory().LowStock(r.Context(), limit)
+	low, err := s.stock.LowStock(r.Context(), limit)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -78,7 +75,7 @@ func (s *Server) apiAdminLowStock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAdminStock(w http.ResponseWriter, r *http.Request) {
-	st, err := s.inventory().Stock(r.Context(), r.PathValue("sku"))
+	st, err := s.stock.Stock(r.Context(), r.PathValue("sku"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -106,7 +103,7 @@ func (s *Server) apiAdminAdjust(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sku := r.PathValue("sku")
-	_, err := s.inventory().Adjust(r.Context(), inventory.Adjustment{SKU: sku, Warehouse: req.Warehouse, OnHand: *req.OnHand,
+	_, err := s.stock.Adjust(r.Context(), inventory.Adjustment{SKU: sku, Warehouse: req.Warehouse, OnHand: *req.OnHand,
 		Expected: req.ExpectedOnHand, Reason: inventory.Reason(req.Reason), Note: req.Note})
 	if err != nil {
 		s.apiFail(w, r, err)
@@ -128,7 +125,7 @@ func (s *Server) apiAdminThreshold(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	if err := s.inventory().SetLowStockThreshold(r.Context(), r.PathValue("sku"), req.Warehouse, req.Threshold); err != nil {
+	if err := s.stock.SetLowStockThreshold(r.Context(), r.PathValue("sku"), req.Warehouse, req.Threshold); err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
@@ -141,7 +138,7 @@ func (s *Server) apiAdminAdjustments(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	inv := s.inventory()
+	inv := s.stock
 	sku := r.PathValue("sku")
 	if _, err := inv.Stock(r.Context(), sku); err != nil {
 		s.apiFail(w, r, err)
@@ -183,7 +180,7 @@ func (s *Server) adminInventoryPage(w http.ResponseWriter, r *http.Request) {
 // renderInventoryPage shows the inventory page for sku ("" for none),
 // with c's error and form, read fresh from the database.
 func (s *Server) renderInventoryPage(w http.ResponseWriter, r *http.Request, status int, sku string, c adminInventoryContent) {
-	inv := s.inventory()
+	inv := s.stock
 	ctx := r.Context()
 	c.SKU, c.Reasons, c.CanEdit = sku, inventory.Reasons(), s.staffCaller(r).Can(staff.PermEditInventory)
 	if sku != "" {
@@ -243,7 +240,7 @@ func (s *Server) adminInventoryAdjust(w http.ResponseWriter, r *http.Request) {
 		expected, err = formInt(r, "expected_on_hand")
 	}
 	if err == nil {
-		_, err = s.inventory().Adjust(r.Context(), inventory.Adjustment{SKU: sku, Warehouse: wh, OnHand: *onHand, Expected: expected,
+		_, err = s.stock.Adjust(r.Context(), inventory.Adjustment{SKU: sku, Warehouse: wh, OnHand: *onHand, Expected: expected,
 			Reason: inventory.Reason(form.Reason), Note: form.Note})
 	}
 	if err != nil {
@@ -271,7 +268,7 @@ func (s *Server) adminInventoryThreshold(w http.ResponseWriter, r *http.Request)
 	wh := r.PostFormValue("warehouse")
 	threshold, err := formInt(r, "low_stock_threshold")
 	if err == nil {
-		err = s.inventory().SetLowStockThreshold(r.Context(), sku, wh, threshold)
+		err = s.stock.SetLowStockThreshold(r.Context(), sku, wh, threshold)
 	}
 	if err != nil {
 		status, body := classify(err)

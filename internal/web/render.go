@@ -168,21 +168,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 			return
 		}
 	}
-	t, ok := s.pages.sets[name]
-	if !ok {
-		s.log.ErrorContext(r.Context(), "no such template", slog.String("template", name))
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		return
-	}
 	data.RequestID = requestID(r.Context())
-	buf := s.pages.bufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer s.pages.bufs.Put(buf)
-	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
-		s.log.ErrorContext(r.Context(), "render", slog.String("template", name), slog.Any("err", err))
-		http.Error(w, "Internal Server Error (request "+data.RequestID+")", http.StatusInternalServerError)
+	buf := s.execute(w, r, name, data, data.RequestID)
+	if buf == nil {
 		return
 	}
+	defer s.pages.bufs.Put(buf)
 	const contentType = "text/html; charset=utf-8"
 	if status == http.StatusOK && !data.Private {
 		if key != "" {
@@ -192,13 +183,41 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		}
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
+	cacheControl := "no-store"
 	if data.Private {
-		h.Set("Cache-Control", "private, no-store")
+		cacheControl = "private, no-store"
 	}
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	writeHTML(w, status, cacheControl, buf.Bytes())
+}
+
+// execute runs the layout of template set name with data into a pooled
+// buffer, so a template error becomes a clean error page instead of half
+// a page. On failure it has answered 500 and returns nil; otherwise the
+// caller writes the buffer and gives it back with s.pages.bufs.Put.
+func (s *Server) execute(w http.ResponseWriter, r *http.Request, name string, data any, reqID string) *bytes.Buffer {
+	t, ok := s.pages.sets[name]
+	if !ok {
+		s.log.ErrorContext(r.Context(), "no such template", slog.String("template", name))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return nil
+	}
+	buf := s.pages.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
+		s.pages.bufs.Put(buf)
+		s.log.ErrorContext(r.Context(), "render", slog.String("template", name), slog.Any("err", err))
+		http.Error(w, "Internal Server Error (request "+reqID+")", http.StatusInternalServerError)
+		return nil
+	}
+	return buf
+}
+
+// writeHTML sends a rendered page that is not to be kept by caches.
+func writeHTML(w http.ResponseWriter, status int, cacheControl string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", cacheControl)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }

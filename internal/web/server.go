@@ -108,8 +108,11 @@ type Server struct {
 	// page_account.go).
 	customers *customer.Service
 	limits    *ratelimit.Limiter
-	// staff serves the back office (admin*.go).
-	staff *staff.Service
+	// staff serves the back office (admin*.go); stock and coupons its
+	// inventory and coupon pages, built once here like every service.
+	staff   *staff.Service
+	stock   *inventory.Service
+	coupons *checkout.Admin
 	// access is apiAccess, this server's copy.
 	access map[string]access
 }
@@ -148,9 +151,10 @@ func New(deps Deps) (*Server, error) {
 	if s.idempotency == nil {
 		s.idempotency = idempotency.NewStore(deps.DB, nil)
 	}
+	s.stock, s.coupons = inventory.NewService(deps.DB), checkout.NewAdmin(deps.DB, nil)
 	s.cart = deps.Cart
 	if s.cart == nil {
-		s.cart = cart.NewService(deps.DB, deps.Catalog, inventory.NewService(deps.DB), nil)
+		s.cart = cart.NewService(deps.DB, deps.Catalog, s.stock, nil)
 	}
 	s.access = maps.Clone(apiAccess)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}

@@ -57,6 +57,8 @@ type batcher struct {
 type writeReq struct {
 	ctx context.Context
 	fn  func(Querier) error
+	// durable asks for the batch's commit to reach the disk (see TxDurable).
+	durable bool
 	// Set by the batcher before done is closed.
 	err      error
 	panicked any
@@ -74,11 +76,11 @@ func newBatcher(pool *sql.DB, stmts *stmtCache) *batcher {
 // do runs fn in a write transaction through the batcher and returns once
 // that transaction is committed or rolled back. A fn that panicked panics
 // again here, in its caller's goroutine.
-func (b *batcher) do(ctx context.Context, fn func(Querier) error) error {
+func (b *batcher) do(ctx context.Context, durable bool, fn func(Querier) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	r := &writeReq{ctx: ctx, fn: fn, durable: durable, done: make(chan struct{})}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -153,6 +155,25 @@ func (b *batcher) run(batch []*writeReq) {
 			close(r.done)
 		}
 	}()
+	// A batch with a durable transaction in it commits under
+	// synchronous=FULL: the WAL is synced before anyone in it is answered.
+	// The others ride along for free; the one sync is shared.
+	durable := false
+	for _, r := range batch {
+		durable = durable || r.durable
+	}
+	if durable {
+		if _, err := b.pool.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); err != nil {
+			for _, r := range batch {
+				r.err = fmt.Errorf("durable commit: %w", err)
+			}
+			return
+		}
+		defer func() {
+			// The connection is the writer's own; back to the default.
+			_, _ = b.pool.ExecContext(context.Background(), "PRAGMA synchronous = NORMAL")
+		}()
+	}
 	// When the shared transaction itself is lost (a failed commit, or a
 	// statement error that rolls back the whole transaction, such as a
 	// full disk), nothing of it was written: the requests that had

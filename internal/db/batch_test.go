@@ -217,3 +217,67 @@ func TestBatchCancelledBeforeRunning(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestTxDurableCommitsUnderFullSync: a durable transaction, alone or in a
+// batch with ordinary ones, runs under synchronous=FULL (2), and the
+// writer is back to NORMAL (1) for the transactions after it.
+func TestTxDurableCommitsUnderFullSync(t *testing.T) {
+	d := openBatchDB(t)
+	ctx := context.Background()
+	level := func(q Querier) int {
+		var n int
+		if err := q.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var inside int
+	if err := d.TxDurable(ctx, func(q Querier) error {
+		inside = level(q)
+		_, err := q.ExecContext(ctx, "INSERT INTO t (k, v) VALUES (1, 1)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inside != 2 {
+		t.Errorf("synchronous inside a durable transaction = %d, want 2 (FULL)", inside)
+	}
+	var after int
+	if err := d.Tx(ctx, func(q Querier) error { after = level(q); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if after != 1 {
+		t.Errorf("synchronous after a durable transaction = %d, want 1 (NORMAL)", after)
+	}
+
+	// Queued behind a holder, a durable and an ordinary transaction share
+	// one batch: both see FULL, both commit.
+	release := holdWriter(t, d, 2)
+	var wg sync.WaitGroup
+	levels := make([]int, 2)
+	for i, tx := range []func(context.Context, func(Querier) error) error{d.TxDurable, d.Tx} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := tx(ctx, func(q Querier) error {
+				levels[i] = level(q)
+				_, err := q.ExecContext(ctx, "INSERT INTO t (k, v) VALUES ($1, 1)", 10+i)
+				return err
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+		for len(d.batch.queue) < i+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	release()
+	wg.Wait()
+	if levels[0] != 2 || levels[1] != 2 {
+		t.Errorf("synchronous in a shared durable batch = %v, want [2 2]", levels)
+	}
+	var rows int
+	if err := d.Reader().QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&rows); err != nil || rows != 3 {
+		t.Errorf("rows = %d (%v), want 3", rows, err)
+	}
+}

@@ -63,7 +63,7 @@ func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 		return pooled{pool: d.Write, stmts: d.stmts}.ExecContext(ctx, query, args...)
 	}
 	var res sql.Result
-	err := d.batch.do(ctx, func(tx Querier) error {
+	err := d.batch.do(ctx, false, func(tx Querier) error {
 		var err error
 		res, err = tx.ExecContext(ctx, query, args...)
 		return err
@@ -258,6 +258,19 @@ func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
 	return d.tx(ctx, false, fn)
 }
 
+// TxDurable is Tx for a commit whose answer promises something a shopper
+// acts on at once (a flash-sale claim): it returns only after the commit
+// has reached the disk, so even a power cut cannot take it back. On SQLite
+// its batch commits under synchronous=FULL (one WAL sync, shared by the
+// batch); on PostgreSQL Tx already waits for the flush (synchronous_commit
+// on).
+func (d *DB) TxDurable(ctx context.Context, fn func(tx Querier) error) error {
+	if d.batch != nil {
+		return d.batch.do(ctx, true, fn)
+	}
+	return d.tx(ctx, false, fn)
+}
+
 // TxRelaxed is Tx for bookkeeping whose loss in a crash of the database
 // server itself (not of the store) would cost a shopper a retry, never
 // money: cart lines, idempotency keys, job housekeeping. On PostgreSQL it
@@ -281,7 +294,7 @@ func (d *DB) ExecRelaxed(ctx context.Context, query string, args ...any) (sql.Re
 
 func (d *DB) tx(ctx context.Context, relaxed bool, fn func(tx Querier) error) error {
 	if d.batch != nil {
-		return d.batch.do(ctx, fn)
+		return d.batch.do(ctx, false, fn)
 	}
 	pool, stmts := d.Write, d.stmts
 	if relaxed && d.Relaxed != nil {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -133,5 +136,83 @@ func TestLoadtestCommandStockCheck(t *testing.T) {
 	code, _, errOut = runCLI(t, nil, "loadtest", m.URL(), "--scenario", "product", "--db", dsn)
 	if code != 1 || !strings.Contains(errOut, "checkout scenario") {
 		t.Errorf("--db with the product scenario: exit %d, %s", code, errOut)
+	}
+}
+
+// checkFlashSalePassed fails t unless the run has flash-sale checks and
+// all of them passed.
+func checkFlashSalePassed(t *testing.T, r *loadtest.Report) {
+	t.Helper()
+	if r.FlashSale == nil || len(r.FlashSale.Checks) == 0 {
+		t.Fatal("no flash-sale check in the report")
+	}
+	for _, c := range r.FlashSale.Checks {
+		if !c.OK {
+			t.Errorf("FAIL %s: %s", c.Name, c.Detail)
+		}
+	}
+	if r.Failed() {
+		t.Error("report says a check failed")
+	}
+}
+
+// TestLoadtestFlashSale runs a small flash sale against a real store,
+// in-process: 500 customers for 50 units, all decided, exactly 50
+// claimed, and the database agreeing with the answers.
+func TestLoadtestFlashSale(t *testing.T) {
+	for _, dialect := range []db.Dialect{db.SQLite, db.Postgres} {
+		t.Run(string(dialect), func(t *testing.T) {
+			dsn := dbtest.DSN(t, dialect)
+			m := startStore(t, dsn)
+			d := openStockDB(t, dsn)
+			const customers, units = 500, 50
+			r, err := loadtest.Run(t.Context(), loadtest.Options{
+				Targets: []string{m.URL()}, Scenario: "flashsale", Duration: 20 * time.Second, Workers: 8,
+				FlashSale: loadtest.FlashSaleOptions{DB: d, Customers: customers, Units: units, Lead: time.Second},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := r.FlashSale
+			t.Logf("%d decided in %s (%.0f/s), outcomes %v, %d overloaded, %d not started, failed %d %v",
+				f.Decided, f.Window, f.PerSecond, f.Outcomes, f.Overloaded, f.NotStarted, f.Failed, f.Unexpected)
+			if f.Decided != customers || f.Claimed() != units || f.Outcomes["sold_out"] != customers-units {
+				t.Errorf("decided %d, outcomes %v: want %d decided, %d claimed, the rest sold out", f.Decided, f.Outcomes, customers, units)
+			}
+			checkFlashSalePassed(t, r)
+		})
+	}
+}
+
+// TestLoadtestCommandFlashSale runs the scenario through the command line,
+// with a per-customer limit and the database taken from MISTORE_DB.
+func TestLoadtestCommandFlashSale(t *testing.T) {
+	dsn := dbtest.DSN(t, db.SQLite)
+	m := startStore(t, dsn)
+	var stdout, stderr bytes.Buffer
+	err := cmdLoadtest(t.Context(), []string{m.URL(), "--scenario", "flashsale", "--customers", "120", "--units", "30",
+		"--limit", "2", "--lead", "1s", "--duration", "20s", "--workers", "4", "--quiet"},
+		func(k string) string { return map[string]string{"MISTORE_DB": dsn}[k] }, &stdout, &stderr)
+	out := stdout.String()
+	if err != nil {
+		t.Fatalf("%v: %s %s", err, out, stderr.String())
+	}
+	for _, want := range []string{"decided/s", "outcomes: sold_out 90, claimed 30", "PASS  claimed = min(units, demand)",
+		"PASS  no customer above the limit", "PASS  stock reserved = live reservations", "PASS  claims answered 201 = claim rows"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("a check failed:\n%s", out)
+	}
+	code, _, errOut := runCLI(t, nil, "loadtest", m.URL(), "--scenario", "flashsale", "--units", "5", "--limit", "6", "--db", dsn)
+	if code != 1 || !strings.Contains(errOut, "per-customer limit 6 out of range") {
+		t.Errorf("--limit above --units: exit %d, %s", code, errOut)
+	}
+	missing := filepath.Join(t.TempDir(), "none.db")
+	code, _, errOut = runCLI(t, nil, "loadtest", m.URL(), "--scenario", "flashsale", "--db", missing)
+	if _, err := os.Stat(missing); code != 1 || !strings.Contains(errOut, "give the store's own --db") || err == nil {
+		t.Errorf("--db naming no file: exit %d, %s; file made: %v", code, errOut, err == nil)
 	}
 }

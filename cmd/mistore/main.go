@@ -28,7 +28,8 @@ Usage:
   mistore export orders [--market us] [--status paid] [--since 2026-11-01] [--db ...]   (CSV on stdout)
   mistore staff create --email E --role owner|manager|support|viewer   (password on stdin)
   mistore apikey create --role owner|manager|support|viewer --name NAME (prints the key once)
-  mistore loadtest URL [URL...] [--scenario browse] [--duration 30s] [--workers N]
+  mistore loadtest URL [URL...] [--scenario browse|checkout|flashsale] [--duration 30s] [--workers N]
+                   [--db PATH_OR_URL] [--customers N] [--units K] [--limit L] [--sku SKU] [--lead 3s]
   mistore version
 
 Every flag also reads an environment variable: MISTORE_ADDR, MISTORE_DB,
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "export":
 		err = cmdExport(ctx, rest, getenv, stdout, stderr)
 	case "loadtest":
-		err = cmdLoadtest(ctx, rest, stdout, stderr)
+		err = cmdLoadtest(ctx, rest, getenv, stdout, stderr)
 	case "staff":
 		err = cmdStaff(ctx, rest, getenv, stdin, stdout, stderr)
 	case "apikey":

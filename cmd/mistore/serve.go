@@ -9,12 +9,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
 	"time"
 
+	"mistore/internal/audit"
 	"mistore/internal/catalog"
 	"mistore/internal/db"
 	"mistore/internal/demo"
+	"mistore/internal/flashsale"
 	"mistore/internal/inventory"
 	"mistore/internal/notify"
 	"mistore/internal/web"
@@ -34,6 +37,9 @@ type Main struct {
 	Mailer    *notify.Mailer
 	shop      *shop
 	publicURL string
+	// demoSale is set when Open seeded an empty store: its first start
+	// also opens the demo flash sale.
+	demoSale bool
 	// Wrap, when set before Open, wraps the store's handler; tests use it
 	// to hold requests in flight.
 	Wrap     func(http.Handler) http.Handler
@@ -118,11 +124,17 @@ func (m *Main) openServices(ctx context.Context) error {
 		d.Close()
 		return err
 	}
+	if m.demoSale {
+		// A demo without its sale is still a demo: say so, and go on.
+		if err := m.openDemoSale(ctx); err != nil {
+			m.Log.Warn("no demo flash sale", "err", err)
+		}
+	}
 	m.Web, err = web.New(web.Deps{
 		DB: d, Catalog: m.Catalog, Log: m.Log, Version: version, Demo: m.Config.Demo, Mailer: m.Mailer,
 		Cart: m.shop.carts, Orders: m.shop.orders, Checkout: m.shop.checkout, TestPay: m.shop.testPay,
 		Jobs: m.shop.runner, Idempotency: m.shop.idem, PublicURL: m.publicURL,
-		Customers: m.shop.customers, Limits: m.shop.limits, Staff: m.shop.staff,
+		Customers: m.shop.customers, Limits: m.shop.limits, Staff: m.shop.staff, FlashSales: m.shop.flash,
 	})
 	if err != nil {
 		d.Close()
@@ -146,6 +158,24 @@ func (m *Main) seedIfEmpty(ctx context.Context) error {
 		return err
 	}
 	m.Log.Info("loaded the demo catalog", "products", res.Products, "variants", res.Variants)
+	m.demoSale = true
+	return nil
+}
+
+// openDemoSale starts the demo store's flash sale, on its first start: a
+// week of Band 8 Active at two thirds of its price, so that the flash-sale
+// pages have something to show and to claim.
+func (m *Main) openDemoSale(ctx context.Context) error {
+	now := time.Now().UTC().Truncate(time.Second)
+	ctx = audit.WithActor(ctx, audit.Actor{Kind: audit.KindSystem, Name: "demo"})
+	sale, err := m.shop.flash.Create(ctx, flashsale.NewSale{
+		Market: "us", SKU: "MB8A-GRN", Title: "Band 8 Active launch drop", Price: 1999,
+		Quantity: 20, PerCustomerLimit: 1, StartsAt: now, EndsAt: now.Add(7 * 24 * time.Hour),
+	})
+	if err != nil {
+		return fmt.Errorf("demo flash sale: %w", err)
+	}
+	m.Log.Info("opened the demo flash sale", "id", sale.ID, "path", "/us/flash-sales/"+strconv.FormatInt(sale.ID, 10))
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"mistore/internal/checkout"
 	"mistore/internal/customer"
 	"mistore/internal/db"
+	"mistore/internal/flashsale"
 	"mistore/internal/idempotency"
 	"mistore/internal/inventory"
 	"mistore/internal/jobs"
@@ -38,6 +39,8 @@ type shop struct {
 	limits    *ratelimit.Limiter
 	// staff keeps the back office's members, sessions and API keys.
 	staff *staff.Service
+	// flash runs flash sales and decides their claims.
+	flash *flashsale.Service
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -74,6 +77,9 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	s.customers = customer.NewService(d, mailer, publicURL, nil)
 	s.limits = ratelimit.New(d, nil)
 	s.staff = staff.NewService(d, nil)
+	s.flash = flashsale.NewService(d, c, s.carts, flashsale.Options{Log: log})
+	s.checkout.SetClaims(s.flash)
+	s.orders.SetClaims(s.flash)
 	s.runner = jobs.NewRunner(d, log)
 	s.orders.Register(s.runner)
 	s.testPay.Register(s.runner)
@@ -92,47 +98,61 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 func (s *shop) start(log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	s.done.Add(2)
+	s.done.Add(3)
 	go func() {
 		defer s.done.Done()
 		s.runner.Run(ctx)
 	}()
-	go func() {
-		defer s.done.Done()
-		t := time.NewTicker(15 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			// Reservations whose owner never settled them (an order's
-			// expiry job is the usual path) come back here.
-			// A minute's grace: an order's own expiry job normally settles
-			// its reservation first, cancelling the order with it.
-			if n, err := s.inv.ReleaseExpired(ctx, time.Now().Add(-time.Minute), 500); err != nil {
-				log.Warn("release expired reservations", "err", err)
-			} else if n > 0 {
-				log.Info("released expired reservations", "count", n)
-			}
-			if _, err := s.idem.Sweep(ctx); err != nil {
-				log.Warn("sweep idempotency keys", "err", err)
-			}
-			if _, err := s.carts.Sweep(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
-				log.Warn("sweep abandoned carts", "err", err)
-			}
-			if _, err := s.customers.Sweep(ctx); err != nil {
-				log.Warn("sweep ended sessions and used links", "err", err)
-			}
-			if _, err := s.limits.Sweep(ctx); err != nil {
-				log.Warn("sweep rate-limit windows", "err", err)
-			}
-			if _, err := s.staff.Sweep(ctx); err != nil {
-				log.Warn("sweep ended staff sessions", "err", err)
-			}
+	// Claims run out after five minutes; their units should be claimable
+	// again within seconds, not at the next slow sweep.
+	go s.every(ctx, 2*time.Second, func() {
+		if n, err := s.flash.Sweep(ctx, time.Now(), 1000); err != nil {
+			log.Warn("release expired flash-sale claims", "err", err)
+		} else if n > 0 {
+			log.Info("released expired flash-sale claims", "count", n)
 		}
-	}()
+	})
+	go s.every(ctx, 15*time.Second, func() {
+		// Reservations whose owner never settled them (an order's
+		// expiry job is the usual path) come back here.
+		// A minute's grace: an order's own expiry job normally settles
+		// its reservation first, cancelling the order with it.
+		if n, err := s.inv.ReleaseExpired(ctx, time.Now().Add(-time.Minute), 500); err != nil {
+			log.Warn("release expired reservations", "err", err)
+		} else if n > 0 {
+			log.Info("released expired reservations", "count", n)
+		}
+		if _, err := s.idem.Sweep(ctx); err != nil {
+			log.Warn("sweep idempotency keys", "err", err)
+		}
+		if _, err := s.carts.Sweep(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
+			log.Warn("sweep abandoned carts", "err", err)
+		}
+		if _, err := s.customers.Sweep(ctx); err != nil {
+			log.Warn("sweep ended sessions and used links", "err", err)
+		}
+		if _, err := s.limits.Sweep(ctx); err != nil {
+			log.Warn("sweep rate-limit windows", "err", err)
+		}
+		if _, err := s.staff.Sweep(ctx); err != nil {
+			log.Warn("sweep ended staff sessions", "err", err)
+		}
+	})
+}
+
+// every runs fn each period until ctx ends; it counts in s.done.
+func (s *shop) every(ctx context.Context, period time.Duration, fn func()) {
+	defer s.done.Done()
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
+	}
 }
 
 // close stops the runner and waits for the jobs in hand.
@@ -140,5 +160,8 @@ func (s *shop) close() {
 	if s.stop != nil {
 		s.stop()
 		s.done.Wait()
+	}
+	if s.flash != nil {
+		s.flash.Close()
 	}
 }

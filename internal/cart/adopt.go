@@ -178,13 +178,15 @@ func (s *Service) adoptTx(ctx context.Context, tx db.Querier, customerID int64, 
 }
 
 // lockAdoptable takes cart id's row lock, as lock does, if the cart is
-// open, in market and belongs to nobody or to customerID, and reports
-// whether it did. A cart that fails the test is not written to. On
+// open, in market, belongs to nobody or to customerID and holds no
+// flash-sale claim (a claim's cart sells at the sale price and must stay
+// as it is), and reports whether it did. A cart that fails the test is not written to. On
 // PostgreSQL a row another transaction holds is tested again once that
 // transaction ends, so the answer is about the cart as it is now.
 func lockAdoptable(ctx context.Context, tx db.Querier, id string, customerID int64, market string, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE carts SET updated_at = $2
-		WHERE id = $1 AND market = $3 AND order_number IS NULL AND (customer_id IS NULL OR customer_id = $4)`,
+		WHERE id = $1 AND market = $3 AND order_number IS NULL AND (customer_id IS NULL OR customer_id = $4)
+			AND NOT EXISTS (SELECT 1 FROM flash_sale_claims WHERE cart_id = $1)`,
 		id, db.Time(now), market, customerID)
 	if err != nil {
 		return false, fmt.Errorf("cart %s: lock: %w", id, err)

@@ -14,7 +14,6 @@ package cart
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base32"
@@ -128,11 +127,10 @@ func (s *Service) Create(ctx context.Context, code string) (*View, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	id, err := NewID()
+	if err != nil {
 		return nil, "", fmt.Errorf("create cart: %w", err)
 	}
-	id := idEncoding.EncodeToString(raw[:])
 	token, err := s.token(ctx, id)
 	if err != nil {
 		return nil, "", fmt.Errorf("create cart: %w", err)

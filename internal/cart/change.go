@@ -173,6 +173,11 @@ func (s *Service) open(ctx context.Context, id, token string) (Summary, error) {
 	if c.CheckedOut() {
 		return Summary{}, checkedOut()
 	}
+	// A claim cart is born with its claim, so a check before the
+	// transaction cannot miss one.
+	if err := s.refuseClaimCart(ctx, id); err != nil {
+		return Summary{}, err
+	}
 	return c, nil
 }
 

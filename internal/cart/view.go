@@ -65,6 +65,9 @@ type LineView struct {
 	Purchasable bool
 	// Limit is the most units of the SKU the cart may hold.
 	Limit int
+	// HeldUntil is set on the line of a flash-sale claim: when the claim
+	// lets its units go unless the cart is checked out.
+	HeldUntil time.Time
 }
 
 func emptyView(id string, m market.Market) *View {
@@ -116,6 +119,10 @@ func (s *Service) view(ctx context.Context, id string) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cart %s: stock: %w", id, err)
 	}
+	h, err := holdOf(ctx, s.db.Reader(), id)
+	if err != nil {
+		return nil, err
+	}
 	v := emptyView(id, m)
 	v.CheckedOut = c.CheckedOut()
 	now := s.now()
@@ -123,6 +130,12 @@ func (s *Service) view(ctx context.Context, id string) (*View, error) {
 		lv, state, err := s.decideLine(ctx, m, l, stock[l.sku], now)
 		if err != nil {
 			return nil, fmt.Errorf("cart %s: %w", id, err)
+		}
+		held := h != nil && h.sku == l.sku
+		if held {
+			if lv, state, err = s.decideHeld(ctx, m, lv, h, now); err != nil {
+				return nil, fmt.Errorf("cart %s: %w", id, err)
+			}
 		}
 		if lv.HasPrice {
 			if lv.Total, err = lv.UnitPrice.Mul(int64(lv.Quantity)); err != nil {
@@ -149,6 +162,14 @@ func (s *Service) view(ctx context.Context, id string) (*View, error) {
 		}
 		// Another view of the same cart got there first and told it.
 		if !told {
+			continue
+		}
+		if held {
+			// The price is the sale's and cannot change; only the hold
+			// running out is news.
+			if l.seenState != "" && state != l.seenState && (state == seenHoldExpired || state == string(catalog.NotSold)) {
+				v.Notices = append(v.Notices, lv.Reason)
+			}
 			continue
 		}
 		v.Notices = append(v.Notices, notices(m, lv, l, price, state, stock[l.sku])...)

@@ -801,7 +801,7 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 	}
 	steps := []func() error{
 		func() error {
-			return eachRow(ctx, q, "SELECT id, sku, name, options, weight_g FROM variants WHERE product_id = $1 ORDER BY position, id",
+			return db.EachRow(ctx, q, "SELECT id, sku, name, options, weight_g FROM variants WHERE product_id = $1 ORDER BY position, id",
 				[]any{p.ID}, func(rows *sql.Rows) error {
 					var v Variant
 					var options string
@@ -817,7 +817,7 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 				})
 		},
 		func() error {
-			return eachRow(ctx, q, `SELECT pr.sku, pr.market, pr.amount, pr.currency FROM prices pr
+			return db.EachRow(ctx, q, `SELECT pr.sku, pr.market, pr.amount, pr.currency FROM prices pr
 				JOIN variants v ON v.sku = pr.sku WHERE v.product_id = $1`, []any{p.ID}, func(rows *sql.Rows) error {
 				var sku, mk string
 				var m money.Money
@@ -831,7 +831,7 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 			})
 		},
 		func() error {
-			return eachRow(ctx, q, "SELECT market, listed, launch_at FROM listings WHERE product_id = $1", []any{p.ID}, func(rows *sql.Rows) error {
+			return db.EachRow(ctx, q, "SELECT market, listed, launch_at FROM listings WHERE product_id = $1", []any{p.ID}, func(rows *sql.Rows) error {
 				var mk string
 				var l Listing
 				var launch sql.NullTime
@@ -846,7 +846,7 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 			})
 		},
 		func() error {
-			return eachRow(ctx, q, `SELECT market, scheme, reference, valid_from, valid_until, document_url
+			return db.EachRow(ctx, q, `SELECT market, scheme, reference, valid_from, valid_until, document_url
 				FROM certifications WHERE product_id = $1 ORDER BY market, scheme, valid_from`, []any{p.ID}, func(rows *sql.Rows) error {
 				var mk string
 				var c Certification
@@ -863,7 +863,7 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 			})
 		},
 		func() error {
-			return eachRow(ctx, q, "SELECT market, name, url FROM resellers WHERE product_id = $1 ORDER BY market, position, id", []any{p.ID}, func(rows *sql.Rows) error {
+			return db.EachRow(ctx, q, "SELECT market, name, url FROM resellers WHERE product_id = $1 ORDER BY market, position, id", []any{p.ID}, func(rows *sql.Rows) error {
 				var mk string
 				var r Reseller
 				if err := rows.Scan(&mk, &r.Name, &r.URL); err != nil {
@@ -880,18 +880,4 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 		}
 	}
 	return p, nil
-}
-
-func eachRow(ctx context.Context, q db.Querier, query string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

@@ -109,7 +109,7 @@ func (w *CertWatch) Run(ctx context.Context) ([]ExpiringCertificate, error) {
 		// In force now, ends within the window, its product listed there,
 		// and no other certificate of the scheme (a renewal) in force at
 		// the window's end.
-		err := eachRow(ctx, tx, `SELECT c.product_id, p.slug, p.name, c.market, c.scheme, c.reference, c.valid_until
+		err := db.EachRow(ctx, tx, `SELECT c.product_id, p.slug, p.name, c.market, c.scheme, c.reference, c.valid_until
 			FROM certifications c
 			JOIN products p ON p.id = c.product_id
 			JOIN listings l ON l.product_id = c.product_id AND l.market = c.market AND l.listed
@@ -187,7 +187,7 @@ func (w *CertWatch) mail(ctx context.Context, tx db.Querier, certs []ExpiringCer
 		email, name string
 	}
 	var to []member
-	err := eachRow(ctx, tx, `SELECT id, email, name FROM staff WHERE disabled_at IS NULL AND role IN ('owner', 'manager') ORDER BY id`, nil,
+	err := db.EachRow(ctx, tx, `SELECT id, email, name FROM staff WHERE disabled_at IS NULL AND role IN ('owner', 'manager') ORDER BY id`, nil,
 		func(rows *sql.Rows) error {
 			var m member
 			if err := rows.Scan(&m.id, &m.email, &m.name); err != nil {

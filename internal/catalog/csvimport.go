@@ -746,7 +746,7 @@ func replaceCerts(ctx context.Context, tx db.Querier, productID int64, mk string
 		keep[[2]string{c.Scheme, c.Reference}] = true
 	}
 	var drop [][2]string
-	err := eachRow(ctx, tx, "SELECT scheme, reference FROM certifications WHERE product_id = $1 AND market = $2", []any{productID, mk},
+	err := db.EachRow(ctx, tx, "SELECT scheme, reference FROM certifications WHERE product_id = $1 AND market = $2", []any{productID, mk},
 		func(rows *sql.Rows) error {
 			var k [2]string
 			if err := rows.Scan(&k[0], &k[1]); err != nil {

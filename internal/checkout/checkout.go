@@ -14,6 +14,7 @@ import (
 
 	"mistore/internal/catalog"
 	"mistore/internal/db"
+	"mistore/internal/flashsale"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
 	"mistore/internal/money"
@@ -57,15 +58,31 @@ type Carts interface {
 	LinesTx(ctx context.Context, tx db.Querier, id string) ([]inventory.Line, error)
 }
 
+// Claims is what checkout needs of flash sales (flashsale.Service): the
+// claim a cart holds, and handing its units to the order.
+type Claims interface {
+	// ForCart returns the claim cart id holds, read through q, or nil.
+	ForCart(ctx context.Context, q db.Querier, cartID string) (*flashsale.Hold, error)
+	// Take moves the claim's units to the order inside tx; an error
+	// wrapping flashsale.ErrClaimExpired once the claim ran out.
+	Take(ctx context.Context, tx db.Querier, cartID, orderNumber, owner string, expires time.Time) error
+}
+
 // Service checks out carts.
 type Service struct {
 	db       *db.DB
 	catalog  *catalog.Service
 	carts    Carts
 	orders   *order.Service
+	claims   Claims
 	provider string
 	now      func() time.Time
 }
+
+// SetClaims lets checkout sell flash-sale claim carts. Without it (a store
+// with no flash sales) every cart is an ordinary cart. Call it before the
+// service is used; c must not be a nil pointer in a non-nil interface.
+func (s *Service) SetClaims(c Claims) { s.claims = c }
 
 // NewService returns a checkout service that takes payment with the
 // provider named provider.
@@ -110,12 +127,12 @@ type QuoteLine struct {
 
 // ShippingMethods prices the market's shipping methods for a cart.
 func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]Method, error) {
-	m, lines, err := s.openCart(ctx, cartID, token)
+	m, lines, h, err := s.openCart(ctx, cartID, token)
 	if err != nil {
 		return nil, err
 	}
-	priced, err := s.priceLines(ctx, m, lines)
-	if err != nil && !errors.Is(err, ErrNotSold) && !errors.Is(err, ErrEmptyCart) {
+	priced, err := s.priceLines(ctx, m, lines, h)
+	if err != nil && !errors.Is(err, ErrNotSold) && !errors.Is(err, ErrEmptyCart) && !errors.Is(err, flashsale.ErrClaimExpired) {
 		return nil, err
 	}
 	rules, err := s.methods(ctx, s.db.Reader(), m.Code)
@@ -135,18 +152,40 @@ func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]
 	return out, nil
 }
 
-// openCart checks the cart's token and returns its market and lines.
-func (s *Service) openCart(ctx context.Context, cartID, token string) (market.Market, []inventory.Line, error) {
+// openCart checks the cart's token and returns its market, lines and the
+// flash-sale claim it holds (nil for an ordinary cart).
+func (s *Service) openCart(ctx context.Context, cartID, token string) (market.Market, []inventory.Line, *flashsale.Hold, error) {
 	code, err := s.carts.Check(ctx, cartID, token)
 	if err != nil {
-		return market.Market{}, nil, err
+		return market.Market{}, nil, nil, err
 	}
 	m, err := s.market(ctx, code)
 	if err != nil {
-		return market.Market{}, nil, err
+		return market.Market{}, nil, nil, err
 	}
 	lines, err := s.carts.LinesTx(ctx, s.db.Reader(), cartID)
-	return m, lines, err
+	if err != nil {
+		return market.Market{}, nil, nil, err
+	}
+	h, err := s.holdOf(ctx, s.db.Reader(), cartID)
+	return m, lines, h, err
+}
+
+// holdOf returns the claim cart id holds, or nil.
+func (s *Service) holdOf(ctx context.Context, q db.Querier, cartID string) (*flashsale.Hold, error) {
+	if s.claims == nil {
+		return nil, nil
+	}
+	h, err := s.claims.ForCart(ctx, q, cartID)
+	if err != nil {
+		return nil, fmt.Errorf("cart %s: %w", cartID, err)
+	}
+	return h, nil
+}
+
+// claimExpired is the error for checking out a claim that ran out.
+func claimExpired(h *flashsale.Hold) error {
+	return fmt.Errorf("the flash-sale claim on %s ran out at %s: %w", h.SKU, h.ExpiresAt.UTC().Format("15:04 UTC"), flashsale.ErrClaimExpired)
 }
 
 func (s *Service) market(ctx context.Context, code string) (market.Market, error) {
@@ -158,8 +197,11 @@ func (s *Service) market(ctx context.Context, code string) (market.Market, error
 }
 
 // priceLines fixes each line's price from the catalog and checks that the
-// market may sell it (all but stock, which the reservation decides).
-func (s *Service) priceLines(ctx context.Context, m market.Market, lines []inventory.Line) ([]pricedLine, error) {
+// market may sell it (all but stock, which the reservation decides). The
+// line of a flash-sale claim h (nil for none) is priced at the sale's
+// price and is not held to stock or the product's limit: the claim holds
+// its units, within the sale's own limit.
+func (s *Service) priceLines(ctx context.Context, m market.Market, lines []inventory.Line, h *flashsale.Hold) ([]pricedLine, error) {
 	if len(lines) == 0 {
 		return nil, ErrEmptyCart
 	}
@@ -172,6 +214,14 @@ func (s *Service) priceLines(ctx context.Context, m market.Market, lines []inven
 		}
 		if err != nil {
 			return nil, err
+		}
+		if h != nil && l.SKU == h.SKU {
+			p, err := heldLine(m, it, l, h, now)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+			continue
 		}
 		// Stock is the reservation's to decide, atomically; here the other
 		// clauses of the rule: listed, launched, certified, priced.
@@ -187,6 +237,27 @@ func (s *Service) priceLines(ctx context.Context, m market.Market, lines []inven
 		})
 	}
 	return out, nil
+}
+
+// heldLine prices the line of claim h at the sale's price. The market must
+// still sell the product apart from stock and price (listed, certified;
+// a sale may run before the launch date), as when the sale was created.
+func heldLine(m market.Market, it *catalog.Item, l inventory.Line, h *flashsale.Hold, now time.Time) (pricedLine, error) {
+	if h.State != "live" || !now.Before(h.ExpiresAt) {
+		return pricedLine{}, claimExpired(h)
+	}
+	if l.Quantity != h.Quantity || h.Market != m.Code || h.UnitPrice.Currency != m.Currency {
+		return pricedLine{}, fmt.Errorf("cart line %s does not match its flash-sale claim %d", l.SKU, h.ClaimID)
+	}
+	v := *it.Variant
+	v.Prices = map[string]money.Money{m.Code: h.UnitPrice}
+	if a := catalog.Decide(it.Product, &v, it.Rules, l.Quantity, l.Quantity, now); a.State == catalog.NotSold {
+		return pricedLine{}, &NotSoldError{SKU: l.SKU, Reason: a.Reason}
+	}
+	return pricedLine{
+		sku: l.SKU, name: it.Product.Name, variant: it.Variant.Name, quantity: l.Quantity,
+		unit: h.UnitPrice.Amount, weightG: it.Variant.WeightG,
+	}, nil
 }
 
 func (s *Service) methods(ctx context.Context, q db.Querier, code string) ([]methodRule, error) {
@@ -275,7 +346,7 @@ func couponFor(ctx context.Context, q db.Querier, code string, m market.Market, 
 func NormalizeCoupon(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
 
 // quote prices a checkout against q (a pool, or the placing transaction).
-func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, lines []inventory.Line, req *Request) (*Quote, []pricedLine, error) {
+func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, lines []inventory.Line, h *flashsale.Hold, req *Request) (*Quote, []pricedLine, error) {
 	email, err := NormalizeEmail(req.Email)
 	if err != nil {
 		return nil, nil, err
@@ -286,7 +357,7 @@ func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, line
 		return nil, nil, err
 	}
 	req.Address = addr
-	priced, err := s.priceLines(ctx, m, lines)
+	priced, err := s.priceLines(ctx, m, lines, h)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -340,11 +411,11 @@ func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, line
 
 // Quote prices a checkout without placing it, for the checkout page.
 func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) (*Quote, error) {
-	m, lines, err := s.openCart(ctx, cartID, token)
+	m, lines, h, err := s.openCart(ctx, cartID, token)
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := s.quote(ctx, s.db.Reader(), m, lines, &req)
+	q, _, err := s.quote(ctx, s.db.Reader(), m, lines, h, &req)
 	return q, err
 }
 
@@ -385,16 +456,27 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 		if err != nil {
 			return err
 		}
-		q, priced, err := s.quote(ctx, tx, m, lines, &req)
+		h, err := s.holdOf(ctx, tx, cartID)
 		if err != nil {
 			return err
+		}
+		q, priced, err := s.quote(ctx, tx, m, lines, h, &req)
+		if err != nil {
+			return err
+		}
+		// A claim's order has until the claim runs out to be paid, not
+		// longer: its units are the sale's, promised to nobody else only
+		// for that long.
+		expires := now.Add(order.PaymentWindow)
+		if h != nil && h.ExpiresAt.Before(expires) {
+			expires = db.Time(h.ExpiresAt)
 		}
 		o := &order.Order{
 			Market: m.Code, CartID: cartID, Email: req.Email, Status: order.PendingPayment, Currency: m.Currency,
 			Subtotal: q.Subtotal, Discount: q.Discount, Shipping: q.Shipping, Tax: q.Tax, Total: q.Total,
 			TaxIncluded: m.TaxIncluded, CouponCode: q.CouponCode, ShippingMethod: q.Method.Code, ShippingName: q.Method.Name,
 			Address: req.Address, PaymentProvider: s.provider, PaymentStatus: "none",
-			ExpiresAt: now.Add(order.PaymentWindow),
+			ExpiresAt: expires,
 		}
 		for _, l := range priced {
 			o.Lines = append(o.Lines, order.Line{
@@ -423,9 +505,25 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 			return err
 		}
 		// The stock last: its rows are the hot spot every order for the
-		// same SKU takes in turn, held from here to the commit.
-		if err := inventory.Reserve(ctx, tx, m.Code, o.Owner(), lines, o.ExpiresAt); err != nil {
-			return err
+		// same SKU takes in turn, held from here to the commit. A claim's
+		// units are the sale's (its row is as hot): they move from its
+		// pool, and are not reserved again.
+		rest := lines
+		if h != nil {
+			if err := s.claims.Take(ctx, tx, cartID, o.Number, o.Owner(), o.ExpiresAt); err != nil {
+				return err
+			}
+			rest = make([]inventory.Line, 0, len(lines))
+			for _, l := range lines {
+				if l.SKU != h.SKU {
+					rest = append(rest, l)
+				}
+			}
+		}
+		if len(rest) > 0 {
+			if err := inventory.Reserve(ctx, tx, m.Code, o.Owner(), rest, o.ExpiresAt); err != nil {
+				return err
+			}
 		}
 		placed, created = o, true
 		return nil

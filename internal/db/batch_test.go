@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -224,9 +225,13 @@ func TestBatchCancelledBeforeRunning(t *testing.T) {
 func TestTxDurableCommitsUnderFullSync(t *testing.T) {
 	d := openBatchDB(t)
 	ctx := context.Background()
+	// SQLite compiles a pragma's value into the statement, and the writer
+	// caches prepared statements by their text: each read gets a text of
+	// its own, so that it is compiled when it runs.
+	var reads atomic.Int64
 	level := func(q Querier) int {
 		var n int
-		if err := q.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
+		if err := q.QueryRowContext(ctx, fmt.Sprintf("PRAGMA synchronous -- read %d", reads.Add(1))).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -67,30 +66,7 @@ type productDetail struct {
 // variants of available products, preferred categories first and cheaper
 // products first within them.
 func chooseSKUs(ctx context.Context, client *http.Client, target, market string, cat *catalog) ([]string, error) {
-	var candidates []productSummary
-	for _, p := range cat.products {
-		if p.Availability == "available" {
-			candidates = append(candidates, p)
-		}
-	}
-	rank := func(p productSummary) int {
-		if slices.Contains(preferredCategories(), p.Category) {
-			return 0
-		}
-		return 1
-	}
-	price := func(p productSummary) int64 {
-		if p.Price == nil {
-			return 1<<63 - 1
-		}
-		return p.Price.Amount
-	}
-	slices.SortStableFunc(candidates, func(a, b productSummary) int {
-		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
-			return c
-		}
-		return cmp.Compare(price(a), price(b))
-	})
+	candidates := rankForSale(cat.products)
 	base := strings.TrimRight(target, "/") + "/api/v1/markets/" + url.PathEscape(market) + "/products/"
 	var skus []string
 	for _, p := range candidates {

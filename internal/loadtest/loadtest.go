@@ -7,7 +7,10 @@
 // histograms are merged only for the progress line and the final report.
 // The checkout scenario builds a request per step, since each carries the
 // ids and tokens of its own cart and order; its bodies are built once and
-// each worker reads answers into a buffer of its own.
+// each worker reads answers into a buffer of its own. The flashsale
+// scenario prepares its customers and sale in the store's database before
+// the clock starts and then reuses one claim request per worker, swapping
+// only the customer's Authorization value (flashsale.go).
 package loadtest
 
 import (
@@ -90,6 +93,9 @@ type Options struct {
 	// sold and the units left add up to the units there were
 	// (Report.Checkout.Stock). It is only read.
 	StockDB *db.DB
+	// FlashSale configures the flashsale scenario, which needs at least
+	// its DB.
+	FlashSale FlashSaleOptions
 }
 
 // normalize fills in defaults, validates the options and resolves the
@@ -146,6 +152,13 @@ func (o Options) normalize() (Options, scenario, error) {
 	}
 	if o.StockDB != nil && !sc.checkout {
 		return o, scenario{}, fmt.Errorf("loadtest: the stock check applies to the checkout scenario, not %q", o.Scenario)
+	}
+	if sc.flashsale {
+		if o.FlashSale, err = o.FlashSale.normalize(); err != nil {
+			return o, scenario{}, fmt.Errorf("loadtest: %w", err)
+		}
+	} else if o.FlashSale.DB != nil {
+		return o, scenario{}, fmt.Errorf("loadtest: the flash-sale database applies to the flashsale scenario, not %q", o.Scenario)
 	}
 	return o, sc, nil
 }
@@ -218,6 +231,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	cat, err := discover(ctx, client, o.Targets[0], o.Market)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	if sc.flashsale {
+		return runFlashSale(ctx, o, sc, client, send, cat)
 	}
 	eps := make([]*endpoints, len(o.Targets))
 	for i, t := range o.Targets {
@@ -354,6 +370,10 @@ type worker struct {
 	rng    *rand.Rand
 	// plan is what the checkout scenario buys and where; nil otherwise.
 	plan *checkoutPlan
+	// flash is the flashsale scenario's run; nil otherwise. claim holds
+	// the worker's own reusable parts of a claim request.
+	flash *flashRun
+	claim claimRequest
 	// body holds the answer of the checkout step in hand, reused so that
 	// reading answers does not allocate a buffer each time.
 	body bytes.Buffer
@@ -361,9 +381,10 @@ type worker struct {
 	// mu guards stats and flow against the progress printer; the worker
 	// is their only writer, so locking is uncontended except once a
 	// second.
-	mu    sync.Mutex
-	stats [numKinds]kindStats
-	flow  flowCounts
+	mu     sync.Mutex
+	stats  [numKinds]kindStats
+	flow   flowCounts
+	claims claimCounts
 }
 
 // newRequest returns the request value the worker reuses for every request,

@@ -403,9 +403,11 @@ func TestOptionsValidation(t *testing.T) {
 		{"too many workers", Options{Targets: ok, Workers: MaxWorkers + 1}, "workers out of range"},
 		{"negative duration", Options{Targets: ok, Duration: -time.Second}, "duration -1s out of range"},
 		{"long duration", Options{Targets: ok, Duration: 25 * time.Hour}, "out of range"},
-		{"unknown scenario", Options{Targets: ok, Scenario: "stampede"}, `unknown scenario "stampede" (known: browse, checkout, home`},
+		{"unknown scenario", Options{Targets: ok, Scenario: "stampede"}, `unknown scenario "stampede" (known: browse, checkout, flashsale, home`},
 		{"stock check outside checkout", Options{Targets: ok, Scenario: "product", StockDB: &db.DB{}}, `stock check applies to the checkout scenario`},
-		{"flashsale", Options{Targets: ok, Scenario: "flashsale"}, `scenario "flashsale" is not available yet`},
+		{"flashsale without a database", Options{Targets: ok, Scenario: "flashsale"}, `flashsale scenario needs the store's database`},
+		{"flash-sale database outside flashsale", Options{Targets: ok, Scenario: "product", FlashSale: FlashSaleOptions{DB: &db.DB{}}}, `applies to the flashsale scenario`},
+		{"flashsale limit above units", Options{Targets: ok, Scenario: "flashsale", FlashSale: FlashSaleOptions{DB: &db.DB{}, Units: 5, Limit: 6}}, `per-customer limit 6 out of range`},
 		{"bad market", Options{Targets: ok, Market: "us/admin"}, `market "us/admin"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -426,7 +428,7 @@ func TestOptionsValidation(t *testing.T) {
 }
 
 func TestScenarios(t *testing.T) {
-	want := []string{"browse", "checkout", "home", "list", "product", "product-api", "search", "search-api"}
+	want := []string{"browse", "checkout", "flashsale", "home", "list", "product", "product-api", "search", "search-api"}
 	if got := Scenarios(); !slices.Equal(got, want) {
 		t.Errorf("Scenarios() = %q, want %q", got, want)
 	}

@@ -71,6 +71,12 @@ type Report struct {
 	Total Stats
 	// Checkout sums up the checkout scenario; nil for other scenarios.
 	Checkout *CheckoutStats
+	// FlashSale sums up the flashsale scenario; nil for other scenarios.
+	FlashSale *FlashSaleStats
+
+	// flashClaimIDs carries the ids of the claims answered 201 from the
+	// run to the database check.
+	flashClaimIDs []string
 }
 
 // CheckoutStats counts what the checkout scenario's shoppers achieved.
@@ -106,10 +112,14 @@ type Check struct {
 
 // Failed reports whether any check of the run failed.
 func (r *Report) Failed() bool {
-	if r.Checkout == nil {
-		return false
+	var checks []Check
+	if r.Checkout != nil {
+		checks = append(checks, r.Checkout.Stock...)
 	}
-	for _, c := range r.Checkout.Stock {
+	if r.FlashSale != nil {
+		checks = append(checks, r.FlashSale.Checks...)
+	}
+	for _, c := range checks {
 		if !c.OK {
 			return true
 		}
@@ -148,18 +158,75 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\ncheckout: %d orders placed, %d paid: %.1f complete checkouts/s; %d not seen paid within %s; %d out of stock\n",
 			c.Placed, c.Paid, c.PerSecond, c.Unpaid, c.PaidWait, c.OutOfStock)
 		fmt.Fprintf(&b, "bought %d SKU(s): %s\n", len(c.SKUs), strings.Join(c.SKUs, " "))
-		for _, ch := range c.Stock {
-			verdict := "PASS"
-			if !ch.OK {
-				verdict = "FAIL"
-			}
-			fmt.Fprintf(&b, "%s  %s: %s\n", verdict, ch.Name, ch.Detail)
-		}
+		writeChecks(&b, c.Stock)
+	}
+	if f := r.FlashSale; f != nil {
+		writeFlashSale(&b, f)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write load test report: %w", err)
 	}
 	return nil
+}
+
+// writeChecks writes one PASS or FAIL line per check.
+func writeChecks(b *strings.Builder, checks []Check) {
+	for _, ch := range checks {
+		verdict := "PASS"
+		if !ch.OK {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(b, "%s  %s: %s\n", verdict, ch.Name, ch.Detail)
+	}
+}
+
+// writeFlashSale writes the flashsale scenario's summary and checks.
+func writeFlashSale(b *strings.Builder, f *FlashSaleStats) {
+	fmt.Fprintf(b, "\nflash sale %d: %d units of %s in %s at %d, limit %d per customer, %d customers (prepared in %s), started %s\n",
+		f.SaleID, f.Units, f.SKU, f.Warehouse, f.Price, f.Limit, f.Customers,
+		f.Prepare.Round(time.Millisecond), f.StartsAt.Format(time.TimeOnly))
+	fmt.Fprintf(b, "claims: %d of %d customers decided in %s: %.1f decided/s",
+		f.Decided, f.Fired, f.Window.Round(time.Millisecond), f.PerSecond)
+	if f.Claimed() > 0 {
+		fmt.Fprintf(b, "; last unit claimed after %s", f.SoldOutIn.Round(time.Millisecond))
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(b, "outcomes: %s\n", formatCounts(f.Outcomes))
+	fmt.Fprintf(b, "retried: %d overloaded (503), %d not_started; failed: %d", f.Overloaded, f.NotStarted, f.Failed)
+	if len(f.Unexpected) > 0 {
+		fmt.Fprintf(b, " (%s)", formatCounts(f.Unexpected))
+	}
+	if f.CutOff > 0 {
+		fmt.Fprintf(b, "; %d still retrying when the sale closed", f.CutOff)
+	}
+	if left := uint64(f.Customers) - f.Fired; f.Fired < uint64(f.Customers) {
+		fmt.Fprintf(b, "; %d never fired", left)
+	}
+	b.WriteString("\n")
+	writeChecks(b, f.Checks)
+}
+
+// formatCounts lists counts as "claimed 10000, sold_out 90000", largest
+// first, ties by name.
+func formatCounts(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	names := slices.Collect(maps.Keys(m))
+	slices.SortFunc(names, func(a, b string) int {
+		if m[a] != m[b] {
+			if m[a] > m[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + " " + strconv.FormatUint(m[n], 10)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeStatsRow formats one table line.

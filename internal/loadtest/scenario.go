@@ -31,6 +31,15 @@ const (
 	// to the first order poll that shows the order paid. It is left out of
 	// the total, whose percentiles are per request.
 	KindPaidWait
+
+	// The flashsale scenario's claims, POST /api/v1/flash-sales/{id}/claims,
+	// by how they were answered.
+	KindClaim       // decided: claimed, sold_out, limit_reached, ...
+	KindClaimRetry  // 503 overloaded or 409 not_started: tried again
+	KindClaimFailed // any other answer, or none: the customer gives up
+	// KindClaimWait is a span, like KindPaidWait: from a customer's first
+	// claim request to the answer that decided it, retries included.
+	KindClaimWait
 	numKinds
 )
 
@@ -61,6 +70,14 @@ func (k Kind) String() string {
 		return "order"
 	case KindPaidWait:
 		return "paid-wait"
+	case KindClaim:
+		return "claim"
+	case KindClaimRetry:
+		return "claim-retry"
+	case KindClaimFailed:
+		return "claim-failed"
+	case KindClaimWait:
+		return "claim-wait"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -71,22 +88,27 @@ type pickFunc func(rng *rand.Rand) Kind
 
 // isSpan reports whether k measures a span of several requests rather than
 // one request.
-func (k Kind) isSpan() bool { return k == KindPaidWait }
+func (k Kind) isSpan() bool { return k == KindPaidWait || k == KindClaimWait }
 
 // scenario is one entry of the scenario table. A scenario either draws
 // independent requests with pick or, with checkout set, has every worker
-// walk the checkout flow; one with neither is reserved for later work and
-// rejected by Run.
+// walk the checkout flow, or with flashsale set, prepares a flash sale and
+// its crowd and has the workers claim (flashsale.go); one with none of them
+// is reserved for later work and rejected by Run.
 type scenario struct {
 	kinds []Kind // the kinds the scenario reports, in report order
 	pick  pickFunc
 	// checkout makes each worker buy: cart, add, checkout, pay, wait for
 	// paid, again and again (checkout.go).
 	checkout bool
+	// flashsale makes the run one flash sale: customers and a sale
+	// prepared in the database, every customer's claim fired at the
+	// start, the outcome checked against the database.
+	flashsale bool
 }
 
 // runnable reports whether Run can execute the scenario.
-func (s scenario) runnable() bool { return s.pick != nil || s.checkout }
+func (s scenario) runnable() bool { return s.pick != nil || s.checkout || s.flashsale }
 
 // weighted is a kind with its share of a mix, in percent.
 type weighted struct {
@@ -147,7 +169,10 @@ func scenarioTable() map[string]scenario {
 			kinds:    []Kind{KindCart, KindAdd, KindCheckout, KindPay, KindOrder, KindPaidWait},
 			checkout: true,
 		},
-		"flashsale": {},
+		"flashsale": {
+			kinds:     []Kind{KindClaim, KindClaimRetry, KindClaimFailed, KindClaimWait},
+			flashsale: true,
+		},
 	}
 }
 

@@ -34,15 +34,35 @@ type Confirmer interface {
 	QueueMessage(ctx context.Context, tx db.Querier, msg notify.Message) error
 }
 
+// Claims is what orders need of flash sales (flashsale.Service): an
+// order of a claim's cart sells the claim's units when paid, and gives
+// them back to the sale when it is cancelled unpaid.
+type Claims interface {
+	// Paid marks the order's claims paid inside tx, before owner's
+	// reservations are committed; ok is false when a claim was given back
+	// meanwhile or its units are no longer reserved for owner: the
+	// payment must then not sell them.
+	Paid(ctx context.Context, tx db.Querier, number, owner string) (ok bool, err error)
+	// Unpaid gives the claims of an order cancelled unpaid back to their
+	// sales inside tx, before owner's stock is released.
+	Unpaid(ctx context.Context, tx db.Querier, number, owner string) error
+}
+
 // Service runs the order lifecycle.
 type Service struct {
 	db        *db.DB
 	tokens    Tokens
 	providers map[string]payment.Provider
 	confirmer Confirmer
+	claims    Claims
 	log       *slog.Logger
 	now       func() time.Time
 }
+
+// SetClaims makes orders settle flash-sale claims. Without it (a store
+// with no flash sales) no order holds one. Call it before the service is
+// used; c must not be a nil pointer in a non-nil interface.
+func (s *Service) SetClaims(c Claims) { s.claims = c }
 
 // NewService returns the order service. confirmer may be nil (no emails).
 func NewService(d *db.DB, tokens Tokens, providers []payment.Provider, confirmer Confirmer, log *slog.Logger, now func() time.Time) *Service {
@@ -302,10 +322,33 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 		}
 		return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
 	}
+	if s.claims != nil {
+		// Lock order: the order's row before the sales' rows (as an
+		// expiry does), then claims, then stock; and the order as it is
+		// under that lock, not as it was read.
+		if _, err := tx.ExecContext(ctx, "UPDATE orders SET updated_at = updated_at WHERE id = $1", o.ID); err != nil {
+			return fmt.Errorf("lock %s: %w", o.Number, err)
+		}
+		if o, err = Get(ctx, tx, number); err != nil {
+			return err
+		}
+	}
 	// The stock rows change last (see inventory.CommitLater).
 	var sold inventory.Settlement
 	switch o.Status {
 	case PendingPayment, Cancelled:
+		if s.claims != nil {
+			ok, err := s.claims.Paid(ctx, tx, o.Number, o.Owner())
+			if err != nil {
+				return err
+			}
+			if !ok {
+				// A flash-sale claim's units were given back (or ran out):
+				// they are never sold again from general stock at the
+				// sale's price.
+				return s.claimGone(ctx, tx, o, sessionID, chargeID, amount, now)
+			}
+		}
 		committed := 0
 		if o.Status == PendingPayment {
 			if committed, sold, err = inventory.CommitLater(ctx, tx, o.Owner()); err != nil {
@@ -359,6 +402,28 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 		return err
 	}
 	return sold.Apply(ctx, tx)
+}
+
+// claimGone refunds a payment for an order whose flash-sale claim was
+// given back before the money came, cancelling the order if it was still
+// waiting (and giving back what it holds).
+func (s *Service) claimGone(ctx context.Context, tx db.Querier, o *Order, sessionID, chargeID string, amount money.Money, now time.Time) error {
+	if o.Status == PendingPayment {
+		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = 'not paid in time',
+				payment_status = 'expired', expires_at = NULL, updated_at = $2 WHERE id = $1 AND status = 'pending_payment'`, o.ID, now)
+		if err != nil {
+			return fmt.Errorf("cancel %s: %w", o.Number, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			if err := s.afterUnpaidCancel(ctx, tx, o.Number, "The flash-sale claim ran out before payment; its units went back to the sale."); err != nil {
+				return err
+			}
+		}
+	}
+	if err := AddEvent(ctx, tx, o.ID, "paid_after_cancel", "Payment arrived after the flash-sale claim ran out and its units went back to the sale; it is refunded."); err != nil {
+		return err
+	}
+	return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "paid after cancellation")
 }
 
 // confirm queues the confirmation email of a paid order in its
@@ -541,6 +606,13 @@ func (s *Service) afterUnpaidCancel(ctx context.Context, tx db.Querier, number, 
 	o, err := Get(ctx, tx, number)
 	if err != nil {
 		return err
+	}
+	if s.claims != nil {
+		// Before Release: a running sale takes its units back into its
+		// pool, and Release then returns only the rest to the warehouse.
+		if err := s.claims.Unpaid(ctx, tx, o.Number, o.Owner()); err != nil {
+			return err
+		}
 	}
 	if _, err := inventory.Release(ctx, tx, o.Owner()); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
 	"mistore/internal/customer"
+	"mistore/internal/flashsale"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
 	"mistore/internal/order"
@@ -47,6 +48,19 @@ const (
 	codeEmailTaken         = "email_taken"
 	codeInvalidToken       = "invalid_token"
 	codeRateLimited        = "rate_limited"
+	// Flash sales (flashsale.go): a claim's outcomes, and overload, which
+	// is a 503 with Retry-After and retry_after_ms.
+	codeSoldOut            = "sold_out"
+	codeNotStarted         = "not_started"
+	codeEnded              = "ended"
+	codePaused             = "paused"
+	codeNotRegistered      = "not_registered"
+	codeLimitReached       = "limit_reached"
+	codeRegistrationClosed = "registration_closed"
+	codeClaimExpired       = "claim_expired"
+	codeInvalidState       = "invalid_state"
+	codeOverloaded         = "overloaded"
+	codeClaimCart          = "claim_cart"
 )
 
 // errorMapping maps one domain sentinel error to an HTTP status and API code.
@@ -58,7 +72,7 @@ type errorMapping struct {
 
 // errorTable is every mapping: the storefront's below, then each back
 // office surface's own (admin_*.go), so the table stays one list.
-var errorTable = slices.Concat(storeErrors, adminErrors, adminOrderErrors, adminCatalogErrors, adminShopErrors, adminDashboardErrors)
+var errorTable = slices.Concat(storeErrors, flashSaleErrors, adminErrors, adminOrderErrors, adminCatalogErrors, adminShopErrors, adminDashboardErrors)
 
 // storeErrors maps the storefront's domain sentinel errors.
 var storeErrors = []errorMapping{
@@ -96,6 +110,27 @@ var storeErrors = []errorMapping{
 	{ratelimit.ErrLimited, http.StatusTooManyRequests, codeRateLimited},
 }
 
+// flashSaleErrors maps the flash sales' outcomes. ErrNotFound is listed
+// before the claim outcomes only for reading order: each sentinel is
+// distinct, so the order does not decide anything.
+var flashSaleErrors = []errorMapping{
+	{flashsale.ErrNotFound, http.StatusNotFound, codeNotFound},
+	{flashsale.ErrSoldOut, http.StatusConflict, codeSoldOut},
+	{flashsale.ErrNotStarted, http.StatusConflict, codeNotStarted},
+	{flashsale.ErrEnded, http.StatusConflict, codeEnded},
+	{flashsale.ErrPaused, http.StatusConflict, codePaused},
+	{flashsale.ErrNotRegistered, http.StatusForbidden, codeNotRegistered},
+	{flashsale.ErrLimitReached, http.StatusTooManyRequests, codeLimitReached},
+	{flashsale.ErrRegistrationClosed, http.StatusConflict, codeRegistrationClosed},
+	{flashsale.ErrClaimExpired, http.StatusConflict, codeClaimExpired},
+	{flashsale.ErrState, http.StatusConflict, codeInvalidState},
+	// Shed under overload: a 503 the client retries after Retry-After
+	// (retryAfter sets it, and Retry-After-Ms).
+	{flashsale.ErrBusy, http.StatusServiceUnavailable, codeOverloaded},
+	// A claim's cart is bought as it is: no line of it can change.
+	{cart.ErrClaimCart, http.StatusConflict, codeClaimCart},
+}
+
 // paramError is a bad query or path parameter, named so that the client
 // can point at it.
 type paramError struct {
@@ -122,6 +157,9 @@ type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RetryAfterMs is set on a 503 overloaded: when a retry has a fair
+	// chance, in milliseconds (Retry-After can only say whole seconds).
+	RetryAfterMs int64 `json:"retry_after_ms,omitempty"`
 }
 
 // classify turns any error into what the client is told. Unknown errors
@@ -142,6 +180,11 @@ func classify(err error) (int, apiError) {
 	var ife invalidFielder
 	if errors.As(err, &ife) {
 		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: ife.Error(), Field: ife.InvalidField()}
+	}
+	var busy *flashsale.BusyError
+	if errors.As(err, &busy) {
+		return http.StatusServiceUnavailable, apiError{Code: codeOverloaded, Message: userMessage(flashsale.ErrBusy, err),
+			RetryAfterMs: busyMillis(busy)}
 	}
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
@@ -201,6 +244,28 @@ func userMessage(sentinel, err error) string {
 		return "There is no such product."
 	case market.ErrNotFound:
 		return "There is no such market."
+	case flashsale.ErrNotFound:
+		return "There is no such flash sale."
+	case flashsale.ErrSoldOut:
+		return "Every unit of this sale is claimed. Units that are not paid for in time come back, so look again in a few minutes."
+	case flashsale.ErrNotStarted:
+		return "The sale has not started yet."
+	case flashsale.ErrEnded:
+		return "The sale has ended."
+	case flashsale.ErrPaused:
+		return "The sale is paused for a moment; try again shortly."
+	case flashsale.ErrNotRegistered:
+		return "This sale is for customers who registered before registration closed."
+	case flashsale.ErrLimitReached:
+		return "You already hold as many units of this sale as one customer may."
+	case flashsale.ErrRegistrationClosed:
+		return "Registration for this sale is closed."
+	case flashsale.ErrClaimExpired:
+		return "Your claim on the flash-sale units ran out before checkout; the units went back to the sale."
+	case flashsale.ErrState:
+		return "The sale cannot be changed this way in its current state."
+	case flashsale.ErrBusy:
+		return "Lots of people are claiming right now; you are in the queue, try again in a moment."
 	}
 	return err.Error()
 }
@@ -217,10 +282,28 @@ func waitText(d time.Duration) string {
 	}
 }
 
-// retryAfter sets Retry-After on an answer to a rate-limited request.
+// retryAfter sets Retry-After on an answer to a rate-limited request, and
+// on a flash-sale claim shed under overload also Retry-After-Ms: the
+// standard header only says whole seconds, and a crowd retrying on second
+// boundaries would arrive in waves.
 func retryAfter(w http.ResponseWriter, err error) {
 	var limited *ratelimit.LimitedError
 	if errors.As(err, &limited) {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((limited.RetryAfter+time.Second-1)/time.Second))))
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(limited.RetryAfter)))
 	}
+	var busy *flashsale.BusyError
+	if errors.As(err, &busy) {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(busy.RetryAfter)))
+		w.Header().Set("Retry-After-Ms", strconv.FormatInt(busyMillis(busy), 10))
+	}
+}
+
+// retrySeconds is d in whole seconds, rounded up, at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// busyMillis is when a shed claim may retry, in milliseconds, at least 1.
+func busyMillis(e *flashsale.BusyError) int64 {
+	return max(1, int64((e.RetryAfter+time.Millisecond-1)/time.Millisecond))
 }

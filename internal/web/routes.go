@@ -82,5 +82,6 @@ func (s *Server) routes(mux *recordingMux) {
 	s.customerRoutes(store, api)
 	s.cartRoutes(api, store)
 	s.adminRoutes(mux, api)
+	s.flashSaleRoutes(mux, store, api)
 	mux.HandleFunc("/api/", s.apiNotFound)
 }

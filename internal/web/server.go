@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"mistore/internal/cart"
@@ -17,6 +18,7 @@ import (
 	"mistore/internal/checkout"
 	"mistore/internal/customer"
 	"mistore/internal/db"
+	"mistore/internal/flashsale"
 	"mistore/internal/idempotency"
 	"mistore/internal/inventory"
 	"mistore/internal/notify"
@@ -70,6 +72,10 @@ type Deps struct {
 	// store has no back office (nothing under /admin/ but the demo
 	// outbox, and no admin API).
 	Staff *staff.Service
+	// FlashSales runs flash sales; nil means a service on DB, Catalog and
+	// Cart with default options. serve passes the one its sweeper runs,
+	// so that a claim's engine hears of units coming back.
+	FlashSales *flashsale.Service
 }
 
 // noJobs is the waker of a store without a job runner.
@@ -113,6 +119,13 @@ type Server struct {
 	staff   *staff.Service
 	stock   *inventory.Service
 	coupons *checkout.Admin
+	// flashsales serves the flash-sale pages and API (flashsale*.go,
+	// admin_flashsales*.go).
+	flashsales *flashsale.Service
+	// queueKeyBytes signs the flash-sale queue page's retries, read from
+	// the database on first use (flashsale_page.go).
+	queueKeyMu    sync.Mutex
+	queueKeyBytes []byte
 	// access is apiAccess, this server's copy.
 	access map[string]access
 }
@@ -155,6 +168,10 @@ func New(deps Deps) (*Server, error) {
 	s.cart = deps.Cart
 	if s.cart == nil {
 		s.cart = cart.NewService(deps.DB, deps.Catalog, s.stock, nil)
+	}
+	s.flashsales = deps.FlashSales
+	if s.flashsales == nil {
+		s.flashsales = flashsale.NewService(deps.DB, deps.Catalog, s.cart, flashsale.Options{Log: s.log})
 	}
 	s.access = maps.Clone(apiAccess)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}

@@ -206,6 +206,14 @@ func TestFlashSaleAPIContract(t *testing.T) {
 		} else if code, _ := errCode(b); code != "claim_cart" {
 			t.Errorf("change a claim cart: %s", b)
 		}
+		// Nor checked out at another price: a price in the request is
+		// refused, whatever the cart.
+		for _, body := range []string{`{"email":"ada@example.com","unit_price":{"amount":1,"currency":"USD"}}`,
+			`{"email":"ada@example.com","total":{"amount":1,"currency":"USD"}}`} {
+			if st, b, _ := s.do("POST", "/api/v1/carts/"+claim.CartID+"/checkout", body, "X-Cart-Token", claim.CartToken); st != 400 {
+				t.Errorf("check out a claim cart with %s: %d %s", body, st, b)
+			}
+		}
 		if st, b, _ := s.claim(sale.ID, ada, `{"quantity":1}`); st != 201 {
 			t.Fatalf("second claim: %d %s", st, b)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/catalog"
+	"mistore/internal/community"
 	"mistore/internal/db"
 	"mistore/internal/demo"
 	"mistore/internal/flashsale"
@@ -37,9 +38,9 @@ type Main struct {
 	Mailer    *notify.Mailer
 	shop      *shop
 	publicURL string
-	// demoSale is set when Open seeded an empty store: its first start
-	// also opens the demo flash sale.
-	demoSale bool
+	// seeded is set when Open seeded an empty store: its first start also
+	// opens the demo flash sale and brings the demo community.
+	seeded bool
 	// Wrap, when set before Open, wraps the store's handler; tests use it
 	// to hold requests in flight.
 	Wrap     func(http.Handler) http.Handler
@@ -124,10 +125,15 @@ func (m *Main) openServices(ctx context.Context) error {
 		d.Close()
 		return err
 	}
-	if m.demoSale {
-		// A demo without its sale is still a demo: say so, and go on.
+	if m.seeded {
+		// A demo without its sale or its members is still a demo: say
+		// so, and go on.
 		if err := m.openDemoSale(ctx); err != nil {
 			m.Log.Warn("no demo flash sale", "err", err)
+		}
+		members := community.New(d, community.Options{NoLimits: true})
+		if err := demo.SeedCommunity(ctx, d, members); err != nil {
+			m.Log.Warn("no demo community", "err", err)
 		}
 	}
 	m.Web, err = web.New(web.Deps{
@@ -135,6 +141,7 @@ func (m *Main) openServices(ctx context.Context) error {
 		Cart: m.shop.carts, Orders: m.shop.orders, Checkout: m.shop.checkout, TestPay: m.shop.testPay,
 		Jobs: m.shop.runner, Idempotency: m.shop.idem, PublicURL: m.publicURL,
 		Customers: m.shop.customers, Limits: m.shop.limits, Staff: m.shop.staff, FlashSales: m.shop.flash,
+		Waitlist: m.shop.waitlist, Community: m.shop.community,
 	})
 	if err != nil {
 		d.Close()
@@ -158,7 +165,7 @@ func (m *Main) seedIfEmpty(ctx context.Context) error {
 		return err
 	}
 	m.Log.Info("loaded the demo catalog", "products", res.Products, "variants", res.Variants)
-	m.demoSale = true
+	m.seeded = true
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"mistore/internal/cart"
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
+	"mistore/internal/community"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/flashsale"
@@ -20,6 +21,7 @@ import (
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
 	"mistore/internal/staff"
+	"mistore/internal/waitlist"
 )
 
 // shop is the money path wired together: carts, checkout, orders, payment
@@ -41,6 +43,10 @@ type shop struct {
 	staff *staff.Service
 	// flash runs flash sales and decides their claims.
 	flash *flashsale.Service
+	// community keeps the members' comments and reviews.
+	community *community.Service
+	// waitlist keeps who waits for a product in a market, and tells them.
+	waitlist *waitlist.Service
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -80,6 +86,9 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	s.flash = flashsale.NewService(d, c, s.carts, flashsale.Options{Log: log})
 	s.checkout.SetClaims(s.flash)
 	s.orders.SetClaims(s.flash)
+	s.community = community.New(d, community.Options{Limiter: s.limits})
+	// Live stock (inv), not the display cache: a restock must be seen.
+	s.waitlist = waitlist.NewService(d, c, mailer, waitlist.Options{Stock: inv, PublicURL: publicURL, Log: log})
 	s.runner = jobs.NewRunner(d, log)
 	s.orders.Register(s.runner)
 	s.testPay.Register(s.runner)
@@ -98,7 +107,7 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 func (s *shop) start(log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	s.done.Add(3)
+	s.done.Add(4)
 	go func() {
 		defer s.done.Done()
 		s.runner.Run(ctx)
@@ -110,6 +119,15 @@ func (s *shop) start(log *slog.Logger) {
 			log.Warn("release expired flash-sale claims", "err", err)
 		} else if n > 0 {
 			log.Info("released expired flash-sale claims", "count", n)
+		}
+	})
+	// A product that became available (a certificate, a listing, its
+	// launch time, a restock) is told to its waitlist within half a minute.
+	go s.every(ctx, 30*time.Second, func() {
+		if n, err := s.waitlist.Notify(ctx); err != nil {
+			log.Warn("tell waitlists their product is available", "err", err)
+		} else if n > 0 {
+			s.runner.Notify()
 		}
 	})
 	go s.every(ctx, 15*time.Second, func() {

@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"time"
 
+	"mistore/internal/community"
 	"mistore/internal/db"
 	"mistore/internal/money"
+	"mistore/internal/waitlist"
 )
 
 // Export is everything the store keeps about a customer, for their right
@@ -286,8 +288,9 @@ func exportOrders(ctx context.Context, q db.Querier, id int64) ([]ExportOrder, e
 // transaction: the personal data of their orders is anonymised (the email
 // becomes deleted-<id>@invalid.example; the recipient's name, street, city
 // and postal code are emptied) while the market, region, country and
-// every amount stay for the books; then their sessions, addresses and
-// links are deleted, and the account itself.
+// every amount stay for the books; then their sessions, addresses, links,
+// community posts and (for a confirmed address) waitlist entries are
+// deleted, and the account itself.
 //
 // Only the orders that are the customer's are touched: those placed with
 // their email address once it is verified. An unverified account cannot
@@ -296,7 +299,8 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 	now := db.Time(s.now())
 	err := s.db.Tx(ctx, func(tx db.Querier) error {
 		var verified bool
-		err := tx.QueryRowContext(ctx, "SELECT email_verified_at IS NOT NULL FROM customers WHERE id = $1", id).Scan(&verified)
+		var email string
+		err := tx.QueryRowContext(ctx, "SELECT email_verified_at IS NOT NULL, email FROM customers WHERE id = $1", id).Scan(&verified, &email)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -310,11 +314,21 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 				id, "deleted-"+strconv.FormatInt(id, 10)+"@invalid.example", now); err != nil {
 				return fmt.Errorf("anonymise orders: %w", err)
 			}
+			// Waitlist entries are the address's, as orders are: only a
+			// confirmed owner of the address erases them.
+			if err := waitlist.EraseEmail(ctx, tx, email); err != nil {
+				return err
+			}
 		}
 		for _, table := range []string{"customer_sessions", "customer_addresses", "password_resets", "email_verifications"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE customer_id = $1", id); err != nil {
 				return fmt.Errorf("delete %s: %w", table, err)
 			}
+		}
+		// The community keeps no foreign key to the account (a thread's
+		// numbering must survive it): its posts are emptied here.
+		if err := community.EraseCustomer(ctx, tx, id); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM customers WHERE id = $1", id); err != nil {
 			return fmt.Errorf("delete account: %w", err)

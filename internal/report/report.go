@@ -28,17 +28,21 @@ const MaxDays = 366
 // lifecycle order), each listed even when no order has it.
 var Statuses = []string{"pending_payment", "paid", "fulfilled", "delivered", "partially_refunded", "refunded", "cancelled"}
 
-// WaitlistDemand is how many shoppers wait for a product variant that is
-// out of stock.
+// WaitlistDemand is how many shoppers wait for a product in a market
+// (package waitlist keeps them): the entries that confirmed their address
+// and those that did not yet.
 type WaitlistDemand struct {
-	SKU     string `json:"sku"`
-	Name    string `json:"name"`
-	Waiting int    `json:"waiting"`
+	Product     string `json:"product"`
+	Name        string `json:"name"`
+	Market      string `json:"market"`
+	Confirmed   int    `json:"confirmed"`
+	Unconfirmed int    `json:"unconfirmed"`
 }
 
-// WaitlistSource reads waitlist demand since a time. The store has no
-// waitlist table yet: Options.Waitlist is the hook for it, and while it is
-// nil the report says the demand is not tracked rather than showing none.
+// WaitlistSource reads the waitlist demand, most wanted first, from q.
+// The report takes it as a hook (Options.Waitlist) so that it needs
+// nothing from the waitlist package; since is the period's start, for a
+// source that counts only recent sign-ups.
 type WaitlistSource func(ctx context.Context, q db.Querier, since time.Time) ([]WaitlistDemand, error)
 
 // Options shape a report.
@@ -68,8 +72,8 @@ type Report struct {
 	// ByStatus lists every status in Statuses order.
 	ByStatus    []StatusCount  `json:"orders_by_status"`
 	TopProducts []ProductSales `json:"top_products"`
-	// WaitlistTracked is false while the store has no waitlist; Waitlist
-	// is then empty.
+	// WaitlistTracked is false when the report was made without a
+	// waitlist source; Waitlist is then empty.
 	WaitlistTracked bool             `json:"waitlist_tracked"`
 	Waitlist        []WaitlistDemand `json:"waitlist"`
 }

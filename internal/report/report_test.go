@@ -135,12 +135,12 @@ func TestSales(t *testing.T) {
 		// Shorter periods, the top list's length and the waitlist hook.
 		r, err = report.Sales(ctx, d.Reader(), d.Dialect, report.Options{Now: now, Days: 1, TopN: 1,
 			Waitlist: func(context.Context, db.Querier, time.Time) ([]report.WaitlistDemand, error) {
-				return []report.WaitlistDemand{{SKU: "B", Waiting: 4}}, nil
+				return []report.WaitlistDemand{{Product: "b", Market: "us", Confirmed: 4}}, nil
 			}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r.Days) != 1 || len(r.Markets) != 2 || len(r.TopProducts) != 1 || r.TopProducts[0].Units != 6 || !r.WaitlistTracked || r.Waitlist[0].Waiting != 4 {
+		if len(r.Days) != 1 || len(r.Markets) != 2 || len(r.TopProducts) != 1 || r.TopProducts[0].Units != 6 || !r.WaitlistTracked || r.Waitlist[0].Confirmed != 4 {
 			t.Errorf("a day's report: %+v", r)
 		}
 		for _, bad := range []int{-1, report.MaxDays + 1} {

@@ -49,6 +49,7 @@ var apiAccess = map[string]access{
 	"GET /api/v1/carts/{id}/shipping-methods":      accessCart,
 	"POST /api/v1/carts/{id}/checkout":             accessCart,
 	"GET /api/v1/orders/{number}":                  accessOrder,
+	waitlistRoute:                                  accessPublic,
 	"GET /api/v1/markets/{market}/flash-sales":     accessPublic,
 	"POST /api/v1/flash-sales/{id}/claims":         accessCustomer,
 	"POST /api/v1/flash-sales/{id}/registrations":  accessCustomer,
@@ -62,6 +63,17 @@ var apiAccess = map[string]access{
 	"GET /api/v1/me/orders":                        accessCustomer,
 	"GET /api/v1/me/export":                        accessCustomer,
 	"DELETE /api/v1/me":                            accessCustomer,
+	// Comments and reviews (community.go): anyone reads, signed-in
+	// customers post, and change or delete only their own comments (the
+	// service refuses another's with not_author).
+	"GET /api/v1/markets/{market}/products/{slug}/comments":               accessPublic,
+	"POST /api/v1/markets/{market}/products/{slug}/comments":              accessCustomer,
+	"PATCH /api/v1/markets/{market}/products/{slug}/comments/{id}":        accessCustomer,
+	"DELETE /api/v1/markets/{market}/products/{slug}/comments/{id}":       accessCustomer,
+	"POST /api/v1/markets/{market}/products/{slug}/comments/{id}/reports": accessCustomer,
+	"GET /api/v1/markets/{market}/products/{slug}/reviews":                accessPublic,
+	"POST /api/v1/markets/{market}/products/{slug}/reviews":               accessCustomer,
+	"POST /api/v1/markets/{market}/products/{slug}/reviews/{id}/votes":    accessCustomer,
 }
 
 // guard wraps h with the check its access calls for, where the check is

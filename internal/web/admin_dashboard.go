@@ -41,8 +41,10 @@ func adminDashboardSchemas() map[string]any {
 			"top_products": schemaArray(schemaObject([]string{"sku", "name", "units", "revenue"}, map[string]any{
 				"sku": str, "name": str, "units": integer, "revenue": schemaArray(money),
 			})),
-			"waitlist_tracked": map[string]any{"type": "boolean", "description": "false while the store keeps no waitlist; waitlist is then empty."},
-			"waitlist":         schemaArray(schemaObject([]string{"sku", "name", "waiting"}, map[string]any{"sku": str, "name": str, "waiting": integer})),
+			"waitlist_tracked": map[string]any{"type": "boolean", "description": "false when the report has no waitlist source; waitlist is then empty."},
+			"waitlist": schemaArray(schemaObject([]string{"product", "name", "market", "confirmed", "unconfirmed"}, map[string]any{
+				"product": str, "name": str, "market": str, "confirmed": integer, "unconfirmed": integer,
+			})),
 		}),
 	}
 	for k, v := range webhookSchemas(str, integer, ts) {
@@ -66,7 +68,7 @@ func (s *Server) salesReport(r *http.Request) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return report.Sales(r.Context(), s.db.Reader(), s.db.Dialect, report.Options{Now: time.Now(), Days: int(days)})
+	return report.Sales(r.Context(), s.db.Reader(), s.db.Dialect, report.Options{Now: time.Now(), Days: int(days), Waitlist: s.dashboardWaitlist})
 }
 
 func (s *Server) apiAdminSalesReport(w http.ResponseWriter, r *http.Request) {

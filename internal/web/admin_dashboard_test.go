@@ -299,7 +299,7 @@ func TestAdminDashboard(t *testing.T) {
 			return "$" + strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100+100, 10)[1:]
 		}
 		for _, want := range []string{"Dashboard", money(total), money(total / 2), "MB8-BLK", `role="img"`, "aria-labelledby=", "Orders by status",
-			"does not keep a waitlist yet", "Waiting for payment"} {
+			"Waitlist demand", "Nobody is waiting.", "Waiting for payment"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("dashboard lacks %q", want)
 			}

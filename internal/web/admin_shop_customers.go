@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mistore/internal/community"
 	"mistore/internal/customer"
 )
 
@@ -162,8 +163,11 @@ func (s *Server) adminCustomersPage(w http.ResponseWriter, r *http.Request) {
 // adminCustomerContent is one customer's page.
 type adminCustomerContent struct {
 	Customer customer.AccountDetail
-	// CanDisable: the caller may disable and enable accounts.
+	// CanDisable: the caller may disable and enable accounts, and ban
+	// them from the community.
 	CanDisable bool
+	// Member is the account in the community: its posts and any ban.
+	Member *community.Member
 }
 
 func (s *Server) adminCustomerPage(w http.ResponseWriter, r *http.Request) {
@@ -177,8 +181,13 @@ func (s *Server) adminCustomerPage(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
+	m, err := s.community.Member(r.Context(), id)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
 	s.renderAdmin(w, r, http.StatusOK, "admin_customer", "customers", d.Name,
-		adminCustomerContent{Customer: d, CanDisable: s.staffCaller(r).Can(permCustomerWrite)})
+		adminCustomerContent{Customer: d, CanDisable: s.staffCaller(r).Can(permCustomerWrite), Member: m})
 }
 
 func (s *Server) adminCustomerDisable(w http.ResponseWriter, r *http.Request) {

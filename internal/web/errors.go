@@ -61,6 +61,14 @@ const (
 	codeInvalidState       = "invalid_state"
 	codeOverloaded         = "overloaded"
 	codeClaimCart          = "claim_cart"
+	// Comments and reviews (community.go).
+	codeNotAuthor        = "not_author"
+	codeEditWindowClosed = "edit_window_closed"
+	codeCommentDeleted   = "comment_deleted"
+	codeAlreadyReviewed  = "already_reviewed"
+	codeOwnReview        = "own_review"
+	codeBanned           = "banned"
+	codeAccountDisabled  = "account_disabled"
 )
 
 // errorMapping maps one domain sentinel error to an HTTP status and API code.
@@ -72,7 +80,7 @@ type errorMapping struct {
 
 // errorTable is every mapping: the storefront's below, then each back
 // office surface's own (admin_*.go), so the table stays one list.
-var errorTable = slices.Concat(storeErrors, flashSaleErrors, adminErrors, adminOrderErrors, adminCatalogErrors, adminShopErrors, adminDashboardErrors)
+var errorTable = slices.Concat(storeErrors, flashSaleErrors, adminErrors, adminOrderErrors, adminCatalogErrors, adminShopErrors, adminDashboardErrors, communityErrors, waitlistErrors)
 
 // storeErrors maps the storefront's domain sentinel errors.
 var storeErrors = []errorMapping{
@@ -215,7 +223,13 @@ func userMessage(sentinel, err error) string {
 	}
 	var limited *ratelimit.LimitedError
 	if errors.As(err, &limited) {
+		if msg := postingLimitMessage(limited.Rule, limited.RetryAfter); msg != "" {
+			return msg
+		}
 		return fmt.Sprintf("Too many attempts; try again in %s.", waitText(limited.RetryAfter))
+	}
+	if msg := communityMessage(sentinel); msg != "" {
+		return msg
 	}
 	switch sentinel {
 	case errSignInRequired, customer.ErrNoSession:

@@ -91,6 +91,8 @@ func (s *Server) newPage(r *http.Request, code, path string) (*page, error) {
 
 type homeContent struct {
 	Featured []catalog.View
+	// Cards are Featured with their ratings (community_cards.go).
+	Cards []productCard
 }
 
 func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
@@ -110,8 +112,13 @@ func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Title = "Mistore " + p.Market.Name
 	p.Description = "The official Mistore shop for " + p.Market.Name + ": fitness bands, power banks, audio and accessories."
-	p.Content = homeContent{Featured: list.Products}
-	s.render(w, r, http.StatusOK, "home", pageKey("home", code, list.Revision, "", list.Products...), p)
+	cards, ratings, err := s.productCards(r.Context(), list.Products)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	p.Content = homeContent{Featured: list.Products, Cards: cards}
+	s.render(w, r, http.StatusOK, "home", pageKey("home", code, list.Revision, ratings, list.Products...), p)
 }
 
 // pageKey builds a cache key for a storefront page from everything it
@@ -136,8 +143,10 @@ type productsContent struct {
 	Category     string
 	CategoryName string
 	List         *catalog.ListResult
-	Pages        []pageLink
-	Prev, Next   string
+	// Cards are List's products with their ratings (community_cards.go).
+	Cards      []productCard
+	Pages      []pageLink
+	Prev, Next string
 }
 
 type pageLink struct {
@@ -213,8 +222,14 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 	if list.Page < last {
 		c.Next = pageURL(list.Page + 1)
 	}
+	cards, ratings, err := s.productCards(r.Context(), list.Products)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	c.Cards = cards
 	p.Content = c
-	params := fmt.Sprintf("%q|%s|%d|%d|%d", q.Q, q.Category, q.Page, q.PerPage, list.Total)
+	params := fmt.Sprintf("%q|%s|%d|%d|%d", q.Q, q.Category, q.Page, q.PerPage, list.Total) + ratings
 	s.render(w, r, http.StatusOK, "products", pageKey("products", code, list.Revision, params, list.Products...), p)
 }
 
@@ -249,9 +264,23 @@ func listQuery(r *http.Request, cats []catalog.Category) (catalog.ListQuery, err
 type productContent struct {
 	View     *catalog.View
 	Selected *catalog.VariantView
+	// Waitlist is the "tell me when" box, set when the product cannot be
+	// bought in the market (waitlist_page.go).
+	Waitlist *waitlistBox
+	// Community is the product's comments and reviews (community_page.go).
+	Community *communityBox
 }
 
 func (s *Server) pageProduct(w http.ResponseWriter, r *http.Request) {
+	s.productPage(w, r, http.StatusOK)
+}
+
+// productPage renders the product page with status: 200, or the status
+// of a refused community form (community_page.go) shown again with its
+// message. Its waitlist and community boxes decide whether the page is
+// personal (Private, never cached); an anonymous page is cached under a
+// key that holds its thread's state, checked before the thread is read.
+func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int) {
 	code, slug := r.PathValue("market"), r.PathValue("slug")
 	v, err := s.catalog.Product(r.Context(), code, slug)
 	if err != nil {
@@ -284,12 +313,38 @@ func (s *Server) pageProduct(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Title = v.Name
 	p.Description = v.Description
-	p.Content = c
 	selected := ""
 	if c.Selected != nil {
 		selected = c.Selected.SKU
 	}
-	s.render(w, r, http.StatusOK, "product", pageKey("product", code, v.Revision, selected, *v), p)
+	// The waitlist box first: it is cheap, and it marks the page Private
+	// when it shows anything personal.
+	if c.Waitlist, err = s.productWaitlist(r, p, v); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	r, cv, err := s.communityRequest(w, r, v)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	key := ""
+	if !p.Private && !cv.private && status == http.StatusOK {
+		key = pageKey("product", code, v.Revision, selected+cv.keyPart, *v)
+		if e := s.cache.get(key); e != nil {
+			e.serve(w, r)
+			return
+		}
+	}
+	if c.Community, err = s.productCommunity(r, p, v); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	if p.Private {
+		key = ""
+	}
+	p.Content = c
+	s.render(w, r, status, "product", key, p)
 }
 
 type errorContent struct {

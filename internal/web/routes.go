@@ -83,5 +83,7 @@ func (s *Server) routes(mux *recordingMux) {
 	s.cartRoutes(api, store)
 	s.adminRoutes(mux, api)
 	s.flashSaleRoutes(mux, store, api)
+	s.communityRoutes(mux, store, api)
+	s.waitlistRoutes(mux, store, api)
 	mux.HandleFunc("/api/", s.apiNotFound)
 }

@@ -16,6 +16,7 @@ import (
 	"mistore/internal/cart"
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
+	"mistore/internal/community"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/flashsale"
@@ -26,6 +27,7 @@ import (
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
 	"mistore/internal/staff"
+	"mistore/internal/waitlist"
 )
 
 // Deps is what the web layer needs from the rest of the store.
@@ -76,6 +78,14 @@ type Deps struct {
 	// Cart with default options. serve passes the one its sweeper runs,
 	// so that a claim's engine hears of units coming back.
 	FlashSales *flashsale.Service
+	// Community keeps products' comments and reviews and their
+	// moderation; nil means a service on DB with the catalog's clock,
+	// posting limits enforced only when Limits is set.
+	Community *community.Service
+	// Waitlist keeps the "tell me when it's available" requests; nil
+	// means a service on DB and Catalog mailing through Mailer (or an
+	// outbox-only mailer), with live stock and PublicURL's links.
+	Waitlist *waitlist.Service
 }
 
 // noJobs is the waker of a store without a job runner.
@@ -126,6 +136,12 @@ type Server struct {
 	// the database on first use (flashsale_page.go).
 	queueKeyMu    sync.Mutex
 	queueKeyBytes []byte
+	// community serves comments, reviews and their moderation
+	// (community*.go, admin_moderation*.go).
+	community *community.Service
+	// waitlist serves the waitlist form, its links and the demand report
+	// (waitlist*.go, admin_waitlist.go).
+	waitlist *waitlist.Service
 	// access is apiAccess, this server's copy.
 	access map[string]access
 }
@@ -173,6 +189,11 @@ func New(deps Deps) (*Server, error) {
 	if s.flashsales == nil {
 		s.flashsales = flashsale.NewService(deps.DB, deps.Catalog, s.cart, flashsale.Options{Log: s.log})
 	}
+	s.community = deps.Community
+	if s.community == nil {
+		s.community = community.New(deps.DB, community.Options{Now: deps.Catalog.Now, Limiter: deps.Limits, NoLimits: deps.Limits == nil})
+	}
+	s.waitlist = deps.Waitlist
 	s.access = maps.Clone(apiAccess)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	s.api = newAPIDoc(s.version)

@@ -19,6 +19,8 @@ import (
 	"mistore/internal/order"
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
+
+	"mistore/internal/waitlist"
 )
 
 // Error codes of the JSON API (API.md). Domain outcomes map to them in
@@ -254,6 +256,10 @@ func userMessage(sentinel, err error) string {
 		return "The webhook was signed too long ago."
 	case payment.ErrMalformedWebhook:
 		return "The webhook body is not an event."
+	case waitlist.ErrAvailable:
+		return "This product can be bought here now: there is no need to wait for it."
+	case waitlist.ErrInvalidToken:
+		return "This link is not valid (any more): it may have been changed, or replaced by a newer email. Sign up again from the product page."
 	case catalog.ErrNotFound:
 		return "There is no such product."
 	case market.ErrNotFound:

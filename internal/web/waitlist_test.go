@@ -72,11 +72,15 @@ func TestWaitlistAPI(t *testing.T) {
 		} {
 			st, body, _ := s.do("POST", c.path, c.body)
 			var e struct {
-				Error struct{ Code, Field string }
+				Error struct{ Code, Field, Message string }
 			}
 			json.Unmarshal([]byte(body), &e)
 			if st != c.status || e.Error.Code != c.code {
 				t.Errorf("%s %s: %d %s, want %d %s", c.path, c.body, st, body, c.status, c.code)
+			}
+			// A sentence for people, not the Go error.
+			if strings.Contains(e.Error.Message, "waitlist:") || strings.Contains(e.Error.Message, "mistore-") {
+				t.Errorf("%s %s: message %q reads like an internal error", c.path, c.body, e.Error.Message)
 			}
 		}
 		if n := s.countRows("SELECT count(*) FROM waitlist_entries"); n != 1 {

@@ -30,6 +30,12 @@ type Export struct {
 	// Orders are the orders placed with the customer's verified email
 	// address, newest first; none while it is unverified.
 	Orders []ExportOrder `json:"orders"`
+	// Comments and Reviews are what they posted in the community.
+	Comments []community.ExportComment `json:"comments"`
+	Reviews  []community.ExportReview  `json:"reviews"`
+	// Waitlist holds the waitlist entries of their verified address; none
+	// while it is unverified.
+	Waitlist []waitlist.ExportEntry `json:"waitlist"`
 }
 
 // Profile is the account itself, in an Export.
@@ -170,6 +176,15 @@ func (s *Service) export(ctx context.Context, q db.Querier, id int64) (Export, e
 	}
 	if e.Orders, err = exportOrders(ctx, q, id); err != nil {
 		return Export{}, fmt.Errorf("orders: %w", err)
+	}
+	if e.Comments, e.Reviews, err = community.ExportCustomer(ctx, q, id); err != nil {
+		return Export{}, err
+	}
+	e.Waitlist = []waitlist.ExportEntry{}
+	if verified.Valid {
+		if e.Waitlist, err = waitlist.ExportEmail(ctx, q, e.Profile.Email); err != nil {
+			return Export{}, err
+		}
 	}
 	return e, nil
 }

@@ -30,6 +30,10 @@ Usage:
   mistore apikey create --role owner|manager|support|viewer --name NAME (prints the key once)
   mistore loadtest URL [URL...] [--scenario browse|checkout|flashsale] [--duration 30s] [--workers N]
                    [--db PATH_OR_URL] [--customers N] [--units K] [--limit L] [--sku SKU] [--lead 3s]
+  mistore copy    --from data/mistore.db --to postgres://... [--sessions] [--force]
+                                      move a SQLite store into an empty PostgreSQL database
+  mistore backup  FILE [--db ...]     consistent online backup of a SQLite store
+  mistore restore FILE [--db ...] [--force]   put a backup in place (store stopped)
   mistore version
 
 Every flag also reads an environment variable: MISTORE_ADDR, MISTORE_DB,
@@ -77,6 +81,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdStaff(ctx, rest, getenv, stdin, stdout, stderr)
 	case "apikey":
 		err = cmdAPIKey(ctx, rest, getenv, stdout, stderr)
+	case "copy":
+		err = cmdCopy(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		err = cmdRestore(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mistore", version)
 	case "help", "-h", "--help":

@@ -11,10 +11,12 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"mistore/internal/audit"
 	"mistore/internal/catalog"
+	"mistore/internal/changefeed"
 	"mistore/internal/community"
 	"mistore/internal/db"
 	"mistore/internal/demo"
@@ -38,9 +40,10 @@ type Main struct {
 	Mailer    *notify.Mailer
 	shop      *shop
 	publicURL string
-	// seeded is set when Open seeded an empty store: its first start also
-	// opens the demo flash sale and brings the demo community.
-	seeded bool
+	// feed listens for other instances' changes (PostgreSQL only).
+	feed     *changefeed.Listener
+	stopFeed context.CancelFunc
+	feedDone sync.WaitGroup
 	// Wrap, when set before Open, wraps the store's handler; tests use it
 	// to hold requests in flight.
 	Wrap     func(http.Handler) http.Handler
@@ -77,6 +80,15 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.listener = ln
 	m.shop.start(m.Log)
+	if m.feed != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		m.stopFeed = cancel
+		m.feedDone.Add(1)
+		go func() {
+			defer m.feedDone.Done()
+			m.feed.Run(ctx)
+		}()
+	}
 	var handler http.Handler = m.Web
 	if m.Wrap != nil {
 		handler = m.Wrap(handler)
@@ -109,12 +121,6 @@ func (m *Main) openServices(ctx context.Context) error {
 	m.DB = d
 	inv := inventory.NewService(d)
 	m.Catalog = catalog.NewService(d, inventory.NewDisplayCache(inv, time.Second), catalog.Options{})
-	if m.Config.Demo {
-		if err := m.seedIfEmpty(ctx); err != nil {
-			d.Close()
-			return err
-		}
-	}
 	if m.Mailer, err = newMailer(m.Config, d, m.Log); err != nil {
 		d.Close()
 		return err
@@ -125,15 +131,13 @@ func (m *Main) openServices(ctx context.Context) error {
 		d.Close()
 		return err
 	}
-	if m.seeded {
-		// A demo without its sale or its members is still a demo: say
-		// so, and go on.
-		if err := m.openDemoSale(ctx); err != nil {
-			m.Log.Warn("no demo flash sale", "err", err)
-		}
-		members := community.New(d, community.Options{NoLimits: true})
-		if err := demo.SeedCommunity(ctx, d, members); err != nil {
-			m.Log.Warn("no demo community", "err", err)
+	if m.Config.Demo {
+		// Instances starting at once on one PostgreSQL database seed it
+		// once: they take turns, and the first finds it empty.
+		if err := d.Exclusively(ctx, demoSeedLockID, func() error { return m.seedIfEmpty(ctx) }); err != nil {
+			m.shop.close()
+			d.Close()
+			return err
 		}
 	}
 	m.Web, err = web.New(web.Deps{
@@ -147,11 +151,29 @@ func (m *Main) openServices(ctx context.Context) error {
 		d.Close()
 		return err
 	}
+	if d.Dialect == db.Postgres {
+		// Other instances' staff changes reach this one's caches through
+		// PostgreSQL's LISTEN/NOTIFY (internal/changefeed).
+		m.feed = changefeed.NewListener(m.Config.DB, m.Log)
+		reload := func(ctx context.Context, key string) {
+			if err := m.Catalog.Changed(ctx, key); err != nil {
+				m.Log.Warn("reload the catalog after another instance's change", "err", err)
+			}
+		}
+		m.feed.On(changefeed.Catalog, reload)
+		m.feed.On(changefeed.Stock, reload)
+		m.feed.On(changefeed.FlashSale, m.shop.flash.Changed)
+		if err := m.Web.RegisterMetrics(m.feed); err != nil {
+			d.Close()
+			return err
+		}
+	}
 	return nil
 }
 
-// seedIfEmpty loads the demo catalog into a store that has no products, so
-// the first start shows a working shop and a real store is never touched.
+// seedIfEmpty loads the demo catalog, its flash sale and its community into
+// a store that has no products, so the first start shows a working shop and
+// a real store is never touched.
 func (m *Main) seedIfEmpty(ctx context.Context) error {
 	var n int
 	if err := m.DB.Reader().QueryRowContext(ctx, "SELECT count(*) FROM products").Scan(&n); err != nil {
@@ -165,9 +187,21 @@ func (m *Main) seedIfEmpty(ctx context.Context) error {
 		return err
 	}
 	m.Log.Info("loaded the demo catalog", "products", res.Products, "variants", res.Variants)
-	m.seeded = true
+	// A demo without its sale or its members is still a demo: say so, and
+	// go on.
+	if err := m.openDemoSale(ctx); err != nil {
+		m.Log.Warn("no demo flash sale", "err", err)
+	}
+	members := community.New(m.DB, community.Options{NoLimits: true})
+	if err := demo.SeedCommunity(ctx, m.DB, members); err != nil {
+		m.Log.Warn("no demo community", "err", err)
+	}
 	return nil
 }
+
+// demoSeedLockID is the PostgreSQL advisory lock under which an instance
+// seeds an empty demo store.
+const demoSeedLockID = 7259_1002
 
 // openDemoSale starts the demo store's flash sale, on its first start: a
 // week of Band 8 Active at two thirds of its price, so that the flash-sale
@@ -215,6 +249,10 @@ func (m *Main) Close() error {
 			err = fmt.Errorf("shutdown: %w", serr)
 			m.http.Close()
 		}
+	}
+	if m.stopFeed != nil {
+		m.stopFeed()
+		m.feedDone.Wait()
 	}
 	if m.shop != nil {
 		m.shop.close()

@@ -293,7 +293,7 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (*Product,
 			return err
 		}
 		created = p
-		return bumpRevision(ctx, tx)
+		return bumpRevision(ctx, s.db, tx)
 	})
 	if err != nil {
 		return nil, err
@@ -678,7 +678,7 @@ func (s *Service) edit(ctx context.Context, slug string, fn editFunc) (*Product,
 			return err
 		}
 		result = q
-		return bumpRevision(ctx, tx)
+		return bumpRevision(ctx, s.db, tx)
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mistore/internal/audit"
+	"mistore/internal/changefeed"
 	"mistore/internal/db"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
@@ -211,7 +212,7 @@ func (s *Service) ImportWith(ctx context.Context, r io.Reader, opts ImportOption
 				return err
 			}
 		}
-		return bumpRevision(ctx, tx)
+		return bumpRevision(ctx, s.db, tx)
 	})
 	if err != nil {
 		return nil, err
@@ -222,13 +223,15 @@ func (s *Service) ImportWith(ctx context.Context, r io.Reader, opts ImportOption
 	return res, nil
 }
 
-// bumpRevision tells every process holding a catalog snapshot to reload.
-func bumpRevision(ctx context.Context, tx db.Querier) error {
+// bumpRevision tells every process holding a catalog snapshot to reload:
+// those that poll see the new revision, and on PostgreSQL those that
+// listen hear of it (changefeed) as soon as tx commits.
+func bumpRevision(ctx context.Context, d *db.DB, tx db.Querier) error {
 	_, err := tx.ExecContext(ctx, "UPDATE catalog_revision SET revision = revision + 1 WHERE id = 1")
 	if err != nil {
 		return fmt.Errorf("bump catalog revision: %w", err)
 	}
-	return nil
+	return changefeed.Publish(ctx, d, tx, changefeed.Catalog, "")
 }
 
 func newImporter(ctx context.Context, d *db.DB) (*importer, error) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"mistore/internal/catalog"
@@ -77,6 +78,8 @@ type Service struct {
 	claims   Claims
 	provider string
 	now      func() time.Time
+	// placed counts the orders this process placed, for metrics.
+	placed atomic.Uint64
 }
 
 // SetClaims lets checkout sell flash-sale claim carts. Without it (a store
@@ -429,6 +432,11 @@ func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) 
 // the shopper comes back to. created is false when the cart had been
 // checked out before.
 func (s *Service) Place(ctx context.Context, cartID, token string, req Request, returnURL func(o *order.Order, token string) string) (placed *order.Order, created bool, err error) {
+	defer func() {
+		if err == nil && created {
+			s.placed.Add(1)
+		}
+	}()
 	code, err := s.carts.Check(ctx, cartID, token)
 	if err != nil {
 		return nil, false, err
@@ -572,3 +580,6 @@ func redeem(ctx context.Context, tx db.Querier, code string, o *order.Order, now
 	_, err = tx.ExecContext(ctx, "INSERT INTO coupon_redemptions (code, order_id, email, created_at) VALUES ($1, $2, $3, $4)", code, o.ID, email, now)
 	return err
 }
+
+// Placed returns how many orders this process placed since it started.
+func (s *Service) Placed() uint64 { return s.placed.Load() }

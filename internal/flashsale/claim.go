@@ -185,7 +185,9 @@ func (e *engine) measure(d time.Duration, n int) {
 // ErrPaused, ErrSoldOut, ErrNotRegistered, ErrLimitReached, an
 // *input.FieldError for a bad quantity, or a *BusyError under overload.
 func (s *Service) Claim(ctx context.Context, id, customerID int64, qty int) (*Claim, error) {
-	return s.engine.claim(ctx, id, customerID, qty)
+	c, err := s.engine.claim(ctx, id, customerID, qty)
+	s.claims.count(err)
+	return c, err
 }
 
 func (e *engine) claim(ctx context.Context, id, customerID int64, qty int) (*Claim, error) {

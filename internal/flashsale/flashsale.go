@@ -214,6 +214,8 @@ type Service struct {
 	log     *slog.Logger
 	opts    Options
 	engine  *engine
+	// claims counts the claims decided, by outcome (stats.go).
+	claims claimStats
 }
 
 // NewService returns a Service on d. Close stops its claim batchers.

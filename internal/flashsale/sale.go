@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"mistore/internal/audit"
 	"mistore/internal/catalog"
+	"mistore/internal/changefeed"
 	"mistore/internal/db"
 	"mistore/internal/input"
 	"mistore/internal/market"
@@ -146,6 +148,9 @@ func (s *Service) Create(ctx context.Context, ns NewSale) (*Sale, error) {
 		}
 		sl, err := saleForUpdate(ctx, tx, s.db.Dialect, id)
 		if err != nil {
+			return err
+		}
+		if err := changefeed.Publish(ctx, s.db, tx, changefeed.FlashSale, strconv.FormatInt(id, 10)); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, "flashsale.create", subject(id), nil, recordOf(sl))
@@ -347,6 +352,9 @@ func (s *Service) change(ctx context.Context, id int64, action string, fn func(t
 		}
 		after, err := saleForUpdate(ctx, tx, s.db.Dialect, id)
 		if err != nil {
+			return err
+		}
+		if err := changefeed.Publish(ctx, s.db, tx, changefeed.FlashSale, strconv.FormatInt(id, 10)); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, action, subject(id), before, recordOf(after))

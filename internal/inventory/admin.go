@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"mistore/internal/audit"
+	"mistore/internal/changefeed"
 	"mistore/internal/db"
 	"mistore/internal/input"
 )
@@ -174,7 +175,8 @@ func (s *Service) Adjust(ctx context.Context, a Adjustment) (Level, error) {
 			return err
 		}
 		lvl = Level{Warehouse: a.Warehouse, OnHand: a.OnHand, Reserved: reserved}
-		return nil
+		// Other instances drop their display copies of stock on commit.
+		return changefeed.Publish(ctx, s.db, tx, changefeed.Stock, a.SKU)
 	})
 	return lvl, err
 }

@@ -57,6 +57,8 @@ type Service struct {
 	claims    Claims
 	log       *slog.Logger
 	now       func() time.Time
+	// stats counts payments applied, for the store's metrics (stats.go).
+	stats paymentStats
 }
 
 // SetClaims makes orders settle flash-sale claims. Without it (a store
@@ -185,7 +187,7 @@ func (s *Service) AcceptWebhook(ctx context.Context, provider string, payload []
 	if ev.Type == payment.EventPaymentSucceeded {
 		pre = s.prerender(ctx, ev.Reference)
 	}
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.payTx(ctx, func(ctx context.Context, tx db.Querier) error {
 		fresh, err := recordEvent(ctx, tx, provider, ev.ID)
 		if err != nil || !fresh {
 			return err
@@ -228,7 +230,9 @@ func (s *Service) handlePaymentEvent(ctx context.Context, j jobs.Job) error {
 	if err := json.Unmarshal(j.Payload, &pj); err != nil {
 		return jobs.Permanent(err)
 	}
-	return s.db.Tx(ctx, func(tx db.Querier) error { return s.applyEvent(ctx, tx, pj.Provider, pj.Event, nil) })
+	return s.payTx(ctx, func(ctx context.Context, tx db.Querier) error {
+		return s.applyEvent(ctx, tx, pj.Provider, pj.Event, nil)
+	})
 }
 
 // applyEvent moves the order an event is about, inside tx.
@@ -261,7 +265,11 @@ func noteFailure(ctx context.Context, tx db.Querier, ev payment.Event) error {
 	if ev.Message != "" {
 		msg = "A payment attempt failed: " + ev.Message
 	}
-	return AddEvent(ctx, tx, o.ID, "payment_failed", msg)
+	if err := AddEvent(ctx, tx, o.ID, "payment_failed", msg); err != nil {
+		return err
+	}
+	tallyOf(ctx).failed++
+	return nil
 }
 
 // ApplyPayment records that the provider captured amount for order
@@ -271,7 +279,7 @@ func noteFailure(ctx context.Context, tx db.Querier, ev payment.Event) error {
 // refunded if not.
 func (s *Service) ApplyPayment(ctx context.Context, provider, number, sessionID, chargeID string, amount money.Money) error {
 	pre := s.prerender(ctx, number)
-	return s.db.Tx(ctx, func(tx db.Querier) error {
+	return s.payTx(ctx, func(ctx context.Context, tx db.Querier) error {
 		return s.applyPayment(ctx, tx, provider, number, sessionID, chargeID, amount, pre)
 	})
 }
@@ -395,6 +403,7 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 	if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
 		return err
 	}
+	tallyOf(ctx).paid++
 	if err := notify.EmitEvent(ctx, tx, notify.EventOrderPaid, WebhookData(o, Paid)); err != nil {
 		return err
 	}

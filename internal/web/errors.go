@@ -13,6 +13,7 @@ import (
 	"mistore/internal/catalog"
 	"mistore/internal/checkout"
 	"mistore/internal/customer"
+	"mistore/internal/db"
 	"mistore/internal/flashsale"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
@@ -201,6 +202,9 @@ func classify(err error) (int, apiError) {
 			return e.status, apiError{Code: e.code, Message: userMessage(e.err, err)}
 		}
 	}
+	if db.IsUnavailable(err) {
+		return http.StatusServiceUnavailable, apiError{Code: codeUnavailable, Message: unavailableMessage}
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return http.StatusServiceUnavailable, apiError{Code: codeUnavailable, Message: "The store took too long to answer; please try again."}
 	}
@@ -310,6 +314,9 @@ func retryAfter(w http.ResponseWriter, err error) {
 	var limited *ratelimit.LimitedError
 	if errors.As(err, &limited) {
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(limited.RetryAfter)))
+	}
+	if db.IsUnavailable(err) {
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetry))
 	}
 	var busy *flashsale.BusyError
 	if errors.As(err, &busy) {

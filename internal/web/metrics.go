@@ -1,8 +1,12 @@
 package web
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -85,4 +89,107 @@ func statusText(code int) string {
 		return "404"
 	}
 	return strconv.Itoa(code)
+}
+
+// RegisterMetrics adds collectors made outside the web server to its
+// /metrics, such as the change feed's (changefeed.Listener).
+func (s *Server) RegisterMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := s.metrics.registry.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerStore adds the business metrics of s's services.
+func (m *metrics) registerStore(s *Server) {
+	m.registry.MustRegister(storeCollector{s: s})
+}
+
+var (
+	descOrdersPlaced = prometheus.NewDesc("mistore_orders_placed_total",
+		"Orders placed through this instance (checkouts that created an order).", nil, nil)
+	descOrdersPaid = prometheus.NewDesc("mistore_orders_paid_total",
+		"Orders this instance marked paid (payment events and returns applied).", nil, nil)
+	descPaymentFailures = prometheus.NewDesc("mistore_payment_failures_total",
+		"Failed payment attempts this instance recorded on orders.", nil, nil)
+	descClaims = prometheus.NewDesc("mistore_flashsale_claims_total",
+		"Flash-sale claims this instance decided, by outcome (claimed, sold_out, busy, ...).", []string{"outcome"}, nil)
+	descJobsDue = prometheus.NewDesc("mistore_jobs_due",
+		"Jobs due now and not finished, store-wide (every instance reports the same queue).", nil, nil)
+	descJobsOldest = prometheus.NewDesc("mistore_jobs_oldest_due_age_seconds",
+		"How long the oldest pending due job has waited, store-wide; 0 when none waits.", nil, nil)
+	descJobsFailed = prometheus.NewDesc("mistore_jobs_failed",
+		"Jobs that failed for good and wait for someone to look at them, store-wide.", nil, nil)
+)
+
+// storeCollector reads the business metrics at scrape time: the services'
+// counters, and the job queue with two cheap queries (the jobs table holds
+// only work to do and failures, and the due one walks the jobs_due index).
+type storeCollector struct{ s *Server }
+
+// Describe implements prometheus.Collector.
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOrdersPlaced, descOrdersPaid, descPaymentFailures, descClaims, descJobsDue, descJobsOldest, descJobsFailed} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	if s.checkout != nil {
+		ch <- prometheus.MustNewConstMetric(descOrdersPlaced, prometheus.CounterValue, float64(s.checkout.Placed()))
+	}
+	if s.orders != nil {
+		paid, failed := s.orders.PaymentStats()
+		ch <- prometheus.MustNewConstMetric(descOrdersPaid, prometheus.CounterValue, float64(paid))
+		ch <- prometheus.MustNewConstMetric(descPaymentFailures, prometheus.CounterValue, float64(failed))
+	}
+	if s.flashsales != nil {
+		for outcome, n := range s.flashsales.ClaimStats() {
+			ch <- prometheus.MustNewConstMetric(descClaims, prometheus.CounterValue, float64(n), outcome)
+		}
+	}
+	// A scrape while the database is away leaves the queue's metrics
+	// out rather than failing: readiness reports the database.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	q, err := jobQueue(ctx, s.db)
+	if err != nil {
+		s.log.Warn("metrics: read the job queue", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descJobsDue, prometheus.GaugeValue, float64(q.due))
+	ch <- prometheus.MustNewConstMetric(descJobsOldest, prometheus.GaugeValue, q.oldest.Seconds())
+	ch <- prometheus.MustNewConstMetric(descJobsFailed, prometheus.GaugeValue, float64(q.failed))
+}
+
+// queueState is the job queue as a scrape sees it.
+type queueState struct {
+	due, failed int64
+	oldest      time.Duration
+}
+
+func jobQueue(ctx context.Context, d *db.DB) (queueState, error) {
+	now := db.Now()
+	var q queueState
+	err := d.Reader().QueryRowContext(ctx, `SELECT
+			COALESCE(SUM(CASE WHEN state IN ('pending', 'running') AND run_at <= $1 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0)
+		FROM jobs`, now).Scan(&q.due, &q.failed)
+	if err != nil {
+		return q, err
+	}
+	var oldest time.Time
+	err = d.Reader().QueryRowContext(ctx, `SELECT run_at FROM jobs WHERE state = 'pending' AND run_at <= $1 ORDER BY run_at LIMIT 1`, now).Scan(&oldest)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return q, err
+	default:
+		q.oldest = max(now.Sub(oldest), 0)
+	}
+	return q, nil
 }

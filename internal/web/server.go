@@ -194,6 +194,7 @@ func New(deps Deps) (*Server, error) {
 		s.community = community.New(deps.DB, community.Options{Now: deps.Catalog.Now, Limiter: deps.Limits, NoLimits: deps.Limits == nil})
 	}
 	s.waitlist = deps.Waitlist
+	s.metrics.registerStore(s)
 	s.access = maps.Clone(apiAccess)
 	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	s.api = newAPIDoc(s.version)

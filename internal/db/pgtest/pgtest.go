@@ -147,6 +147,31 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// Tool returns the path of one of the installed PostgreSQL programs
+// (pg_dump, pg_restore, ...): beside the server's own, else the newest
+// packaged version's, else the one on PATH.
+func (s *Server) Tool(name string) string {
+	if p := filepath.Join(s.bin, name); fileExists(p) {
+		return p
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.Reverse(dirs)
+	for _, dir := range dirs {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return name
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // URL returns the address of database name on the server, as the store
 // takes it.
 func (s *Server) URL(name string) string {

@@ -158,7 +158,7 @@ func (s *Service) PostComment(ctx context.Context, c NewComment) (*Comment, erro
 	}
 	now := db.Time(s.now())
 	var id int64
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		if err := canPost(ctx, tx, c.CustomerID); err != nil {
 			return err
 		}
@@ -358,7 +358,7 @@ func (s *Service) EditComment(ctx context.Context, id, customer int64, body stri
 		return nil, err
 	}
 	now := db.Time(s.now())
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		st, err := loadCommentState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -394,7 +394,7 @@ func (s *Service) EditComment(ctx context.Context, id, customer int64, body stri
 // ErrNotAuthor. A banned member may still delete their comments.
 func (s *Service) DeleteComment(ctx context.Context, id, customer int64) error {
 	now := db.Time(s.now())
-	err := s.db.Tx(ctx, func(tx db.Querier) error {
+	err := s.write(ctx, func(tx db.Querier) error {
 		st, err := loadCommentState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -439,7 +439,7 @@ func (s *Service) ReportComment(ctx context.Context, id, customer int64, reason,
 		return err
 	}
 	now := db.Time(s.now())
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		if err := canPost(ctx, tx, customer); err != nil {
 			return err
 		}
@@ -466,15 +466,23 @@ func (s *Service) ReportComment(ctx context.Context, id, customer int64, reason,
 
 // Thread returns product's ThreadState.
 func (s *Service) Thread(ctx context.Context, product int64) (ThreadState, error) {
+	// The generation is read before the database: a write that commits
+	// meanwhile leaves what is read here stale at once.
+	gen, now := s.gen.Load(), time.Now()
+	if st, ok := s.cachedThread(product, gen, now); ok {
+		return st, nil
+	}
 	var st ThreadState
 	err := s.db.Reader().QueryRowContext(ctx, `SELECT last_number, version, changed_at FROM community_threads
 		WHERE product_id = $1`, product).Scan(&st.Comments, &st.Version, &st.Changed)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.keepThread(product, ThreadState{}, gen, now)
 		return ThreadState{}, nil
 	}
 	if err != nil {
 		return st, fmt.Errorf("thread of product %d: %w", product, err)
 	}
 	st.Changed = st.Changed.UTC()
+	s.keepThread(product, st, gen, now)
 	return st, nil
 }

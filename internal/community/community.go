@@ -23,6 +23,7 @@ package community
 import (
 	"errors"
 	"html/template"
+	"sync/atomic"
 	"time"
 
 	"mistore/internal/db"
@@ -105,6 +106,11 @@ type Service struct {
 	now      func() time.Time
 	limiter  *ratelimit.Limiter
 	noLimits bool
+
+	// gen counts this process's writes (see write); reads holds recent
+	// thread states and ratings under it (readcache.go).
+	gen   atomic.Uint64
+	reads readCache
 }
 
 // New returns the community service on d.

@@ -215,7 +215,7 @@ func (s *Service) HideComment(ctx context.Context, id int64, reason string) erro
 		return err
 	}
 	now := db.Time(s.now())
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		st, err := loadCommentState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func (s *Service) RestoreComment(ctx context.Context, id int64, reason string) e
 		return err
 	}
 	now := db.Time(s.now())
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		st, err := loadCommentState(ctx, tx, id)
 		if err != nil || !st.hidden {
 			return err
@@ -276,7 +276,7 @@ func (s *Service) RestoreComment(ctx context.Context, id int64, reason string) e
 // taking it out of the queue. Audited (comment.dismiss_reports).
 func (s *Service) DismissReports(ctx context.Context, id int64) error {
 	now := db.Time(s.now())
-	err := s.db.Tx(ctx, func(tx db.Querier) error {
+	err := s.write(ctx, func(tx db.Querier) error {
 		var open int
 		err := tx.QueryRowContext(ctx, "SELECT open_reports FROM comments WHERE id = $1", id).Scan(&open)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -316,7 +316,7 @@ func (s *Service) HideReview(ctx context.Context, id int64, reason string) error
 		return err
 	}
 	now := db.Time(s.now())
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		product, author, hidden, before, err := reviewState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -347,7 +347,7 @@ func (s *Service) RestoreReview(ctx context.Context, id int64, reason string) er
 		return err
 	}
 	now := db.Time(s.now())
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		product, author, hidden, before, err := reviewState(ctx, tx, id)
 		if err != nil || !hidden {
 			return err
@@ -372,7 +372,7 @@ func (s *Service) RestoreReview(ctx context.Context, id int64, reason string) er
 // already looked at does nothing.
 func (s *Service) ApproveReview(ctx context.Context, id int64) error {
 	now := db.Time(s.now())
-	err := s.db.Tx(ctx, func(tx db.Querier) error {
+	err := s.write(ctx, func(tx db.Querier) error {
 		var moderated bool
 		err := tx.QueryRowContext(ctx, "SELECT moderated_at IS NOT NULL FROM reviews WHERE id = $1", id).Scan(&moderated)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -415,7 +415,7 @@ func (s *Service) setBan(ctx context.Context, customer int64, banned bool, reaso
 		return err
 	}
 	now := db.Time(s.now())
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		var was bool
 		var before string
 		err := tx.QueryRowContext(ctx, `SELECT m.banned_at IS NOT NULL, COALESCE(m.ban_reason, '')
@@ -535,7 +535,7 @@ func (s *Service) SetWords(ctx context.Context, words []string) error {
 	}
 	sort.Strings(list)
 	now := db.Time(s.now())
-	err := s.db.Tx(ctx, func(tx db.Querier) error {
+	err := s.write(ctx, func(tx db.Querier) error {
 		before, err := loadWords(ctx, tx)
 		if err != nil {
 			return err

@@ -186,7 +186,7 @@ func (s *Service) PostReview(ctx context.Context, r NewReview) (*Review, error) 
 	}
 	now := db.Time(s.now())
 	var id int64
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		if err := canPost(ctx, tx, r.CustomerID); err != nil {
 			return err
 		}
@@ -338,7 +338,7 @@ func (s *Service) Vote(ctx context.Context, id, customer int64, ip string) (int,
 	}
 	now := db.Time(s.now())
 	var helpful int
-	err = s.db.Tx(ctx, func(tx db.Querier) error {
+	err = s.write(ctx, func(tx db.Querier) error {
 		if err := canPost(ctx, tx, customer); err != nil {
 			return err
 		}
@@ -383,6 +383,24 @@ const summaryChunk = 500
 // list's cards; a product without reviews has a zero Summary (and may be
 // missing from the map).
 func (s *Service) Summaries(ctx context.Context, products []int64) (map[int64]Summary, error) {
+	gen, now := s.gen.Load(), time.Now()
+	cached, missing := s.cachedSummaries(products, gen, now)
+	if len(missing) == 0 {
+		return cached, nil
+	}
+	read, err := s.readSummaries(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	s.keepSummaries(missing, read, gen, now)
+	for id, sm := range read {
+		cached[id] = sm
+	}
+	return cached, nil
+}
+
+// readSummaries reads the summaries of products from the database.
+func (s *Service) readSummaries(ctx context.Context, products []int64) (map[int64]Summary, error) {
 	out := make(map[int64]Summary, len(products))
 	for len(products) > 0 {
 		chunk := products[:min(len(products), summaryChunk)]

@@ -25,11 +25,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-func (s *Server) robots(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("User-agent: *\nDisallow: /api/\nDisallow: /admin/\n"))
-}
-
 // favicon points browsers at the logo, which lives under a hashed URL.
 func (s *Server) favicon(w http.ResponseWriter, r *http.Request) {
 	u, err := s.assets.URL("img/logo.svg")

@@ -57,6 +57,7 @@ func (s *Server) routes(mux *recordingMux) {
 	store.HandleFunc("GET /{$}", s.rootRedirect)
 	store.HandleFunc("GET /{market}/{$}", s.pageHome)
 	store.HandleFunc("GET /{market}", s.marketRedirect)
+	store.HandleFunc("GET /{market}/sitemap.xml", s.sitemap)
 	store.HandleFunc("GET /{market}/products", s.pageProducts)
 	store.HandleFunc("GET /{market}/products/{slug}", s.pageProduct)
 	store.HandleFunc("/", s.pageNotFound)

@@ -573,3 +573,29 @@ func TestExportImportRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestCertificateWatchNextRun: the daily run chains to the next 06:00 UTC
+// strictly after it, so a run just after midnight keeps the same morning's.
+func TestCertificateWatchNextRun(t *testing.T) {
+	for _, c := range []struct{ now, want time.Time }{
+		{time.Date(2026, 11, 28, 0, 6, 0, 0, time.UTC), time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC), time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 6, 0, 0, 0, time.UTC)},
+	} {
+		dbtest.Each(t, func(t *testing.T, d *db.DB) {
+			mailer := notify.NewMailer(d, nil, "Mistore <shop@example.com>", nil)
+			w := catalog.NewCertWatch(d, mailer, "", func() time.Time { return c.now }, nil)
+			ctx := context.Background()
+			if _, err := w.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var runAt time.Time
+			if err := d.Read.QueryRow("SELECT run_at FROM jobs WHERE kind = $1 AND state = 'pending'", catalog.JobCertificateWatch).Scan(&runAt); err != nil {
+				t.Fatal(err)
+			}
+			if !runAt.Equal(c.want) {
+				t.Errorf("run at %v: next run %v, want %v", c.now, runAt.UTC(), c.want)
+			}
+		})
+	}
+}

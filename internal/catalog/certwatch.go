@@ -63,12 +63,12 @@ func (w *CertWatch) Register(r *jobs.Runner) { r.Handle(JobCertificateWatch, w.h
 func (w *CertWatch) Schedule(ctx context.Context) error {
 	now := w.now().UTC()
 	return w.db.Tx(ctx, func(tx db.Querier) error {
-		return enqueueWatch(ctx, tx, now, now)
+		return enqueueWatch(ctx, tx, JobCertificateWatch+":"+now.Format(time.DateOnly), now)
 	})
 }
 
-func enqueueWatch(ctx context.Context, tx db.Querier, day, at time.Time) error {
-	key := JobCertificateWatch + ":" + day.UTC().Format(time.DateOnly)
+// enqueueWatch queues a run at at, once per key.
+func enqueueWatch(ctx context.Context, tx db.Querier, key string, at time.Time) error {
 	return jobs.Enqueue(ctx, tx, JobCertificateWatch, struct{}{}, jobs.Options{RunAt: at, UniqueKey: key})
 }
 
@@ -167,8 +167,15 @@ func (w *CertWatch) Run(ctx context.Context) ([]ExpiringCertificate, error) {
 				}
 			}
 		}
-		next := time.Date(now.Year(), now.Month(), now.Day()+1, watchHour, 0, 0, 0, time.UTC)
-		return enqueueWatch(ctx, tx, next, next)
+		// The next watchHour strictly after now: a run just after midnight
+		// (a restart) still leaves this morning's run in place. Keyed by
+		// the hour, not the day, so it never collides with the day's
+		// catch-up run that Schedule queues, which may be this very job.
+		next := time.Date(now.Year(), now.Month(), now.Day(), watchHour, 0, 0, 0, time.UTC)
+		if !next.After(now) {
+			next = next.AddDate(0, 0, 1)
+		}
+		return enqueueWatch(ctx, tx, JobCertificateWatch+":"+next.Format("2006-01-02T15"), next)
 	})
 	if err != nil {
 		return nil, err

@@ -140,13 +140,20 @@ func (b *lockedBuffer) String() string {
 // a fresh SQLite file and the demo catalog, and returns its base URL.
 func startBrowserStore(t *testing.T) string {
 	t.Helper()
+	m, _ := startDemoStore(t)
+	return m.URL()
+}
+
+// startDemoStore is startBrowserStore's store, with its configuration (the
+// database file, for commands run beside it).
+func startDemoStore(t *testing.T) (*Main, Config) {
+	t.Helper()
 	cfg := defaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DB = filepath.Join(t.TempDir(), "mistore.db")
 	cfg.Demo = true
 	cfg.ShutdownTimeout = 5 * time.Second
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m := NewMain(cfg, log)
+	m := NewMain(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := m.Open(ctx); err != nil {
@@ -157,7 +164,23 @@ func startBrowserStore(t *testing.T) string {
 			t.Errorf("close the store: %v", err)
 		}
 	})
-	return m.URL()
+	return m, cfg
+}
+
+// ownerPassword is the password of the owner startStoreWithOwner makes.
+const ownerPassword = "correct horse battery staple"
+
+// startStoreWithOwner is startDemoStore with a first owner,
+// owner@example.com, made on the command line as the README says.
+func startStoreWithOwner(t *testing.T) (*Main, Config) {
+	t.Helper()
+	m, cfg := startDemoStore(t)
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"staff", "create", "--email", "owner@example.com", "--role", "owner", "--name", "Olive Owner", "--db", cfg.DB},
+		func(k string) string { return map[string]string{"USER": "test"}[k] }, strings.NewReader(ownerPassword+"\n"), &out, &errOut); code != 0 {
+		t.Fatalf("staff create: %s", errOut.String())
+	}
+	return m, cfg
 }
 
 // pageText is the visible text of the current page, for failure messages.

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,26 +15,10 @@ import (
 // office then counts the unit claimed and paid.
 func TestBrowserFlashSale(t *testing.T) {
 	ctx := newBrowser(t)
-	cfg := defaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DB = filepath.Join(t.TempDir(), "mistore.db")
-	cfg.Demo = true
-	cfg.ShutdownTimeout = 5 * time.Second
-	m := NewMain(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
-	openCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Open(openCtx); err != nil {
-		t.Fatalf("start the store: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m, _ := startStoreWithOwner(t)
 	base := m.URL()
 
-	const password = "correct horse battery staple"
-	var out, errOut strings.Builder
-	if code := run(context.Background(), []string{"staff", "create", "--email", "owner@example.com", "--role", "owner", "--name", "Olive Owner", "--db", cfg.DB},
-		func(k string) string { return map[string]string{"USER": "test"}[k] }, strings.NewReader(password+"\n"), &out, &errOut); code != 0 {
-		t.Fatalf("staff create: %s", errOut.String())
-	}
+	const password = ownerPassword
 
 	// The owner schedules the sale: running from this minute for an hour.
 	visit(t, ctx, base+"/admin/flash-sales/new", 200)

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -19,27 +16,11 @@ import (
 // a real browser, with forms only.
 func TestBrowserLaunchProduct(t *testing.T) {
 	ctx := newBrowser(t)
-	cfg := defaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DB = filepath.Join(t.TempDir(), "mistore.db")
-	cfg.Demo = true
-	cfg.ShutdownTimeout = 5 * time.Second
-	m := NewMain(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
-	openCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := m.Open(openCtx); err != nil {
-		t.Fatalf("start the store: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m, cfg := startStoreWithOwner(t)
 	base := m.URL()
 
 	// The first owner, as the README says, and stock that has arrived.
-	const password = "correct horse battery staple"
-	var out, errOut strings.Builder
-	if code := run(context.Background(), []string{"staff", "create", "--email", "owner@example.com", "--role", "owner", "--name", "Olive Owner", "--db", cfg.DB},
-		func(k string) string { return map[string]string{"USER": "test"}[k] }, strings.NewReader(password+"\n"), &out, &errOut); code != 0 {
-		t.Fatalf("staff create: %s", errOut.String())
-	}
+	const password = ownerPassword
 	d, err := db.Open(context.Background(), cfg.DB, db.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -775,6 +775,7 @@ func updateSearchText(ctx context.Context, tx db.Querier, p *Product, categoryNa
 			words = append(words, o.Value)
 		}
 	}
+	words = append(words, textWords(p.Texts)...)
 	if _, err := tx.ExecContext(ctx, "UPDATE products SET search_text = $2, updated_at = $3 WHERE id = $1",
 		p.ID, strings.Join(words, " "), now); err != nil {
 		return fmt.Errorf("update search text of %s: %w", p.Slug, err)
@@ -873,6 +874,7 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 				return nil
 			})
 		},
+		func() error { return loadTextsOf(ctx, q, p) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

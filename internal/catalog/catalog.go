@@ -39,7 +39,31 @@ type Product struct {
 	Listings       map[string]Listing
 	Certifications map[string][]Certification
 	Resellers      map[string][]Reseller
-	UpdatedAt      time.Time
+	// Texts are the product's name, description and variant names in
+	// other languages, keyed by language tag ("zh-Hans").
+	Texts     map[string]ProductText
+	UpdatedAt time.Time
+}
+
+// ProductText is a product's words in one language other than English.
+// An empty field means the English one.
+type ProductText struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Variants    map[string]string `json:"variants,omitempty"` // SKU -> variant name
+}
+
+// IsZero reports whether t translates nothing.
+func (t ProductText) IsZero() bool {
+	if t.Name != "" || t.Description != "" {
+		return false
+	}
+	for _, v := range t.Variants {
+		if v != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // Variant is one buyable version of a product, such as a colour.

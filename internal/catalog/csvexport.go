@@ -47,6 +47,21 @@ func (s *Service) Export(ctx context.Context, w io.Writer, opts ExportOptions) (
 			header = append(header, p+m.Code)
 		}
 	}
+	// The languages any product has texts in, each with its three columns.
+	var langs []string
+	for _, p := range snap.products {
+		for lang := range p.Texts {
+			if !slices.Contains(langs, lang) {
+				langs = append(langs, lang)
+			}
+		}
+	}
+	slices.Sort(langs)
+	for _, lang := range langs {
+		for _, prefix := range textPrefixes {
+			header = append(header, prefix+lang)
+		}
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(header); err != nil {
 		return 0, fmt.Errorf("export products: %w", err)
@@ -93,6 +108,15 @@ func (s *Service) Export(ctx context.Context, w io.Writer, opts ExportOptions) (
 						rec = append(rec, formatResellers(p.Resellers[m.Code]))
 					}
 				}
+			}
+			for _, lang := range langs {
+				t := p.Texts[lang]
+				if i == 0 {
+					rec = append(rec, t.Name, t.Description)
+				} else {
+					rec = append(rec, "", "")
+				}
+				rec = append(rec, t.Variants[v.SKU])
 			}
 			if err := cw.Write(rec); err != nil {
 				return n, fmt.Errorf("export products: %w", err)

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"mistore/internal/audit"
 	"mistore/internal/changefeed"
@@ -30,6 +32,10 @@ var (
 	// Per-market and per-warehouse columns: price_us, listed_us, certs_us,
 	// resellers_us, stock_us-east.
 	marketPrefixes = []string{"price_", "listed_", "certs_", "resellers_"}
+	// Per-language columns: name_zh-Hans and description_zh-Hans
+	// (product-wide), variant_zh-Hans (per variant): the product's texts
+	// in that language (texts.go).
+	textPrefixes = []string{"name_", "description_", "variant_"}
 )
 
 var (
@@ -114,7 +120,10 @@ type importProduct struct {
 	listings    map[string]Listing
 	certs       map[string][]Certification
 	resellers   map[string][]Reseller
-	variants    []importVariant
+	// texts holds the product-wide text columns, by language, that the
+	// header has; the variant names are on the variants.
+	texts    map[string]ProductText
+	variants []importVariant
 }
 
 type importVariant struct {
@@ -125,6 +134,7 @@ type importVariant struct {
 	weightG int
 	prices  map[string]*money.Money // nil: no price in that market
 	stock   map[string]int          // by warehouse; absent: leave as is
+	texts   map[string]string       // variant name by language, where the header has variant_{lang}
 }
 
 // importer parses one file against the store's reference data.
@@ -133,8 +143,10 @@ type importer struct {
 	categories map[string]string // slug -> name
 	warehouses map[string]bool
 	header     []string
-	errs       []RowError
-	more       int
+	// textLangs are the languages the header has text columns for.
+	textLangs []string
+	errs      []RowError
+	more      int
 }
 
 func (im *importer) fail(row int, col, format string, args ...any) {
@@ -339,8 +351,15 @@ func (im *importer) checkHeader() {
 		if im.knownColumn(col) {
 			continue
 		}
-		im.fail(1, col, "unknown column (known: %s, price_/listed_/certs_/resellers_ + a market code, stock_ + a warehouse code)",
+		im.fail(1, col, "unknown column (known: %s, price_/listed_/certs_/resellers_ + a market code, stock_ + a warehouse code, name_/description_/variant_ + a language such as zh-Hans)",
 			strings.Join(append(append([]string{}, productColumns...), variantColumns...), ", "))
+	}
+	for _, col := range im.header {
+		for _, p := range textPrefixes {
+			if lang, ok := strings.CutPrefix(col, p); ok && im.knownColumn(col) && !slices.Contains(im.textLangs, lang) {
+				im.textLangs = append(im.textLangs, lang)
+			}
+		}
 	}
 	for _, need := range []string{"slug", "name", "category", "sku"} {
 		if !seen[need] {
@@ -368,6 +387,14 @@ func (im *importer) knownColumn(col string) bool {
 	}
 	if w, ok := strings.CutPrefix(col, "stock_"); ok {
 		return im.warehouses[w]
+	}
+	for _, p := range textPrefixes {
+		if lang, ok := strings.CutPrefix(col, p); ok {
+			// Only the canonical spelling, so that one language cannot
+			// come in under two columns.
+			canon, err := TextLanguage(lang)
+			return err == nil && canon == lang
+		}
 	}
 	return false
 }
@@ -407,6 +434,17 @@ func (im *importer) parseProduct(row int, rec map[string]string) importProduct {
 		row: row, first: rec, slug: rec["slug"], name: rec["name"], category: rec["category"],
 		description: rec["description"], image: rec["image"],
 		listings: map[string]Listing{}, certs: map[string][]Certification{}, resellers: map[string][]Reseller{},
+		texts: map[string]ProductText{},
+	}
+	for _, lang := range im.textLangs {
+		t := ProductText{Name: strings.TrimSpace(rec["name_"+lang]), Description: strings.TrimSpace(rec["description_"+lang])}
+		if utf8.RuneCountInString(t.Name) > maxNameLen {
+			im.fail(row, "name_"+lang, "at most %d characters", maxNameLen)
+		}
+		if utf8.RuneCountInString(t.Description) > maxDescriptionLen {
+			im.fail(row, "description_"+lang, "at most %d characters", maxDescriptionLen)
+		}
+		p.texts[lang] = t
 	}
 	if p.name == "" || len(p.name) > 200 {
 		im.fail(row, "name", "a product needs a name of 1 to 200 characters")
@@ -479,7 +517,8 @@ func (im *importer) productWide(col string) bool {
 			return true
 		}
 	}
-	return strings.HasPrefix(col, "listed_") || strings.HasPrefix(col, "certs_") || strings.HasPrefix(col, "resellers_")
+	return strings.HasPrefix(col, "listed_") || strings.HasPrefix(col, "certs_") || strings.HasPrefix(col, "resellers_") ||
+		strings.HasPrefix(col, "name_") || strings.HasPrefix(col, "description_")
 }
 
 func (im *importer) has(col string) bool {
@@ -492,7 +531,17 @@ func (im *importer) has(col string) bool {
 }
 
 func (im *importer) parseVariant(row int, rec map[string]string) importVariant {
-	v := importVariant{row: row, sku: rec["sku"], name: rec["variant"], prices: map[string]*money.Money{}, stock: map[string]int{}}
+	v := importVariant{row: row, sku: rec["sku"], name: rec["variant"], prices: map[string]*money.Money{}, stock: map[string]int{}, texts: map[string]string{}}
+	for _, lang := range im.textLangs {
+		if !im.has("variant_" + lang) {
+			continue
+		}
+		name := strings.TrimSpace(rec["variant_"+lang])
+		if utf8.RuneCountInString(name) > 100 {
+			im.fail(row, "variant_"+lang, "at most 100 characters")
+		}
+		v.texts[lang] = name
+	}
 	if !skuPattern.MatchString(v.sku) {
 		im.fail(row, "sku", "%q is not a SKU (uppercase letters, digits and hyphens, at most 64)", v.sku)
 	}
@@ -726,6 +775,11 @@ func (im *importer) write(ctx context.Context, tx db.Querier, p *importProduct, 
 			return fmt.Errorf("import %s: certifications in %s: %w", p.slug, mk, err)
 		}
 	}
+	for _, lang := range im.textLangs {
+		if err := im.writeTexts(ctx, tx, id, lang, p); err != nil {
+			return fmt.Errorf("import %s: texts in %s: %w", p.slug, lang, err)
+		}
+	}
 	for mk, rs := range p.resellers {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM resellers WHERE product_id = $1 AND market = $2", id, mk); err != nil {
 			return fmt.Errorf("import %s: resellers in %s: %w", p.slug, mk, err)
@@ -738,6 +792,38 @@ func (im *importer) write(ctx context.Context, tx db.Querier, p *importProduct, 
 		}
 	}
 	return nil
+}
+
+// writeTexts applies the file's text columns in lang to the product:
+// like every column, one the header has replaces what the store had, and
+// one it lacks leaves it as it is (a file with only variant_zh-Hans keeps
+// the Chinese name).
+func (im *importer) writeTexts(ctx context.Context, tx db.Querier, id int64, lang string, p *importProduct) error {
+	var t ProductText
+	err := db.EachRow(ctx, tx, textsQuery+" WHERE product_id = $1 AND language = $2", []any{id, lang}, func(rows *sql.Rows) error {
+		var pid int64
+		_, old, err := scanText(rows, &pid)
+		t = old
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if im.has("name_" + lang) {
+		t.Name = p.texts[lang].Name
+	}
+	if im.has("description_" + lang) {
+		t.Description = p.texts[lang].Description
+	}
+	if im.has("variant_" + lang) {
+		if t.Variants == nil {
+			t.Variants = map[string]string{}
+		}
+		for _, v := range p.variants {
+			t.Variants[v.sku] = v.texts[lang]
+		}
+	}
+	return writeText(ctx, tx, id, lang, t)
 }
 
 // replaceCerts makes certs the product's certifications in market mk.
@@ -826,7 +912,11 @@ func (im *importer) searchText(p *importProduct) string {
 		for _, o := range v.options {
 			words = append(words, o.Value)
 		}
+		for _, name := range v.texts {
+			words = append(words, name)
+		}
 	}
+	words = append(words, textWords(p.texts)...)
 	return strings.Join(words, " ")
 }
 

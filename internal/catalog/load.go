@@ -44,7 +44,7 @@ func loadSnapshot(ctx context.Context, d *db.DB) (*snapshot, error) {
 	}
 	steps := []func(context.Context, *sql.Tx) error{
 		s.loadCategories, s.loadProducts, s.loadVariants, s.loadPrices,
-		s.loadListings, s.loadCertifications, s.loadResellers,
+		s.loadListings, s.loadCertifications, s.loadResellers, s.loadTexts,
 	}
 	for _, step := range steps {
 		if err := step(ctx, tx); err != nil {

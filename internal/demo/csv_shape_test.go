@@ -19,6 +19,7 @@ var columns = []string{
 	"certs_us", "certs_cn", "certs_in",
 	"resellers_us", "resellers_cn", "resellers_in",
 	"stock_us-east", "stock_us-west", "stock_cn-east", "stock_in-south",
+	"name_zh-Hans", "description_zh-Hans", "variant_zh-Hans",
 }
 
 // productLevel are the columns filled only on a product's first row.
@@ -27,6 +28,7 @@ var productLevel = []string{
 	"listed_us", "listed_cn", "listed_in",
 	"certs_us", "certs_cn", "certs_in",
 	"resellers_us", "resellers_cn", "resellers_in",
+	"name_zh-Hans", "description_zh-Hans",
 }
 
 // required lists, per market and category, the certification schemes the
@@ -114,6 +116,9 @@ func TestCatalogShape(t *testing.T) {
 		if get(row, "variant") == "" {
 			t.Errorf("line %d: empty variant", line)
 		}
+		if get(row, "variant_zh-Hans") == "" {
+			t.Errorf("line %d: empty variant_zh-Hans", line)
+		}
 		if n, err := strconv.Atoi(get(row, "weight_g")); err != nil || n <= 0 {
 			t.Errorf("line %d: bad weight_g %q", line, get(row, "weight_g"))
 		}
@@ -134,8 +139,10 @@ func TestCatalogShape(t *testing.T) {
 			seen[slug] = true
 			order = append(order, slug)
 			products[slug] = &product{first: row}
-			if get(row, "name") == "" {
-				t.Errorf("line %d: first row of %q has no name", line, slug)
+			for _, c := range []string{"name", "name_zh-Hans", "description_zh-Hans"} {
+				if get(row, c) == "" {
+					t.Errorf("line %d: first row of %q has no %s", line, slug, c)
+				}
 			}
 		} else {
 			for _, c := range productLevel {

@@ -26,6 +26,7 @@ import (
 	"mistore/internal/catalog"
 	"mistore/internal/db"
 	"mistore/internal/inventory"
+	"mistore/internal/locale"
 	"mistore/internal/market"
 )
 
@@ -69,14 +70,29 @@ var (
 // it. Its text is shown as it is, so it is never wrapped with context.
 type userError struct {
 	kind error
-	msg  string
+	msg  locale.Msg
 }
 
-func (e *userError) Error() string { return e.msg }
+func (e *userError) Error() string { return e.msg.String() }
 func (e *userError) Unwrap() error { return e.kind }
 
 func fail(kind error, format string, args ...any) error {
-	return &userError{kind: kind, msg: fmt.Sprintf(format, args...)}
+	return failMsg(kind, locale.M(format, args...))
+}
+
+func failMsg(kind error, m locale.Msg) error {
+	return &userError{kind: kind, msg: m}
+}
+
+// Message is the sentence a shopper reads about err, to say in a page's
+// language, when err is one of the cart's domain outcomes (its Error() is
+// the same sentence in English, for the API).
+func Message(err error) (locale.Msg, bool) {
+	var ue *userError
+	if errors.As(err, &ue) {
+		return ue.msg, true
+	}
+	return locale.Msg{}, false
 }
 
 // errNotFound is the one answer for an unknown id and a wrong token.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"mistore/internal/catalog"
@@ -250,16 +249,24 @@ func refuse(a catalog.Availability, name string, stock, have int) error {
 	case catalog.Available:
 		return nil
 	case catalog.OutOfStock:
-		already := ""
-		if have > 0 {
-			already = " Your cart already has " + strconv.Itoa(have) + "."
+		switch {
+		case stock <= 0 && have > 0:
+			return fail(ErrOutOfStock, "%s is out of stock. Your cart already has %d.", name, have)
+		case stock <= 0:
+			return fail(ErrOutOfStock, "%s is out of stock.", name)
+		case stock == 1 && have > 0:
+			return fail(ErrOutOfStock, "Only 1 of %s is left. Your cart already has %d.", name, have)
+		case stock == 1:
+			return fail(ErrOutOfStock, "Only 1 of %s is left.", name)
+		case have > 0:
+			return fail(ErrOutOfStock, "Only %d of %s are left. Your cart already has %d.", stock, name, have)
 		}
-		if stock <= 0 {
-			return fail(ErrOutOfStock, "%s is out of stock.%s", name, already)
-		}
-		return fail(ErrOutOfStock, "Only %d of %s %s left.%s", stock, name, isAre(stock), already)
+		return fail(ErrOutOfStock, "Only %d of %s are left.", stock, name)
 	}
-	return fail(ErrNotSoldInMarket, "%s", a.Reason)
+	if a.Why.IsZero() {
+		return fail(ErrNotSoldInMarket, "%s", a.Reason)
+	}
+	return failMsg(ErrNotSoldInMarket, a.Why)
 }
 
 func checkedOut() error {
@@ -268,13 +275,6 @@ func checkedOut() error {
 
 func lineNotFound(sku string) error {
 	return fail(ErrLineNotFound, "The cart has no line for SKU %q.", sku)
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
 }
 
 // fullName names a variant the way a shopper tells it apart: "Mistore Band

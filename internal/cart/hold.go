@@ -14,6 +14,7 @@ import (
 
 	"mistore/internal/catalog"
 	"mistore/internal/db"
+	"mistore/internal/locale"
 	"mistore/internal/market"
 	"mistore/internal/money"
 )
@@ -93,20 +94,20 @@ func (s *Service) decideHeld(ctx context.Context, m market.Market, lv LineView, 
 			v := *it.Variant
 			v.Prices = map[string]money.Money{m.Code: h.price}
 			if a := catalog.Decide(it.Product, &v, it.Rules, h.quantity, h.quantity, now); a.State == catalog.NotSold {
-				lv.State, lv.Reason, lv.Purchasable = a.State, a.Reason, false
+				lv.State, lv.Reason, lv.ReasonMsg, lv.Purchasable = a.State, a.Reason, a.Why, false
 				return lv, string(a.State), nil
 			}
 		}
 		lv.State, lv.Purchasable = catalog.Available, true
-		lv.Reason = fmt.Sprintf("Held for you until %s UTC.", h.expiresAt.Format("15:04"))
+		lv.setReason(locale.M("Held for you until %s UTC.", h.expiresAt.Format("15:04")))
 		return lv, seenHeld, nil
 	case h.state == "ordered" || h.state == "paid":
 		lv.State, lv.Purchasable = catalog.Available, false
-		lv.Reason = "Checked out."
+		lv.setReason(locale.M("Checked out."))
 		return lv, seenHoldOrdered, nil
 	}
 	lv.State, lv.Purchasable = catalog.OutOfStock, false
-	lv.Reason = fmt.Sprintf("Your hold on %s ran out at %s UTC and the units went back to the sale; claim again if any are left.",
-		lv.FullName, h.expiresAt.Format("15:04"))
+	lv.setReason(locale.M("Your hold on %s ran out at %s UTC and the units went back to the sale; claim again if any are left.",
+		lv.FullName, h.expiresAt.Format("15:04")))
 	return lv, seenHoldExpired, nil
 }

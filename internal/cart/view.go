@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mistore/internal/catalog"
+	"mistore/internal/locale"
 	"mistore/internal/market"
 	"mistore/internal/money"
 )
@@ -29,6 +30,9 @@ type View struct {
 	// Notices say what changed since the shopper last looked: prices,
 	// availability, stock running short. Each is told once.
 	Notices []string
+	// NoticeMsgs are the same notices, to be said in the page's language
+	// (Notices is what the API answers, in English).
+	NoticeMsgs []locale.Msg
 	// CheckedOut is set once the cart has become an order.
 	CheckedOut bool
 }
@@ -60,8 +64,11 @@ type LineView struct {
 	// Total is UnitPrice times Quantity (zero without a price).
 	Total money.Money
 	// State and Reason are the availability decision for the whole line.
-	State       catalog.State
-	Reason      string
+	State  catalog.State
+	Reason string
+	// ReasonMsg is Reason to translate; zero when the reason came as
+	// English text only, which pages then show as it is.
+	ReasonMsg   locale.Msg
 	Purchasable bool
 	// Limit is the most units of the SKU the cart may hold.
 	Limit int
@@ -168,11 +175,13 @@ func (s *Service) view(ctx context.Context, id string) (*View, error) {
 			// The price is the sale's and cannot change; only the hold
 			// running out is news.
 			if l.seenState != "" && state != l.seenState && (state == seenHoldExpired || state == string(catalog.NotSold)) {
-				v.Notices = append(v.Notices, lv.Reason)
+				v.tell(lv.reason())
 			}
 			continue
 		}
-		v.Notices = append(v.Notices, notices(m, lv, l, price, state, stock[l.sku])...)
+		for _, n := range notices(m, lv, l, price, state, stock[l.sku]) {
+			v.tell(n)
+		}
 	}
 	return v, nil
 }
@@ -185,7 +194,8 @@ func (s *Service) decideLine(ctx context.Context, m market.Market, l seenLine, s
 	if errors.Is(err, catalog.ErrNotFound) {
 		// Only a catalog snapshot older than the line can lack its SKU
 		// (cart lines reference variants); say so rather than fail.
-		lv.State, lv.Reason = catalog.NotSold, "This product is no longer sold."
+		lv.State = catalog.NotSold
+		lv.setReason(locale.M("This product is no longer sold."))
 		return lv, string(lv.State), nil
 	}
 	if err != nil {
@@ -195,13 +205,13 @@ func (s *Service) decideLine(ctx context.Context, m market.Market, l seenLine, s
 	lv.Name, lv.Slug, lv.VariantName, lv.Image = it.Product.Name, it.Product.Slug, it.Variant.Name, it.Product.Image
 	lv.FullName = fullName(it.Product, it.Variant)
 	lv.UnitPrice, lv.HasPrice = it.Price, it.HasPrice
-	lv.State, lv.Reason, lv.Purchasable = a.State, a.Reason, a.Purchasable()
+	lv.State, lv.Reason, lv.ReasonMsg, lv.Purchasable = a.State, a.Reason, a.Why, a.Purchasable()
 	lv.Limit = it.Product.Limit()
 	if lv.Purchasable && lv.Quantity > lv.Limit {
 		// Staff lowered the limit after the line was made: the line stays,
 		// but cannot be ordered as it is.
 		lv.Purchasable = false
-		lv.Reason = fmt.Sprintf("You can buy at most %d of %s at a time; lower the quantity to order it.", lv.Limit, lv.FullName)
+		lv.setReason(locale.M("You can buy at most %d of %s at a time; lower the quantity to order it.", lv.Limit, lv.FullName))
 		return lv, overLimit, nil
 	}
 	return lv, stateKey(a, stock), nil
@@ -245,12 +255,33 @@ func stateKey(a catalog.Availability, stock int) string {
 	return string(a.State)
 }
 
+// tell adds notice n, in English for the API and as a message for pages.
+func (v *View) tell(n locale.Msg) {
+	v.Notices = append(v.Notices, n.String())
+	v.NoticeMsgs = append(v.NoticeMsgs, n)
+}
+
+// setReason sets the line's reason, in English and as a message.
+func (lv *LineView) setReason(m locale.Msg) {
+	lv.Reason, lv.ReasonMsg = m.String(), m
+}
+
+// reason is the line's reason as a message: an English-only reason is
+// passed through as a message of its own, so that a notice quoting it
+// reads the same as before in English.
+func (lv *LineView) reason() locale.Msg {
+	if !lv.ReasonMsg.IsZero() {
+		return lv.ReasonMsg
+	}
+	return locale.Msg{Key: lv.Reason}
+}
+
 // notices says in words how line lv changed from what the shopper saw (l)
 // to what they see now (price, state).
-func notices(m market.Market, lv LineView, l seenLine, price sql.NullInt64, state string, stock int) []string {
-	var out []string
+func notices(m market.Market, lv LineView, l seenLine, price sql.NullInt64, state string, stock int) []locale.Msg {
+	var out []locale.Msg
 	if l.seenPrice.Valid && price.Valid && l.seenPrice.Int64 != price.Int64 {
-		out = append(out, fmt.Sprintf("The price of %s changed from %s to %s.", lv.FullName,
+		out = append(out, locale.M("The price of %s changed from %s to %s.", lv.FullName,
 			money.New(l.seenPrice.Int64, m.Currency).Format(), money.New(price.Int64, m.Currency).Format()))
 	}
 	// A line nobody has seen yet (made by another part of the store) has
@@ -260,15 +291,21 @@ func notices(m market.Market, lv LineView, l seenLine, price sql.NullInt64, stat
 	}
 	switch {
 	case state == overLimit:
-		out = append(out, lv.Reason)
+		out = append(out, lv.reason())
 	case lv.State == catalog.Available:
-		out = append(out, fmt.Sprintf("%s is available again.", lv.FullName))
+		out = append(out, locale.M("%s is available again.", lv.FullName))
+	case lv.State == catalog.OutOfStock && stock == 1:
+		out = append(out, locale.M("Only 1 of %s is left; lower the quantity to 1 to order it.", lv.FullName))
 	case lv.State == catalog.OutOfStock && stock > 0:
-		out = append(out, fmt.Sprintf("Only %d of %s %s left; lower the quantity to %d to order it.", stock, lv.FullName, isAre(stock), stock))
+		out = append(out, locale.M("Only %d of %s are left; lower the quantity to %d to order it.", stock, lv.FullName, stock))
 	case lv.State == catalog.OutOfStock:
-		out = append(out, fmt.Sprintf("%s is now out of stock; it stays in your cart but cannot be ordered until it is back.", lv.FullName))
+		out = append(out, locale.M("%s is now out of stock; it stays in your cart but cannot be ordered until it is back.", lv.FullName))
 	default:
-		out = append(out, fmt.Sprintf("%s is no longer available in %s: %s", lv.FullName, m.Place(), strings.TrimSpace(lv.Reason)))
+		why := lv.reason()
+		if lv.ReasonMsg.IsZero() {
+			why.Key = strings.TrimSpace(why.Key)
+		}
+		out = append(out, locale.M("%s is no longer available in %s: %s", lv.FullName, locale.M(m.Place()), why))
 	}
 	return out
 }

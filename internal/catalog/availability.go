@@ -1,10 +1,10 @@
 package catalog
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
+	"mistore/internal/locale"
 	"mistore/internal/market"
 )
 
@@ -23,8 +23,31 @@ const (
 type Availability struct {
 	State  State
 	Reason string // empty when Available
+	// Why is Reason as a message for pages, which say it in their
+	// reader's language (Reason is Why.String(), kept for the API). Its
+	// places, schemes and categories are nested messages; its dates are
+	// Day values, which a page writes its own way.
+	Why locale.Msg
 	// LaunchAt is set for ComingSoon.
 	LaunchAt time.Time
+}
+
+// Day is a date inside an availability message. In English (Reason) it
+// reads "January 2, 2006"; a page that translates the message writes the
+// day in its locale instead (see Time), so the domain never formats a
+// date for one language only.
+type Day time.Time
+
+// String is the day in English, as the API and logs show it.
+func (d Day) String() string { return time.Time(d).UTC().Format("January 2, 2006") }
+
+// Time is the day as a time, for a page to format.
+func (d Day) Time() time.Time { return time.Time(d) }
+
+// because makes an Availability of state for the reason why, with its
+// English text.
+func because(state State, why locale.Msg) Availability {
+	return Availability{State: state, Reason: why.String(), Why: why}
 }
 
 // Purchasable reports whether the decision allows a sale.
@@ -57,33 +80,31 @@ func decideProduct(p *Product, r Rules, now time.Time) Availability {
 	m := r.Market
 	l, ok := p.Listings[m.Code]
 	if !ok || !l.Listed {
-		return Availability{State: NotSold, Reason: fmt.Sprintf("The %s is not sold in %s.", p.Name, placeName(m))}
+		return because(NotSold, locale.M("The %s is not sold in %s.", p.Name, placeName(m)))
 	}
 	for _, scheme := range m.RequiredSchemes(p.Category) {
-		if reason, ok := certified(p, r, scheme, now); !ok {
-			return Availability{State: NotSold, Reason: reason}
+		if a, ok := certified(p, r, scheme, now); !ok {
+			return a
 		}
 	}
 	if !l.LaunchAt.IsZero() && now.Before(l.LaunchAt) {
-		return Availability{
-			State:    ComingSoon,
-			Reason:   fmt.Sprintf("The %s comes to %s on %s.", p.Name, placeName(m), l.LaunchAt.UTC().Format("January 2, 2006")),
-			LaunchAt: l.LaunchAt,
-		}
+		a := because(ComingSoon, locale.M("The %s comes to %s on %s.", p.Name, placeName(m), Day(l.LaunchAt)))
+		a.LaunchAt = l.LaunchAt
+		return a
 	}
 	return Availability{State: Available}
 }
 
 // certified reports whether p holds a certification of scheme for the
 // market that is valid at now, and if not, why not in a shopper's words.
-func certified(p *Product, r Rules, scheme string, now time.Time) (string, bool) {
+func certified(p *Product, r Rules, scheme string, now time.Time) (Availability, bool) {
 	var expired, future *Certification
 	for i, c := range p.Certifications[r.Market.Code] {
 		if c.Scheme != scheme {
 			continue
 		}
 		if c.ValidAt(now) {
-			return "", true
+			return Availability{State: Available}, true
 		}
 		if now.Before(c.ValidFrom) {
 			future = &p.Certifications[r.Market.Code][i]
@@ -93,20 +114,23 @@ func certified(p *Product, r Rules, scheme string, now time.Time) (string, bool)
 	}
 	sc := r.Schemes.Scheme(scheme)
 	where := placeName(r.Market)
+	// Scheme names and authorities are reference data: as messages, a
+	// page can translate the ones its catalog knows.
+	name, authority := locale.M(sc.Name), locale.M(sc.Authority)
 	switch {
 	case future != nil:
-		return fmt.Sprintf("The %s is not sold in %s yet: its %s (%s) takes effect on %s.",
-			p.Name, where, sc.Name, future.Reference, future.ValidFrom.UTC().Format("January 2, 2006")), false
+		return because(NotSold, locale.M("The %s is not sold in %s yet: its %s (%s) takes effect on %s.",
+			p.Name, where, name, future.Reference, Day(future.ValidFrom))), false
 	case expired != nil:
-		return fmt.Sprintf("The %s is no longer sold in %s: its %s (%s) expired on %s.",
-			p.Name, where, sc.Name, expired.Reference, expired.ValidUntil.UTC().Format("January 2, 2006")), false
+		return because(NotSold, locale.M("The %s is no longer sold in %s: its %s (%s) expired on %s.",
+			p.Name, where, name, expired.Reference, Day(expired.ValidUntil))), false
 	}
-	what := r.CategoryName
-	if what == "" {
-		what = "products of its kind"
+	what := locale.M("products of its kind")
+	if r.CategoryName != "" {
+		what = locale.M(strings.ToLower(r.CategoryName))
 	}
-	return fmt.Sprintf("The %s is not sold in %s: it does not have %s from %s, which %s requires for %s.",
-		p.Name, where, article(sc.Name), sc.Authority, where, strings.ToLower(what)), false
+	return because(NotSold, locale.M("The %s is not sold in %s: it does not have %s from %s, which %s requires for %s.",
+		p.Name, where, article(name), authority, where, what)), false
 }
 
 // decideVariant checks the clauses of one variant: price and stock.
@@ -114,17 +138,16 @@ func decideVariant(p *Product, v *Variant, r Rules, stock, qty int) Availability
 	m := r.Market
 	price, ok := v.Prices[m.Code]
 	if !ok || price.Currency != m.Currency {
-		return Availability{State: NotSold, Reason: fmt.Sprintf("The %s is not priced for %s yet.", fullName(p, v), placeName(m))}
+		return because(NotSold, locale.M("The %s is not priced for %s yet.", fullName(p, v), placeName(m)))
 	}
 	if qty < 1 {
 		qty = 1
 	}
 	if stock < qty {
-		reason := fmt.Sprintf("The %s is out of stock in %s.", fullName(p, v), placeName(m))
 		if stock > 0 {
-			reason = fmt.Sprintf("Only %d of the %s are left in %s.", stock, fullName(p, v), placeName(m))
+			return because(OutOfStock, locale.M("Only %d of the %s are left in %s.", stock, fullName(p, v), placeName(m)))
 		}
-		return Availability{State: OutOfStock, Reason: reason}
+		return because(OutOfStock, locale.M("The %s is out of stock in %s.", fullName(p, v), placeName(m)))
 	}
 	return Availability{State: Available}
 }
@@ -141,7 +164,7 @@ func DecideProduct(p *Product, r Rules, stock map[string]int, now time.Time) (Av
 		}
 		return whole, perVariant
 	}
-	best := Availability{State: NotSold, Reason: fmt.Sprintf("The %s is not priced for %s yet.", p.Name, placeName(r.Market))}
+	best := because(NotSold, locale.M("The %s is not priced for %s yet.", p.Name, placeName(r.Market)))
 	for i := range p.Variants {
 		v := &p.Variants[i]
 		a := decideVariant(p, v, r, stock[v.SKU], 1)
@@ -150,7 +173,7 @@ func DecideProduct(p *Product, r Rules, stock map[string]int, now time.Time) (Av
 		case a.State == Available:
 			best = a
 		case a.State == OutOfStock && best.State != Available:
-			best = Availability{State: OutOfStock, Reason: fmt.Sprintf("The %s is out of stock in %s.", p.Name, placeName(r.Market))}
+			best = because(OutOfStock, locale.M("The %s is out of stock in %s.", p.Name, placeName(r.Market)))
 		}
 	}
 	return best, perVariant
@@ -163,17 +186,21 @@ func fullName(p *Product, v *Variant) string {
 	return p.Name + " (" + v.Name + ")"
 }
 
-// placeName is the market's name in a sentence: "the United States".
-func placeName(m market.Market) string { return m.Place() }
+// placeName is the market's name in a sentence, "the United States", as
+// a message a page can translate.
+func placeName(m market.Market) locale.Msg { return locale.M(m.Place()) }
 
-func article(s string) string {
+// article puts "a" or "an" before a scheme's name: a message of its own,
+// so that a language without articles can drop it.
+func article(name locale.Msg) locale.Msg {
+	s := name.String()
 	if s == "" {
-		return s
+		return name
 	}
 	switch s[0] {
 	case 'A', 'E', 'I', 'O', 'a', 'e', 'i', 'o', 'u', 'F', 'S':
 		// "an FCC ...", "an SRRC ...": the letter is said with a vowel.
-		return "an " + s
+		return locale.M("an %s", name)
 	}
-	return "a " + s
+	return locale.M("a %s", name)
 }

@@ -100,8 +100,8 @@ func readinessOf(p *Product, r Rules, stock map[string]int, now time.Time) Readi
 			Message: fmt.Sprintf("Launches on %s.", l.LaunchAt.UTC().Format("January 2, 2006 15:04 MST"))})
 	}
 	for _, scheme := range m.RequiredSchemes(p.Category) {
-		if reason, ok := certified(p, r, scheme, now); !ok {
-			row.Blockers = append(row.Blockers, Blocker{Kind: BlockCertificate, Message: reason})
+		if a, ok := certified(p, r, scheme, now); !ok {
+			row.Blockers = append(row.Blockers, Blocker{Kind: BlockCertificate, Message: a.Reason})
 			continue
 		}
 		if c, expiring := expiringCert(p, m.Code, scheme, now); expiring {

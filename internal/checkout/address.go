@@ -1,19 +1,35 @@
 package checkout
 
 import (
-	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"mistore/internal/locale"
 	"mistore/internal/order"
 )
 
 // FieldError is a problem with one field of a checkout request.
 type FieldError struct {
 	Field string
-	Msg   string
+	// Msg is the problem as the API words it after the field's name:
+	// "is required".
+	Msg string
+	// Why is the problem as a sentence of its own ("Is required."), for
+	// pages to say in their reader's language next to the field.
+	Why locale.Msg
+}
+
+// fieldError makes a FieldError from the sentence a page shows; the API's
+// Msg is that sentence in English, uncapitalised and without its stop.
+func fieldError(field, format string, args ...any) *FieldError {
+	why := locale.M(format, args...)
+	msg := strings.TrimSuffix(why.String(), ".")
+	if msg != "" {
+		msg = strings.ToLower(msg[:1]) + msg[1:]
+	}
+	return &FieldError{Field: field, Msg: msg, Why: why}
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
@@ -42,7 +58,8 @@ var postalCodes = map[string]*regexp.Regexp{
 	"IN": regexp.MustCompile(`^[1-9]\d{5}$`),
 }
 
-var postalExamples = map[string]string{"US": "12345 or 12345-6789", "CN": "6 digits, e.g. 200000", "IN": "6 digits, e.g. 560001"}
+// postalExamples are messages so that "6 digits" can be said in Chinese.
+var postalExamples = map[string]locale.Msg{"US": locale.M("12345 or 12345-6789"), "CN": locale.M("6 digits, e.g. 200000"), "IN": locale.M("6 digits, e.g. 560001")}
 
 // NormalizeAddress trims a as typed and checks it for a market whose
 // countries are countries: it returns the first problem as a *FieldError
@@ -55,13 +72,15 @@ func NormalizeAddress(a order.Address, countries []string) (order.Address, error
 	if a.Country == "" && len(countries) == 1 {
 		a.Country = countries[0]
 	}
-	f := func(field, msg string) error { return &FieldError{Field: "shipping_address." + field, Msg: msg} }
+	f := func(field, format string, args ...any) error {
+		return fieldError("shipping_address."+field, format, args...)
+	}
 	ok := false
 	for _, c := range countries {
 		ok = ok || c == a.Country
 	}
 	if !ok {
-		return a, f("country", fmt.Sprintf("this store ships to %s only", strings.Join(countries, ", ")))
+		return a, f("country", "This store ships to %s only.", strings.Join(countries, ", "))
 	}
 	for _, c := range []struct {
 		field, value string
@@ -69,26 +88,26 @@ func NormalizeAddress(a order.Address, countries []string) (order.Address, error
 	}{{"name", a.Name, 1, 100}, {"line1", a.Line1, 1, 200}, {"line2", a.Line2, 0, 200}, {"city", a.City, 1, 100}} {
 		n := utf8.RuneCountInString(c.value)
 		if n < c.min {
-			return a, f(c.field, "is required")
+			return a, f(c.field, "Is required.")
 		}
 		if n > c.max {
-			return a, f(c.field, fmt.Sprintf("must be at most %d characters", c.max))
+			return a, f(c.field, "Must be at most %d characters.", c.max)
 		}
 		if strings.ContainsFunc(c.value, func(r rune) bool { return r < ' ' }) {
-			return a, f(c.field, "must not contain control characters")
+			return a, f(c.field, "Must not contain control characters.")
 		}
 	}
 	if re := postalCodes[a.Country]; re != nil && !re.MatchString(a.PostalCode) {
-		return a, f("postal_code", "must look like "+postalExamples[a.Country])
+		return a, f("postal_code", "Must look like %s.", postalExamples[a.Country])
 	}
 	switch a.Country {
 	case "US":
 		if _, ok := usStates[a.Region]; !ok {
-			return a, f("region", "must be a US state code such as CA or NY")
+			return a, f("region", "Must be a US state code such as CA or NY.")
 		}
 	default:
 		if a.Region == "" || utf8.RuneCountInString(a.Region) > 100 {
-			return a, f("region", "the province or state is required")
+			return a, f("region", "The province or state is required.")
 		}
 	}
 	return a, nil
@@ -99,7 +118,7 @@ func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") {
-		return "", &FieldError{Field: "email", Msg: "must be an email address such as you@example.com"}
+		return "", fieldError("email", "Must be an email address such as you@example.com.")
 	}
 	return s, nil
 }

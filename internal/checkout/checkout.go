@@ -17,6 +17,7 @@ import (
 	"mistore/internal/db"
 	"mistore/internal/flashsale"
 	"mistore/internal/inventory"
+	"mistore/internal/locale"
 	"mistore/internal/market"
 	"mistore/internal/money"
 	"mistore/internal/notify"
@@ -35,6 +36,12 @@ var (
 type NotSoldError struct {
 	SKU    string
 	Reason string
+	// Why is Reason as a message, for pages to say in their language.
+	Why locale.Msg
+}
+
+func notSold(sku string, why locale.Msg) *NotSoldError {
+	return &NotSoldError{SKU: sku, Reason: why.String(), Why: why}
 }
 
 func (e *NotSoldError) Error() string { return e.Reason }
@@ -43,7 +50,16 @@ func (e *NotSoldError) Error() string { return e.Reason }
 func (e *NotSoldError) Unwrap() error { return ErrNotSold }
 
 // CouponError says why a coupon cannot be used.
-type CouponError struct{ Msg string }
+type CouponError struct {
+	Msg string
+	// Why is Msg as a message, for pages to say in their language.
+	Why locale.Msg
+}
+
+func couponError(format string, args ...any) *CouponError {
+	why := locale.M(format, args...)
+	return &CouponError{Msg: why.String(), Why: why}
+}
 
 func (e *CouponError) Error() string { return e.Msg }
 
@@ -213,7 +229,7 @@ func (s *Service) priceLines(ctx context.Context, m market.Market, lines []inven
 	for _, l := range lines {
 		it, err := s.catalog.Item(ctx, m.Code, l.SKU)
 		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, &NotSoldError{SKU: l.SKU, Reason: fmt.Sprintf("%s is no longer sold.", l.SKU)}
+			return nil, notSold(l.SKU, locale.M("%s is no longer sold.", l.SKU))
 		}
 		if err != nil {
 			return nil, err
@@ -229,10 +245,10 @@ func (s *Service) priceLines(ctx context.Context, m market.Market, lines []inven
 		// Stock is the reservation's to decide, atomically; here the other
 		// clauses of the rule: listed, launched, certified, priced.
 		if a := it.Decide(l.Quantity, l.Quantity, now); !a.Purchasable() {
-			return nil, &NotSoldError{SKU: l.SKU, Reason: a.Reason}
+			return nil, &NotSoldError{SKU: l.SKU, Reason: a.Reason, Why: a.Why}
 		}
 		if l.Quantity > it.Product.Limit() {
-			return nil, &NotSoldError{SKU: l.SKU, Reason: fmt.Sprintf("At most %d of %s per order.", it.Product.Limit(), it.Product.Name)}
+			return nil, notSold(l.SKU, locale.M("At most %d of %s per order.", it.Product.Limit(), it.Product.Name))
 		}
 		out = append(out, pricedLine{
 			sku: l.SKU, name: it.Product.Name, variant: it.Variant.Name, quantity: l.Quantity,
@@ -255,7 +271,7 @@ func heldLine(m market.Market, it *catalog.Item, l inventory.Line, h *flashsale.
 	v := *it.Variant
 	v.Prices = map[string]money.Money{m.Code: h.UnitPrice}
 	if a := catalog.Decide(it.Product, &v, it.Rules, l.Quantity, l.Quantity, now); a.State == catalog.NotSold {
-		return pricedLine{}, &NotSoldError{SKU: l.SKU, Reason: a.Reason}
+		return pricedLine{}, &NotSoldError{SKU: l.SKU, Reason: a.Reason, Why: a.Why}
 	}
 	return pricedLine{
 		sku: l.SKU, name: it.Product.Name, variant: it.Variant.Name, quantity: l.Quantity,
@@ -308,24 +324,24 @@ func couponFor(ctx context.Context, q db.Querier, code string, m market.Market, 
 	err := q.QueryRowContext(ctx, `SELECT kind, percent, amount, currency, market, min_subtotal, starts_at, ends_at, max_uses, max_uses_per_email, used
 		FROM coupons WHERE code = $1`, code).Scan(&kind, &percent, &amount, &currency, &mk, &minSub, &starts, &ends, &maxUses, &perEmail, &used)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &CouponError{Msg: fmt.Sprintf("There is no coupon %s.", code)}
+		return nil, couponError("There is no coupon %s.", code)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("coupon %s: %w", code, err)
 	}
 	switch {
 	case now.Before(starts):
-		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s is not valid yet.", code)}
+		return nil, couponError("Coupon %s is not valid yet.", code)
 	case ends.Valid && !now.Before(ends.Time):
-		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s has expired.", code)}
+		return nil, couponError("Coupon %s has expired.", code)
 	case mk.Valid && mk.String != m.Code:
-		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s is not valid in %s.", code, m.Place())}
+		return nil, couponError("Coupon %s is not valid in %s.", code, locale.M(m.Place()))
 	case kind == "fixed" && currency.String != m.Currency:
-		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s is not valid in %s.", code, m.Currency)}
+		return nil, couponError("Coupon %s is not valid in %s.", code, m.Currency)
 	case maxUses.Valid && used >= maxUses.Int64:
-		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s has been used up.", code)}
+		return nil, couponError("Coupon %s has been used up.", code)
 	case subtotal < minSub.Int64:
-		return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s needs a subtotal of at least %s.", code, money.New(minSub.Int64, m.Currency).Format())}
+		return nil, couponError("Coupon %s needs a subtotal of at least %s.", code, money.New(minSub.Int64, m.Currency).Format())
 	}
 	if perEmail.Valid && email != "" {
 		var n int64
@@ -333,7 +349,7 @@ func couponFor(ctx context.Context, q db.Querier, code string, m market.Market, 
 			return nil, err
 		}
 		if n >= perEmail.Int64 {
-			return nil, &CouponError{Msg: fmt.Sprintf("Coupon %s has already been used with this email address.", code)}
+			return nil, couponError("Coupon %s has already been used with this email address.", code)
 		}
 	}
 	c := &coupon{code: code}
@@ -375,7 +391,7 @@ func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, line
 		}
 	}
 	if ship == nil {
-		return nil, nil, &FieldError{Field: "shipping_method", Msg: fmt.Sprintf("there is no shipping method %q in %s", req.ShippingMethod, m.Place())}
+		return nil, nil, fieldError("shipping_method", "There is no shipping method %q in %s.", req.ShippingMethod, locale.M(m.Place()))
 	}
 	var subtotal int64
 	for _, l := range priced {
@@ -561,7 +577,7 @@ func redeem(ctx context.Context, tx db.Querier, code string, o *order.Order, now
 		return fmt.Errorf("redeem %s: %w", code, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return &CouponError{Msg: fmt.Sprintf("Coupon %s has been used up.", code)}
+		return couponError("Coupon %s has been used up.", code)
 	}
 	var perEmail sql.NullInt64
 	if err := tx.QueryRowContext(ctx, "SELECT max_uses_per_email FROM coupons WHERE code = $1", code).Scan(&perEmail); err != nil {
@@ -574,7 +590,7 @@ func redeem(ctx context.Context, tx db.Querier, code string, o *order.Order, now
 			return err
 		}
 		if n >= perEmail.Int64 {
-			return &CouponError{Msg: fmt.Sprintf("Coupon %s has already been used with this email address.", code)}
+			return couponError("Coupon %s has already been used with this email address.", code)
 		}
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO coupon_redemptions (code, order_id, email, created_at) VALUES ($1, $2, $3, $4)", code, o.ID, email, now)

@@ -142,16 +142,16 @@ func checkAddress(a Address) (Address, error) {
 		{"country", &a.Country, true, 2},
 	}
 	for _, f := range fields {
-		bad := func(msg string) error { return &FieldError{Field: f.name, Msg: msg, Err: ErrInvalidAddress} }
+		bad := func(format string, args ...any) error { return fieldError(f.name, ErrInvalidAddress, format, args...) }
 		if len(*f.v) > 4*f.max+1024 {
-			return Address{}, bad(fmt.Sprintf("must be at most %d characters long", f.max))
+			return Address{}, bad("must be at most %d characters long", f.max)
 		}
 		*f.v = strings.TrimSpace(*f.v)
 		switch v := *f.v; {
 		case v == "" && f.required:
 			return Address{}, bad("must not be empty")
 		case utf8.RuneCountInString(v) > f.max:
-			return Address{}, bad(fmt.Sprintf("must be at most %d characters long", f.max))
+			return Address{}, bad("must be at most %d characters long", f.max)
 		case !utf8.ValidString(v):
 			return Address{}, bad("must be text")
 		case strings.ContainsFunc(v, breaksLine):
@@ -160,7 +160,7 @@ func checkAddress(a Address) (Address, error) {
 	}
 	a.Country = strings.ToUpper(a.Country)
 	if len(a.Country) != 2 || a.Country[0] < 'A' || a.Country[0] > 'Z' || a.Country[1] < 'A' || a.Country[1] > 'Z' {
-		return Address{}, &FieldError{Field: "country", Msg: "must be a two-letter country code such as US", Err: ErrInvalidAddress}
+		return Address{}, fieldError("country", ErrInvalidAddress, "must be a two-letter country code such as US")
 	}
 	a.ID = 0
 	return a, nil

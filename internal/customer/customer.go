@@ -32,6 +32,7 @@ import (
 	"unicode/utf8"
 
 	"mistore/internal/db"
+	"mistore/internal/locale"
 	"mistore/internal/notify"
 )
 
@@ -75,6 +76,15 @@ type FieldError struct {
 	Field string
 	Msg   string
 	Err   error
+	// Why is Msg as a message, for pages to say in their reader's
+	// language; zero on errors made without one, which show Msg.
+	Why locale.Msg
+}
+
+// fieldError makes a FieldError whose Msg is format with args in English.
+func fieldError(field string, kind error, format string, args ...any) *FieldError {
+	why := locale.M(format, args...)
+	return &FieldError{Field: field, Msg: why.String(), Err: kind, Why: why}
 }
 
 // Error returns the field and what is wrong with it.
@@ -196,7 +206,7 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (C
 		err := tx.QueryRowContext(ctx, `INSERT INTO customers (email, email_key, name, password_hash, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, email, EmailKey(email), name, hash, now).Scan(&c.ID)
 		if db.IsUniqueViolation(err) {
-			return &FieldError{Field: "email", Msg: "an account with this email address already exists", Err: ErrEmailTaken}
+			return fieldError("email", ErrEmailTaken, "an account with this email address already exists")
 		}
 		if err != nil {
 			return err
@@ -377,7 +387,7 @@ func (s *Service) ChangeEmail(ctx context.Context, id int64, password, newEmail 
 		res, err := tx.ExecContext(ctx, `UPDATE customers SET email = $2, email_key = $3, email_verified_at = NULL, updated_at = $4
 			WHERE id = $1`, id, email, EmailKey(email), now)
 		if db.IsUniqueViolation(err) {
-			return &FieldError{Field: "email", Msg: "an account with this email address already exists", Err: ErrEmailTaken}
+			return fieldError("email", ErrEmailTaken, "an account with this email address already exists")
 		}
 		if err != nil {
 			return err
@@ -490,7 +500,7 @@ func normalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Address != s || len(s) > MaxEmailLen || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") {
-		return "", &FieldError{Field: "email", Msg: "must be an email address such as you@example.com", Err: ErrInvalidEmail}
+		return "", fieldError("email", ErrInvalidEmail, "must be an email address such as you@example.com")
 	}
 	return s, nil
 }
@@ -501,17 +511,17 @@ func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(em
 
 // checkName returns name trimmed, or why it is not acceptable.
 func checkName(name string) (string, error) {
-	bad := func(msg string) error { return &FieldError{Field: "name", Msg: msg, Err: ErrInvalidName} }
+	bad := func(format string, args ...any) error { return fieldError("name", ErrInvalidName, format, args...) }
 	if len(name) > 4*MaxNameLen+1024 {
 		// Refused unread: not even surrounding spaces make it short enough.
-		return "", bad(fmt.Sprintf("must be at most %d characters long", MaxNameLen))
+		return "", bad("must be at most %d characters long", MaxNameLen)
 	}
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
 		return "", bad("must not be empty")
 	case utf8.RuneCountInString(name) > MaxNameLen:
-		return "", bad(fmt.Sprintf("must be at most %d characters long", MaxNameLen))
+		return "", bad("must be at most %d characters long", MaxNameLen)
 	case !utf8.ValidString(name):
 		return "", bad("must be text")
 	case strings.ContainsFunc(name, breaksLine):

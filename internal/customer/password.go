@@ -65,7 +65,7 @@ func checkPassword(field, password string) error {
 }
 
 func passwordLengthError(field string) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf("must be %d to %d characters long", MinPasswordLen, MaxPasswordLen), Err: ErrPasswordLength}
+	return fieldError(field, ErrPasswordLength, "must be %d to %d characters long", MinPasswordLen, MaxPasswordLen)
 }
 
 // HashPassword hashes password with argon2id under p and a fresh random

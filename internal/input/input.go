@@ -5,7 +5,7 @@
 // field in a form.
 package input
 
-import "fmt"
+import "mistore/internal/locale"
 
 // FieldError is input a write refuses, naming the field at fault. Its
 // Error is a sentence staff can act on ("The reseller URL must start with
@@ -16,6 +16,9 @@ type FieldError struct {
 	// Err is the sentinel it stands for, if any, so that errors.Is can
 	// tell one refusal from the others (inventory.ErrNegativeStock).
 	Err error
+	// Why is Msg as a message, for the few storefront forms that show it
+	// in their reader's language (a return request); zero when unset.
+	Why locale.Msg
 }
 
 // Error returns the sentence shown to the editor.
@@ -30,5 +33,6 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // Invalid returns a *FieldError on field whose sentence is format with
 // args.
 func Invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	why := locale.M(format, args...)
+	return &FieldError{Field: field, Msg: why.String(), Why: why}
 }

@@ -40,10 +40,13 @@ func (m Market) Place() string {
 	return m.Name
 }
 
-// ContentLanguage is the BCP 47 tag of the market's pages as served now:
-// English for every market until translations exist, with the market's
-// country, e.g. "en-CN" (for hreflang alternates and the page's lang).
+// ContentLanguage is the BCP 47 tag of the market's own language, its
+// locale: "en-US", "zh-CN", "en-IN" (for hreflang alternates, and the
+// language its pages are written in unless a visitor chooses another).
 func (m Market) ContentLanguage() string {
+	if m.Locale != "" {
+		return m.Locale
+	}
 	if len(m.CountryCodes) == 0 {
 		return "en"
 	}

@@ -299,7 +299,7 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, status int,
 	}
 	defer s.pages.bufs.Put(buf)
 	w.Header().Set("X-Robots-Tag", "noindex, nofollow")
-	writeHTML(w, status, "no-store", buf.Bytes())
+	s.writeHTML(w, r, status, "no-store", buf.Bytes())
 }
 
 // adminRedirect answers a successful back-office POST: 303 to path (a

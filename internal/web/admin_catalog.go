@@ -99,6 +99,7 @@ func (s *Server) adminCatalogRoutes(a *adminRouter) {
 		summary: "Replace the product's authorised resellers in a market (http(s) addresses only).", request: "AdminResellers",
 		response: "AdminProduct", params: []paramDoc{slugParam, marketParam},
 	})
+	s.adminTextRoutes(a, slugParam)
 	a.api("GET /api/v1/admin/markets/{market}/readiness", view, s.apiAdminReadiness, opDoc{
 		summary:  "Launch readiness: for each product, what still blocks selling it in the market, and warnings (certificates expiring within 30 days).",
 		response: "AdminReadiness", params: []paramDoc{marketParam},
@@ -126,6 +127,7 @@ func adminCatalogSchemas() map[string]any {
 			"listings":       map[string]any{"type": "object", "description": "By market code.", "additionalProperties": schemaRef("AdminListing")},
 			"certifications": map[string]any{"type": "object", "description": "By market code.", "additionalProperties": schemaArray(cert)},
 			"resellers":      map[string]any{"type": "object", "description": "By market code.", "additionalProperties": schemaArray(reseller)},
+			"texts":          map[string]any{"type": "object", "description": "The product's words in other languages, by language tag (zh-Hans).", "additionalProperties": schemaRef("AdminProductText")},
 		}),
 		"AdminProductList": schemaObject([]string{"products"}, map[string]any{"products": schemaArray(schemaRef("AdminProduct"))}),
 		"AdminProductCreate": schemaObject([]string{"slug", "name", "category", "variants"}, map[string]any{
@@ -182,6 +184,8 @@ type adminProductJSON struct {
 	Listings       map[string]adminListingJSON   `json:"listings"`
 	Certifications map[string][]adminCertJSON    `json:"certifications"`
 	Resellers      map[string][]catalog.Reseller `json:"resellers"`
+	// Texts are the product's words in other languages, by language tag.
+	Texts map[string]catalog.ProductText `json:"texts"`
 }
 
 type adminVariantJSON struct {
@@ -219,6 +223,10 @@ func adminProductOut(p *catalog.Product) adminProductJSON {
 		Image: p.Image, Featured: p.Featured, PurchaseLimit: p.PurchaseLimit, UpdatedAt: p.UpdatedAt.UTC(),
 		Variants: make([]adminVariantJSON, len(p.Variants)), Listings: map[string]adminListingJSON{},
 		Certifications: map[string][]adminCertJSON{}, Resellers: map[string][]catalog.Reseller{},
+		Texts: map[string]catalog.ProductText{},
+	}
+	for lang, t := range p.Texts {
+		out.Texts[lang] = t
 	}
 	for i, v := range p.Variants {
 		prices := map[string]money.Money{}
@@ -665,9 +673,11 @@ type adminProductContent struct {
 	Schemes    []market.Scheme
 	SpecsText  string
 	Variants   []adminVariantView
-	CanEdit    bool
-	CanPrice   bool
-	Error      string
+	// Texts are the product's words in the storefront's other languages.
+	Texts    []adminTextView
+	CanEdit  bool
+	CanPrice bool
+	Error    string
 }
 
 type adminVariantView struct {
@@ -721,6 +731,7 @@ func (s *Server) renderProduct(w http.ResponseWriter, r *http.Request, status in
 	for _, v := range p.Variants {
 		c.Variants = append(c.Variants, adminVariantView{SKU: v.SKU, Name: v.Name, OptionsText: pairsText(v.Options), WeightG: v.WeightG})
 	}
+	c.Texts = s.productTextViews(p)
 	now := s.catalog.Now()
 	for _, m := range set.Markets {
 		mv := adminMarketView{Code: m.Code, Name: m.Name, Currency: m.Currency, Resellers: p.Resellers[m.Code],

@@ -142,6 +142,10 @@ func (s *Server) signIn(r *http.Request, email, password string) (customer.Custo
 		return customer.Customer{}, err
 	}
 	account := strings.ToLower(strings.TrimSpace(email))
+	if account == "" {
+		// No account to count failures against, and none to find.
+		return customer.Customer{}, customer.ErrInvalidCredentials
+	}
 	if err := s.overLimit(r, ratelimit.SignInPerAccount, account); err != nil {
 		return customer.Customer{}, err
 	}

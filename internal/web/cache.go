@@ -63,7 +63,7 @@ func (e *cachedBody) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", e.contentType)
 	h.Set("ETag", e.etag)
 	h.Set("Cache-Control", "no-cache")
-	h.Set("Vary", "Accept-Encoding")
+	h.Add("Vary", "Accept-Encoding")
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, e.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return

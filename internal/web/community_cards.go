@@ -27,22 +27,11 @@ type rating struct {
 }
 
 // Stars is the average as five star characters, rounded to whole stars:
-// "★★★★☆". Screen readers get Label instead.
+// "★★★★☆". Screen readers get the card's words instead
+// (card.partial.html).
 func (r rating) Stars() string {
 	full := min(5, max(0, int(r.Average+0.5)))
 	return strings.Repeat("★", full) + strings.Repeat("☆", 5-full)
-}
-
-// Label says the rating in words: "Rated 4.3 out of 5 by 12 reviews".
-func (r rating) Label() string {
-	if r.Count == 0 {
-		return "No reviews yet"
-	}
-	noun := "reviews"
-	if r.Count == 1 {
-		noun = "review"
-	}
-	return fmt.Sprintf("Rated %s out of 5 from %d %s", r.AverageText(), r.Count, noun)
 }
 
 // productCards returns views as cards with their ratings, and the part of

@@ -13,6 +13,7 @@ import (
 
 	"mistore/internal/catalog"
 	"mistore/internal/community"
+	"mistore/internal/locale"
 )
 
 // The product page's comments and reviews. Everything works without
@@ -256,7 +257,7 @@ func (s *Server) productCommunity(r *http.Request, p *page, v *catalog.View) (*c
 	for _, so := range []struct {
 		sort  community.Sort
 		label string
-	}{{community.SortNewest, "Newest"}, {community.SortHelpful, "Most helpful"}} {
+	}{{community.SortNewest, p.Lang.T("Newest")}, {community.SortHelpful, p.Lang.T("Most helpful")}} {
 		b.SortLinks = append(b.SortLinks, sortLink{Sort: so.sort, Label: so.label, URL: link(b.Comments.Page, 1, so.sort, "#reviews"), Current: so.sort == cv.sort})
 	}
 	if cv.viewer != nil {
@@ -306,8 +307,9 @@ func (s *Server) communityPageRoutes(store *http.ServeMux) {
 }
 
 // communityShopper reads a community form: the product, the signed-in
-// shopper and the form's fields. It has answered when ok is false.
-func (s *Server) communityShopper(w http.ResponseWriter, r *http.Request, what string) (v *catalog.View, who caller, ok bool) {
+// shopper and the form's fields. It has answered when ok is false; what
+// is the form's action, for "Sign in to ...".
+func (s *Server) communityShopper(w http.ResponseWriter, r *http.Request, what locale.Msg) (v *catalog.View, who caller, ok bool) {
 	v, err := s.communityProduct(r)
 	if err != nil {
 		s.pageFail(w, r, err)
@@ -318,12 +320,12 @@ func (s *Server) communityShopper(w http.ResponseWriter, r *http.Request, what s
 			s.pageFail(w, r, err)
 			return nil, caller{}, false
 		}
-		s.communityRedirect(w, r, v, "", "Sign in to "+what+": use the Account link at the top of the page.", true)
+		s.communityRedirect(w, r, v, "", locale.M("Sign in to %s: use the Account link at the top of the page.", what), true)
 		return nil, caller{}, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxCommunityForm)
 	if err := r.ParseForm(); err != nil {
-		s.communityRedirect(w, r, v, "", "The form could not be read (a comment may have at most 5,000 characters); please try again.", true)
+		s.communityRedirect(w, r, v, "", locale.M("The form could not be read (a comment may have at most 5,000 characters); please try again."), true)
 		return nil, caller{}, false
 	}
 	return v, who, true
@@ -331,7 +333,20 @@ func (s *Server) communityShopper(w http.ResponseWriter, r *http.Request, what s
 
 // communityRedirect sends the browser back to the product page (303) at
 // anchor, leaving msg for it to show once; isErr marks a refusal.
-func (s *Server) communityRedirect(w http.ResponseWriter, r *http.Request, v *catalog.View, query, msg string, isErr bool) {
+func (s *Server) communityRedirect(w http.ResponseWriter, r *http.Request, v *catalog.View, query string, msg locale.Msg, isErr bool) {
+	s.flashRedirect(w, r, v, query, say(s.requestLang(r), msg), isErr)
+}
+
+// communityFailed sends the browser back to the product page (303) at
+// anchor with err's refusal to show once.
+func (s *Server) communityFailed(w http.ResponseWriter, r *http.Request, v *catalog.View, query string, err error) {
+	s.flashRedirect(w, r, v, query, pageErrorText(s.requestLang(r), err), true)
+}
+
+// flashRedirect redirects to the product page leaving msg, written in
+// the page's language already: the cookie carries the text itself, as
+// a message's arguments would not survive it.
+func (s *Server) flashRedirect(w http.ResponseWriter, r *http.Request, v *catalog.View, query, msg string, isErr bool) {
 	path := "/" + r.PathValue("market") + "/products/" + v.Slug
 	if msg != "" {
 		kind := "i"
@@ -366,13 +381,13 @@ func readCommunityFlash(w http.ResponseWriter, r *http.Request) (msg string, isE
 // an error page, anything else as the product page again with the
 // message and what was typed, with the refusal's status.
 func (s *Server) communityRefused(w http.ResponseWriter, r *http.Request, err error, f *communityForm) {
-	status, body := classify(err)
+	status, _ := classify(err)
 	if status >= http.StatusInternalServerError {
 		s.pageFail(w, r, err)
 		return
 	}
 	retryAfter(w, err)
-	f.status, f.message = status, body.Message
+	f.status, f.message = status, pageErrorText(s.requestLang(r), err)
 	r = r.WithContext(context.WithValue(r.Context(), communityFormKey{}, f))
 	s.productPage(w, r, status)
 }
@@ -383,7 +398,7 @@ func (s *Server) formComment(r *http.Request, v *catalog.View) (*community.Comme
 }
 
 func (s *Server) pagePostComment(w http.ResponseWriter, r *http.Request) {
-	v, who, ok := s.communityShopper(w, r, "comment")
+	v, who, ok := s.communityShopper(w, r, locale.M("comment"))
 	if !ok {
 		return
 	}
@@ -397,33 +412,33 @@ func (s *Server) pagePostComment(w http.ResponseWriter, r *http.Request) {
 		s.communityRefused(w, r, err, &communityForm{draft: body, replyTo: nc.ReplyTo})
 		return
 	}
-	s.communityRedirect(w, r, v, "?comments=last#c-"+strconv.Itoa(c.Number), "Your comment #"+strconv.Itoa(c.Number)+" is posted.", false)
+	s.communityRedirect(w, r, v, "?comments=last#c-"+strconv.Itoa(c.Number), locale.M("Your comment #%s is posted.", strconv.Itoa(c.Number)), false)
 }
 
 func (s *Server) pageEditComment(w http.ResponseWriter, r *http.Request) {
-	v, who, ok := s.communityShopper(w, r, "edit your comment")
+	v, who, ok := s.communityShopper(w, r, locale.M("edit your comment"))
 	if !ok {
 		return
 	}
 	c, err := s.formComment(r, v)
 	if err != nil {
-		s.communityRedirect(w, r, v, "", classifyMessage(err), true)
+		s.communityFailed(w, r, v, "", err)
 		return
 	}
 	body := r.PostForm.Get("body")
 	if _, err := s.community.EditComment(r.Context(), c.ID, who.customer.ID, body); err != nil {
 		if errors.Is(err, community.ErrEditWindow) || errors.Is(err, community.ErrNotAuthor) || errors.Is(err, community.ErrDeleted) {
-			s.communityRedirect(w, r, v, "", classifyMessage(err), true)
+			s.communityFailed(w, r, v, "", err)
 			return
 		}
 		s.communityRefused(w, r, err, &communityForm{draft: body, editing: c.ID})
 		return
 	}
-	s.communityRedirect(w, r, v, "", "Your comment #"+strconv.Itoa(c.Number)+" is changed.", false)
+	s.communityRedirect(w, r, v, "", locale.M("Your comment #%s is changed.", strconv.Itoa(c.Number)), false)
 }
 
 func (s *Server) pageDeleteComment(w http.ResponseWriter, r *http.Request) {
-	v, who, ok := s.communityShopper(w, r, "delete your comment")
+	v, who, ok := s.communityShopper(w, r, locale.M("delete your comment"))
 	if !ok {
 		return
 	}
@@ -432,14 +447,14 @@ func (s *Server) pageDeleteComment(w http.ResponseWriter, r *http.Request) {
 		err = s.community.DeleteComment(r.Context(), c.ID, who.customer.ID)
 	}
 	if err != nil {
-		s.communityRedirect(w, r, v, "", classifyMessage(err), true)
+		s.communityFailed(w, r, v, "", err)
 		return
 	}
-	s.communityRedirect(w, r, v, "", "Your comment #"+strconv.Itoa(c.Number)+" is deleted.", false)
+	s.communityRedirect(w, r, v, "", locale.M("Your comment #%s is deleted.", strconv.Itoa(c.Number)), false)
 }
 
 func (s *Server) pageReportComment(w http.ResponseWriter, r *http.Request) {
-	v, who, ok := s.communityShopper(w, r, "report a comment")
+	v, who, ok := s.communityShopper(w, r, locale.M("report a comment"))
 	if !ok {
 		return
 	}
@@ -448,14 +463,14 @@ func (s *Server) pageReportComment(w http.ResponseWriter, r *http.Request) {
 		err = s.community.ReportComment(r.Context(), c.ID, who.customer.ID, r.PostForm.Get("reason"), clientIP(r))
 	}
 	if err != nil {
-		s.communityRedirect(w, r, v, "", classifyMessage(err), true)
+		s.communityFailed(w, r, v, "", err)
 		return
 	}
-	s.communityRedirect(w, r, v, "", "Thank you: comment #"+strconv.Itoa(c.Number)+" is reported, and a moderator will look at it.", false)
+	s.communityRedirect(w, r, v, "", locale.M("Thank you: comment #%s is reported, and a moderator will look at it.", strconv.Itoa(c.Number)), false)
 }
 
 func (s *Server) pagePostReview(w http.ResponseWriter, r *http.Request) {
-	v, who, ok := s.communityShopper(w, r, "review this product")
+	v, who, ok := s.communityShopper(w, r, locale.M("review this product"))
 	if !ok {
 		return
 	}
@@ -471,11 +486,11 @@ func (s *Server) pagePostReview(w http.ResponseWriter, r *http.Request) {
 		s.communityRefused(w, r, err, form)
 		return
 	}
-	s.communityRedirect(w, r, v, "#reviews", "Thank you for your review.", false)
+	s.communityRedirect(w, r, v, "#reviews", locale.M("Thank you for your review."), false)
 }
 
 func (s *Server) pageVoteReview(w http.ResponseWriter, r *http.Request) {
-	v, who, ok := s.communityShopper(w, r, "vote")
+	v, who, ok := s.communityShopper(w, r, locale.M("vote"))
 	if !ok {
 		return
 	}
@@ -484,14 +499,8 @@ func (s *Server) pageVoteReview(w http.ResponseWriter, r *http.Request) {
 		_, err = s.community.Vote(r.Context(), rv.ID, who.customer.ID, clientIP(r))
 	}
 	if err != nil {
-		s.communityRedirect(w, r, v, "#reviews", classifyMessage(err), true)
+		s.communityFailed(w, r, v, "#reviews", err)
 		return
 	}
-	s.communityRedirect(w, r, v, "#reviews", "Thank you: your vote is counted.", false)
-}
-
-// classifyMessage is the sentence the API would answer err with.
-func classifyMessage(err error) string {
-	_, body := classify(err)
-	return body.Message
+	s.communityRedirect(w, r, v, "#reviews", locale.M("Thank you: your vote is counted."), false)
 }

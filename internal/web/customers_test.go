@@ -551,3 +551,27 @@ func TestAccountsCartFollowsCustomer(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInWithoutEmail: an empty address is a wrong sign-in like any
+// other (it used to reach the per-account limiter with no account and
+// answer 500), on the page and in the API.
+func TestSignInWithoutEmail(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		for _, body := range []string{`{"email":"","password":"whatever-long"}`, `{"email":"   ","password":"x"}`} {
+			if st, out, _ := s.do("POST", "/api/v1/sessions", body); st != http.StatusUnauthorized {
+				t.Errorf("API sign-in %s: %d %s, want 401", body, st, out)
+			}
+		}
+		b := newLangBrowser(t, s)
+		for _, market := range []string{"us", "cn"} {
+			res, page := b.do("POST", "/"+market+"/account/sign-in", url.Values{"email": {""}, "password": {"whatever-long"}})
+			if res.StatusCode >= 500 || res.StatusCode < 400 {
+				t.Errorf("%s page sign-in without email: %d", market, res.StatusCode)
+			}
+			if market == "us" && !strings.Contains(page, "password") {
+				t.Errorf("the refused sign-in page says nothing useful")
+			}
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"mistore/internal/flashsale"
+	"mistore/internal/input"
+	"mistore/internal/locale"
 )
 
 // The storefront's flash-sale pages. Everything works without
@@ -64,6 +67,9 @@ type saleCard struct {
 	Until time.Time
 	// UntilText is the countdown as the server renders it ("2 h 05 min").
 	UntilText string
+	// Countdown is "Starts in %s" or "Ends in %s" cut around the
+	// countdown, which the page marks up (see cut).
+	Countdown []string
 	// Image is the product's art, and Regular its usual price here.
 	Image      string
 	Regular    string
@@ -79,19 +85,21 @@ func (c saleCard) Heading() string {
 	return c.Sale.Name
 }
 
-// card builds the storefront's view of sale at now.
-func (s *Server) card(ctx context.Context, sale *flashsale.Sale, now time.Time) saleCard {
+// card builds the storefront's view of sale at now, in language l.
+func (s *Server) card(ctx context.Context, l *locale.Lang, sale *flashsale.Sale, now time.Time) saleCard {
 	c := saleCard{Sale: sale, State: sale.StateAt(now), Remaining: max(0, sale.Remaining()), Pending: max(0, sale.Pending()),
 		URL: "/" + sale.Market + "/flash-sales/" + strconv.FormatInt(sale.ID, 10)}
 	switch c.State {
 	case flashsale.Scheduled:
 		c.Until = sale.StartsAt
+		c.Countdown = cut(l.T("Starts in %s", slot), 1)
 	case flashsale.Ended:
 	default:
 		c.Until = sale.Closes()
+		c.Countdown = cut(l.T("Ends in %s", slot), 1)
 	}
 	if !c.Until.IsZero() {
-		c.UntilText = countdownText(c.Until.Sub(now))
+		c.UntilText = countdownText(l, c.Until.Sub(now))
 	}
 	// The catalog is in memory: the art and the usual price cost nothing.
 	if it, err := s.catalog.Item(ctx, sale.Market, sale.SKU); err == nil {
@@ -103,36 +111,53 @@ func (s *Server) card(ctx context.Context, sale *flashsale.Sale, now time.Time) 
 	return c
 }
 
-// countdownText says how long d is, to the second when it is short:
-// "3 days 4 h", "2 h 05 min", "4 min 09 s", "12 s".
-func countdownText(d time.Duration) string {
+// countdownText says how long d is in l, to the second when it is short:
+// "3 days 4 h", "2 h 05 min", "4 min 09 s", "12 s". The keys take their
+// numbers as text (%s) so that the sale pages can hand the very same
+// keys to flashsale.js with "{1}" and "{2}" in the numbers' places.
+func countdownText(l *locale.Lang, d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
 	secs := int64((d + time.Second - 1) / time.Second)
 	days, h, m, sec := secs/86400, secs%86400/3600, secs%3600/60, secs%60
 	switch {
-	case days > 0:
-		return fmt.Sprintf("%d %s %d h", days, plural(days, "day", "days"), h)
+	case days == 1:
+		return l.T("%s day %s h", l.Number(days), l.Number(h))
+	case days > 1:
+		return l.T("%s days %s h", l.Number(days), l.Number(h))
 	case h > 0:
-		return fmt.Sprintf("%d h %02d min", h, m)
+		return l.T("%s h %s min", l.Number(h), fmt.Sprintf("%02d", m))
 	case m > 0:
-		return fmt.Sprintf("%d min %02d s", m, sec)
+		return l.T("%s min %s s", l.Number(m), fmt.Sprintf("%02d", sec))
 	}
-	return fmt.Sprintf("%d s", sec)
+	return l.T("%s s", l.Number(sec))
 }
 
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
+// slot stands for a value the page writes in its own markup (a countdown
+// the script updates, a <time>) inside a translated sentence: the
+// sentence is translated whole, with slot for those values, and cut
+// around them, so that no markup goes into a translation and Chinese may
+// put words before and after each value. Translations of such keys must
+// keep the slots in their order.
+const slot = "\x00"
+
+// cut splits a sentence translated with n slots into the n+1 texts
+// around them; the page writes part 0, value 1, part 1, and so on.
+func cut(sentence string, n int) []string {
+	parts := strings.SplitN(sentence, slot, n+1)
+	for len(parts) < n+1 {
+		parts = append(parts, "")
 	}
-	return many
+	return parts
 }
 
 // flashSalesContent is the list page's content.
 type flashSalesContent struct {
 	Now   time.Time
 	Sales []saleCard
+	// ServerTime is "Server time %s" cut around the time (see cut).
+	ServerTime []string
 }
 
 func (s *Server) pageFlashSales(w http.ResponseWriter, r *http.Request) {
@@ -148,12 +173,12 @@ func (s *Server) pageFlashSales(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.catalog.Now()
-	c := flashSalesContent{Now: now}
+	c := flashSalesContent{Now: now, ServerTime: cut(p.Lang.T("Server time %s", slot), 1)}
 	for _, sale := range sales {
-		c.Sales = append(c.Sales, s.card(r.Context(), sale, now))
+		c.Sales = append(c.Sales, s.card(r.Context(), p.Lang, sale, now))
 	}
-	p.Title = "Flash sales"
-	p.Description = "Limited drops at special prices in the Mistore " + p.Market.Name + " shop."
+	p.Title = p.Lang.T("Flash sales")
+	p.Description = p.Lang.T("Limited drops at special prices in the Mistore %s shop.", p.Lang.T(p.Market.Name))
 	p.Content = c
 	// The counts and the countdown move every second: rendered afresh.
 	s.renderNoStore(w, r, http.StatusOK, "flashsale_list", p)
@@ -186,6 +211,29 @@ type flashSaleContent struct {
 	Queue        bool
 	RetrySeconds int
 	RetryURL     string
+	// Text holds the page's sentences that have marked-up values in
+	// them, each cut around those values (see cut).
+	Text saleTexts
+	// Refusals is what flashsale.js says for each API error code of a
+	// claim: a JSON object of code to sentence in the page's language,
+	// the same sentences the page gives after a refused form post.
+	Refusals string
+}
+
+// saleTexts are the sale page's sentences cut around their marked-up
+// values.
+type saleTexts struct {
+	// Clock: "Starts in %s, at %s.", "Ends in %s, at %s." or "This sale
+	// ended at %s.": the countdown, then the time.
+	Clock []string
+	// Runs: the sale's start, its end, and the server's time.
+	Runs []string
+	// Left: the units left (the quantity and limit are plain text).
+	Left []string
+	// Held: the time the shopper's claim runs out.
+	Held []string
+	// Registration: when registration closes or closed.
+	Registration []string
 }
 
 // saleInMarket returns sale id of the path if it is sold in market code;
@@ -213,6 +261,7 @@ func (s *Server) pageFlashSale(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := flashSaleContent{}
+	// The message was put in the page's language when it was set.
 	c.Message, c.Error = readSaleFlash(w, r, sale.Market, sale.ID)
 	s.renderSalePage(w, r, sale, c)
 }
@@ -220,8 +269,14 @@ func (s *Server) pageFlashSale(w http.ResponseWriter, r *http.Request) {
 // renderSalePage fills what the sale page shows the visitor around c
 // (the outcome or queue state) and renders it.
 func (s *Server) renderSalePage(w http.ResponseWriter, r *http.Request, sale *flashsale.Sale, c flashSaleContent) {
+	p, err := s.newPage(r, sale.Market, "/flash-sales/"+strconv.FormatInt(sale.ID, 10))
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	l := p.Lang
 	now := s.catalog.Now()
-	c.Now, c.Card = now, s.card(r.Context(), sale, now)
+	c.Now, c.Card = now, s.card(r.Context(), l, sale, now)
 	c.RegistrationOpen = sale.RegistrationOpen(now)
 	if c.Quantity == 0 {
 		c.Quantity = 1
@@ -254,10 +309,9 @@ func (s *Server) renderSalePage(w http.ResponseWriter, r *http.Request, sale *fl
 		}
 		c.CanClaim = c.Card.State == flashsale.Live && (!sale.RegistrationRequired() || c.Card.Registered)
 	}
-	p, err := s.newPage(r, sale.Market, "/flash-sales/"+strconv.FormatInt(sale.ID, 10))
-	if err != nil {
-		s.pageFail(w, r, err)
-		return
+	c.Text = saleTextsOf(l, c)
+	if c.CanClaim {
+		c.Refusals = refusalsJSON(l)
 	}
 	p.Title = c.Card.Heading()
 	p.NoIndex = c.Queue
@@ -277,13 +331,13 @@ func (s *Server) pageFlashSaleClaim(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSaleForm)
 	if err := r.ParseForm(); err != nil {
-		s.saleRedirect(w, r, sale, "The form could not be read; please try again.", true)
+		s.saleRedirect(w, r, sale, locale.M("The form could not be read; please try again."), true)
 		return
 	}
 	qty := 1
 	if raw := strings.TrimSpace(r.PostForm.Get("quantity")); raw != "" {
 		if qty, err = strconv.Atoi(raw); err != nil {
-			s.saleRedirect(w, r, sale, "Choose how many units to claim.", true)
+			s.saleRedirect(w, r, sale, locale.M("Choose how many units to claim."), true)
 			return
 		}
 	}
@@ -298,7 +352,7 @@ func (s *Server) pageFlashSaleClaim(w http.ResponseWriter, r *http.Request) {
 // ticket for their account, and a ticket is good for queueTicketTTL.
 func (s *Server) pageFlashSaleRetry(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Robots-Tag", "noindex, nofollow")
-	sale, who, ok := s.saleShopper(w, r, "Sign in to claim.")
+	sale, who, ok := s.saleShopper(w, r, locale.M("Sign in to claim."))
 	if !ok {
 		return
 	}
@@ -306,7 +360,7 @@ func (s *Server) pageFlashSaleRetry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// An old or foreign link: show the sale, where the shopper can
 		// claim again.
-		localRedirect(w, r, s.card(r.Context(), sale, s.catalog.Now()).URL, http.StatusSeeOther)
+		s.saleRedirectText(w, r, sale, "", false)
 		return
 	}
 	s.claimFromPage(w, r, sale, qty)
@@ -319,11 +373,11 @@ func (s *Server) pageFlashSaleRetry(w http.ResponseWriter, r *http.Request) {
 func (s *Server) claimFromPage(w http.ResponseWriter, r *http.Request, sale *flashsale.Sale, qty int) {
 	who, err := s.signedIn(r)
 	if err != nil {
-		s.saleRedirect(w, r, sale, "Sign in to claim.", true)
+		s.saleRedirect(w, r, sale, locale.M("Sign in to claim."), true)
 		return
 	}
 	if qty < 1 {
-		s.saleRedirect(w, r, sale, "Choose at least one unit.", true)
+		s.saleRedirect(w, r, sale, locale.M("Choose at least one unit."), true)
 		return
 	}
 	c, err := s.flashsales.Claim(r.Context(), sale.ID, who.customer.ID, qty)
@@ -350,7 +404,7 @@ func (s *Server) claimAnswer(w http.ResponseWriter, r *http.Request, sale *flash
 			s.pageFail(w, r, err)
 			return
 		}
-		s.saleRedirect(w, r, sale, body.Message, true)
+		s.saleRedirectText(w, r, sale, s.refusalText(s.saleLang(r, sale.Market), err, body.Message), true)
 		return
 	}
 	ticket, terr := s.queueTicket(r.Context(), sale.ID, customerID, qty, s.catalog.Now().Add(queueTicketTTL))
@@ -372,7 +426,7 @@ func (s *Server) claimAnswer(w http.ResponseWriter, r *http.Request, sale *flash
 // signed-in shopper taking it. When either is missing it has answered
 // (an error page for an unknown sale, the sale page saying signIn for a
 // shopper who is not signed in) and ok is false.
-func (s *Server) saleShopper(w http.ResponseWriter, r *http.Request, signIn string) (sale *flashsale.Sale, who caller, ok bool) {
+func (s *Server) saleShopper(w http.ResponseWriter, r *http.Request, signIn locale.Msg) (sale *flashsale.Sale, who caller, ok bool) {
 	sale, err := s.saleInMarket(r, r.PathValue("market"))
 	if err != nil {
 		s.pageFail(w, r, err)
@@ -387,7 +441,7 @@ func (s *Server) saleShopper(w http.ResponseWriter, r *http.Request, signIn stri
 
 // pageFlashSaleRegister registers the signed-in shopper for a sale.
 func (s *Server) pageFlashSaleRegister(w http.ResponseWriter, r *http.Request) {
-	sale, who, ok := s.saleShopper(w, r, "Sign in to register.")
+	sale, who, ok := s.saleShopper(w, r, locale.M("Sign in to register."))
 	if !ok {
 		return
 	}
@@ -397,24 +451,30 @@ func (s *Server) pageFlashSaleRegister(w http.ResponseWriter, r *http.Request) {
 			s.pageFail(w, r, err)
 			return
 		}
-		s.saleRedirect(w, r, sale, body.Message, true)
+		s.saleRedirectText(w, r, sale, s.refusalText(s.saleLang(r, sale.Market), err, body.Message), true)
 		return
 	}
-	s.saleRedirect(w, r, sale, "You are registered. Come back when the sale starts: claiming opens at "+
-		sale.StartsAt.UTC().Format("Jan 2, 15:04")+" UTC.", false)
+	l := s.saleLang(r, sale.Market)
+	// English keeps its short "Jan 2, 15:04" (no year: the sale is near);
+	// Chinese writes the day its own way.
+	opens := sale.StartsAt.UTC().Format("Jan 2, 15:04")
+	if l.Chinese() {
+		opens = l.Clock(sale.StartsAt)
+	}
+	s.saleRedirectText(w, r, sale, l.T("You are registered. Come back when the sale starts: claiming opens at %s UTC.", opens), false)
 }
 
 // pageFlashSaleCheckout makes a live claim's cart the shopper's cart in
 // the market and goes to checkout: the way back to a claim after shopping
 // elsewhere, and where the script lands after a claim through the API.
 func (s *Server) pageFlashSaleCheckout(w http.ResponseWriter, r *http.Request) {
-	sale, who, ok := s.saleShopper(w, r, "Sign in to check out your claim.")
+	sale, who, ok := s.saleShopper(w, r, locale.M("Sign in to check out your claim."))
 	if !ok {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSaleForm)
 	if err := r.ParseForm(); err != nil {
-		s.saleRedirect(w, r, sale, "The form could not be read; please try again.", true)
+		s.saleRedirect(w, r, sale, locale.M("The form could not be read; please try again."), true)
 		return
 	}
 	claimID, _ := strconv.ParseInt(r.PostForm.Get("claim_id"), 10, 64)
@@ -440,12 +500,32 @@ func (s *Server) pageFlashSaleCheckout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.saleRedirect(w, r, sale, "That claim has run out or was checked out already.", true)
+	s.saleRedirect(w, r, sale, locale.M("That claim has run out or was checked out already."), true)
 }
 
 // saleRedirect sends the browser back to the sale's page (303), leaving
-// msg for it to show once; isErr marks a refusal.
-func (s *Server) saleRedirect(w http.ResponseWriter, r *http.Request, sale *flashsale.Sale, msg string, isErr bool) {
+// msg, in the page's language, for it to show once; isErr marks a
+// refusal.
+func (s *Server) saleRedirect(w http.ResponseWriter, r *http.Request, sale *flashsale.Sale, msg locale.Msg, isErr bool) {
+	s.saleRedirectText(w, r, sale, s.saleLang(r, sale.Market).Say(msg), isErr)
+}
+
+// saleLang is the language the sale pages of market code speak to this
+// visitor: the message a redirect leaves is written in it, so that the
+// cookie carries the text the page shows.
+func (s *Server) saleLang(r *http.Request, code string) *locale.Lang {
+	if set, err := s.catalog.Markets(r.Context()); err == nil {
+		if m, err := set.Get(code); err == nil {
+			l, _ := s.pageLanguage(r, m)
+			return l
+		}
+	}
+	return s.locales.Lang("en-US")
+}
+
+// saleRedirectText is saleRedirect with msg already in the page's
+// language.
+func (s *Server) saleRedirectText(w http.ResponseWriter, r *http.Request, sale *flashsale.Sale, msg string, isErr bool) {
 	path := "/" + sale.Market + "/flash-sales/" + strconv.FormatInt(sale.ID, 10)
 	if msg != "" {
 		kind := "i"
@@ -531,4 +611,102 @@ func queueMAC(key []byte, body string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("flashsale-queue\x00" + body))
 	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// saleRefusals are the sentences the sale page gives for a refused claim
+// or registration: the API's own (userMessage in errors.go) as messages
+// to translate, since the API stays in English. A test keeps the English
+// of both the same.
+var saleRefusals = []struct {
+	err error
+	msg locale.Msg
+}{
+	{flashsale.ErrNotFound, locale.M("There is no such flash sale.")},
+	{flashsale.ErrSoldOut, locale.M("Every unit of this sale is claimed. Units that are not paid for in time come back, so look again in a few minutes.")},
+	{flashsale.ErrNotStarted, locale.M("The sale has not started yet.")},
+	{flashsale.ErrEnded, locale.M("The sale has ended.")},
+	{flashsale.ErrPaused, locale.M("The sale is paused for a moment; try again shortly.")},
+	{flashsale.ErrNotRegistered, locale.M("This sale is for customers who registered before registration closed.")},
+	{flashsale.ErrLimitReached, locale.M("You already hold as many units of this sale as one customer may.")},
+	{flashsale.ErrRegistrationClosed, locale.M("Registration for this sale is closed.")},
+}
+
+// quantityRefusal is the message for the flash-sale service's refusal of
+// a claim's quantity (the sentence the API gives as it is), and false
+// for any other error.
+func quantityRefusal(err error) (locale.Msg, bool) {
+	var fe *input.FieldError
+	if !errors.As(err, &fe) || fe.Field != "quantity" {
+		return locale.Msg{}, false
+	}
+	var most int
+	fmt.Sscanf(fe.Msg, "You may claim at most %d units of this sale.", &most)
+	for _, m := range []locale.Msg{
+		locale.M("Claim at least one unit."),
+		locale.M("You may claim one unit of this sale."),
+		locale.M("You may claim at most %d units of this sale.", most),
+	} {
+		// Only a sentence known word for word: another is not guessed at.
+		if m.String() == fe.Msg {
+			return m, true
+		}
+	}
+	return locale.Msg{}, false
+}
+
+// refusalText is what the sale page says in l for err, a claim or
+// registration the service refused; apiMsg is the API's sentence for it.
+func (s *Server) refusalText(l *locale.Lang, err error, apiMsg string) string {
+	for _, rf := range saleRefusals {
+		if errors.Is(err, rf.err) {
+			return l.Say(rf.msg)
+		}
+	}
+	if m, ok := quantityRefusal(err); ok {
+		return l.Say(m)
+	}
+	// A refusal the page has no sentence for: the API's own is English,
+	// exact on an English page and no use on a Chinese one.
+	if !l.Chinese() {
+		return apiMsg
+	}
+	return l.T("That did not work; please try again.")
+}
+
+// refusalsJSON is Refusals of the sale page in l.
+func refusalsJSON(l *locale.Lang) string {
+	m := map[string]string{}
+	for _, rf := range saleRefusals {
+		_, body := classify(rf.err)
+		m[body.Code] = l.Say(rf.msg)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// saleTextsOf cuts the sale page's marked-up sentences in l.
+func saleTextsOf(l *locale.Lang, c flashSaleContent) saleTexts {
+	var t saleTexts
+	switch c.Card.State {
+	case flashsale.Scheduled:
+		t.Clock = cut(l.T("Starts in %s, at %s.", slot, slot), 2)
+	case flashsale.Ended:
+		t.Clock = cut(l.T("This sale ended at %s.", slot), 1)
+	default:
+		t.Clock = cut(l.T("Ends in %s, at %s.", slot, slot), 2)
+	}
+	sale := c.Card.Sale
+	t.Runs = cut(l.T("Runs %s to %s UTC · server time %s", slot, slot, slot), 3)
+	t.Left = cut(l.T("%s of %s left · up to %s per customer", slot, l.Number(int64(sale.Quantity)), l.Number(int64(sale.PerCustomerLimit))), 1)
+	if c.HeldUnits == 1 {
+		t.Held = cut(l.T("You hold %s unit until %s UTC", l.Number(1), slot), 1)
+	} else {
+		t.Held = cut(l.T("You hold %s units until %s UTC", l.Number(int64(c.HeldUnits)), slot), 1)
+	}
+	if c.RegistrationOpen {
+		t.Registration = cut(l.T("Registration closes at %s.", slot), 1)
+	} else {
+		t.Registration = cut(l.T("Registration closed at %s; only registered customers may claim.", slot), 1)
+	}
+	return t
 }

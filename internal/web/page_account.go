@@ -51,7 +51,11 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		s.pageFail(w, r, err)
 		return
 	}
-	p.Title, p.NoIndex, p.Canonical = title, true, ""
+	// Titles and notes are English keys, said here in the page's language.
+	p.Title, p.NoIndex, p.Canonical = p.Lang.T(title), true, ""
+	if c.Flash != "" {
+		c.Flash = p.Lang.T(c.Flash)
+	}
 	p.Content = c
 	s.renderNoStore(w, r, status, "account", p)
 }
@@ -115,15 +119,16 @@ func accountRedirect(w http.ResponseWriter, r *http.Request, note string) {
 	localRedirect(w, r, "/"+r.PathValue("market")+"/account?note="+url.QueryEscape(note), http.StatusSeeOther)
 }
 
-// formProblem turns an error into what a form shows: a field's own
-// message, or one for the whole form, with the status to answer.
-func formProblem(err error) (status int, field, msg string) {
-	var fe *customer.FieldError
-	if errors.As(err, &fe) {
-		return http.StatusUnprocessableEntity, fe.Field, fe.Msg
+// formProblem turns an error into what a form shows, in the page's
+// language: a field's own message, or one for the whole form, with the
+// status to answer.
+func (s *Server) formProblem(r *http.Request, err error) (status int, field, msg string) {
+	l := s.langOf(r, r.PathValue("market"))
+	if field, text, ok := s.customerFieldText(l, err); ok {
+		return http.StatusUnprocessableEntity, field, text
 	}
-	status, body := classify(err)
-	return status, "", body.Message
+	status, _ = classify(err)
+	return status, "", s.sayError(l, err)
 }
 
 func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +141,7 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) {
 		err = s.adoptCart(w, r, c)
 	}
 	if err != nil {
-		status, _, msg := formProblem(err)
+		status, _, msg := s.formProblem(r, err)
 		if status >= 500 {
 			s.pageFail(w, r, err)
 			return
@@ -167,7 +172,7 @@ func (s *Server) pageRegisterSubmit(w http.ResponseWriter, r *http.Request) {
 		err = s.adoptCart(w, r, c)
 	}
 	if err != nil {
-		status, field, msg := formProblem(err)
+		status, field, msg := s.formProblem(r, err)
 		if status >= 500 {
 			s.pageFail(w, r, err)
 			return
@@ -217,7 +222,7 @@ func (s *Server) pageResetSubmit(w http.ResponseWriter, r *http.Request) {
 	if token := r.PostFormValue("token"); token != "" {
 		err := s.customers.ResetPassword(r.Context(), token, r.PostFormValue("password"))
 		if err != nil {
-			status, field, msg := formProblem(err)
+			status, field, msg := s.formProblem(r, err)
 			if status >= 500 {
 				s.pageFail(w, r, err)
 				return
@@ -245,7 +250,7 @@ func (s *Server) pageResetSubmit(w http.ResponseWriter, r *http.Request) {
 		s.jobs.Notify()
 	}
 	if err != nil {
-		status, field, msg := formProblem(err)
+		status, field, msg := s.formProblem(r, err)
 		if status >= 500 {
 			s.pageFail(w, r, err)
 			return
@@ -305,7 +310,7 @@ func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue("password")); err != nil {
-		s.overviewWithErrors(w, r, who, err, map[string]string{"delete_password": "The password is not right; the account is not deleted."})
+		s.overviewWithErrors(w, r, who, err, map[string]string{"delete_password": s.langOf(r, r.PathValue("market")).T("The password is not right; the account is not deleted.")})
 		return
 	}
 	if err := s.customers.Delete(r.Context(), who.customer.ID); err != nil {
@@ -319,7 +324,7 @@ func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
 // overviewWithErrors shows the account overview again with errs next to
 // their fields, after a failed change.
 func (s *Server) overviewWithErrors(w http.ResponseWriter, r *http.Request, who caller, err error, errs map[string]string) {
-	status, _, _ := formProblem(err)
+	status, _, _ := s.formProblem(r, err)
 	if status >= 500 {
 		s.pageFail(w, r, err)
 		return
@@ -349,9 +354,9 @@ func (s *Server) pagePassword(w http.ResponseWriter, r *http.Request) {
 		_, err = s.startSession(w, r, who.customer, customer.SessionBrowser)
 	}
 	if err != nil {
-		_, field, msg := formProblem(err)
+		_, field, msg := s.formProblem(r, err)
 		errs := map[string]string{"current_password": msg}
-		if field == "password" {
+		if field == "password" || field == "new_password" {
 			errs = map[string]string{"new_password": msg}
 		}
 		s.overviewWithErrors(w, r, who, err, errs)
@@ -370,7 +375,7 @@ func (s *Server) pageEmail(w http.ResponseWriter, r *http.Request) {
 	if err := s.reauthenticated(r, who, func() error {
 		return s.customers.ChangeEmail(r.Context(), who.customer.ID, r.PostFormValue("email_password"), r.PostFormValue("new_email"))
 	}); err != nil {
-		_, field, msg := formProblem(err)
+		_, field, msg := s.formProblem(r, err)
 		errs := map[string]string{"email_password": msg}
 		if field == "email" || errors.Is(err, customer.ErrEmailTaken) {
 			errs = map[string]string{"new_email": msg}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"mistore/internal/cart"
+	"mistore/internal/locale"
 	"mistore/internal/money"
 )
 
@@ -30,6 +31,10 @@ type cartContent struct {
 	ErrorSKU string
 	// Partial is set when some lines cannot be ordered now.
 	Partial bool
+	// Notices and Reasons (why a line cannot be ordered, by SKU) are the
+	// view's, said in the page's language.
+	Notices []string
+	Reasons map[string]string
 }
 
 // pageCart shows the visitor's cart in a market. Everything on it is the
@@ -71,8 +76,21 @@ func (s *Server) pageCart(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	p.Title = "Your cart"
+	p.Title = p.Lang.T("Your cart")
 	p.NoIndex = true
+	if err := s.localizeCart(r.Context(), p.Lang, v); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	for _, n := range v.NoticeMsgs {
+		c.Notices = append(c.Notices, say(p.Lang, n))
+	}
+	c.Reasons = map[string]string{}
+	for _, l := range v.Lines {
+		if !l.Purchasable {
+			c.Reasons[l.SKU] = s.sayOr(p.Lang, l.ReasonMsg, l.Reason)
+		}
+	}
 	p.Content = c
 	s.renderNoStore(w, r, http.StatusOK, "cart", p)
 }
@@ -87,7 +105,7 @@ func (s *Server) pageCartAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxCartForm)
 	if err := r.ParseForm(); err != nil {
-		s.cartRedirect(w, r, code, "", "The form could not be read; please try again.")
+		s.cartRedirect(w, r, code, "", locale.M("The form could not be read; please try again."))
 		return
 	}
 	sku := strings.TrimSpace(r.PostForm.Get("sku"))
@@ -97,7 +115,7 @@ func (s *Server) pageCartAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	qty, err := strconv.Atoi(raw)
 	if err != nil {
-		s.cartRedirect(w, r, code, sku, "Enter the quantity as a whole number.")
+		s.cartRedirect(w, r, code, sku, locale.M("Enter the quantity as a whole number."))
 		return
 	}
 	id, token, ok := cartCookie(r, code)
@@ -143,23 +161,23 @@ func (s *Server) pageCartSet(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxCartForm)
 	if err := r.ParseForm(); err != nil {
-		s.cartRedirect(w, r, code, sku, "The form could not be read; please try again.")
+		s.cartRedirect(w, r, code, sku, locale.M("The form could not be read; please try again."))
 		return
 	}
 	qty, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("quantity")))
 	if err != nil {
-		s.cartRedirect(w, r, code, sku, "Enter the quantity as a whole number, or 0 to remove the item.")
+		s.cartRedirect(w, r, code, sku, locale.M("Enter the quantity as a whole number, or 0 to remove the item."))
 		return
 	}
 	id, token, ok := cartCookie(r, code)
 	if !ok {
-		s.cartRedirect(w, r, code, "", "Your cart could not be found; it may have expired.")
+		s.cartRedirect(w, r, code, "", locale.M("Your cart could not be found; it may have expired."))
 		return
 	}
 	err = s.cart.SetQuantity(r.Context(), id, token, sku, qty)
 	if errors.Is(err, cart.ErrNotFound) {
 		clearCartCookie(w, r, code)
-		s.cartRedirect(w, r, code, "", "Your cart could not be found; it may have expired.")
+		s.cartRedirect(w, r, code, "", locale.M("Your cart could not be found; it may have expired."))
 		return
 	}
 	s.cartOutcome(w, r, code, sku, err)
@@ -169,20 +187,27 @@ func (s *Server) pageCartSet(w http.ResponseWriter, r *http.Request) {
 // when the store refused it, or an error page when the store failed.
 func (s *Server) cartOutcome(w http.ResponseWriter, r *http.Request, code, sku string, err error) {
 	if err != nil {
-		status, body := classify(err)
+		status, _ := classify(err)
 		if status >= http.StatusInternalServerError {
 			s.pageFail(w, r, err)
 			return
 		}
-		s.cartRedirect(w, r, code, sku, body.Message)
+		s.cartRedirectText(w, r, code, sku, s.sayError(s.langOf(r, code), err))
 		return
 	}
-	s.cartRedirect(w, r, code, "", "")
+	s.cartRedirectText(w, r, code, "", "")
 }
 
-// cartRedirect sends the browser to the cart page (303: the next request
-// is a GET), leaving msg for it to show once.
-func (s *Server) cartRedirect(w http.ResponseWriter, r *http.Request, code, sku, msg string) {
+// cartRedirect sends the browser to the cart page, leaving msg for it to
+// show once in the shopper's language (the cookie keeps it as it reads:
+// it only spans the redirect).
+func (s *Server) cartRedirect(w http.ResponseWriter, r *http.Request, code, sku string, msg locale.Msg) {
+	s.cartRedirectText(w, r, code, sku, s.langOf(r, code).Say(msg))
+}
+
+// cartRedirectText sends the browser to the cart page (303: the next
+// request is a GET), leaving msg for it to show once.
+func (s *Server) cartRedirectText(w http.ResponseWriter, r *http.Request, code, sku, msg string) {
 	if msg != "" {
 		http.SetCookie(w, &http.Cookie{
 			Name: cartFlashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(sku + "\n" + msg)),

@@ -106,8 +106,12 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 		s.pageFail(w, r, err)
 		return
 	}
-	p.Title = "Checkout"
+	p.Title = p.Lang.T("Checkout")
 	p.Canonical = ""
+	if err := s.localizeCart(r.Context(), p.Lang, view); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
 	p.NoIndex = true
 	c := checkoutContent{Form: f, Methods: methods, Quote: quote, Message: message, Errors: map[string]string{},
 		Country: p.Market.CountryCodes[0], Currency: p.Market.Currency, Cart: view}
@@ -203,24 +207,27 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 // checkoutFailed shows the form again with what is wrong next to its field
 // or, for the cart as a whole, at the top.
 func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, f checkoutForm, err error) {
+	l := s.langOf(r, r.PathValue("market"))
 	var fe *checkout.FieldError
 	if errors.As(err, &fe) {
 		name := strings.TrimPrefix(fe.Field, "shipping_address.")
-		s.checkoutPage(w, r, f, http.StatusUnprocessableEntity, nil, fieldLabel(name)+": "+capitalize(fe.Msg)+".",
-			map[string]string{name: capitalize(fe.Msg) + "."})
+		why := s.sayOr(l, fe.Why, capitalize(fe.Msg)+".")
+		s.checkoutPage(w, r, f, http.StatusUnprocessableEntity, nil, l.T("%s: %s", l.T(fieldLabel(name)), why),
+			map[string]string{name: why})
 		return
 	}
-	status, body := classify(err)
+	status, _ := classify(err)
 	if status >= 500 {
 		s.pageFail(w, r, err)
 		return
 	}
 	retryAfter(w, err)
+	msg := s.sayError(l, err)
 	errs := map[string]string{}
 	if errors.Is(err, checkout.ErrCoupon) {
-		errs["coupon_code"] = body.Message
+		errs["coupon_code"] = msg
 	}
-	s.checkoutPage(w, r, f, status, nil, body.Message, errs)
+	s.checkoutPage(w, r, f, status, nil, msg, errs)
 }
 
 func capitalize(s string) string {
@@ -230,7 +237,8 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// fieldLabel is how the checkout form labels an input.
+// fieldLabel is how the checkout form labels an input, in English: the
+// page translates it.
 func fieldLabel(name string) string {
 	switch name {
 	case "email":

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mistore/internal/locale"
 	"mistore/internal/order"
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
@@ -14,7 +15,7 @@ import (
 
 type orderContent struct {
 	Order    *order.Order
-	Events   []order.Event
+	Events   []eventLine
 	Token    string
 	Pending  bool
 	Paid     bool
@@ -63,13 +64,13 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, token s
 		s.pageFail(w, r, err)
 		return
 	}
-	p.Title = "Order " + o.Number
+	p.Title = p.Lang.T("Order %s", o.Number)
 	p.Canonical = ""
 	p.NoIndex = true
 	c := orderContent{
 		// Whoever sees the page may act on it: a signed-in owner who came
 		// without the link's token gets it for the page's forms.
-		Order: o, Events: events, Token: s.orders.Tokens().For(o.Number),
+		Order: o, Events: s.eventLines(p.Lang, events), Token: s.orders.Tokens().For(o.Number),
 		Pending: o.Status == order.PendingPayment, Paid: o.Status == order.Paid,
 		CanPay:      o.Status == order.PendingPayment && o.PaymentURL != "",
 		Declined:    o.PaymentStatus == "declined",
@@ -78,9 +79,9 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, token s
 	}
 	switch r.URL.Query().Get("note") {
 	case "cancelled":
-		c.Flash = "Your order is cancelled."
+		c.Flash = p.Lang.T("Your order is cancelled.")
 	case "return":
-		c.Flash = "Your return request is in. How it stands shows on this page."
+		c.Flash = p.Lang.T("Your return request is in. How it stands shows on this page.")
 	}
 	p.Content = c
 	s.renderNoStore(w, r, status, "order", p)
@@ -111,12 +112,12 @@ func (s *Server) pageOrderReturn(w http.ResponseWriter, r *http.Request) {
 	}
 	reason := r.PostFormValue("reason")
 	if _, err := s.orders.RequestReturn(r.Context(), o.Number, items, reason); err != nil {
-		status, body := classify(err)
+		status, _ := classify(err)
 		if status >= 500 {
 			s.pageFail(w, r, err)
 			return
 		}
-		s.renderOrderPage(w, r, token, status, orderContent{ReturnError: body.Message, ReturnReason: reason})
+		s.renderOrderPage(w, r, token, status, orderContent{ReturnError: s.sayError(s.langOf(r, code), err), ReturnReason: reason})
 		return
 	}
 	localRedirect(w, r, "/"+code+"/orders/"+o.Number+"?token="+url.QueryEscape(s.orders.Tokens().For(o.Number))+"&note=return#returns", http.StatusSeeOther)
@@ -174,8 +175,9 @@ type payContent struct {
 
 // pagePay is the built-in test provider's hosted payment page. In
 // production this page belongs to the provider; here it imitates one so
-// the whole flow runs offline. It is not a market page: it has the US
-// store's frame but no market of its own.
+// the whole flow runs offline. It is not a market page of its own: it
+// wears the frame, and speaks the language, of its order's market (the
+// US store's when the order cannot be found).
 func (s *Server) pagePay(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.testPay.Page(r.Context(), r.PathValue("session"))
 	if err != nil {
@@ -186,18 +188,31 @@ func (s *Server) pagePay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderPay(w http.ResponseWriter, r *http.Request, status int, sess payment.PageSession, msg, field string) {
-	p, err := s.newPage(r, "us", "/")
+	p, err := s.newPage(r, s.payMarket(r, sess), "/")
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	p.Title = "Pay " + sess.Amount.Format()
+	p.Title = p.Lang.T("Pay %s", sess.Amount.Format())
 	p.Canonical = ""
 	p.NoIndex = true
 	// The card number typed is not shown again: only the expiry, so a
 	// shopper fixing a typo there need not retype it.
 	p.Content = payContent{Session: sess, Error: msg, Field: field, Expiry: r.PostFormValue("expiry")}
 	s.renderNoStore(w, r, status, "pay", p)
+}
+
+// payMarket is the market of the order a payment session is for.
+func (s *Server) payMarket(r *http.Request, sess payment.PageSession) string {
+	if o, err := s.orders.Open(r.Context(), sess.Reference, s.orders.Tokens().For(sess.Reference)); err == nil && o.Market != "" {
+		return o.Market
+	}
+	return "us"
+}
+
+// payLang is the language of the payment page of session sess.
+func (s *Server) payLang(r *http.Request, sess payment.PageSession) *locale.Lang {
+	return s.langOf(r, s.payMarket(r, sess))
 }
 
 // pagePaySubmit takes the card form. The card number lives only in this
@@ -227,8 +242,8 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		retryAfter(w, err)
-		_, body := classify(err)
-		s.renderPay(w, r, http.StatusTooManyRequests, page, "Too many declined cards. "+body.Message, "card_number")
+		l := s.payLang(r, page)
+		s.renderPay(w, r, http.StatusTooManyRequests, page, l.T("Too many declined cards. %s", s.sayError(l, err)), "card_number")
 		return
 	}
 	_, err = s.testPay.Pay(r.Context(), id, card)
@@ -255,10 +270,10 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, payment.ErrDeclined):
-		s.renderPay(w, r, http.StatusPaymentRequired, page, "Your card was declined. Check the details or try another card.", "card_number")
+		s.renderPay(w, r, http.StatusPaymentRequired, page, s.payLang(r, page).T("Your card was declined. Check the details or try another card."), "card_number")
 	case errors.Is(err, payment.ErrInvalidCard):
 		msg, field := cardProblem(err)
-		s.renderPay(w, r, http.StatusUnprocessableEntity, page, msg, field)
+		s.renderPay(w, r, http.StatusUnprocessableEntity, page, s.sayOr(s.payLang(r, page), locale.Msg{}, msg), field)
 	case errors.Is(err, payment.ErrSessionClosed):
 		// Paid already, or too late: the order page says which.
 		http.Redirect(w, r, page.ReturnURL, http.StatusSeeOther)

@@ -7,9 +7,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"mistore/internal/catalog"
+	"mistore/internal/locale"
 	"mistore/internal/market"
+	"mistore/internal/ratelimit"
 )
 
 // marketCookie remembers the market a visitor chose in the switcher.
@@ -86,7 +89,21 @@ func (s *Server) newPage(r *http.Request, code, path string) (*page, error) {
 	}
 	p := &page{Market: m, Markets: set.Markets, Categories: cats, Path: path}
 	p.Canonical = "/" + m.Code + path
+	p.Lang, p.Languages = s.pageLanguage(r, m)
+	p.Origin = s.siteURL(r)
 	return p, nil
+}
+
+// requestLang is the language of the pages of the market r's path names,
+// for a message written before a redirect to one of them.
+func (s *Server) requestLang(r *http.Request) *locale.Lang {
+	if set, err := s.catalog.Markets(r.Context()); err == nil {
+		if m, err := set.Get(r.PathValue("market")); err == nil {
+			l, _ := s.pageLanguage(r, m)
+			return l
+		}
+	}
+	return s.locales.Lang("en-US")
 }
 
 type homeContent struct {
@@ -110,14 +127,15 @@ func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	p.Title = "Mistore " + p.Market.Name
-	p.Description = "The official Mistore shop for " + p.Market.Name + ": fitness bands, power banks, audio and accessories."
-	cards, ratings, err := s.productCards(r.Context(), list.Products)
+	p.Title = "Mistore " + p.Lang.T(p.Market.Name)
+	p.Description = p.Lang.T("The official Mistore shop for %s: fitness bands, power banks, audio and accessories.", p.Lang.T(p.Market.Name))
+	featured := localize(p.Lang, list.Products)
+	cards, ratings, err := s.productCards(r.Context(), featured)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
-	p.Content = homeContent{Featured: list.Products, Cards: cards}
+	p.Content = homeContent{Featured: featured, Cards: cards}
 	s.render(w, r, http.StatusOK, "home", pageKey("home", code, list.Revision, ratings, list.Products...), p)
 }
 
@@ -178,15 +196,15 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := productsContent{Query: q.Q, Category: q.Category, List: list}
-	p.Title = "All products"
+	p.Title = p.Lang.T("All products")
 	for _, cat := range p.Categories {
 		if cat.Slug == q.Category {
 			c.CategoryName = cat.Name
-			p.Title = cat.Name
+			p.Title = p.Lang.T(cat.Name)
 		}
 	}
 	if q.Q != "" {
-		p.Title = "Search: " + q.Q
+		p.Title = p.Lang.T("Search: %s", q.Q)
 	}
 	p.Query = q.Q
 	p.Canonical = "/" + code + "/products"
@@ -222,7 +240,7 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 	if list.Page < last {
 		c.Next = pageURL(list.Page + 1)
 	}
-	cards, ratings, err := s.productCards(r.Context(), list.Products)
+	cards, ratings, err := s.productCards(r.Context(), localize(p.Lang, list.Products))
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
@@ -264,6 +282,9 @@ func listQuery(r *http.Request, cats []catalog.Category) (catalog.ListQuery, err
 type productContent struct {
 	View     *catalog.View
 	Selected *catalog.VariantView
+	// Reason and SelectedReason are the availability reasons of the
+	// product and of the selected variant, in the page's language.
+	Reason, SelectedReason string
 	// Waitlist is the "tell me when" box, set when the product cannot be
 	// bought in the market (waitlist_page.go).
 	Waitlist *waitlistBox
@@ -292,6 +313,8 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 		s.pageFail(w, r, err)
 		return
 	}
+	// The shared view becomes a copy in the page's language.
+	v = v.In(p.Lang.Texts)
 	c := productContent{View: v}
 	if len(v.Variants) > 0 {
 		c.Selected = &v.Variants[0]
@@ -313,9 +336,11 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 	}
 	p.Title = v.Name
 	p.Description = v.Description
+	c.Reason = say(p.Lang, v.Availability.Why)
 	selected := ""
 	if c.Selected != nil {
 		selected = c.Selected.SKU
+		c.SelectedReason = say(p.Lang, c.Selected.Availability.Why)
 	}
 	// The waitlist box first: it is cheap, and it marks the page Private
 	// when it shows anything personal.
@@ -331,7 +356,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 	key := ""
 	if !p.Private && !cv.private && status == http.StatusOK {
 		key = pageKey("product", code, v.Revision, selected+cv.keyPart, *v)
-		if e := s.cache.get(key); e != nil {
+		if e := s.cache.get(p.Lang.Tag + "|" + p.Origin + "|" + key); e != nil {
 			e.serve(w, r)
 			return
 		}
@@ -342,6 +367,10 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 	}
 	if p.Private {
 		key = ""
+	}
+	p.LD, p.OGType = s.productLD(p, v, c.Community), "product"
+	if img, ok := p.LD["image"].(string); ok {
+		p.OGImage = strings.TrimPrefix(img, p.Origin)
 	}
 	p.Content = c
 	s.render(w, r, status, "product", key, p)
@@ -370,16 +399,31 @@ func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusBadRequest:
 		heading = "That request did not make sense"
 	}
-	s.renderError(w, r, status, heading, body.Message)
+	// A parameter's message names what the visitor typed, so no catalog
+	// has it: a translated page says which parameter instead.
+	var instead locale.Msg
+	var pe *paramError
+	if errors.As(err, &pe) {
+		instead = locale.M("One of this address's parameters (%s) is not valid.", pe.field)
+	}
+	s.errorPage(w, r, status, heading, body.Message, instead)
 }
 
+// pageNotFound renders the 404 page.
 func (s *Server) pageNotFound(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at this address. Try the search, or start from the home page.")
 }
 
 // renderError shows an error page in the market the URL names, or the US
-// store when it names none.
+// store when it names none. heading and msg are English, as callers
+// write them: the page translates them into its language.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	s.errorPage(w, r, status, heading, msg, locale.Msg{})
+}
+
+// errorPage is renderError, showing instead (when set) rather than msg
+// in a language that has no translation of msg.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, msg string, instead locale.Msg) {
 	code := "us"
 	if seg, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); seg != "" {
 		if set, err := s.catalog.Markets(r.Context()); err == nil {
@@ -394,7 +438,73 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 		http.Error(w, heading+": "+msg, status)
 		return
 	}
+	heading = pageText(p.Lang, heading)
+	if !instead.IsZero() && !s.locales.Has(p.Lang.Tag, msg) {
+		msg = say(p.Lang, instead)
+	} else {
+		msg = pageText(p.Lang, msg)
+	}
 	p.Title = heading
 	p.Content = errorContent{Status: status, Heading: heading, Message: msg}
 	s.render(w, r, status, "error", "", p)
+}
+
+// pageText translates an English sentence that comes to a page as text,
+// such as an error's message shared with the API. A sentence with a % in
+// it was formatted already (it may hold what a visitor typed): it is not
+// a key and is shown as it is.
+func pageText(l *locale.Lang, s string) string {
+	if s == "" || strings.Contains(s, "%") {
+		return s
+	}
+	return l.T(s)
+}
+
+// pageErrorText is the sentence a page shows for a refused request: the
+// API's message in the page's language, with the waits of rate limits
+// said in it too.
+func pageErrorText(l *locale.Lang, err error) string {
+	var limited *ratelimit.LimitedError
+	if errors.As(err, &limited) {
+		wait := waitWords(l, limited.RetryAfter)
+		if postingLimitMessage(limited.Rule, limited.RetryAfter) != "" {
+			return l.T("You are posting too fast. Wait %s, then try again.", wait)
+		}
+		return l.T("Too many attempts; try again in %s.", wait)
+	}
+	_, body := classify(err)
+	return pageText(l, body.Message)
+}
+
+// waitWords is waitText in language l.
+func waitWords(l *locale.Lang, d time.Duration) string {
+	switch secs := int(d.Round(time.Second) / time.Second); {
+	case secs <= 1:
+		return l.T("a second")
+	case secs < 120:
+		return l.T("%d seconds", secs)
+	default:
+		return l.T("%d minutes", (secs+59)/60)
+	}
+}
+
+// say writes m, a message of a domain package, in language l, and the
+// days in it (catalog.Day) the way l writes dates.
+func say(l *locale.Lang, m locale.Msg) string {
+	return l.Say(localDays(l, m))
+}
+
+func localDays(l *locale.Lang, m locale.Msg) locale.Msg {
+	args := make([]any, len(m.Args))
+	for i, a := range m.Args {
+		switch a := a.(type) {
+		case catalog.Day:
+			args[i] = l.Date(a.Time())
+		case locale.Msg:
+			args[i] = localDays(l, a)
+		default:
+			args[i] = a
+		}
+	}
+	return locale.Msg{Key: m.Key, Args: args}
 }

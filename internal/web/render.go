@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"embed"
 	"fmt"
 	"html/template"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"mistore/internal/catalog"
+	"mistore/internal/locale"
 	"mistore/internal/market"
 	"mistore/internal/money"
 	"mistore/internal/order"
@@ -23,13 +25,52 @@ import (
 var templateFiles embed.FS
 
 // pages holds one parsed template set per page: the layout plus the page.
+// A storefront set is never executed itself: each language gets a clone
+// whose t, date and number functions speak it (forLang).
 type pages struct {
 	sets   map[string]*template.Template
 	assets *assets
 	bufs   sync.Pool
+	// gzips reuses the gzip writers of pages compressed per request.
+	gzips sync.Pool
+	// byLang holds the clones, keyed name + "\x00" + language tag.
+	byLang sync.Map
 }
 
-func loadPages(a *assets) (*pages, error) {
+// forLang returns page set name in language l, cloning it on first use.
+func (p *pages) forLang(name string, l *locale.Lang) (*template.Template, error) {
+	key := name + "\x00" + l.Tag
+	if t, ok := p.byLang.Load(key); ok {
+		return t.(*template.Template), nil
+	}
+	base, ok := p.sets[name]
+	if !ok {
+		return nil, fmt.Errorf("no template %s", name)
+	}
+	t, err := base.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("template %s in %s: %w", name, l.Tag, err)
+	}
+	t.Funcs(langFuncs(l))
+	actual, _ := p.byLang.LoadOrStore(key, t)
+	return actual.(*template.Template), nil
+}
+
+// langFuncs are the template functions whose output depends on the
+// page's language.
+func langFuncs(l *locale.Lang) template.FuncMap {
+	return template.FuncMap{
+		"t":          l.T,
+		"date":       l.Date,
+		"shortDate":  l.ShortDate,
+		"clock":      l.Clock,
+		"num":        func(n int) string { return l.Number(int64(n)) },
+		"stateText":  func(s catalog.State) string { return l.T(stateText(s)) },
+		"statusText": func(s order.Status) string { return l.T(orderStatusText(s)) },
+	}
+}
+
+func loadPages(a *assets, english *locale.Lang) (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}, assets: a}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
 	funcs := template.FuncMap{
@@ -40,17 +81,20 @@ func loadPages(a *assets) (*pages, error) {
 			}
 			return a.URL("art/" + image + ".svg")
 		},
-		"money":      func(m money.Money) string { return m.Format() },
-		"date":       func(t time.Time) string { return t.UTC().Format("January 2, 2006") },
-		"isoTime":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"stateText":  stateText,
-		"statusText": orderStatusText,
-		"clock":      func(t time.Time) string { return t.UTC().Format("Jan 2, 2006 15:04") },
-		"add":        func(a, b int) int { return a + b },
-		"lower":      strings.ToLower,
+		"money":   func(m money.Money) string { return m.Format() },
+		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"add":     func(a, b int) int { return a + b },
+		"lower":   strings.ToLower,
+		// ogLocale writes a language tag as Open Graph wants it: zh_CN.
+		"ogLocale": func(tag string) string { return strings.ReplaceAll(tag, "-", "_") },
 		"field": func(name, label, value, errMsg, typ, autocomplete string) formField {
 			return formField{Name: name, Label: label, Value: value, Error: errMsg, Type: typ, Autocomplete: autocomplete}
 		},
+	}
+	// The back office is in English: its sets keep these; storefront sets
+	// are cloned per language with langFuncs.
+	for k, f := range langFuncs(english) {
+		funcs[k] = f
 	}
 	layout, err := fs.ReadFile(templateFiles, "templates/layout.html")
 	if err != nil {
@@ -139,13 +183,27 @@ type page struct {
 	Title       string
 	Description string
 	Market      market.Market
-	Markets     []market.Market
-	Categories  []catalog.Category
+	// Lang is the language the page is written in; Languages the market's
+	// choices for the language switch (more than one only where the
+	// market offers a second language).
+	Lang       *locale.Lang
+	Languages  []langChoice
+	Markets    []market.Market
+	Categories []catalog.Category
 	// Path is the current page's path after the market prefix, so the
 	// market switcher can link to the same page elsewhere.
 	Path      string
 	Query     string
 	Canonical string
+	// Origin is the store's address (scheme and host) for the absolute
+	// URLs search engines and link previews want: canonical, hreflang,
+	// Open Graph.
+	Origin string
+	// OGType and OGImage override the Open Graph defaults ("website",
+	// the logo); LD is the page's schema.org data, written as JSON-LD.
+	OGType  string
+	OGImage string
+	LD      map[string]any
 	// NoIndex keeps private pages (orders, payment) out of search engines.
 	NoIndex bool
 	// Private pages (cart, checkout, orders, payment) show one shopper's
@@ -162,6 +220,9 @@ type page struct {
 // request with the same key skips the template. 200s answer conditional
 // requests with 304 by the body's ETag.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, key string, data *page) {
+	if key != "" && data.Lang != nil {
+		key = data.Lang.Tag + "|" + data.Origin + "|" + key
+	}
 	if key != "" && status == http.StatusOK {
 		if e := s.cache.get(key); e != nil {
 			e.serve(w, r)
@@ -169,6 +230,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		}
 	}
 	data.RequestID = requestID(r.Context())
+	if len(data.Languages) > 1 {
+		// The language comes from a cookie in such a market: a shared
+		// cache must keep one copy per cookie.
+		w.Header().Add("Vary", "Cookie")
+	}
 	buf := s.execute(w, r, name, data, data.RequestID)
 	if buf == nil {
 		return
@@ -187,7 +253,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if data.Private {
 		cacheControl = "private, no-store"
 	}
-	writeHTML(w, status, cacheControl, buf.Bytes())
+	s.writeHTML(w, r, status, cacheControl, buf.Bytes())
 }
 
 // execute runs the layout of template set name with data into a pooled
@@ -196,6 +262,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // caller writes the buffer and gives it back with s.pages.bufs.Put.
 func (s *Server) execute(w http.ResponseWriter, r *http.Request, name string, data any, reqID string) *bytes.Buffer {
 	t, ok := s.pages.sets[name]
+	if p, isPage := data.(*page); ok && isPage && p.Lang != nil {
+		var err error
+		if t, err = s.pages.forLang(name, p.Lang); err != nil {
+			s.log.ErrorContext(r.Context(), "render", slog.String("template", name), slog.Any("err", err))
+			http.Error(w, "Internal Server Error (request "+reqID+")", http.StatusInternalServerError)
+			return nil
+		}
+	}
 	if !ok {
 		s.log.ErrorContext(r.Context(), "no such template", slog.String("template", name))
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
@@ -212,12 +286,34 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, name string, da
 	return buf
 }
 
-// writeHTML sends a rendered page that is not to be kept by caches.
-func writeHTML(w http.ResponseWriter, status int, cacheControl string, body []byte) {
+// writeHTML sends a rendered page that is not to be kept by caches,
+// gzipped when the client takes it: carts, checkouts and the back office
+// are rendered per request, so they are compressed per request at the
+// fastest level (a cached page is compressed once, at the best).
+func (s *Server) writeHTML(w http.ResponseWriter, r *http.Request, status int, cacheControl string, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", cacheControl)
+	h.Add("Vary", "Accept-Encoding")
+	if len(body) > 1024 && acceptsGzip(r) {
+		out := s.pages.bufs.Get().(*bytes.Buffer)
+		out.Reset()
+		defer s.pages.bufs.Put(out)
+		zw, _ := s.pages.gzips.Get().(*gzip.Writer)
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(out, gzip.BestSpeed)
+		} else {
+			zw.Reset(out)
+		}
+		zw.Write(body)
+		zw.Close()
+		s.pages.gzips.Put(zw)
+		body = out.Bytes()
+		h.Set("Content-Encoding", "gzip")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(body)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
 }

@@ -60,6 +60,7 @@ func (s *Server) routes(mux *recordingMux) {
 	store.HandleFunc("GET /{market}/sitemap.xml", s.sitemap)
 	store.HandleFunc("GET /{market}/products", s.pageProducts)
 	store.HandleFunc("GET /{market}/products/{slug}", s.pageProduct)
+	store.HandleFunc("POST /{market}/language", s.setLanguage)
 	store.HandleFunc("/", s.pageNotFound)
 	mux.Handle("/", store)
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"mistore/internal/locale"
 	"net/http"
 	"strings"
 	"sync"
@@ -102,6 +103,8 @@ type Server struct {
 	metrics *metrics
 	assets  *assets
 	pages   *pages
+	// locales holds the storefront's message catalogs (language.go).
+	locales *locale.Catalog
 	api     *apiDoc
 	cache   *bodyCache
 	// idempotency backs the Idempotency-Key middleware of API POSTs.
@@ -165,7 +168,10 @@ func New(deps Deps) (*Server, error) {
 	if s.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
-	if s.pages, err = loadPages(s.assets); err != nil {
+	if s.locales, err = locale.Load(); err != nil {
+		return nil, err
+	}
+	if s.pages, err = loadPages(s.assets, s.locales.Lang("en-US")); err != nil {
 		return nil, err
 	}
 	s.metrics = newMetrics(deps.DB)

@@ -132,7 +132,8 @@ type waitlistContent struct {
 	Product string
 	Slug    string
 	Place   string
-	// Email and Error refill a refused sign-up form.
+	// Email and Error refill a refused sign-up form; Error is in the
+	// page's language.
 	Email string
 	Error string
 	// Token is the link's token, posted back by the page's button.
@@ -141,6 +142,7 @@ type waitlistContent struct {
 }
 
 // renderWaitlist shows the waitlist page: never cached, never indexed.
+// title is English, translated here.
 func (s *Server) renderWaitlist(w http.ResponseWriter, r *http.Request, status int, title string, c waitlistContent) {
 	p, err := s.newPage(r, r.PathValue("market"), "/waitlist/"+c.Step)
 	if err != nil {
@@ -150,7 +152,7 @@ func (s *Server) renderWaitlist(w http.ResponseWriter, r *http.Request, status i
 	if c.Place == "" {
 		c.Place = p.Market.Place()
 	}
-	p.Title, p.NoIndex, p.Private, p.Content = title, true, true, c
+	p.Title, p.NoIndex, p.Private, p.Content = p.Lang.T(title), true, true, c
 	s.render(w, r, status, "waitlist", "", p)
 }
 
@@ -164,7 +166,7 @@ func (s *Server) pageWaitlistJoin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxWaitlistForm)
 	if err := r.ParseForm(); err != nil {
 		s.renderWaitlist(w, r, http.StatusBadRequest, "Tell me when it's available",
-			waitlistContent{Step: "form", Product: v.Name, Slug: slug, Error: "The form could not be read; please try again."})
+			waitlistContent{Step: "form", Product: v.Name, Slug: slug, Error: s.requestLang(r).T("The form could not be read; please try again.")})
 		return
 	}
 	email := r.PostForm.Get("email")
@@ -176,7 +178,7 @@ func (s *Server) pageWaitlistJoin(w http.ResponseWriter, r *http.Request) {
 		// It came while the page was open: the product page sells it.
 		localRedirect(w, r, "/"+market+"/products/"+url.PathEscape(slug), http.StatusSeeOther)
 	default:
-		status, body := classify(err)
+		status, _ := classify(err)
 		if status >= http.StatusInternalServerError || status == http.StatusNotFound {
 			s.pageFail(w, r, err)
 			return
@@ -186,7 +188,7 @@ func (s *Server) pageWaitlistJoin(w http.ResponseWriter, r *http.Request) {
 			email = ""
 		}
 		s.renderWaitlist(w, r, status, "Tell me when it's available",
-			waitlistContent{Step: "form", Product: v.Name, Slug: slug, Email: email, Error: body.Message,
+			waitlistContent{Step: "form", Product: v.Name, Slug: slug, Email: email, Error: pageErrorText(s.requestLang(r), err),
 				Action: "/" + market + "/products/" + slug + "/waitlist"})
 	}
 }

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"mistore/internal/catalog"
 )
@@ -13,6 +15,8 @@ type waitlistBox struct {
 	Action string
 	// Place is the market's name in a sentence: "the United States".
 	Place string
+	// Heading is the box's title in the page's language.
+	Heading template.HTML
 	// Email prefills the field for a signed-in shopper; empty for every
 	// anonymous visitor, so that their page is one page for all and stays
 	// cacheable (the product page renders a signed-in shopper's uncached).
@@ -28,6 +32,7 @@ func (s *Server) productWaitlist(r *http.Request, p *page, v *catalog.View) (*wa
 		return nil, nil
 	}
 	box := &waitlistBox{Action: "/" + p.Market.Code + "/products/" + url.PathEscape(v.Slug) + "/waitlist", Place: p.Market.Place()}
+	box.Heading = textHTML(p.Lang.T("Tell me when it's available in %s", p.Lang.T(box.Place)))
 	if credentials(r) != "" {
 		if who, err := s.signedIn(r); err == nil {
 			box.Email = who.customer.Email
@@ -37,3 +42,12 @@ func (s *Server) productWaitlist(r *http.Request, p *page, v *catalog.View) (*wa
 	}
 	return box, nil
 }
+
+// textEscaper escapes text for an element's content. Unlike html/template
+// it leaves apostrophes alone, which need no escaping there.
+var textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;")
+
+// textHTML is s as the content of an element: a translated sentence keeps
+// the exact markup its English had as template text ("it's", not
+// "it&#39;s").
+func textHTML(s string) template.HTML { return template.HTML(textEscaper.Replace(s)) }

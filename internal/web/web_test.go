@@ -340,7 +340,7 @@ func TestPages(t *testing.T) {
 			status int
 			want   []string
 		}{
-			{"/us/", 200, []string{"Featured", "Mistore Band 8", `hreflang="en-CN"`}},
+			{"/us/", 200, []string{"Featured", "Mistore Band 8", `hreflang="zh-CN"`}},
 			{"/us/products", 200, []string{"25 products", `class="card"`}},
 			{"/us/products?q=power+bank", 200, []string{"Power Bank 20000", "Results for"}},
 			{"/us/products?q=%22%27%3B+DROP+TABLE+products", 200, []string{"No products found"}},
@@ -356,7 +356,7 @@ func TestPages(t *testing.T) {
 			{"/us/nope", 404, []string{"Page not found"}},
 			{"/us/products?page=-1", 400, []string{"page must be"}},
 			{"/us/products/mistore-band-8?variant=NOPE", 200, []string{"Mistore Band 8"}},
-			{"/cn/", 200, []string{`lang="en-CN"`, `hreflang="en-IN"`}},
+			{"/cn/", 200, []string{`lang="zh-CN"`, `hreflang="en-IN"`}},
 		}
 		for _, tt := range tests {
 			r := get(t, s, tt.path)
@@ -374,7 +374,8 @@ func TestPages(t *testing.T) {
 			if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "object-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 				t.Errorf("GET %s: CSP %q", tt.path, csp)
 			}
-			if strings.Contains(r.body, "<script") || strings.Contains(r.body, "style=") {
+			// JSON-LD is data, never run: the only inline script allowed.
+			if body := ldScript.ReplaceAllString(r.body, ""); strings.Contains(body, "<script") || strings.Contains(body, "style=") {
 				t.Errorf("GET %s: inline script or style", tt.path)
 			}
 		}
@@ -459,6 +460,20 @@ func BenchmarkProductPageUncached(b *testing.B) {
 	d := dbtest.Open(b, db.SQLite)
 	s := newStoreCache(b, d, 0, -1)
 	runGet(b, s, "/us/products/mistore-band-8")
+}
+
+// BenchmarkProductPageChinese is the cn store's page: its own language's
+// template set, product texts and a separate cache entry.
+func BenchmarkProductPageChinese(b *testing.B) {
+	benchmarkGet(b, "/cn/products/mistore-band-8")
+}
+
+// BenchmarkProductPageUncachedChinese renders the cn page every time:
+// translation lookups included.
+func BenchmarkProductPageUncachedChinese(b *testing.B) {
+	d := dbtest.Open(b, db.SQLite)
+	s := newStoreCache(b, d, 0, -1)
+	runGet(b, s, "/cn/products/mistore-band-8")
 }
 
 func BenchmarkProductAPI(b *testing.B) {

@@ -6,6 +6,19 @@
 (function () {
   "use strict";
 
+  // The page's words: the server writes them, in the page's language, in
+  // data-t-* attributes (the countdown's on [data-sale-text], the claim's
+  // on its form), with "{1}" and "{2}" where the numbers go. This file has
+  // no words of its own; without one it leaves the text as is.
+  var wordsOf = function (el) {
+    return function (name, a, b) {
+      var f = el && el.getAttribute("data-t-" + name);
+      if (!f) return "";
+      return f.split("{1}").join(String(a)).split("{2}").join(String(b));
+    };
+  };
+  var say = wordsOf(document.querySelector("[data-sale-text]"));
+
   // The countdowns: the server's time and the target are in the page, so
   // a wrong clock on this device does not move the target.
   var counters = document.querySelectorAll("[data-countdown]");
@@ -17,16 +30,17 @@
       var s = Math.max(0, Math.ceil(ms / 1000));
       var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
       var pad = function (n) { return n < 10 ? "0" + n : "" + n; };
-      if (d > 0) return d + (d === 1 ? " day " : " days ") + h + " h";
-      if (h > 0) return h + " h " + pad(m) + " min";
-      if (m > 0) return m + " min " + pad(sec) + " s";
-      return sec + " s";
+      if (d > 0) return say(d === 1 ? "day" : "days", d, h);
+      if (h > 0) return say("hours", h, pad(m));
+      if (m > 0) return say("minutes", m, pad(sec));
+      return say("seconds", sec);
     };
     var tick = function () {
       var now = Date.now() + skew, due = false;
       counters.forEach(function (el) {
         var left = Date.parse(el.getAttribute("data-countdown")) - now;
-        el.textContent = text(left);
+        var t = text(left);
+        if (t) el.textContent = t;
         if (left <= 0) due = true;
       });
       // The sale started or ended: the server says what it looks like now.
@@ -43,9 +57,16 @@
   var form = document.querySelector("form.sale-claim[data-claim]");
   var status = document.getElementById("sale-status");
   if (!form || !status || !window.fetch) return;
+  say = wordsOf(form);
   var button = form.querySelector("button[type=submit]");
   var key = "";
   var timer = 0;
+  // The sentences for the API's refusals, by error code.
+  var refusals = {};
+  try { refusals = JSON.parse(form.getAttribute("data-t-errors") || "{}") || {}; } catch (e) { refusals = {}; }
+  // The API answers in English: its own sentence is the exact one on an
+  // English page, when the page has none for the code.
+  var english = /^en\b/.test(document.documentElement.lang || "");
 
   var show = function (msg, isError) {
     status.hidden = false;
@@ -85,7 +106,7 @@
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (body) {
         if (res.status === 201) {
-          show("Claimed! Taking you to checkout…");
+          show(say("claimed"));
           checkout(body);
           return;
         }
@@ -93,20 +114,20 @@
         if (res.status === 503) {
           var ms = err.retry_after_ms || parseInt(res.headers.get("Retry-After-Ms") || "", 10) || 2000;
           var secs = Math.max(1, Math.ceil(ms / 1000));
-          show("Lots of people are claiming right now — you are in the queue; this page retries in " + secs + (secs === 1 ? " second." : " seconds."));
+          show(say(secs === 1 ? "queue-one" : "queue", secs));
           timer = setTimeout(claim, ms);
           return;
         }
         idle();
         if (res.status === 401) {
-          show("Your session has ended: sign in again to claim.", true);
+          show(say("session"), true);
           return;
         }
-        show(err.message || "The claim did not go through; please try again.", true);
+        show(refusals[err.code] || (english && err.message) || say("failed"), true);
       });
     }, function () {
       // The network failed: the same click tries again shortly.
-      show("The connection dropped — trying again…");
+      show(say("offline"));
       timer = setTimeout(claim, 2000 + Math.random() * 1000);
     });
   };
@@ -116,7 +137,7 @@
     key = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
-    show("Claiming…");
+    show(say("claiming"));
     claim();
   });
 })();

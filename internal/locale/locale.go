@@ -286,14 +286,7 @@ func (m Msg) String() string {
 	if len(m.Args) == 0 {
 		return m.Key
 	}
-	args := make([]any, len(m.Args))
-	for i, a := range m.Args {
-		if inner, ok := a.(Msg); ok {
-			a = inner.String()
-		}
-		args[i] = a
-	}
-	return fmt.Sprintf(m.Key, args...)
+	return m.render(fmt.Sprintf)
 }
 
 // Say translates m into l.
@@ -301,12 +294,17 @@ func (l *Lang) Say(m Msg) string {
 	if m.Key == "" {
 		return ""
 	}
+	return m.render(l.T)
+}
+
+// render formats m with sprintf, nested messages first.
+func (m Msg) render(sprintf func(string, ...any) string) string {
 	args := make([]any, len(m.Args))
 	for i, a := range m.Args {
 		if inner, ok := a.(Msg); ok {
-			a = l.Say(inner)
+			a = inner.render(sprintf)
 		}
 		args[i] = a
 	}
-	return l.T(m.Key, args...)
+	return sprintf(m.Key, args...)
 }

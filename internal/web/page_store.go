@@ -398,6 +398,10 @@ func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	case http.StatusBadRequest:
 		heading = "That request did not make sense"
+	case http.StatusTooManyRequests:
+		heading = "Slow down a moment"
+	case http.StatusServiceUnavailable:
+		heading = "The store is busy"
 	}
 	// A parameter's message names what the visitor typed, so no catalog
 	// has it: a translated page says which parameter instead.

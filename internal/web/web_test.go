@@ -457,9 +457,12 @@ func BenchmarkProductPage(b *testing.B) {
 // BenchmarkProductPageUncached renders the page every time, with stock
 // read from the database: the cost of a first visit after a change.
 func BenchmarkProductPageUncached(b *testing.B) {
+	benchmarkUncached(b, "/us/products/mistore-band-8")
+}
+
+func benchmarkUncached(b *testing.B, path string) {
 	d := dbtest.Open(b, db.SQLite)
-	s := newStoreCache(b, d, 0, -1)
-	runGet(b, s, "/us/products/mistore-band-8")
+	runGet(b, newStoreCache(b, d, 0, -1), path)
 }
 
 // BenchmarkProductPageChinese is the cn store's page: its own language's
@@ -471,9 +474,7 @@ func BenchmarkProductPageChinese(b *testing.B) {
 // BenchmarkProductPageUncachedChinese renders the cn page every time:
 // translation lookups included.
 func BenchmarkProductPageUncachedChinese(b *testing.B) {
-	d := dbtest.Open(b, db.SQLite)
-	s := newStoreCache(b, d, 0, -1)
-	runGet(b, s, "/cn/products/mistore-band-8")
+	benchmarkUncached(b, "/cn/products/mistore-band-8")
 }
 
 func BenchmarkProductAPI(b *testing.B) {

@@ -48,14 +48,16 @@ type Product struct {
 // ProductText is a product's words in one language other than English.
 // An empty field means the English one.
 type ProductText struct {
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Variants    map[string]string `json:"variants,omitempty"` // SKU -> variant name
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Specs replace the English specifications as a whole when present.
+	Specs    []Spec            `json:"specs,omitempty"`
+	Variants map[string]string `json:"variants,omitempty"` // SKU -> variant name
 }
 
 // IsZero reports whether t translates nothing.
 func (t ProductText) IsZero() bool {
-	if t.Name != "" || t.Description != "" {
+	if t.Name != "" || t.Description != "" || len(t.Specs) > 0 {
 		return false
 	}
 	for _, v := range t.Variants {

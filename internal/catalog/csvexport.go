@@ -112,9 +112,9 @@ func (s *Service) Export(ctx context.Context, w io.Writer, opts ExportOptions) (
 			for _, lang := range langs {
 				t := p.Texts[lang]
 				if i == 0 {
-					rec = append(rec, t.Name, t.Description)
+					rec = append(rec, t.Name, t.Description, formatPairs(t.Specs))
 				} else {
-					rec = append(rec, "", "")
+					rec = append(rec, "", "", "")
 				}
 				rec = append(rec, t.Variants[v.SKU])
 			}

@@ -35,7 +35,7 @@ var (
 	// Per-language columns: name_zh-Hans and description_zh-Hans
 	// (product-wide), variant_zh-Hans (per variant): the product's texts
 	// in that language (texts.go).
-	textPrefixes = []string{"name_", "description_", "variant_"}
+	textPrefixes = []string{"name_", "description_", "specs_", "variant_"}
 )
 
 var (
@@ -444,6 +444,10 @@ func (im *importer) parseProduct(row int, rec map[string]string) importProduct {
 		if utf8.RuneCountInString(t.Description) > maxDescriptionLen {
 			im.fail(row, "description_"+lang, "at most %d characters", maxDescriptionLen)
 		}
+		var err error
+		if t.Specs, err = parsePairs(rec["specs_"+lang]); err != nil {
+			im.fail(row, "specs_"+lang, "%v", err)
+		}
 		p.texts[lang] = t
 	}
 	if p.name == "" || len(p.name) > 200 {
@@ -518,7 +522,7 @@ func (im *importer) productWide(col string) bool {
 		}
 	}
 	return strings.HasPrefix(col, "listed_") || strings.HasPrefix(col, "certs_") || strings.HasPrefix(col, "resellers_") ||
-		strings.HasPrefix(col, "name_") || strings.HasPrefix(col, "description_")
+		strings.HasPrefix(col, "name_") || strings.HasPrefix(col, "description_") || strings.HasPrefix(col, "specs_")
 }
 
 func (im *importer) has(col string) bool {
@@ -814,6 +818,9 @@ func (im *importer) writeTexts(ctx context.Context, tx db.Querier, id int64, lan
 	}
 	if im.has("description_" + lang) {
 		t.Description = p.texts[lang].Description
+	}
+	if im.has("specs_" + lang) {
+		t.Specs = p.texts[lang].Specs
 	}
 	if im.has("variant_" + lang) {
 		if t.Variants == nil {

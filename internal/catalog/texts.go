@@ -38,6 +38,13 @@ func checkText(p *Product, t ProductText) error {
 		return invalid("name", "The name is at most %d characters.", maxNameLen)
 	case utf8.RuneCountInString(t.Description) > maxDescriptionLen:
 		return invalid("description", "The description is at most %d characters.", maxDescriptionLen)
+	case len(t.Specs) > maxPairs:
+		return invalid("specs", "At most %d specifications.", maxPairs)
+	}
+	for _, sp := range t.Specs {
+		if strings.TrimSpace(sp.Key) == "" || utf8.RuneCountInString(sp.Key) > 100 || utf8.RuneCountInString(sp.Value) > 500 {
+			return invalid("specs", "Each specification needs a name of at most 100 characters and a value of at most 500.")
+		}
 	}
 	for sku, name := range t.Variants {
 		if _, ok := p.Variant(sku); !ok {
@@ -66,19 +73,27 @@ func writeText(ctx context.Context, tx db.Querier, productID int64, lang string,
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO product_texts (product_id, language, name, description, variants)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (product_id, language) DO UPDATE SET name = excluded.name, description = excluded.description, variants = excluded.variants`,
-		productID, lang, strings.TrimSpace(t.Name), strings.TrimSpace(t.Description), string(vj))
+	sj, err := json.Marshal(nonNil(t.Specs))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO product_texts (product_id, language, name, description, specs, variants)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (product_id, language) DO UPDATE SET name = excluded.name, description = excluded.description,
+			specs = excluded.specs, variants = excluded.variants`,
+		productID, lang, strings.TrimSpace(t.Name), strings.TrimSpace(t.Description), string(sj), string(vj))
 	return err
 }
 
 // scanText reads one product_texts row's text.
 func scanText(rows *sql.Rows, pid *int64) (string, ProductText, error) {
-	var lang, variants string
+	var lang, specs, variants string
 	var t ProductText
-	if err := rows.Scan(pid, &lang, &t.Name, &t.Description, &variants); err != nil {
+	if err := rows.Scan(pid, &lang, &t.Name, &t.Description, &specs, &variants); err != nil {
 		return "", t, err
+	}
+	if err := json.Unmarshal([]byte(specs), &t.Specs); err != nil {
+		return "", t, fmt.Errorf("product texts %s: specs: %w", lang, err)
 	}
 	if err := json.Unmarshal([]byte(variants), &t.Variants); err != nil {
 		return "", t, fmt.Errorf("product texts %s: variants: %w", lang, err)
@@ -86,7 +101,7 @@ func scanText(rows *sql.Rows, pid *int64) (string, ProductText, error) {
 	return lang, t, nil
 }
 
-const textsQuery = "SELECT product_id, language, name, description, variants FROM product_texts"
+const textsQuery = "SELECT product_id, language, name, description, specs, variants FROM product_texts"
 
 func (s *snapshot) loadTexts(ctx context.Context, tx *sql.Tx) error {
 	rows, err := tx.QueryContext(ctx, textsQuery+" ORDER BY product_id, language")
@@ -161,6 +176,9 @@ func (v *View) In(lang string) *View {
 	}
 	if t.Description != "" {
 		p.Description = t.Description
+	}
+	if len(t.Specs) > 0 {
+		p.Specs = t.Specs
 	}
 	out := *v
 	out.Product = &p

@@ -57,7 +57,7 @@ func TestProductTexts(t *testing.T) {
 		if _, err := s.Export(ctx, &buf, catalog.ExportOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if header := strings.SplitN(buf.String(), "\n", 2)[0]; !strings.HasSuffix(header, ",name_zh-Hans,description_zh-Hans,variant_zh-Hans") {
+		if header := strings.SplitN(buf.String(), "\n", 2)[0]; !strings.HasSuffix(header, ",name_zh-Hans,description_zh-Hans,specs_zh-Hans,variant_zh-Hans") {
 			t.Errorf("export header %s", header)
 		}
 		first := buf.String()
@@ -70,12 +70,16 @@ func TestProductTexts(t *testing.T) {
 			t.Errorf("export, import, export differs:\n%s\n%s", first, buf.String())
 		}
 		// The back office sets and clears a language; every change is audited.
-		if _, err := s.SetText(ctx, "phone-14", "zh-hans", catalog.ProductText{Name: "Mistore 手机 14", Variants: map[string]string{"PH14-BLK": "黑色"}}); err != nil {
+		specs := []catalog.Spec{{Key: "屏幕", Value: "6.7 英寸"}}
+		if _, err := s.SetText(ctx, "phone-14", "zh-hans", catalog.ProductText{Name: "Mistore 手机 14", Specs: specs, Variants: map[string]string{"PH14-BLK": "黑色"}}); err != nil {
 			t.Fatal(err)
 		}
 		pv, _ := s.Product(ctx, "cn", "phone-14")
-		if pv.In("zh-Hans").Name != "Mistore 手机 14" || pv.In("zh-Hans").Description != "A phone." {
-			t.Errorf("phone in Chinese: %q %q (an empty field shows English)", pv.In("zh-Hans").Name, pv.In("zh-Hans").Description)
+		if zh := pv.In("zh-Hans"); zh.Name != "Mistore 手机 14" || zh.Description != "A phone." || len(zh.Specs) != 1 || zh.Specs[0] != specs[0] {
+			t.Errorf("phone in Chinese: %q %q %v (an empty field shows English)", zh.Name, zh.Description, zh.Specs)
+		}
+		if pv.Specs[0].Key != "Display" {
+			t.Errorf("the English specs changed: %v", pv.Specs)
 		}
 		if _, err := s.SetText(ctx, "phone-14", "zh-Hans", catalog.ProductText{}); err != nil {
 			t.Fatal(err)
@@ -98,6 +102,7 @@ func TestProductTexts(t *testing.T) {
 			{"not a tag!", catalog.ProductText{Name: "x"}},
 			{"zh-Hans", catalog.ProductText{Variants: map[string]string{"MB8-BLK": "x"}}},
 			{"zh-Hans", catalog.ProductText{Name: strings.Repeat("长", 201)}},
+			{"zh-Hans", catalog.ProductText{Specs: []catalog.Spec{{Key: "", Value: "x"}}}},
 		} {
 			if _, err := s.SetText(ctx, "phone-14", tc.lang, tc.text); !errors.Is(err, catalog.ErrInvalid) && !errors.Is(err, catalog.ErrBadLanguage) {
 				t.Errorf("SetText(%q, %+v) = %v, want refused", tc.lang, tc.text, err)
@@ -106,6 +111,7 @@ func TestProductTexts(t *testing.T) {
 		for _, bad := range []string{
 			"slug,name,category,sku,name_en\nband-8,Mistore Band 8,wearables,MB8-BLK,x\n",
 			"slug,name,category,sku,name_zh-hans\nband-8,Mistore Band 8,wearables,MB8-BLK,x\n",
+			"slug,name,category,sku,specs_zh-Hans\nband-8,Mistore Band 8,wearables,MB8-BLK,屏幕\n",
 			"slug,name,category,sku,name_zh-Hans\nband-8,Mistore Band 8,wearables,MB8-BLK," + strings.Repeat("长", 201) + "\n",
 		} {
 			if _, err := s.Import(ctx, strings.NewReader(bad)); err == nil {

@@ -30,7 +30,9 @@ func adminTextSchemas() map[string]any {
 		"AdminProductText": schemaObject(nil, map[string]any{
 			"name":        schemaString,
 			"description": schemaString,
-			"variants":    map[string]any{"type": "object", "description": "Variant name by SKU.", "additionalProperties": schemaString},
+			"specs": map[string]any{"type": "array", "description": "Replace the English specifications as a whole; empty shows them.",
+				"items": schemaObject([]string{"key", "value"}, map[string]any{"key": schemaString, "value": schemaString})},
+			"variants": map[string]any{"type": "object", "description": "Variant name by SKU.", "additionalProperties": schemaString},
 		}),
 	}
 }
@@ -54,7 +56,12 @@ func (s *Server) adminTextSave(w http.ResponseWriter, r *http.Request) {
 		s.adminFail(w, r, err)
 		return
 	}
-	t := catalog.ProductText{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Variants: map[string]string{}}
+	specs, err := parsePairsText("specs", r.PostFormValue("specs"))
+	if err != nil {
+		s.productWrite(w, r, "", err)
+		return
+	}
+	t := catalog.ProductText{Name: r.PostFormValue("name"), Description: r.PostFormValue("description"), Specs: specs, Variants: map[string]string{}}
 	for _, v := range p.Variants {
 		t.Variants[v.SKU] = r.PostFormValue("variant_" + v.SKU)
 	}
@@ -67,6 +74,8 @@ func (s *Server) adminTextSave(w http.ResponseWriter, r *http.Request) {
 type adminTextView struct {
 	Tag, Name string
 	Text      catalog.ProductText
+	// SpecsText is Text.Specs as the form's textarea holds them.
+	SpecsText string
 	Variants  []adminTextVariant
 }
 
@@ -86,7 +95,7 @@ func (s *Server) productTextViews(p *catalog.Product) []adminTextView {
 	out := make([]adminTextView, 0, len(tags))
 	for _, tag := range tags {
 		t := p.Texts[tag]
-		tv := adminTextView{Tag: tag, Name: s.locales.Lang(tag).Name, Text: t}
+		tv := adminTextView{Tag: tag, Name: s.locales.Lang(tag).Name, Text: t, SpecsText: pairsText(t.Specs)}
 		for _, v := range p.Variants {
 			tv.Variants = append(tv.Variants, adminTextVariant{SKU: v.SKU, English: v.Name, Name: t.Variants[v.SKU]})
 		}

@@ -18,7 +18,7 @@ func TestProductTextsInChinese(t *testing.T) {
 		s := newShop(t, d)
 		manager := bearer(s.adminKey("manager"))
 		const path = "/api/v1/admin/products/mistore-band-8/texts/zh-Hans"
-		body := `{"name":"Mistore 手环 8","description":"轻巧的健身手环。","variants":{"MB8-BLK":"曜石黑"}}`
+		body := `{"name":"Mistore 手环 8","description":"轻巧的健身手环。","specs":[{"key":"续航","value":"最长 16 天"}],"variants":{"MB8-BLK":"曜石黑"}}`
 		st, out, _ := s.do("PUT", path, body, manager...)
 		if st != http.StatusOK || !strings.Contains(out, `"texts":{"zh-Hans":{"name":"Mistore 手环 8"`) {
 			t.Fatalf("PUT texts: %d %s", st, out)
@@ -35,7 +35,7 @@ func TestProductTextsInChinese(t *testing.T) {
 			return body
 		}
 		cn := page("/cn/products/mistore-band-8")
-		for _, want := range []string{"<h1", "Mistore 手环 8", "轻巧的健身手环。", "曜石黑", `"name":"Mistore 手环 8"`} {
+		for _, want := range []string{"<h1", "Mistore 手环 8", "轻巧的健身手环。", "曜石黑", "最长 16 天", `"name":"Mistore 手环 8"`} {
 			if !strings.Contains(cn, want) {
 				t.Errorf("the cn product page lacks %q", want)
 			}

@@ -19,7 +19,7 @@ var columns = []string{
 	"certs_us", "certs_cn", "certs_in",
 	"resellers_us", "resellers_cn", "resellers_in",
 	"stock_us-east", "stock_us-west", "stock_cn-east", "stock_in-south",
-	"name_zh-Hans", "description_zh-Hans", "variant_zh-Hans",
+	"name_zh-Hans", "description_zh-Hans", "specs_zh-Hans", "variant_zh-Hans",
 }
 
 // productLevel are the columns filled only on a product's first row.
@@ -28,7 +28,7 @@ var productLevel = []string{
 	"listed_us", "listed_cn", "listed_in",
 	"certs_us", "certs_cn", "certs_in",
 	"resellers_us", "resellers_cn", "resellers_in",
-	"name_zh-Hans", "description_zh-Hans",
+	"name_zh-Hans", "description_zh-Hans", "specs_zh-Hans",
 }
 
 // required lists, per market and category, the certification schemes the
@@ -139,9 +139,18 @@ func TestCatalogShape(t *testing.T) {
 			seen[slug] = true
 			order = append(order, slug)
 			products[slug] = &product{first: row}
-			for _, c := range []string{"name", "name_zh-Hans", "description_zh-Hans"} {
+			for _, c := range []string{"name", "name_zh-Hans", "description_zh-Hans", "specs_zh-Hans"} {
 				if get(row, c) == "" {
 					t.Errorf("line %d: first row of %q has no %s", line, slug, c)
+				}
+			}
+			en, zh := specPairs(get(row, "specs")), specPairs(get(row, "specs_zh-Hans"))
+			if len(en) != len(zh) {
+				t.Errorf("line %d: %q has %d specs but %d specs_zh-Hans", line, slug, len(en), len(zh))
+			}
+			for _, kv := range zh {
+				if k, v, ok := strings.Cut(kv, "="); !ok || strings.TrimSpace(k) == "" || strings.TrimSpace(v) == "" || strings.Contains(v, "=") {
+					t.Errorf("line %d: %q specs_zh-Hans entry %q is not Key=Value", line, slug, kv)
 				}
 			}
 		} else {
@@ -198,6 +207,17 @@ func TestCatalogShape(t *testing.T) {
 			}
 		}
 	}
+}
+
+// specPairs splits a Key=Value; Key=Value cell into its non-empty entries.
+func specPairs(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ";") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func checkListed(t *testing.T, slug, market, v string) {

@@ -4,7 +4,7 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
 
-.PHONY: test vet staticcheck build run bench fuzz
+.PHONY: test vet staticcheck build run bench fuzz screenshots
 
 # test stops at the first step that fails: vet, then staticcheck, then the
 # whole suite with the race detector.
@@ -30,3 +30,11 @@ bench:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/money/
+
+# screenshots regenerates the README's pictures in docs/screenshots: the
+# browser tests' journeys save them as they go. Chromium is required (no
+# skipping), -count=1 since a cached test saves nothing, and the
+# accessibility test, which saves none, is left out.
+screenshots:
+	rm -f docs/screenshots/*.png
+	MISTORE_SCREENSHOTS=docs/screenshots MISTORE_REQUIRE_ALL=1 $(GO) test -count=1 -run '^TestBrowser' -skip '^TestBrowserAccessibility$$' ./cmd/mistore

@@ -11,15 +11,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -63,6 +68,12 @@ func findChromium(t testing.TB) string {
 // output and chromedp's errors are logged only if t fails.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	return startBrowser(t, browserTimeout)
+}
+
+// startBrowser is newBrowser with a browser that lives at most timeout.
+func startBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
 	if testing.Short() && !requireAll() {
 		t.Skip("browser test skipped in -short mode: it starts Chromium (set MISTORE_REQUIRE_ALL=1 to force it)")
 	}
@@ -88,7 +99,7 @@ func newBrowser(t *testing.T) context.Context {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	// The first Run binds the browser's life to this context, so the
 	// timeout covers the whole test, the browser included.
-	timeoutCtx, cancelTimeout := context.WithTimeout(allocCtx, browserTimeout)
+	timeoutCtx, cancelTimeout := context.WithTimeout(allocCtx, timeout)
 	ctx, cancelTab := chromedp.NewContext(timeoutCtx,
 		chromedp.WithErrorf(out.logf),
 		chromedp.WithLogf(out.logf),
@@ -107,6 +118,145 @@ func newBrowser(t *testing.T) context.Context {
 		t.Fatalf("start %s: %v\n%s", path, err, tail(out.String(), 4000))
 	}
 	return ctx
+}
+
+// jsMode says whether a tab runs the pages' own scripts. Every storefront
+// page works without JavaScript (the flash-sale pages enhance themselves
+// when it runs), so a journey that applies to both runs in both, as the
+// subtests js and nojs.
+type jsMode int
+
+const (
+	jsOn jsMode = iota
+	jsOff
+)
+
+// String is the subtest's name.
+func (m jsMode) String() string {
+	if m == jsOff {
+		return "nojs"
+	}
+	return "js"
+}
+
+// email is addr for this mode: as it is with scripts on, tagged with +nojs
+// without, so that both runs of a journey can share one store.
+func (m jsMode) email(addr string) string {
+	if m == jsOn {
+		return addr
+	}
+	local, domain, _ := strings.Cut(addr, "@")
+	return local + "+nojs@" + domain
+}
+
+// modeKey holds a tab's jsMode in its context.
+type modeKey struct{}
+
+// modeOf is the jsMode of the tab ctx: jsOn unless inModes made it
+// otherwise.
+func modeOf(ctx context.Context) jsMode {
+	m, _ := ctx.Value(modeKey{}).(jsMode)
+	return m
+}
+
+// inModes runs journey as two subtests, js and then nojs, each in a tab
+// of its own (its own cookies, as two shoppers have) of one browser
+// started for t, and returns the browser for more tabs (newTab). The two
+// runs share the store, so the second must not depend on what the first
+// did to it (each has its own email address: jsMode.email). The nojs tab
+// has the pages' scripts switched off before its first page, as a shopper
+// who blocks JavaScript has them: <noscript> shows and inline and external
+// scripts never run, while the test's own queries through DevTools still
+// work.
+//
+// The runs go one after the other: side by side they took no less time
+// on two cores (Chromium and the store keep both busy), and they would
+// make the screenshots depend on which run got where first.
+func inModes(t *testing.T, journey func(t *testing.T, ctx context.Context, mode jsMode)) context.Context {
+	t.Helper()
+	browser := startBrowser(t, 2*browserTimeout)
+	for _, mode := range []jsMode{jsOn, jsOff} {
+		t.Run(mode.String(), func(t *testing.T) {
+			journey(t, newTab(t, browser, mode), mode)
+		})
+	}
+	return browser
+}
+
+// newTab opens a tab in browser, in a browser context of its own, closed
+// when t ends; with jsOff the pages' scripts are switched off in it. The
+// tab logs its requests (see requestsOf).
+func newTab(t *testing.T, browser context.Context, mode jsMode) context.Context {
+	t.Helper()
+	log := &requestLog{}
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(log.listen))
+	t.Cleanup(cancel)
+	ctx = context.WithValue(ctx, modeKey{}, mode)
+	ctx = context.WithValue(ctx, requestLogKey{}, log)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	if mode == jsOff {
+		disableScripts(t, ctx)
+	}
+	return ctx
+}
+
+// disableScripts switches the pages' scripts off in the tab ctx for the
+// rest of its life, and proves it on a page whose script would retitle it.
+func disableScripts(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+	if err != nil {
+		t.Fatalf("switch scripts off: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(`data:text/html,<title>off</title><script>document.title="on"</script>`)); err != nil {
+		t.Fatalf("open the script probe: %v", err)
+	}
+	if got, err := chromedp.Run(ctx, chromedp.Title()); err != nil || got != "off" {
+		t.Fatalf("with scripts switched off a page's script still ran: title %q (%v)", got, err)
+	}
+}
+
+// requestLog records the requests a tab sends, as "METHOD /path", to tell
+// what a page's script did (a claim through the JSON API) from what its
+// forms did.
+type requestLog struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+// requestLogKey holds a tab's *requestLog in its context.
+type requestLogKey struct{}
+
+func (l *requestLog) listen(ev any) {
+	e, ok := ev.(*network.EventRequestWillBeSent)
+	if !ok {
+		return
+	}
+	path := e.Request.URL
+	if u, err := url.Parse(path); err == nil {
+		path = u.Path
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reqs = append(l.reqs, e.Request.Method+" "+path)
+}
+
+// requestsOf returns the requests the tab ctx (made by newTab) has sent
+// so far, oldest first.
+func requestsOf(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	l, ok := ctx.Value(requestLogKey{}).(*requestLog)
+	if !ok {
+		t.Fatal("the tab logs no requests: open it with newTab")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.reqs)
 }
 
 // lockedBuffer collects the browser's output and chromedp's log lines from
@@ -246,12 +396,18 @@ var usdPrice = regexp.MustCompile(`\$\d+\.\d\d`)
 
 // TestBrowserBrowseAndNotSold walks the storefront like a shopper: home
 // page, search, a product with its price, then a phone that is not
-// certified for the United States (with its resellers) and the same phone
-// in China, where it is sold.
+// certified for the United States (with its resellers and its waitlist)
+// and the same phone in China, where it is sold, in Chinese (and in
+// English with the language switch). With and without JavaScript, on one
+// store.
 func TestBrowserBrowseAndNotSold(t *testing.T) {
-	ctx := newBrowser(t)
 	base := startBrowserStore(t)
+	inModes(t, func(t *testing.T, ctx context.Context, mode jsMode) {
+		browseAndNotSold(t, ctx, base, mode)
+	})
+}
 
+func browseAndNotSold(t *testing.T, ctx context.Context, base string, mode jsMode) {
 	// 1. The home page of the US store.
 	visit(t, ctx, base+"/us/", 200)
 	title, err := chromedp.Run(ctx, chromedp.Title())
@@ -261,6 +417,11 @@ func TestBrowserBrowseAndNotSold(t *testing.T) {
 	if !strings.Contains(title, "Mistore") {
 		t.Fatalf("home page title = %q, want it to contain %q\n%s", title, "Mistore", pageText(ctx))
 	}
+	if lang := htmlLang(t, ctx); !strings.HasPrefix(lang, "en") {
+		t.Errorf("the US home page is in %q, want English", lang)
+	}
+	docShot(t, ctx, "home", desktopWidth)
+	docShot(t, ctx, "phone-home", phoneWidth)
 
 	// 2. Search with the header form: type, press Enter (plain HTML form).
 	if err := chromedp.Do(ctx,
@@ -328,6 +489,7 @@ func TestBrowserBrowseAndNotSold(t *testing.T) {
 	if !strings.Contains(price, "$") || !usdPrice.MatchString(price) {
 		t.Errorf(".product-price = %q, want a dollar price like $24.99\n%s", price, pageText(ctx))
 	}
+	docShot(t, ctx, "phone-product", phoneWidth)
 
 	// 4. A phone without FCC authorization: not sold in the US, with
 	//    resellers to buy it from.
@@ -350,8 +512,19 @@ func TestBrowserBrowseAndNotSold(t *testing.T) {
 			t.Errorf("reseller link href = %q, want an https:// URL", h)
 		}
 	}
+	docShot(t, ctx, "product-not-sold", desktopWidth)
 
-	// 5. The same phone in China is sold, in yuan.
+	// 5. A visitor joins its waitlist with an email address.
+	email := mode.email("grace@example.com")
+	setField(t, ctx, "#waitlist-email", email)
+	click(t, ctx, ".waitlist-form button[type=submit]", 200)
+	wantPath(t, ctx, "/us/waitlist/sent")
+	if h := oneText(t, ctx, "#wl-title"); h != "Check your inbox" {
+		t.Errorf("after joining the waitlist the heading is %q, want %q\n%s", h, "Check your inbox", pageText(ctx))
+	}
+
+	// 6. The same phone in China is sold, in yuan, and the Chinese store
+	//    speaks Chinese.
 	visit(t, ctx, base+"/cn/products/mistore-phone-14", 200)
 	if body := oneText(t, ctx, "body"); strings.Contains(body, "Not sold in") {
 		t.Errorf("/cn/products/mistore-phone-14 says %q\n%s", "Not sold in", pageText(ctx))
@@ -359,6 +532,33 @@ func TestBrowserBrowseAndNotSold(t *testing.T) {
 	if price := oneText(t, ctx, ".product-price"); !strings.Contains(price, "¥") {
 		t.Errorf("CN .product-price = %q, want a price in ¥\n%s", price, pageText(ctx))
 	}
+	visit(t, ctx, base+"/cn/", 200)
+	if lang := htmlLang(t, ctx); !strings.HasPrefix(lang, "zh") {
+		t.Errorf("the Chinese home page is in %q, want Chinese (zh-…)", lang)
+	}
+	docShot(t, ctx, "home-cn", desktopWidth)
+
+	// 7. The language switch, a form: English in the Chinese store, and
+	//    back.
+	click(t, ctx, `form.lang-switch button[name=lang][value^="en"]`, 200)
+	wantPath(t, ctx, "/cn/")
+	if lang := htmlLang(t, ctx); !strings.HasPrefix(lang, "en") {
+		t.Errorf("after switching to English the Chinese store is in %q", lang)
+	}
+	click(t, ctx, `form.lang-switch button[name=lang][value^="zh"]`, 200)
+	if lang := htmlLang(t, ctx); !strings.HasPrefix(lang, "zh") {
+		t.Errorf("after switching back to Chinese the store is in %q", lang)
+	}
+}
+
+// htmlLang is the language the current page declares.
+func htmlLang(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	lang, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+	if err != nil {
+		t.Fatalf("read the page's language: %v", err)
+	}
+	return lang
 }
 
 // anyContains reports whether one of texts contains sub.

@@ -4,10 +4,12 @@ package main
 // provider's hosted payment page → the order page → the confirmation email
 // in the demo outbox. The pages carry no JavaScript, so every step is a
 // plain form post or link, done the way a shopper does it: typing into the
-// fields and clicking the buttons.
+// fields and clicking the buttons; each journey runs with the browser's
+// JavaScript on and off, on one store.
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -18,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -53,9 +57,15 @@ var newarkNJ = address{
 // confirmation email, the happy path, and screenshots each page on a wide
 // and a narrow window.
 func TestBrowserBuyPowerBank(t *testing.T) {
-	ctx := newBrowser(t)
 	base := startBrowserStore(t)
+	inModes(t, func(t *testing.T, ctx context.Context, mode jsMode) {
+		buyPowerBank(t, ctx, base, mode)
+	})
+}
 
+func buyPowerBank(t *testing.T, ctx context.Context, base string, mode jsMode) {
+	addr := newarkNJ
+	addr.email = mode.email(addr.email)
 	unit := addToCart(t, ctx, base, powerBankPath)
 
 	// The cart: one line of one power bank, and the subtotal.
@@ -86,12 +96,15 @@ func TestBrowserBuyPowerBank(t *testing.T) {
 		t.Errorf("quantity field after the update = %q, want 2", v)
 	}
 	screenshots(t, ctx, "cart")
+	docShot(t, ctx, "cart", desktopWidth)
 
 	// Checkout: fill in the form and place the order.
 	click(t, ctx, "a.cart-checkout", 200)
 	wantPath(t, ctx, "/us/checkout")
-	fillCheckout(t, ctx, newarkNJ)
+	fillCheckout(t, ctx, addr)
 	screenshots(t, ctx, "checkout")
+	docShot(t, ctx, "checkout", desktopWidth)
+	docShot(t, ctx, "phone-checkout", phoneWidth)
 	click(t, ctx, `button[name=action][value=place]`, 200)
 
 	number := onPaymentPage(t, ctx)
@@ -101,7 +114,7 @@ func TestBrowserBuyPowerBank(t *testing.T) {
 	pay(t, ctx, goodCard, 200)
 	orderURL := onOrderPage(t, ctx, number)
 	waitPaid(t, ctx, number)
-	checkPaidOrder(t, ctx, number, newarkNJ, amount)
+	checkPaidOrder(t, ctx, number, addr, amount)
 	if lines := texts(t, ctx, ".order-lines tbody tr"); len(lines) != 1 || !strings.Contains(lines[0], powerBankName) {
 		t.Errorf("order lines = %q, want one line of %s\n%s", lines, powerBankName, pageText(ctx))
 	}
@@ -109,15 +122,16 @@ func TestBrowserBuyPowerBank(t *testing.T) {
 		t.Errorf("order subtotal = %s, want 2 × %s", cents(sub), cents(unit))
 	}
 	screenshots(t, ctx, "order")
+	docShot(t, ctx, "order-paid", desktopWidth)
 
 	// The confirmation email, in the demo outbox.
-	waitEmail(t, ctx, base, number, newarkNJ.email)
+	waitEmail(t, ctx, base, number, addr.email)
 	screenshots(t, ctx, "outbox")
 
 	// The order's link still works later, and a wrong token shows nothing.
 	visit(t, ctx, orderURL, 200)
 	visit(t, ctx, base+"/us/orders/"+number+"?token=wrong", 404)
-	if body := oneText(t, ctx, "body"); strings.Contains(body, newarkNJ.email) || strings.Contains(body, newarkNJ.line1) {
+	if body := oneText(t, ctx, "body"); strings.Contains(body, addr.email) || strings.Contains(body, addr.line1) {
 		t.Errorf("the order page with a wrong token shows the shopper's details\n%s", pageText(ctx))
 	}
 }
@@ -125,12 +139,17 @@ func TestBrowserBuyPowerBank(t *testing.T) {
 // TestBrowserDeclinedThenRetry pays with a card that is declined, sees why
 // on the same payment page, and pays again with a good card.
 func TestBrowserDeclinedThenRetry(t *testing.T) {
-	ctx := newBrowser(t)
 	base := startBrowserStore(t)
+	inModes(t, func(t *testing.T, ctx context.Context, mode jsMode) {
+		declinedThenRetry(t, ctx, base, mode)
+	})
+}
 
+func declinedThenRetry(t *testing.T, ctx context.Context, base string, mode jsMode) {
 	addToCart(t, ctx, base, powerBankPath)
 	click(t, ctx, "a.cart-checkout", 200)
 	addr := newarkNJ
+	addr.email = mode.email(addr.email)
 	addr.line2, addr.method = "", "express"
 	fillCheckout(t, ctx, addr)
 	click(t, ctx, `button[name=action][value=place]`, 200)
@@ -144,6 +163,7 @@ func TestBrowserDeclinedThenRetry(t *testing.T) {
 	if loc := location(t, ctx); loc != payURL {
 		t.Errorf("after a decline the browser is at %s, want to stay on the payment page %s", loc, payURL)
 	}
+	docShot(t, ctx, "pay-declined", desktopWidth)
 	alert := oneText(t, ctx, `#pay-error[role=alert]`)
 	if !strings.Contains(strings.ToLower(alert), "declined") {
 		t.Errorf("decline message = %q, want it to say the card was declined\n%s", alert, pageText(ctx))
@@ -190,12 +210,18 @@ func TestBrowserDeclinedThenRetry(t *testing.T) {
 // not one, fixes it, asks for the total with New Jersey sales tax, places
 // the order, and leaves the payment page for the order waiting for payment.
 func TestBrowserCheckoutErrors(t *testing.T) {
-	ctx := newBrowser(t)
 	base := startBrowserStore(t)
+	inModes(t, func(t *testing.T, ctx context.Context, mode jsMode) {
+		checkoutErrors(t, ctx, base, mode)
+	})
+}
 
+func checkoutErrors(t *testing.T, ctx context.Context, base string, mode jsMode) {
 	addToCart(t, ctx, base, powerBankPath)
 	click(t, ctx, "a.cart-checkout", 200)
-	bad := newarkNJ
+	good := newarkNJ
+	good.email = mode.email(good.email)
+	bad := good
 	bad.postalCode = "1234"
 	fillCheckout(t, ctx, bad)
 	click(t, ctx, `button[name=action][value=place]`, 422)
@@ -230,7 +256,7 @@ func TestBrowserCheckoutErrors(t *testing.T) {
 	if n := texts(t, ctx, "#postal_code-error, #co-message, [aria-invalid=true]"); len(n) != 0 {
 		t.Errorf("after fixing the ZIP code the page still shows errors %q\n%s", n, pageText(ctx))
 	}
-	checkForm(t, ctx, newarkNJ)
+	checkForm(t, ctx, good)
 	if lines := texts(t, ctx, ".quote .order-lines tbody tr"); len(lines) != 1 || !strings.Contains(lines[0], powerBankName) {
 		t.Errorf("quote lines = %q, want one line of %s\n%s", lines, powerBankName, pageText(ctx))
 	}
@@ -511,15 +537,21 @@ func setField(t *testing.T, ctx context.Context, css, v string) {
 	if len(texts(t, ctx, css)) == 0 {
 		t.Fatalf("no field %s to type into\n%s", css, pageText(ctx))
 	}
-	// Select what is there and delete it, then type: the keys a shopper
-	// presses, so the page sees real input events.
+	// Select what is there and delete it with the keys a shopper presses,
+	// then enter the text as the keyboard's input method does (one input
+	// event for the whole text, as from a paste or autofill): the page
+	// sees real input events, and a long text costs one call to the
+	// browser rather than three key events a character.
 	steps := []chromedp.Action[chromedp.Void]{
 		chromedp.Focus(chromedp.CSS(css)),
 		chromedp.KeyEvent("a", chromedp.KeyModifiers(kb.ModifierCtrl)),
 		chromedp.KeyEvent(kb.Backspace),
 	}
 	if v != "" {
-		steps = append(steps, chromedp.SendKeys(chromedp.CSS(css), v))
+		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: v})
+			return err
+		}))
 	}
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("type %q into %s: %v\n%s", v, css, err, pageText(ctx))
@@ -643,18 +675,27 @@ func cents(c int64) string {
 }
 
 // screenshots saves the current page, whole, as a desktop (1280 px) and a
-// phone (375 px) would show it, into the test's artifact directory: a
-// temporary directory removed after the test, or kept under -outputdir
-// with go test -artifacts. On the phone width it also fails t when
-// something in the page's main column sticks out past its margins, which
-// a shopper sees as a ragged edge or a page that scrolls sideways.
+// phone (375 px) would show it, into the test's artifact directory, kept
+// under -outputdir with go test -artifacts (without it the pictures would
+// be thrown away, so none are taken). On the phone width it also fails t
+// when something in the page's main column sticks out past its margins,
+// which a shopper sees as a ragged edge or a page that scrolls sideways.
+//
+// It does nothing in a nojs tab: the pages are the same, and their layout
+// is checked once.
 func screenshots(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := t.ArtifactDir()
+	if modeOf(ctx) == jsOff {
+		return
+	}
+	keep := artifactsKept()
 	for _, w := range []struct {
 		width, height int64
 		mobile        bool
 	}{{1280, 900, false}, {375, 812, true}} {
+		if !keep && !w.mobile {
+			continue // nothing to check at this width
+		}
 		opts := []chromedp.EmulateViewportOption{chromedp.EmulatePortrait}
 		if w.mobile {
 			opts = append(opts, chromedp.EmulateMobile)
@@ -667,13 +708,17 @@ func screenshots(t *testing.T, ctx context.Context, name string) {
 		); err != nil {
 			t.Fatalf("resize the window to %d px: %v", w.width, err)
 		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s at %d px: %v", name, w.width, err)
-		}
-		file := filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w.width))
-		if err := os.WriteFile(file, png, 0o644); err != nil {
-			t.Fatal(err)
+		see := ""
+		if keep {
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot %s at %d px: %v", name, w.width, err)
+			}
+			file := filepath.Join(t.ArtifactDir(), fmt.Sprintf("%s-%d.png", name, w.width))
+			if err := os.WriteFile(file, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			see = " (see " + file + ")"
 		}
 		if w.mobile {
 			out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowJS))
@@ -681,14 +726,21 @@ func screenshots(t *testing.T, ctx context.Context, name string) {
 				t.Fatalf("measure the %s page at %d px: %v", name, w.width, err)
 			}
 			if len(out) > 0 {
-				t.Errorf("on a %d px window the %s page has elements past the margins of its main column (see %s):\n  %s",
-					w.width, name, file, strings.Join(out, "\n  "))
+				t.Errorf("on a %d px window the %s page has elements past the margins of its main column%s:\n  %s",
+					w.width, name, see, strings.Join(out, "\n  "))
 			}
 		}
 	}
 	if err := chromedp.Do(ctx, chromedp.ResetViewport()); err != nil {
 		t.Fatalf("reset the window after the screenshots: %v", err)
 	}
+}
+
+// artifactsKept reports whether go test keeps the tests' artifact
+// directories (go test -artifacts).
+func artifactsKept() bool {
+	f := flag.Lookup("test.artifacts")
+	return f != nil && f.Value.String() == "true"
 }
 
 // overflowJS lists the elements of main that stick out of its content box,

@@ -13,46 +13,56 @@ import (
 // TestBrowserLaunchProduct: an owner signs in to the back office, opens a
 // phone the US does not sell (no FCC certificate, no US price), prices
 // it, adds its FCC certificate, lists it, and the storefront sells it — in
-// a real browser, with forms only.
+// a real browser, with forms only. The back office has no script of its
+// own, so the run without JavaScript guards that it never needs one. One
+// store: each run launches a phone of its own.
 func TestBrowserLaunchProduct(t *testing.T) {
-	ctx := newBrowser(t)
 	m, cfg := startStoreWithOwner(t)
 	base := m.URL()
 
-	// The first owner, as the README says, and stock that has arrived.
-	const password = ownerPassword
+	// Stock that has arrived in the US.
 	d, err := db.Open(context.Background(), cfg.DB, db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Exec(context.Background(), "UPDATE stock SET on_hand = 8 WHERE sku = 'MP14-BLK-256' AND warehouse = 'us-east'"); err != nil {
+	if _, err := d.Exec(context.Background(), "UPDATE stock SET on_hand = 8 WHERE sku IN ('MP14-BLK-256', 'MP14P-BLK-256') AND warehouse = 'us-east'"); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
 
-	const product = "/us/products/mistore-phone-14"
+	phones := map[jsMode]launchPhone{
+		jsOn:  {slug: "mistore-phone-14", sku: "MP14-BLK-256", price: "699.00", fccID: "2AFZZ-MP14"},
+		jsOff: {slug: "mistore-phone-14-pro", sku: "MP14P-BLK-256", price: "899.00", fccID: "2AFZZ-MP14P"},
+	}
+	inModes(t, func(t *testing.T, ctx context.Context, mode jsMode) {
+		launchProduct(t, ctx, base, phones[mode])
+	})
+}
+
+// launchPhone is a phone TestBrowserLaunchProduct launches in the US.
+type launchPhone struct{ slug, sku, price, fccID string }
+
+func launchProduct(t *testing.T, ctx context.Context, base string, p launchPhone) {
+	product := "/us/products/" + p.slug
 	visit(t, ctx, base+product, 200)
 	if page := pageText(ctx); !strings.Contains(page, "Not sold in the United States") {
 		t.Fatalf("before the launch:\n%s", page)
 	}
 
-	visit(t, ctx, base+"/admin/products/mistore-phone-14", 200)
-	wantPath(t, ctx, "/admin/sign-in")
-	setField(t, ctx, "#email", "owner@example.com")
-	setField(t, ctx, "#password", password)
-	click(t, ctx, `form[action="/admin/sign-in"] button[type=submit]`, 200)
-	wantPath(t, ctx, "/admin/products/mistore-phone-14")
+	visit(t, ctx, base+"/admin/products/"+p.slug, 200)
+	signInStaff(t, ctx, "/admin/products/"+p.slug)
 
-	setField(t, ctx, "#price-us-MP14-BLK-256", "699.00")
-	click(t, ctx, `form:has(#price-us-MP14-BLK-256) button[type=submit]`, 200)
-	if flash := oneText(t, ctx, ".admin-flash"); !strings.Contains(flash, "set to $699.00") {
+	priceField := "#price-us-" + p.sku
+	setField(t, ctx, priceField, p.price)
+	click(t, ctx, `form:has(`+priceField+`) button[type=submit]`, 200)
+	if flash := oneText(t, ctx, ".admin-flash"); !strings.Contains(flash, "set to $"+p.price) {
 		t.Fatalf("after pricing: %q\n%s", flash, pageText(ctx))
 	}
-	setField(t, ctx, "#cr-us", "2AFZZ-MP14")
+	setField(t, ctx, "#cr-us", p.fccID)
 	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#cf-us"), "2025-01-01")); err != nil {
 		t.Fatal(err)
 	}
-	setField(t, ctx, "#cd-us", "https://fccid.example/2AFZZ-MP14")
+	setField(t, ctx, "#cd-us", "https://fccid.example/"+p.fccID)
 	click(t, ctx, "#add-cert-us", 200)
 	if flash := oneText(t, ctx, ".admin-flash"); !strings.Contains(flash, "Certification FCC added for US") {
 		t.Fatalf("after the certificate: %q\n%s", flash, pageText(ctx))
@@ -62,12 +72,13 @@ func TestBrowserLaunchProduct(t *testing.T) {
 		t.Fatalf("after listing: %q\n%s", flash, pageText(ctx))
 	}
 	screenshots(t, ctx, "admin-product")
+	docShot(t, ctx, "admin-product", desktopWidth)
 
 	visit(t, ctx, base+"/admin/launch?market=us", 200)
 	screenshots(t, ctx, "admin-launch")
 
 	visit(t, ctx, base+product, 200)
-	if page := pageText(ctx); strings.Contains(page, "Not sold in the United States") || !strings.Contains(page, "$699.00") {
+	if page := pageText(ctx); strings.Contains(page, "Not sold in the United States") || !strings.Contains(page, "$"+p.price) {
 		t.Fatalf("the storefront after the launch:\n%s", page)
 	}
 	visit(t, ctx, base+"/admin/audit", 200)

@@ -22,6 +22,7 @@ import (
 	"mistore/internal/demo"
 	"mistore/internal/flashsale"
 	"mistore/internal/inventory"
+	"mistore/internal/locale"
 	"mistore/internal/notify"
 	"mistore/internal/web"
 )
@@ -127,7 +128,14 @@ func (m *Main) openServices(ctx context.Context) error {
 	}
 	// Carts and checkout decide with fresh stock (inv), never the display
 	// cache.
-	if m.shop, err = openShop(ctx, m.Config, d, m.Catalog, inv, m.Mailer, m.publicURL, m.Log); err != nil {
+	// One message catalog for the process: the storefront's pages and the
+	// shoppers' emails speak from it.
+	locales, err := locale.Load()
+	if err != nil {
+		d.Close()
+		return err
+	}
+	if m.shop, err = openShop(ctx, m.Config, d, m.Catalog, inv, m.Mailer, locales, m.publicURL, m.Log); err != nil {
 		d.Close()
 		return err
 	}
@@ -145,7 +153,7 @@ func (m *Main) openServices(ctx context.Context) error {
 		Cart: m.shop.carts, Orders: m.shop.orders, Checkout: m.shop.checkout, TestPay: m.shop.testPay,
 		Jobs: m.shop.runner, Idempotency: m.shop.idem, PublicURL: m.publicURL,
 		Customers: m.shop.customers, Limits: m.shop.limits, Staff: m.shop.staff, FlashSales: m.shop.flash,
-		Waitlist: m.shop.waitlist, Community: m.shop.community,
+		Waitlist: m.shop.waitlist, Community: m.shop.community, Locales: locales,
 	})
 	if err != nil {
 		d.Close()

@@ -16,6 +16,7 @@ import (
 	"mistore/internal/idempotency"
 	"mistore/internal/inventory"
 	"mistore/internal/jobs"
+	"mistore/internal/locale"
 	"mistore/internal/notify"
 	"mistore/internal/order"
 	"mistore/internal/payment"
@@ -54,7 +55,7 @@ type shop struct {
 
 // openShop builds the money path on d. publicURL is where shoppers and
 // providers reach the store.
-func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv *inventory.Service, mailer *notify.Mailer, publicURL string, log *slog.Logger) (*shop, error) {
+func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv *inventory.Service, mailer *notify.Mailer, locales *locale.Catalog, publicURL string, log *slog.Logger) (*shop, error) {
 	tokenKey, err := d.Secret(ctx, "order-token")
 	if err != nil {
 		return nil, err
@@ -76,7 +77,8 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 		provider = st.Name()
 	}
 	tokens := order.NewTokens(tokenKey)
-	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: publicURL, Markets: c.Markets}
+	// An order's emails are written in its market's language (locales).
+	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: publicURL, Markets: c.Markets, Locales: locales}
 	s.orders = order.NewService(d, tokens, providers, conf, log, nil)
 	s.carts = cart.NewService(d, c, inv, nil)
 	s.checkout = checkout.NewService(d, c, s.carts, s.orders, provider, nil)
@@ -88,7 +90,7 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	s.orders.SetClaims(s.flash)
 	s.community = community.New(d, community.Options{Limiter: s.limits})
 	// Live stock (inv), not the display cache: a restock must be seen.
-	s.waitlist = waitlist.NewService(d, c, mailer, waitlist.Options{Stock: inv, PublicURL: publicURL, Log: log})
+	s.waitlist = waitlist.NewService(d, c, mailer, waitlist.Options{Stock: inv, PublicURL: publicURL, Log: log, Locales: locales})
 	s.runner = jobs.NewRunner(d, log)
 	s.orders.Register(s.runner)
 	s.testPay.Register(s.runner)

@@ -1,19 +1,16 @@
 package notify
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"net/mail"
 	"net/url"
 	"strings"
 	"sync"
-	texttemplate "text/template"
 	"time"
-	"unicode/utf8"
 
+	"mistore/internal/locale"
 	"mistore/internal/money"
 )
 
@@ -48,6 +45,9 @@ type OrderEmail struct {
 	// token.
 	URL       string
 	CreatedAt time.Time
+	// Lang is the language the email is written in, the order's market's;
+	// nil is English.
+	Lang *locale.Lang
 }
 
 // OrderEmailLine is one product line of an order.
@@ -68,49 +68,9 @@ const (
 // and never changed after: the confirmation is rendered inside the
 // transaction that marks an order paid, where parsing on every call was a
 // measurable share of the writer's time.
-var orderTemplates = sync.OnceValues(func() (*confirmationTemplates, error) {
-	text, html, err := parseOrderTemplates()
-	return &confirmationTemplates{text: text, html: html}, err
+var orderTemplates = sync.OnceValues(func() (*Bodies, error) {
+	return parseBodiesFS("order_confirmation", map[string]any{"row": textRow, "minus": minusMoney})
 })
-
-type confirmationTemplates struct {
-	text *texttemplate.Template
-	html *htmltemplate.Template
-}
-
-// render executes both bodies with data. what names the email in errors
-// ("order confirmation US-100001").
-func (t *confirmationTemplates) render(what string, data any) (text, html string, err error) {
-	var tb, hb bytes.Buffer
-	if err := t.text.Execute(&tb, data); err != nil {
-		return "", "", fmt.Errorf("%s: text: %w", what, err)
-	}
-	if err := t.html.Execute(&hb, data); err != nil {
-		return "", "", fmt.Errorf("%s: HTML: %w", what, err)
-	}
-	return tb.String(), hb.String(), nil
-}
-
-func parseOrderTemplates() (*texttemplate.Template, *htmltemplate.Template, error) {
-	text, err := texttemplate.New("order_confirmation.txt").Funcs(texttemplate.FuncMap{
-		"row":   textRow,
-		"money": formatMoney,
-		"minus": minusMoney,
-		"date":  formatTime,
-	}).ParseFS(templateFiles, "templates/order_confirmation.txt")
-	if err != nil {
-		return nil, nil, fmt.Errorf("order confirmation text template: %w", err)
-	}
-	html, err := htmltemplate.New("order_confirmation.html").Funcs(htmltemplate.FuncMap{
-		"money": formatMoney,
-		"minus": minusMoney,
-		"date":  formatTime,
-	}).ParseFS(templateFiles, "templates/order_confirmation.html")
-	if err != nil {
-		return nil, nil, fmt.Errorf("order confirmation HTML template: %w", err)
-	}
-	return text, html, nil
-}
 
 // OrderConfirmation renders the email that confirms order o to its
 // customer, ready to Queue.
@@ -122,14 +82,14 @@ func OrderConfirmation(o OrderEmail) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	text, html, err := tpl.render("order confirmation "+o.Number, o)
+	text, html, err := tpl.Render(o.Lang, "order confirmation "+o.Number, o)
 	if err != nil {
 		return Message{}, err
 	}
 	return orderMessage(Message{
 		Kind:      KindOrderConfirmation,
 		To:        o.Email,
-		Subject:   "Your Mistore order " + o.Number,
+		Subject:   Say(o.Lang, "Your Mistore order %s", o.Number),
 		Text:      text,
 		HTML:      html,
 		UniqueKey: OrderConfirmationKey(o.Number),
@@ -171,27 +131,3 @@ func (o OrderEmail) validate() error {
 	}
 	return nil
 }
-
-// textWidth is the width of the plain-text email's price column's right
-// edge, in characters: narrow enough for any mail reader.
-const textWidth = 56
-
-// textRow writes label and amount on one line, the amount right-aligned
-// at textWidth, so the prices of the text email line up.
-func textRow(label, amount string) string {
-	gap := textWidth - 2 - utf8.RuneCountInString(label) - utf8.RuneCountInString(amount)
-	return "  " + label + strings.Repeat(" ", max(gap, 2)) + amount
-}
-
-func formatMoney(m money.Money) string { return m.Format() }
-
-// minusMoney writes an amount taken off, e.g. "-$10.00", whichever sign
-// it was stored with.
-func minusMoney(m money.Money) string {
-	if m.Amount < 0 {
-		m.Amount = -m.Amount
-	}
-	return "-" + m.Format()
-}
-
-func formatTime(t time.Time) string { return t.UTC().Format("January 2, 2006 at 15:04 UTC") }

@@ -7,6 +7,7 @@ import (
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/jobs"
+	"mistore/internal/locale"
 	"mistore/internal/money"
 	"mistore/internal/notify"
 )
@@ -118,4 +119,73 @@ func TestOrderConfirmationEscapesHTML(t *testing.T) {
 			t.Errorf("text part:\n%s", p.Text)
 		}
 	})
+}
+
+// TestOrderConfirmationInChinese: given a Chinese language, the whole
+// email is Chinese, its prices still line up; English stays as it was.
+func TestOrderConfirmationInChinese(t *testing.T) {
+	cat, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cny := func(a int64) money.Money { return money.New(a, "CNY") }
+	o := sampleOrder()
+	o.Number, o.MarketName, o.CustomerName = "CN-100001", "中国", "李雷"
+	o.Lines = []notify.OrderEmailLine{{Name: "Mi Smart Band 9", Variant: "Midnight Black", Quantity: 2, UnitPrice: cny(24900), Total: cny(49800)}}
+	o.Subtotal, o.Discount, o.Shipping, o.Tax, o.Total, o.TaxIncluded = cny(49800), cny(1000), cny(0), cny(5614), cny(48800), true
+	o.URL = "https://shop.example/cn/orders/CN-100001?token=abc123"
+	o.Lang = cat.Lang("zh-CN")
+	m := confirmation(t, o)
+	if m.Subject != "您的 Mistore 订单 CN-100001" || m.UniqueKey != "order-confirmation:CN-100001" {
+		t.Errorf("message %+v", m)
+	}
+	for _, want := range []string{"李雷，您好：", "感谢您在 Mistore 中国购物。", "订单 CN-100001\n下单时间：2026年11月27日 12:30 UTC", "  小计", "  优惠", "  合计", "  其中税费", "收货信息", "此链接是查看订单的凭证"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	for _, want := range []string{`<html lang="zh-CN">`, "<title>您的 Mistore 订单 CN-100001</title>", ">感谢您的购买</h1>", "订单 CN-100001", "下单时间：2026年11月27日 12:30 UTC", ">查看订单</a>", "或打开以下链接："} {
+		if !strings.Contains(m.HTML, want) {
+			t.Errorf("HTML lacks %q:\n%s", want, m.HTML)
+		}
+	}
+	for _, english := range []string{"Thank you", "Subtotal", "Hello", "Order CN"} {
+		if strings.Contains(m.Text, english) || strings.Contains(m.HTML, english) {
+			t.Errorf("English %q in the Chinese email:\n%s\n%s", english, m.Text, m.HTML)
+		}
+	}
+	// Prices line up, a Chinese character taking two columns.
+	var ends []int
+	for _, l := range strings.Split(m.Text, "\n") {
+		if strings.HasPrefix(l, "  ") && strings.Contains(l, "¥") {
+			w := 0
+			for _, r := range l {
+				if r >= 0x2E80 {
+					w += 2
+				} else {
+					w++
+				}
+			}
+			ends = append(ends, w)
+		}
+	}
+	if len(ends) != 6 {
+		t.Errorf("%d price rows, want 6:\n%s", len(ends), m.Text)
+	}
+	for _, e := range ends {
+		if e != ends[0] {
+			t.Errorf("price rows end at columns %v:\n%s", ends, m.Text)
+			break
+		}
+	}
+	if miss := cat.Missing(); len(miss) > 0 {
+		t.Errorf("untranslated: %q", miss)
+	}
+
+	// An English language is the email as it always was.
+	en := sampleOrder()
+	en.Lang = cat.Lang("en-US")
+	if got, want := confirmation(t, en), confirmation(t, sampleOrder()); got.Subject != want.Subject || got.Text != want.Text || got.HTML != want.HTML {
+		t.Errorf("en-US differs from English:\n%s\n%s", got.Text, want.Text)
+	}
 }

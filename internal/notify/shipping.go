@@ -3,12 +3,12 @@ package notify
 import (
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"net/mail"
 	"net/url"
 	"strings"
 	"sync"
-	texttemplate "text/template"
+
+	"mistore/internal/locale"
 )
 
 // KindOrderShipped is the kind of the email that tells a customer their
@@ -33,19 +33,14 @@ type ShippingEmail struct {
 	ShippingAddress []string
 	// URL is the absolute address of the order's page, with its token.
 	URL string
+	// Lang is the language the email is written in, the order's market's;
+	// nil is English.
+	Lang *locale.Lang
 }
 
 // shippingTemplates are parsed once, like the confirmation's.
-var shippingTemplates = sync.OnceValues(func() (*confirmationTemplates, error) {
-	text, err := texttemplate.New("order_shipped.txt").ParseFS(templateFiles, "templates/order_shipped.txt")
-	if err != nil {
-		return nil, fmt.Errorf("shipping text template: %w", err)
-	}
-	html, err := htmltemplate.New("order_shipped.html").ParseFS(templateFiles, "templates/order_shipped.html")
-	if err != nil {
-		return nil, fmt.Errorf("shipping HTML template: %w", err)
-	}
-	return &confirmationTemplates{text: text, html: html}, nil
+var shippingTemplates = sync.OnceValues(func() (*Bodies, error) {
+	return parseBodiesFS("order_shipped", map[string]any{"pad": pad, "widest": widest})
 })
 
 // OrderShipped renders the email that tells the customer order s.Number
@@ -58,14 +53,14 @@ func OrderShipped(s ShippingEmail) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	text, html, err := tpl.render("shipping notice "+s.Number, s)
+	text, html, err := tpl.Render(s.Lang, "shipping notice "+s.Number, s)
 	if err != nil {
 		return Message{}, err
 	}
 	return orderMessage(Message{
 		Kind:      KindOrderShipped,
 		To:        s.Email,
-		Subject:   "Your Mistore order " + s.Number + " is on its way",
+		Subject:   Say(s.Lang, "Your Mistore order %s is on its way", s.Number),
 		Text:      text,
 		HTML:      html,
 		UniqueKey: OrderShippedKey(s.Number),

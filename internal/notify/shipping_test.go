@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"mistore/internal/locale"
 	"mistore/internal/notify"
 )
 
@@ -48,5 +49,39 @@ func TestOrderShippedRefuses(t *testing.T) {
 		if _, err := notify.OrderShipped(s); err == nil {
 			t.Errorf("%s: rendered", name)
 		}
+	}
+}
+
+func TestOrderShippedInChinese(t *testing.T) {
+	cat, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sampleShipping()
+	s.Number, s.MarketName, s.CustomerName, s.Carrier, s.TrackingNumber = "CN-100007", "中国", "李雷", "顺丰速运", "SF1234567890"
+	s.URL = "https://shop.example/cn/orders/CN-100007?token=abc"
+	s.Lang = cat.Lang("zh-CN")
+	m, err := notify.OrderShipped(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "您的 Mistore 订单 CN-100007 已发货" || m.UniqueKey != "order-shipped:CN-100007" {
+		t.Errorf("message %+v", m)
+	}
+	for _, want := range []string{"李雷，您好：", "好消息：您的订单 CN-100007 已发货。", "快递公司： 顺丰速运\n", "运单号：   SF1234567890\n", "包裹内容：\n  2 × Mi Smart Band 9 - Midnight Black", "收货信息"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	for _, want := range []string{`<html lang="zh-CN">`, ">您的订单已发货</h1>", "订单 CN-100007 已从我们的仓库发出。", ">快递公司</td>", ">运单号</td>", ">包裹内容</p>", ">查看订单</a>"} {
+		if !strings.Contains(m.HTML, want) {
+			t.Errorf("HTML lacks %q:\n%s", want, m.HTML)
+		}
+	}
+	if strings.Contains(m.Text, "on its way") || strings.Contains(m.HTML, "on its way") {
+		t.Errorf("English in the Chinese email:\n%s", m.Text)
+	}
+	if miss := cat.Missing(); len(miss) > 0 {
+		t.Errorf("untranslated: %q", miss)
 	}
 }

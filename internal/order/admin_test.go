@@ -17,6 +17,7 @@ import (
 	"mistore/internal/demo"
 	"mistore/internal/inventory"
 	"mistore/internal/jobs"
+	"mistore/internal/locale"
 	"mistore/internal/money"
 	"mistore/internal/notify"
 	"mistore/internal/order"
@@ -75,6 +76,8 @@ type store struct {
 	runner   *jobs.Runner
 	mail     *sentMail
 	seq      atomic.Int64
+	// locales writes the emails in each order's market's language.
+	locales *locale.Catalog
 }
 
 func newStore(t testing.TB, d *db.DB) *store {
@@ -93,13 +96,17 @@ func newStore(t testing.TB, d *db.DB) *store {
 	mail := &sentMail{}
 	mailer := notify.NewMailer(d, mail, "Mistore <orders@shop.example>", nil)
 	tokens := order.NewTokens(secret)
-	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: "https://shop.example", Markets: c.Markets}
+	locales, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: "https://shop.example", Markets: c.Markets, Locales: locales}
 	orders := order.NewService(d, tokens, []payment.Provider{tp}, conf, nil, nil)
 	co := checkout.NewService(d, c, testCarts{d}, orders, "test", nil)
 	r := jobs.NewRunner(d, nil)
 	orders.Register(r)
 	mailer.Register(r)
-	return &store{d: d, orders: orders, checkout: co, provider: tp, runner: r, mail: mail}
+	return &store{d: d, orders: orders, checkout: co, provider: tp, runner: r, mail: mail, locales: locales}
 }
 
 // staffCtx is a context acting as a staff member, as the web layer's

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"mistore/internal/db"
+	"mistore/internal/locale"
 	"mistore/internal/market"
 	"mistore/internal/notify"
 )
@@ -18,6 +19,9 @@ type MailConfirmer struct {
 	// PublicURL is the store's address, for the link to the order.
 	PublicURL string
 	Markets   func(context.Context) (*market.Set, error)
+	// Locales writes an order's emails in its market's language; nil
+	// writes every email in English.
+	Locales *locale.Catalog
 }
 
 // RenderConfirmation renders o's confirmation email.
@@ -29,7 +33,8 @@ func (c MailConfirmer) RenderConfirmation(ctx context.Context, o *Order) (notify
 	e := notify.OrderEmail{
 		OrderID: o.ID, Number: o.Number, MarketName: b.marketName, Email: o.Email, CustomerName: o.Address.Name,
 		Subtotal: o.Subtotal, Discount: o.Discount, Shipping: o.Shipping, Tax: o.Tax, TaxIncluded: o.TaxIncluded, Total: o.Total,
-		ShippingAddress: b.address, ShippingMethod: o.ShippingName, URL: b.url, CreatedAt: o.CreatedAt, Lines: b.lines,
+		ShippingAddress: b.address, ShippingMethod: c.say(b.lang, o.ShippingName), URL: b.url, CreatedAt: o.CreatedAt, Lines: b.lines,
+		Lang: b.lang,
 	}
 	msg, err := notify.OrderConfirmation(e)
 	if err != nil {
@@ -46,6 +51,8 @@ type orderMail struct {
 	// url is the order page's absolute address, with its token.
 	url   string
 	lines []notify.OrderEmailLine
+	// lang is the language of the order's market; nil: English.
+	lang *locale.Lang
 }
 
 // mailBasics reads what every email about order o says alike: the
@@ -59,16 +66,32 @@ func (c MailConfirmer) mailBasics(ctx context.Context, o *Order) (orderMail, err
 	if err != nil {
 		return orderMail{}, err
 	}
+	var lang *locale.Lang
+	if c.Locales != nil {
+		lang = c.Locales.Lang(m.ContentLanguage())
+	}
+	name := c.say(lang, m.Name)
 	a := o.Address
 	b := orderMail{
-		marketName: m.Name,
-		address:    nonEmpty(a.Name, a.Line1, a.Line2, strings.TrimSpace(a.City+", "+a.Region+" "+a.PostalCode), m.Name),
+		lang:       lang,
+		marketName: name,
+		address:    nonEmpty(a.Name, a.Line1, a.Line2, strings.TrimSpace(a.City+", "+a.Region+" "+a.PostalCode), name),
 		url:        strings.TrimSuffix(c.PublicURL, "/") + "/" + o.Market + "/orders/" + o.Number + "?token=" + c.Tokens.For(o.Number),
 	}
 	for _, l := range o.Lines {
 		b.lines = append(b.lines, notify.OrderEmailLine{Name: l.Name, Variant: l.VariantName, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: l.Total})
 	}
 	return b, nil
+}
+
+// say translates s, a name from the store's data (a market, a shipping
+// method), into l where the catalog has it, and keeps it as it is
+// otherwise: data is not a message, and must not be counted missing.
+func (c MailConfirmer) say(l *locale.Lang, s string) string {
+	if l == nil || l.Texts == "" || !c.Locales.Has(l.Tag, s) {
+		return s
+	}
+	return l.T(s)
 }
 
 // QueueMessage queues a rendered email in tx.

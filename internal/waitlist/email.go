@@ -1,13 +1,11 @@
 package waitlist
 
 import (
-	"bytes"
-	"fmt"
-	htmltemplate "html/template"
 	"net/url"
 	"strconv"
-	texttemplate "text/template"
 
+	"mistore/internal/locale"
+	"mistore/internal/market"
 	"mistore/internal/notify"
 )
 
@@ -21,40 +19,46 @@ type mailView struct {
 	Unsubscribe string
 }
 
-// The emails' bodies. Text is what every client shows; the HTML
-// alternative is escaped by html/template, so a product name cannot
-// inject markup.
+// The emails' bodies, in English and cloned per language (notify.Bodies).
+// Text is what every client shows; the HTML alternative is escaped by
+// html/template, so a product name cannot inject markup.
 var (
-	confirmText = texttemplate.Must(texttemplate.New("confirm").Parse(`Hello,
+	confirmBodies = mustBodies("waitlist confirmation", `{{t "Hello,"}}
 
-Someone, hopefully you, asked Mistore to send this address an email when the {{.Product}} is available in {{.Place}}.
+{{t "Someone, hopefully you, asked Mistore to send this address an email when the %s is available in %s." .Product .Place}}
 
-To confirm, open this link:
+{{t "To confirm, open this link:"}}
 {{.Link}}
 
-If it was not you, ignore this email: without the confirmation you will not hear from us about it.
-`))
-	confirmHTML = htmltemplate.Must(htmltemplate.New("confirm").Parse(`<p>Hello,</p>
-<p>Someone, hopefully you, asked Mistore to send this address an email when the <strong>{{.Product}}</strong> is available in {{.Place}}.</p>
-<p><a href="{{.Link}}">Confirm: tell me when it is available</a></p>
-<p>If it was not you, ignore this email: without the confirmation you will not hear from us about it.</p>
-`))
-	availableText = texttemplate.Must(texttemplate.New("available").Parse(`Hello,
+{{t "If it was not you, ignore this email: without the confirmation you will not hear from us about it."}}
+`, `<p>{{t "Hello,"}}</p>
+<p>{{t "Someone, hopefully you, asked Mistore to send this address an email when the %s is available in %s." (strong .Product) .Place}}</p>
+<p><a href="{{.Link}}">{{t "Confirm: tell me when it is available"}}</a></p>
+<p>{{t "If it was not you, ignore this email: without the confirmation you will not hear from us about it."}}</p>
+`)
+	availableBodies = mustBodies("waitlist available", `{{t "Hello,"}}
 
-Good news: the {{.Product}} is now available in {{.Place}}.
+{{t "Good news: the %s is now available in %s." .Product .Place}}
 
 {{.Link}}
 
-You asked us to tell you, so we did, once; you will get no further email about it.
-To be taken off this list anyway: {{.Unsubscribe}}
-`))
-	availableHTML = htmltemplate.Must(htmltemplate.New("available").Parse(`<p>Hello,</p>
-<p>Good news: the <strong>{{.Product}}</strong> is now available in {{.Place}}.</p>
-<p><a href="{{.Link}}">See the {{.Product}}</a></p>
-<p>You asked us to tell you, so we did, once; you will get no further email about it.
-<a href="{{.Unsubscribe}}">Take me off this list</a>.</p>
-`))
+{{t "You asked us to tell you, so we did, once; you will get no further email about it."}}
+{{t "To be taken off this list anyway: %s" .Unsubscribe}}
+`, `<p>{{t "Hello,"}}</p>
+<p>{{t "Good news: the %s is now available in %s." (strong .Product) .Place}}</p>
+<p><a href="{{.Link}}">{{t "See the %s" .Product}}</a></p>
+<p>{{t "You asked us to tell you, so we did, once; you will get no further email about it."}}
+<a href="{{.Unsubscribe}}">{{t "Take me off this list"}}</a>.</p>
+`)
 )
+
+func mustBodies(name, text, html string) *notify.Bodies {
+	b, err := notify.ParseBodies(name, text, html, nil)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
 
 // link is an absolute store URL for path with the query token t.
 func (s *Service) link(path, token string) string {
@@ -72,15 +76,12 @@ func ConfirmPath(market string) string { return "/" + market + "/waitlist/confir
 // UnsubscribePath is the page an unsubscribe link opens.
 func UnsubscribePath(market string) string { return "/" + market + "/waitlist/unsubscribe" }
 
-func render(kind, subject, key, to string, v mailView, text *texttemplate.Template, html *htmltemplate.Template) (msgParts, error) {
-	var tb, hb bytes.Buffer
-	if err := text.Execute(&tb, v); err != nil {
-		return msgParts{}, fmt.Errorf("waitlist: %s email: %w", kind, err)
+func render(kind, subject, key, to string, v mailView, l *locale.Lang, b *notify.Bodies) (msgParts, error) {
+	text, html, err := b.Render(l, "waitlist: "+kind+" email", v)
+	if err != nil {
+		return msgParts{}, err
 	}
-	if err := html.Execute(&hb, v); err != nil {
-		return msgParts{}, fmt.Errorf("waitlist: %s email: %w", kind, err)
-	}
-	return msgParts{kind: kind, subject: subject, key: key, to: to, text: tb.String(), html: hb.String()}, nil
+	return msgParts{kind: kind, subject: subject, key: key, to: to, text: text, html: html}, nil
 }
 
 // msgParts is a rendered email before it becomes a notify.Message.
@@ -90,19 +91,41 @@ func (p msgParts) message() notify.Message {
 	return notify.Message{Kind: p.kind, To: p.to, Subject: p.subject, Text: p.text, HTML: p.html, UniqueKey: p.key}
 }
 
-// confirmMessage is the n-th confirmation email of entry e.
-func (s *Service) confirmMessage(key []byte, e *Entry, place string, n int) (notify.Message, error) {
+// lang is the language of market m's emails; nil (English) without a
+// catalog.
+func (s *Service) lang(m market.Market) *locale.Lang {
+	if s.locales == nil {
+		return nil
+	}
+	return s.locales.Lang(m.ContentLanguage())
+}
+
+// place is market m's name as a sentence in l says it.
+func (s *Service) place(l *locale.Lang, m market.Market) string {
+	p := m.Place()
+	if l == nil || l.Texts == "" || !s.locales.Has(l.Tag, p) {
+		return p
+	}
+	return l.T(p)
+}
+
+// confirmMessage is the n-th confirmation email of entry e, in market m.
+func (s *Service) confirmMessage(key []byte, e *Entry, m market.Market, n int) (notify.Message, error) {
+	l := s.lang(m)
+	place := s.place(l, m)
 	v := mailView{Product: e.ProductName, Place: place, Link: s.link(ConfirmPath(e.Market), confirmToken(key, e))}
-	p, err := render(KindConfirm, "Confirm: tell me when the "+oneLine(e.ProductName)+" is available", "waitlist-confirm:"+
-		strconv.FormatInt(e.ID, 10)+":"+strconv.Itoa(n), e.Email, v, confirmText, confirmHTML)
+	p, err := render(KindConfirm, notify.Say(l, "Confirm: tell me when the %s is available", oneLine(e.ProductName)), "waitlist-confirm:"+
+		strconv.FormatInt(e.ID, 10)+":"+strconv.Itoa(n), e.Email, v, l, confirmBodies)
 	return p.message(), err
 }
 
-// availableMessage is the one email of entry e in its round.
-func (s *Service) availableMessage(key []byte, e *Entry, place string) (notify.Message, error) {
+// availableMessage is the one email of entry e in its round, in market m.
+func (s *Service) availableMessage(key []byte, e *Entry, m market.Market) (notify.Message, error) {
+	l := s.lang(m)
+	place := s.place(l, m)
 	v := mailView{Product: e.ProductName, Place: place, Link: s.publicURL + "/" + e.Market + "/products/" + url.PathEscape(e.ProductSlug),
 		Unsubscribe: s.link(UnsubscribePath(e.Market), unsubscribeToken(key, e))}
-	p, err := render(KindAvailable, "The "+oneLine(e.ProductName)+" is available in "+place, AvailableKey(e.ID, e.Round), e.Email, v, availableText, availableHTML)
+	p, err := render(KindAvailable, notify.Say(l, "The %s is available in %s", oneLine(e.ProductName), place), AvailableKey(e.ID, e.Round), e.Email, v, l, availableBodies)
 	return p.message(), err
 }
 

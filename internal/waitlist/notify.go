@@ -8,6 +8,7 @@ import (
 
 	"mistore/internal/catalog"
 	"mistore/internal/db"
+	"mistore/internal/market"
 )
 
 // pair is a product and market with confirmed entries still waiting.
@@ -76,20 +77,20 @@ func (s *Service) Notify(ctx context.Context) (int, error) {
 }
 
 // purchasable decides the product of p in its market with live stock,
-// and returns the market's place name for the email.
-func (s *Service) purchasable(ctx context.Context, p pair) (bool, string, error) {
+// and returns its market, whose language and place name the email uses.
+func (s *Service) purchasable(ctx context.Context, p pair) (bool, market.Market, error) {
 	v, err := s.catalog.Product(ctx, p.market, p.slug)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return false, "", nil // renamed or removed since: nothing to sell
+		return false, market.Market{}, nil // renamed or removed since: nothing to sell
 	}
 	if err != nil {
-		return false, "", fmt.Errorf("waitlist: notify %s in %s: %w", p.slug, p.market, err)
+		return false, market.Market{}, fmt.Errorf("waitlist: notify %s in %s: %w", p.slug, p.market, err)
 	}
 	if v.ID != p.productID {
-		return false, "", nil // the slug is another product's now
+		return false, market.Market{}, nil // the slug is another product's now
 	}
 	if s.stock == nil {
-		return v.Availability.Purchasable(), v.Market.Place(), nil
+		return v.Availability.Purchasable(), v.Market, nil
 	}
 	skus := make([]string, len(v.Variants))
 	for i, vv := range v.Variants {
@@ -97,18 +98,18 @@ func (s *Service) purchasable(ctx context.Context, p pair) (bool, string, error)
 	}
 	stock, err := s.stock.Available(ctx, p.market, skus)
 	if err != nil {
-		return false, "", fmt.Errorf("waitlist: notify %s in %s: stock: %w", p.slug, p.market, err)
+		return false, market.Market{}, fmt.Errorf("waitlist: notify %s in %s: stock: %w", p.slug, p.market, err)
 	}
 	set, err := s.catalog.Markets(ctx)
 	if err != nil {
-		return false, "", fmt.Errorf("waitlist: notify: %w", err)
+		return false, market.Market{}, fmt.Errorf("waitlist: notify: %w", err)
 	}
 	a, _ := catalog.DecideProduct(v.Product, catalog.Rules{Market: v.Market, Schemes: set, CategoryName: v.CategoryName}, stock, s.catalog.Now())
-	return a.Purchasable(), v.Market.Place(), nil
+	return a.Purchasable(), v.Market, nil
 }
 
 // notifyPair tells the waiting entries of p, a batch per transaction.
-func (s *Service) notifyPair(ctx context.Context, p pair, place string) (int, error) {
+func (s *Service) notifyPair(ctx context.Context, p pair, place market.Market) (int, error) {
 	key, err := s.secret(ctx)
 	if err != nil {
 		return 0, err

@@ -28,6 +28,7 @@ import (
 	"mistore/internal/catalog"
 	"mistore/internal/db"
 	"mistore/internal/input"
+	"mistore/internal/locale"
 	"mistore/internal/notify"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	// BatchSize bounds a notifier transaction; 0 means DefaultBatchSize.
 	BatchSize int
 	Log       *slog.Logger
+	// Locales writes an entry's emails in its market's language; nil
+	// writes them in English.
+	Locales *locale.Catalog
 }
 
 // Service runs the waitlist.
@@ -89,6 +93,7 @@ type Service struct {
 	publicURL string
 	batch     int
 	log       *slog.Logger
+	locales   *locale.Catalog
 
 	keyMu sync.Mutex
 	key   []byte
@@ -102,7 +107,7 @@ type Service struct {
 // mailing through mailer.
 func NewService(d *db.DB, c *catalog.Service, mailer *notify.Mailer, opts Options) *Service {
 	s := &Service{db: d, catalog: c, mailer: mailer, stock: opts.Stock, now: opts.Now,
-		publicURL: strings.TrimRight(opts.PublicURL, "/"), batch: opts.BatchSize, log: opts.Log}
+		publicURL: strings.TrimRight(opts.PublicURL, "/"), batch: opts.BatchSize, log: opts.Log, locales: opts.Locales}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -238,7 +243,7 @@ func (s *Service) Join(ctx context.Context, market, slug, email string) (SignUp,
 			return fmt.Errorf("waitlist: sign up: %w", err)
 		}
 		e.ProductID, e.ProductSlug, e.ProductName, e.Market, e.Email = v.ID, v.Slug, v.Name, v.Market.Code, email
-		msg, err := s.confirmMessage(key, &e, v.Market.Place(), n)
+		msg, err := s.confirmMessage(key, &e, v.Market, n)
 		if err != nil {
 			return err
 		}

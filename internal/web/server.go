@@ -87,6 +87,9 @@ type Deps struct {
 	// means a service on DB and Catalog mailing through Mailer (or an
 	// outbox-only mailer), with live stock and PublicURL's links.
 	Waitlist *waitlist.Service
+	// Locales holds the storefront's message catalogs; nil means the
+	// embedded ones, loaded here. serve passes the one its emails use.
+	Locales *locale.Catalog
 }
 
 // noJobs is the waker of a store without a job runner.
@@ -168,8 +171,10 @@ func New(deps Deps) (*Server, error) {
 	if s.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
-	if s.locales, err = locale.Load(); err != nil {
-		return nil, err
+	if s.locales = deps.Locales; s.locales == nil {
+		if s.locales, err = locale.Load(); err != nil {
+			return nil, err
+		}
 	}
 	if s.pages, err = loadPages(s.assets, s.locales.Lang("en-US")); err != nil {
 		return nil, err

@@ -50,7 +50,7 @@ func (s *Server) waitlistRoutes(mux *recordingMux, store *http.ServeMux, api *ap
 			mailer = notify.NewMailer(s.db, nil, "", s.log)
 		}
 		s.waitlist = waitlist.NewService(s.db, s.catalog, mailer, waitlist.Options{
-			Now: s.catalog.Now, Stock: inventory.NewService(s.db), PublicURL: s.publicURL, Log: s.log})
+			Now: s.catalog.Now, Stock: inventory.NewService(s.db), PublicURL: s.publicURL, Log: s.log, Locales: s.locales})
 	}
 	api.handle(waitlistRoute, s.apiWaitlistJoin, opDoc{
 		summary: "Ask to be emailed once when a product that is not sold, coming soon or out of stock in the market can be bought there. " +

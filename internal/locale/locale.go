@@ -225,30 +225,19 @@ func dateStyleOf(t language.Tag) dateStyle {
 	return dayFirst
 }
 
-// Date writes the day of t (in UTC, as every time on the storefront is).
-func (l *Lang) Date(t time.Time) string {
-	t = t.UTC()
-	switch l.dateStyle {
-	case chinese:
-		return t.Format("2006年1月2日")
-	case dayFirst:
-		return t.Format("2 January 2006")
-	}
-	return t.Format("January 2, 2006")
+// dateLayouts are each style's long and short day layouts.
+var dateLayouts = map[dateStyle][2]string{
+	monthFirst: {"January 2, 2006", "Jan 2, 2006"},
+	dayFirst:   {"2 January 2006", "2 Jan 2006"},
+	chinese:    {"2006年1月2日", "2006年1月2日"},
 }
+
+// Date writes the day of t (in UTC, as every time on the storefront is).
+func (l *Lang) Date(t time.Time) string { return t.UTC().Format(dateLayouts[l.dateStyle][0]) }
 
 // ShortDate writes the day of t with a short month: "Jan 15, 2015",
 // "15 Jan 2015", "2015年1月15日".
-func (l *Lang) ShortDate(t time.Time) string {
-	t = t.UTC()
-	switch l.dateStyle {
-	case chinese:
-		return t.Format("2006年1月2日")
-	case dayFirst:
-		return t.Format("2 Jan 2006")
-	}
-	return t.Format("Jan 2, 2006")
-}
+func (l *Lang) ShortDate(t time.Time) string { return t.UTC().Format(dateLayouts[l.dateStyle][1]) }
 
 // Clock writes the day and minute of t in UTC: "Jan 2, 2006 15:04".
 func (l *Lang) Clock(t time.Time) string {

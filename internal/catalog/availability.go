@@ -32,18 +32,6 @@ type Availability struct {
 	LaunchAt time.Time
 }
 
-// Day is a date inside an availability message. In English (Reason) it
-// reads "January 2, 2006"; a page that translates the message writes the
-// day in its locale instead (see Time), so the domain never formats a
-// date for one language only.
-type Day time.Time
-
-// String is the day in English, as the API and logs show it.
-func (d Day) String() string { return time.Time(d).UTC().Format("January 2, 2006") }
-
-// Time is the day as a time, for a page to format.
-func (d Day) Time() time.Time { return time.Time(d) }
-
 // because makes an Availability of state for the reason why, with its
 // English text.
 func because(state State, why locale.Msg) Availability {
@@ -88,7 +76,7 @@ func decideProduct(p *Product, r Rules, now time.Time) Availability {
 		}
 	}
 	if !l.LaunchAt.IsZero() && now.Before(l.LaunchAt) {
-		a := because(ComingSoon, locale.M("The %s comes to %s on %s.", p.Name, placeName(m), Day(l.LaunchAt)))
+		a := because(ComingSoon, locale.M("The %s comes to %s on %s.", p.Name, placeName(m), locale.Day(l.LaunchAt)))
 		a.LaunchAt = l.LaunchAt
 		return a
 	}
@@ -120,10 +108,10 @@ func certified(p *Product, r Rules, scheme string, now time.Time) (Availability,
 	switch {
 	case future != nil:
 		return because(NotSold, locale.M("The %s is not sold in %s yet: its %s (%s) takes effect on %s.",
-			p.Name, where, name, future.Reference, Day(future.ValidFrom))), false
+			p.Name, where, name, future.Reference, locale.Day(future.ValidFrom))), false
 	case expired != nil:
 		return because(NotSold, locale.M("The %s is no longer sold in %s: its %s (%s) expired on %s.",
-			p.Name, where, name, expired.Reference, Day(expired.ValidUntil))), false
+			p.Name, where, name, expired.Reference, locale.Day(expired.ValidUntil))), false
 	}
 	what := locale.M("products of its kind")
 	if r.CategoryName != "" {

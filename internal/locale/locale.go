@@ -36,8 +36,10 @@ type Catalog struct {
 	// missing translation from one that equals its key.
 	translated map[language.Tag]map[string]bool
 
+	// langs caches Lang by tag: every page asks, so reads take no lock.
+	langs sync.Map
+
 	mu      sync.Mutex
-	langs   map[string]*Lang
 	missing map[string]struct{}
 }
 
@@ -48,7 +50,6 @@ func Load() (*Catalog, error) {
 	c := &Catalog{
 		builder:    catalog.NewBuilder(catalog.Fallback(language.English)),
 		translated: map[language.Tag]map[string]bool{},
-		langs:      map[string]*Lang{},
 		missing:    map[string]struct{}{},
 	}
 	dirs, err := fs.ReadDir(messageFiles, "messages")
@@ -100,10 +101,8 @@ func Load() (*Catalog, error) {
 // "zh-CN": messages from the closest translated language (English when
 // none is), numbers and dates as that locale writes them.
 func (c *Catalog) Lang(tag string) *Lang {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if l, ok := c.langs[tag]; ok {
-		return l
+	if l, ok := c.langs.Load(tag); ok {
+		return l.(*Lang)
 	}
 	t, err := language.Parse(tag)
 	if err != nil {
@@ -131,8 +130,8 @@ func (c *Catalog) Lang(tag string) *Lang {
 	l.printer = message.NewPrinter(msgTag, message.Catalog(c.builder))
 	l.dateStyle = dateStyleOf(t)
 	l.Name = nativeName(t)
-	c.langs[tag] = l
-	return l
+	actual, _ := c.langs.LoadOrStore(tag, l)
+	return actual.(*Lang)
 }
 
 // Languages lists the translated languages, English (the source) left
@@ -270,28 +269,39 @@ func M(key string, args ...any) Msg { return Msg{Key: key, Args: args} }
 // IsZero reports whether m says nothing.
 func (m Msg) IsZero() bool { return m.Key == "" }
 
+// Day is a date argument of a Msg: "January 2, 2006" in English, and as
+// the reader's locale writes days when the message is translated, so a
+// domain package never formats a date for one language only.
+type Day time.Time
+
+// String is the day in English, as the API and logs show it.
+func (d Day) String() string { return time.Time(d).UTC().Format(dateLayouts[monthFirst][0]) }
+
 // String is m in English, for logs, the API and English pages.
 func (m Msg) String() string {
 	if len(m.Args) == 0 {
 		return m.Key
 	}
-	return m.render(fmt.Sprintf)
+	return m.render(fmt.Sprintf, Day.String)
 }
 
-// Say translates m into l.
+// Say translates m into l, its days as l writes them.
 func (l *Lang) Say(m Msg) string {
 	if m.Key == "" {
 		return ""
 	}
-	return m.render(l.T)
+	return m.render(l.T, func(d Day) string { return l.Date(time.Time(d)) })
 }
 
-// render formats m with sprintf, nested messages first.
-func (m Msg) render(sprintf func(string, ...any) string) string {
+// render formats m with sprintf, nested messages and days first.
+func (m Msg) render(sprintf func(string, ...any) string, day func(Day) string) string {
 	args := make([]any, len(m.Args))
 	for i, a := range m.Args {
-		if inner, ok := a.(Msg); ok {
-			a = inner.render(sprintf)
+		switch v := a.(type) {
+		case Msg:
+			a = v.render(sprintf, day)
+		case Day:
+			a = day(v)
 		}
 		args[i] = a
 	}

@@ -2,7 +2,7 @@ package web
 
 import (
 	"net/http"
-	"strings"
+	"slices"
 
 	"mistore/internal/catalog"
 	"mistore/internal/staff"
@@ -88,7 +88,7 @@ type adminTextVariant struct {
 func (s *Server) productTextViews(p *catalog.Product) []adminTextView {
 	tags := s.locales.Languages()
 	for tag := range p.Texts {
-		if !strings.Contains(","+strings.Join(tags, ",")+",", ","+tag+",") {
+		if !slices.Contains(tags, tag) {
 			tags = append(tags, tag)
 		}
 	}

@@ -62,14 +62,14 @@ func TestAvailabilityReasonsTranslated(t *testing.T) {
 		}
 		m, _ := set.Get(tc.market)
 		a := catalog.Decide(p, &p.Variants[0], catalog.Rules{Market: m, Schemes: set, CategoryName: "Phones"}, tc.stock, 1, now)
-		if got := say(en, a.Why); got != a.Reason || a.Why.String() != a.Reason {
+		if got := en.Say(a.Why); got != a.Reason || a.Why.String() != a.Reason {
 			t.Errorf("%s: the English page says %q, the API %q", tc.name, got, a.Reason)
 		}
-		if got := say(zh, a.Why); got != tc.zh {
+		if got := zh.Say(a.Why); got != tc.zh {
 			t.Errorf("%s in Chinese: %q, want %q", tc.name, got, tc.zh)
 		}
 		if tc.name == "coming" {
-			if got := say(in, a.Why); !strings.Contains(got, "on 1 March 2027") {
+			if got := in.Say(a.Why); !strings.Contains(got, "on 1 March 2027") {
 				t.Errorf("in India the date reads day first: %q", got)
 			}
 		}

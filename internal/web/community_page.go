@@ -334,7 +334,7 @@ func (s *Server) communityShopper(w http.ResponseWriter, r *http.Request, what l
 // communityRedirect sends the browser back to the product page (303) at
 // anchor, leaving msg for it to show once; isErr marks a refusal.
 func (s *Server) communityRedirect(w http.ResponseWriter, r *http.Request, v *catalog.View, query string, msg locale.Msg, isErr bool) {
-	s.flashRedirect(w, r, v, query, say(s.requestLang(r), msg), isErr)
+	s.flashRedirect(w, r, v, query, s.requestLang(r).Say(msg), isErr)
 }
 
 // communityFailed sends the browser back to the product page (303) at

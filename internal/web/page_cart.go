@@ -83,7 +83,7 @@ func (s *Server) pageCart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, n := range v.NoticeMsgs {
-		c.Notices = append(c.Notices, say(p.Lang, n))
+		c.Notices = append(c.Notices, p.Lang.Say(n))
 	}
 	c.Reasons = map[string]string{}
 	for _, l := range v.Lines {

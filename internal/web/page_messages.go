@@ -50,14 +50,14 @@ func (s *Server) sayError(l *locale.Lang, err error) string {
 // it is (a sentence made of data the store cannot translate).
 func (s *Server) sayOr(l *locale.Lang, m locale.Msg, english string) string {
 	if !m.IsZero() && s.locales.Has(l.Tag, m.Key) {
-		return say(l, m)
+		return l.Say(m)
 	}
 	if english != "" && !strings.Contains(english, "%") && s.locales.Has(l.Tag, english) {
 		return l.T(english)
 	}
 	if !m.IsZero() {
 		// Asked anyway, so that the missing translation is recorded.
-		return say(l, m)
+		return l.Say(m)
 	}
 	return english
 }

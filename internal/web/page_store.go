@@ -336,11 +336,11 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 	}
 	p.Title = v.Name
 	p.Description = v.Description
-	c.Reason = say(p.Lang, v.Availability.Why)
+	c.Reason = p.Lang.Say(v.Availability.Why)
 	selected := ""
 	if c.Selected != nil {
 		selected = c.Selected.SKU
-		c.SelectedReason = say(p.Lang, c.Selected.Availability.Why)
+		c.SelectedReason = p.Lang.Say(c.Selected.Availability.Why)
 	}
 	// The waitlist box first: it is cheap, and it marks the page Private
 	// when it shows anything personal.
@@ -356,7 +356,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 	key := ""
 	if !p.Private && !cv.private && status == http.StatusOK {
 		key = pageKey("product", code, v.Revision, selected+cv.keyPart, *v)
-		if e := s.cache.get(p.Lang.Tag + "|" + p.Origin + "|" + key); e != nil {
+		if e := s.cache.get(p.cacheKey(key)); e != nil {
 			e.serve(w, r)
 			return
 		}
@@ -444,7 +444,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, h
 	}
 	heading = pageText(p.Lang, heading)
 	if !instead.IsZero() && !s.locales.Has(p.Lang.Tag, msg) {
-		msg = say(p.Lang, instead)
+		msg = p.Lang.Say(instead)
 	} else {
 		msg = pageText(p.Lang, msg)
 	}
@@ -490,25 +490,4 @@ func waitWords(l *locale.Lang, d time.Duration) string {
 	default:
 		return l.T("%d minutes", (secs+59)/60)
 	}
-}
-
-// say writes m, a message of a domain package, in language l, and the
-// days in it (catalog.Day) the way l writes dates.
-func say(l *locale.Lang, m locale.Msg) string {
-	return l.Say(localDays(l, m))
-}
-
-func localDays(l *locale.Lang, m locale.Msg) locale.Msg {
-	args := make([]any, len(m.Args))
-	for i, a := range m.Args {
-		switch a := a.(type) {
-		case catalog.Day:
-			args[i] = l.Date(a.Time())
-		case locale.Msg:
-			args[i] = localDays(l, a)
-		default:
-			args[i] = a
-		}
-	}
-	return locale.Msg{Key: m.Key, Args: args}
 }

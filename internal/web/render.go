@@ -214,15 +214,22 @@ type page struct {
 	Content any
 }
 
+// cacheKey is key made whole with what every page also depends on: its
+// language and the store's address (in canonical and Open Graph URLs).
+func (p *page) cacheKey(key string) string {
+	if key == "" || p.Lang == nil {
+		return key
+	}
+	return p.Lang.Tag + "|" + p.Origin + "|" + key
+}
+
 // render executes a page into a buffer, so a template error becomes a
 // clean error page instead of half a page. A 200 with a cache key is kept:
 // the key must name everything the page shows (see viewKey), and the next
 // request with the same key skips the template. 200s answer conditional
 // requests with 304 by the body's ETag.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, key string, data *page) {
-	if key != "" && data.Lang != nil {
-		key = data.Lang.Tag + "|" + data.Origin + "|" + key
-	}
+	key = data.cacheKey(key)
 	if key != "" && status == http.StatusOK {
 		if e := s.cache.get(key); e != nil {
 			e.serve(w, r)

@@ -508,6 +508,12 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 				UnitPrice: money.New(l.unit, m.Currency), Total: money.New(l.total, m.Currency), Tax: money.New(l.tax, m.Currency),
 			})
 		}
+		if err := order.Allocate(ctx, tx, s.db.Dialect, o); err != nil {
+			return err
+		}
+		if _, err := s.orders.StartPaymentTx(ctx, tx, o, returnURL(o, s.orders.Tokens().For(o.Number))); err != nil {
+			return err
+		}
 		if err := order.Insert(ctx, tx, s.db.Dialect, o); err != nil {
 			return err
 		}
@@ -523,9 +529,6 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 			return fmt.Errorf("close cart: %w", err)
 		}
 		if err := order.ScheduleExpiry(ctx, tx, o); err != nil {
-			return err
-		}
-		if _, err := s.orders.StartPaymentTx(ctx, tx, o, returnURL(o, s.orders.Tokens().For(o.Number))); err != nil {
 			return err
 		}
 		// The stock last: its rows are the hot spot every order for the

@@ -124,7 +124,7 @@ func (s *store) pay(t testing.TB, o *order.Order) payment.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sess
+	return sess.Session
 }
 
 func usRequest(email string) checkout.Request {

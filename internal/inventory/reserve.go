@@ -1,9 +1,11 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -189,15 +191,19 @@ func settle(ctx context.Context, tx db.Querier, owner, from, state, set string, 
 }
 
 // flip is settle without touching the stock rows: it flips the
-// reservations and returns the stock change they call for.
+// reservations and returns the stock change they call for. One conditional
+// UPDATE flips them all and returns what it flipped, so a concurrent flip
+// of the same owner (which waits on the rows, then finds their state
+// changed) cannot take the same reservation: its stock change is applied
+// once.
 func flip(ctx context.Context, tx db.Querier, owner, from, state, set string, expiredBefore time.Time) (int, Settlement, error) {
-	query := `SELECT id, sku, warehouse, quantity FROM reservations WHERE owner = $1 AND state = $2`
-	args := []any{owner, from}
+	query := `UPDATE reservations SET state = $3, updated_at = $4 WHERE owner = $1 AND state = $2`
+	args := []any{owner, from, state, db.Now()}
 	if !expiredBefore.IsZero() {
-		query += " AND expires_at < $3"
+		query += " AND expires_at < $5"
 		args = append(args, db.Time(expiredBefore))
 	}
-	rows, err := tx.QueryContext(ctx, query+" ORDER BY sku, warehouse, id", args...)
+	rows, err := tx.QueryContext(ctx, query+" RETURNING id, sku, warehouse, quantity", args...)
 	if err != nil {
 		return 0, Settlement{}, fmt.Errorf("%s reservations of %s: %w", state, owner, err)
 	}
@@ -206,27 +212,20 @@ func flip(ctx context.Context, tx db.Querier, owner, from, state, set string, ex
 		var r stockChange
 		if err := rows.Scan(&r.id, &r.sku, &r.wh, &r.quantity); err != nil {
 			rows.Close()
-			return 0, Settlement{}, err
+			return 0, Settlement{}, fmt.Errorf("%s reservations of %s: %w", state, owner, err)
 		}
 		list = append(list, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, Settlement{}, err
+		return 0, Settlement{}, fmt.Errorf("%s reservations of %s: %w", state, owner, err)
 	}
-	now := db.Now()
-	st := Settlement{owner: owner, state: state, set: set}
-	for _, r := range list {
-		flipped, err := tx.ExecContext(ctx, `UPDATE reservations SET state = $2, updated_at = $3 WHERE id = $1 AND state = $4`, r.id, state, now, from)
-		if err != nil {
-			return len(st.changes), Settlement{}, fmt.Errorf("%s reservation %d: %w", state, r.id, err)
-		}
-		if k, _ := flipped.RowsAffected(); k == 0 {
-			continue
-		}
-		st.changes = append(st.changes, r)
-	}
-	return len(st.changes), st, nil
+	// RETURNING has no order; Apply's fixed order is what keeps two
+	// transactions taking several stock rows from deadlocking.
+	slices.SortFunc(list, func(a, b stockChange) int {
+		return cmp.Or(cmp.Compare(a.sku, b.sku), cmp.Compare(a.wh, b.wh), cmp.Compare(a.id, b.id))
+	})
+	return len(list), Settlement{owner: owner, state: state, set: set, changes: list}, nil
 }
 
 // ReleaseExpired gives back the live reservations whose time ran out, of

@@ -140,10 +140,11 @@ func numberFor(market string, id int64) string {
 	return strings.ToUpper(market) + "-" + strconv.FormatInt(100000+id, 10)
 }
 
-// Insert writes o and its lines inside the caller's transaction and sets
-// its ID and Number. Numbers come from the order id, so no counter row
+// Allocate gives o its ID and Number inside the caller's transaction,
+// ahead of Insert, so that what is written before the order (its payment
+// session) can name it. Numbers come from the order id, so no counter row
 // serialises checkouts.
-func Insert(ctx context.Context, tx db.Querier, d db.Dialect, o *Order) error {
+func Allocate(ctx context.Context, tx db.Querier, d db.Dialect, o *Order) error {
 	var id int64
 	var err error
 	if d == db.Postgres {
@@ -156,6 +157,17 @@ func Insert(ctx context.Context, tx db.Querier, d db.Dialect, o *Order) error {
 		return fmt.Errorf("next order id: %w", err)
 	}
 	o.ID, o.Number = id, numberFor(o.Market, id)
+	return nil
+}
+
+// Insert writes o and its lines inside the caller's transaction, giving it
+// an ID and Number first unless Allocate did.
+func Insert(ctx context.Context, tx db.Querier, d db.Dialect, o *Order) error {
+	if o.ID == 0 {
+		if err := Allocate(ctx, tx, d, o); err != nil {
+			return err
+		}
+	}
 	now := db.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
 	var cart, coupon, expires any
@@ -169,16 +181,16 @@ func Insert(ctx context.Context, tx db.Querier, d db.Dialect, o *Order) error {
 		expires = db.Time(o.ExpiresAt)
 	}
 	a := o.Address
-	_, err = tx.ExecContext(ctx, `INSERT INTO orders (id, number, market, cart_id, email, status, currency,
+	_, err := tx.ExecContext(ctx, `INSERT INTO orders (id, number, market, cart_id, email, status, currency,
 			subtotal, discount, shipping, tax, total, tax_included, coupon_code, shipping_method, shipping_name,
 			ship_name, ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country,
-			payment_provider, payment_status, expires_at, created_at, updated_at)
+			payment_provider, payment_status, payment_session, payment_url, expires_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27)`,
+			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $29)`,
 		o.ID, o.Number, o.Market, cart, o.Email, string(o.Status), o.Currency,
 		o.Subtotal.Amount, o.Discount.Amount, o.Shipping.Amount, o.Tax.Amount, o.Total.Amount, o.TaxIncluded, coupon,
 		o.ShippingMethod, o.ShippingName, a.Name, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.Country,
-		o.PaymentProvider, o.PaymentStatus, expires, now)
+		o.PaymentProvider, o.PaymentStatus, o.PaymentSession, o.PaymentURL, expires, now)
 	if err != nil {
 		return fmt.Errorf("insert order %s: %w", o.Number, err)
 	}
@@ -240,29 +252,44 @@ func scanOrder(row interface{ Scan(...any) error }) (*Order, error) {
 
 // load reads an order and its lines by a condition on orders.
 func load(ctx context.Context, q db.Querier, where string, arg any) (*Order, error) {
-	o, err := scanOrder(q.QueryRowContext(ctx, "SELECT "+orderColumns+" FROM orders WHERE "+where, arg))
+	o, err := header(ctx, q, where, "", arg)
+	if err != nil {
+		return nil, err
+	}
+	return o, readLines(ctx, q, o)
+}
+
+// header reads an order's own row, without its lines, by a condition on
+// orders; lock is appended to the query (" FOR UPDATE", or nothing).
+func header(ctx context.Context, q db.Querier, where, lock string, arg any) (*Order, error) {
+	o, err := scanOrder(q.QueryRowContext(ctx, "SELECT "+orderColumns+" FROM orders WHERE "+where+lock, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load order: %w", err)
 	}
+	return o, nil
+}
+
+// readLines reads o's lines into o.
+func readLines(ctx context.Context, q db.Querier, o *Order) error {
 	rows, err := q.QueryContext(ctx, `SELECT sku, name, variant_name, quantity, unit_price, total, tax
 		FROM order_lines WHERE order_id = $1 ORDER BY position`, o.ID)
 	if err != nil {
-		return nil, fmt.Errorf("load order %s lines: %w", o.Number, err)
+		return fmt.Errorf("load order %s lines: %w", o.Number, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var l Line
 		var unit, total, tax int64
 		if err := rows.Scan(&l.SKU, &l.Name, &l.VariantName, &l.Quantity, &unit, &total, &tax); err != nil {
-			return nil, err
+			return fmt.Errorf("load order %s lines: %w", o.Number, err)
 		}
 		l.UnitPrice, l.Total, l.Tax = money.New(unit, o.Currency), money.New(total, o.Currency), money.New(tax, o.Currency)
 		o.Lines = append(o.Lines, l)
 	}
-	return o, rows.Err()
+	return rows.Err()
 }
 
 // Get returns the order with number, read from q (a pool or a transaction).

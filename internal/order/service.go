@@ -143,10 +143,12 @@ func (s *Service) StartPayment(ctx context.Context, o *Order, returnURL string) 
 	return Get(ctx, s.db.Reader(), o.Number)
 }
 
-// StartPaymentTx opens o's payment session inside tx, the transaction
-// that placed it, when its provider keeps its sessions in the store's own
-// database (payment.LocalSessions), and updates o; started is false for
-// any other provider, whose session StartPayment opens after the commit.
+// StartPaymentTx opens the payment session of o inside tx, the
+// transaction that places it, between Allocate and Insert, when its
+// provider keeps its sessions in the store's own database
+// (payment.LocalSessions): the session is recorded on o, and Insert writes
+// it with the order. started is false for any other provider, whose
+// session StartPayment opens after the commit.
 func (s *Service) StartPaymentTx(ctx context.Context, tx db.Querier, o *Order, returnURL string) (started bool, err error) {
 	p, ok := s.providers[o.PaymentProvider].(payment.LocalSessions)
 	if !ok || o.Status != PendingPayment || o.PaymentURL != "" {
@@ -158,10 +160,6 @@ func (s *Service) StartPaymentTx(ctx context.Context, tx db.Querier, o *Order, r
 	})
 	if err != nil {
 		return false, fmt.Errorf("order %s: start payment: %w", o.Number, err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_session = $2, payment_url = $3, payment_status = 'open'
-		WHERE id = $1`, o.ID, sess.ID, sess.URL); err != nil {
-		return false, fmt.Errorf("order %s: record payment session: %w", o.Number, err)
 	}
 	o.PaymentSession, o.PaymentURL, o.PaymentStatus = sess.ID, sess.URL, "open"
 	return true, nil
@@ -183,7 +181,7 @@ func (s *Service) AcceptWebhook(ctx context.Context, provider string, payload []
 	// 2xx only once the order has moved. Should applying fail, the event
 	// is recorded with a job to apply it later instead, so it is never
 	// lost and the provider need not retry.
-	var pre *notify.Message
+	var pre *prepared
 	if ev.Type == payment.EventPaymentSucceeded {
 		pre = s.prerender(ctx, ev.Reference)
 	}
@@ -236,7 +234,7 @@ func (s *Service) handlePaymentEvent(ctx context.Context, j jobs.Job) error {
 }
 
 // applyEvent moves the order an event is about, inside tx.
-func (s *Service) applyEvent(ctx context.Context, tx db.Querier, provider string, ev payment.Event, pre *notify.Message) error {
+func (s *Service) applyEvent(ctx context.Context, tx db.Querier, provider string, ev payment.Event, pre *prepared) error {
 	switch ev.Type {
 	case payment.EventPaymentSucceeded:
 		return s.applyPayment(ctx, tx, provider, ev.Reference, ev.SessionID, ev.ChargeID, ev.Amount, pre)
@@ -284,29 +282,68 @@ func (s *Service) ApplyPayment(ctx context.Context, provider, number, sessionID,
 	})
 }
 
-// prerender renders the confirmation of order number if it is waiting for
-// its payment, so that the transaction applying the payment need not; nil
-// when there is nothing to render or rendering failed (the transaction
-// then renders, or leaves it to a job).
-func (s *Service) prerender(ctx context.Context, number string) *notify.Message {
-	if s.confirmer == nil {
-		return nil
-	}
+// prepared is what the transaction applying a payment can take from a
+// read made before it, outside SQLite's writer and PostgreSQL's row lock:
+// the order's lines, which never change once it is placed, and its
+// confirmation email, rendered.
+type prepared struct {
+	order *Order
+	// msg is the confirmation, or nil when the order was not waiting for
+	// its payment or rendering failed (the transaction then renders, or
+	// leaves it to a job).
+	msg *notify.Message
+}
+
+// prerender reads order number and renders its confirmation if it is
+// waiting for its payment; nil when the order could not be read.
+func (s *Service) prerender(ctx context.Context, number string) *prepared {
 	o, err := Get(ctx, s.db.Reader(), number)
-	if err != nil || o.Status != PendingPayment {
-		return nil
-	}
-	msg, err := s.confirmer.RenderConfirmation(ctx, o)
 	if err != nil {
 		return nil
 	}
-	return &msg
+	pre := &prepared{order: o}
+	if s.confirmer == nil || o.Status != PendingPayment {
+		return pre
+	}
+	if msg, err := s.confirmer.RenderConfirmation(ctx, o); err == nil {
+		pre.msg = &msg
+	}
+	return pre
+}
+
+// message is the prerendered confirmation, or nil.
+func (p *prepared) message() *notify.Message {
+	if p == nil {
+		return nil
+	}
+	return p.msg
+}
+
+// forPayment reads order number inside the transaction that applies a
+// payment to it, holding its row until the commit on PostgreSQL (SQLite's
+// one writer needs no lock): the lock order is the order's row first, then
+// the sales' rows (as an expiry does), then claims, then stock. The lines
+// come from pre when it read the same order.
+func (s *Service) forPayment(ctx context.Context, tx db.Querier, number string, pre *prepared) (*Order, error) {
+	lock := ""
+	if s.db.Dialect == db.Postgres {
+		lock = " FOR UPDATE"
+	}
+	o, err := header(ctx, tx, "number = $1", lock, number)
+	if err != nil {
+		return nil, err
+	}
+	if pre != nil && pre.order != nil && pre.order.ID == o.ID {
+		o.Lines = pre.order.Lines
+		return o, nil
+	}
+	return o, readLines(ctx, tx, o)
 }
 
 // applyPayment is ApplyPayment inside the caller's transaction; pre is
-// the order's confirmation if rendered already.
-func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, number, sessionID, chargeID string, amount money.Money, pre *notify.Message) error {
-	o, err := Get(ctx, tx, number)
+// what was read and rendered before it, or nil.
+func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, number, sessionID, chargeID string, amount money.Money, pre *prepared) error {
+	o, err := s.forPayment(ctx, tx, number, pre)
 	if errors.Is(err, ErrNotFound) {
 		return jobs.Permanent(fmt.Errorf("payment for unknown order %s", number))
 	}
@@ -329,17 +366,6 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 			return err
 		}
 		return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "amount mismatch")
-	}
-	if s.claims != nil {
-		// Lock order: the order's row before the sales' rows (as an
-		// expiry does), then claims, then stock; and the order as it is
-		// under that lock, not as it was read.
-		if _, err := tx.ExecContext(ctx, "UPDATE orders SET updated_at = updated_at WHERE id = $1", o.ID); err != nil {
-			return fmt.Errorf("lock %s: %w", o.Number, err)
-		}
-		if o, err = Get(ctx, tx, number); err != nil {
-			return err
-		}
 	}
 	// The stock rows change last (see inventory.CommitLater).
 	var sold inventory.Settlement
@@ -407,7 +433,7 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 	if err := notify.EmitEvent(ctx, tx, notify.EventOrderPaid, WebhookData(o, Paid)); err != nil {
 		return err
 	}
-	if err := s.confirm(ctx, tx, o, pre); err != nil {
+	if err := s.confirm(ctx, tx, o, pre.message()); err != nil {
 		return err
 	}
 	return sold.Apply(ctx, tx)

@@ -119,14 +119,20 @@ func (p *TestProvider) CreateSessionTx(ctx context.Context, tx db.Querier, req S
 		return Session{}, fmt.Errorf("test provider: amount %s must be positive", req.Amount)
 	}
 	now := db.Time(p.now())
-	_, err := tx.ExecContext(ctx, `INSERT INTO test_provider_sessions (id, reference, amount, currency, status, return_url,
+	id := randomID("ts_")
+	var created string
+	err := tx.QueryRowContext(ctx, `INSERT INTO test_provider_sessions (id, reference, amount, currency, status, return_url,
 			expires_at, idempotency_key, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING`,
-		randomID("ts_"), req.Reference, req.Amount.Amount, req.Amount.Currency, req.ReturnURL, db.Time(req.ExpiresAt), req.IdempotencyKey, now)
+		VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+		id, req.Reference, req.Amount.Amount, req.Amount.Currency, req.ReturnURL, db.Time(req.ExpiresAt), req.IdempotencyKey, now).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The key opened a session before: that one, as it is now.
+		return p.sessionWhere(ctx, tx, "idempotency_key = $1", req.IdempotencyKey)
+	}
 	if err != nil {
 		return Session{}, fmt.Errorf("test provider: create session: %w", err)
 	}
-	return p.sessionWhere(ctx, tx, "idempotency_key = $1", req.IdempotencyKey)
+	return Session{ID: id, URL: p.PageURL(id), Status: p.effectiveStatus(SessionOpen, req.ExpiresAt), Reference: req.Reference, Amount: req.Amount}, nil
 }
 
 // GetSession returns a session as the provider sees it now.
@@ -193,20 +199,27 @@ type Card struct {
 	CVC    string
 }
 
-// Pay charges a card on session id, as the hosted page's form does. The
-// outcome is sent to the store by webhook before Pay returns, so the
+// Pay charges a card on session id, as the hosted page's form does, and
+// returns the session paid, with the address to send the shopper back to.
+// The outcome is sent to the store by webhook before Pay returns, so the
 // shopper sent back to the store finds the order moved; a webhook that
 // cannot be delivered at once is redelivered by a durable job queued with
 // the charge, as a real provider retries.
-func (p *TestProvider) Pay(ctx context.Context, id string, card Card) (Session, error) {
+func (p *TestProvider) Pay(ctx context.Context, id string, card Card) (PageSession, error) {
 	number, err := checkCard(card, p.now())
 	if err != nil {
-		return Session{}, err
+		return PageSession{}, err
 	}
-	var out Session
+	var out PageSession
 	var hook []byte
 	declined := false
 	err = p.db.Tx(ctx, func(tx db.Querier) error {
+		now := db.Time(p.now())
+		if number == TestCardSucceeds {
+			var err error
+			out, hook, err = p.charge(ctx, tx, id, now)
+			return err
+		}
 		var status, ref, cur string
 		var amount int64
 		var expires time.Time
@@ -221,44 +234,56 @@ func (p *TestProvider) Pay(ctx context.Context, id string, card Card) (Session, 
 		if p.effectiveStatus(SessionStatus(status), expires) != SessionOpen {
 			return ErrSessionClosed
 		}
-		now := db.Time(p.now())
-		ev := Event{ID: randomID("evt_"), SessionID: id, Reference: ref, Amount: money.New(amount, cur), Created: now}
-		if number != TestCardSucceeds {
-			if _, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET declines = declines + 1, updated_at = $2 WHERE id = $1`, id, now); err != nil {
-				return err
-			}
-			ev.Type, ev.Message = EventPaymentFailed, "Your card was declined."
-			if number != TestCardDeclined {
-				ev.Message = "Your card was declined. In test mode, use 4242 4242 4242 4242."
-			}
-			// The decline is recorded and its webhook queued: commit, then
-			// tell the shopper.
-			declined = true
-			hook, err = p.queueWebhook(ctx, tx, ev)
+		if _, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET declines = declines + 1, updated_at = $2 WHERE id = $1`, id, now); err != nil {
 			return err
 		}
-		charge := randomID("ch_")
-		res, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET status = 'succeeded', charge_id = $2, updated_at = $3
-			WHERE id = $1 AND status = 'open'`, id, charge, now)
-		if err != nil {
-			return err
+		ev := Event{ID: randomID("evt_"), Type: EventPaymentFailed, SessionID: id, Reference: ref, Amount: money.New(amount, cur), Created: now,
+			Message: "Your card was declined."}
+		if number != TestCardDeclined {
+			ev.Message = "Your card was declined. In test mode, use 4242 4242 4242 4242."
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrSessionClosed
-		}
-		ev.Type, ev.ChargeID = EventPaymentSucceeded, charge
-		out = Session{ID: id, URL: p.PageURL(id), Status: SessionSucceeded, Reference: ref, Amount: ev.Amount, ChargeID: charge}
+		// The decline is recorded and its webhook queued: commit, then
+		// tell the shopper.
+		declined = true
 		hook, err = p.queueWebhook(ctx, tx, ev)
 		return err
 	})
 	if err != nil {
-		return Session{}, fmt.Errorf("test provider: pay %s: %w", id, err)
+		return PageSession{}, fmt.Errorf("test provider: pay %s: %w", id, err)
 	}
 	p.deliverNow(ctx, hook)
 	if declined {
-		return Session{}, ErrDeclined
+		return PageSession{}, ErrDeclined
 	}
 	return out, nil
+}
+
+// charge captures session id if it is open, in tx, and queues the
+// webhook that tells the store. One conditional UPDATE both decides and
+// captures, so two payments of the same session at once charge once.
+func (p *TestProvider) charge(ctx context.Context, tx db.Querier, id string, now time.Time) (PageSession, []byte, error) {
+	ps := PageSession{Session: Session{ID: id, URL: p.PageURL(id), Status: SessionSucceeded, ChargeID: randomID("ch_")}}
+	var amount int64
+	var cur string
+	err := tx.QueryRowContext(ctx, `UPDATE test_provider_sessions SET status = 'succeeded', charge_id = $2, updated_at = $3
+		WHERE id = $1 AND status = 'open' AND expires_at > $3
+		RETURNING reference, amount, currency, return_url, expires_at, declines`, id, ps.ChargeID, now).
+		Scan(&ps.Reference, &amount, &cur, &ps.ReturnURL, &ps.ExpiresAt, &ps.Declines)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Not open (paid, expired) or not there: say which.
+		if _, err := p.sessionWhere(ctx, tx, "id = $1", id); err != nil {
+			return PageSession{}, nil, err
+		}
+		return PageSession{}, nil, ErrSessionClosed
+	}
+	if err != nil {
+		return PageSession{}, nil, err
+	}
+	ps.Amount, ps.ExpiresAt = money.New(amount, cur), ps.ExpiresAt.UTC()
+	ev := Event{ID: randomID("evt_"), Type: EventPaymentSucceeded, SessionID: id, ChargeID: ps.ChargeID, Reference: ps.Reference,
+		Amount: ps.Amount, Created: now}
+	hook, err := p.queueWebhook(ctx, tx, ev)
+	return ps, hook, err
 }
 
 // checkCard validates the form and returns the bare card number.

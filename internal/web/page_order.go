@@ -246,7 +246,7 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderPay(w, r, http.StatusTooManyRequests, page, l.T("Too many declined cards. %s", s.sayError(l, err)), "card_number")
 		return
 	}
-	_, err = s.testPay.Pay(r.Context(), id, card)
+	paid, err := s.testPay.Pay(r.Context(), id, card)
 	if errors.Is(err, payment.ErrDeclined) {
 		s.countFailure(r, ratelimit.PaymentFailuresPerOrder, id)
 		s.countFailure(r, ratelimit.PaymentFailuresPerIP, ip)
@@ -255,12 +255,7 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err == nil {
-		page, perr := s.testPay.Page(r.Context(), id)
-		if perr != nil {
-			s.pageFail(w, r, perr)
-			return
-		}
-		http.Redirect(w, r, page.ReturnURL, http.StatusSeeOther)
+		http.Redirect(w, r, paid.ReturnURL, http.StatusSeeOther)
 		return
 	}
 	page, perr := s.testPay.Page(r.Context(), id)

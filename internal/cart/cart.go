@@ -177,6 +177,12 @@ func (s *Service) Check(ctx context.Context, id, token string) (string, error) {
 	return sum.Market, nil
 }
 
+// Authorize checks token against cart id without reading the cart: for a
+// caller that reads the cart's row itself, such as checkout claiming it.
+func (s *Service) Authorize(ctx context.Context, id, token string) error {
+	return s.check(ctx, id, token)
+}
+
 // Get returns the cart as the shopper sees it now, with notices of what
 // changed since they last looked.
 func (s *Service) Get(ctx context.Context, id, token string) (*View, error) {

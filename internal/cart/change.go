@@ -42,9 +42,14 @@ func (s *Service) AddItem(ctx context.Context, id, token, sku string, qty int) e
 		if err := lock(ctx, tx, id, now); err != nil {
 			return err
 		}
-		have, exists, err := lineQuantity(ctx, tx, id, sku)
-		if err != nil {
-			return err
+		// One read for the line's quantity and, should it be new, the
+		// cart's count of lines and last position.
+		var have, n, last int
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(position), 0),
+				count(CASE WHEN sku = $2 THEN 1 END) > 0, coalesce(max(CASE WHEN sku = $2 THEN quantity END), 0)
+			FROM cart_lines WHERE cart_id = $1`, id, sku).Scan(&n, &last, &exists, &have); err != nil {
+			return fmt.Errorf("cart %s: lines: %w", id, err)
 		}
 		total := have + qty
 		if total > limit {
@@ -58,10 +63,6 @@ func (s *Service) AddItem(ctx context.Context, id, token, sku string, qty int) e
 		}
 		if exists {
 			return setLine(ctx, tx, id, sku, total, stateKey(a, stock))
-		}
-		var n, last int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*), coalesce(max(position), 0) FROM cart_lines WHERE cart_id = $1", id).Scan(&n, &last); err != nil {
-			return fmt.Errorf("cart %s: count lines: %w", id, err)
 		}
 		if n >= MaxLines {
 			return fail(ErrCartFull, "A cart holds at most %d different products; remove one to add %s.", MaxLines, name)
@@ -163,19 +164,21 @@ func (s *Service) remove(ctx context.Context, id, sku string, mustExist bool) er
 
 // open checks the token and that the cart may still change. The check is
 // repeated under the row lock; this one spares a checked-out cart the
-// catalog and stock reads.
+// catalog and stock reads. A claim cart is born with its claim, so a
+// check before the transaction cannot miss one.
 func (s *Service) open(ctx context.Context, id, token string) (Summary, error) {
-	c, err := s.Verify(ctx, id, token)
+	if err := s.check(ctx, id, token); err != nil {
+		return Summary{}, err
+	}
+	c, h, err := s.withHold(ctx, id)
 	if err != nil {
 		return Summary{}, err
 	}
 	if c.CheckedOut() {
 		return Summary{}, checkedOut()
 	}
-	// A claim cart is born with its claim, so a check before the
-	// transaction cannot miss one.
-	if err := s.refuseClaimCart(ctx, id); err != nil {
-		return Summary{}, err
+	if h != nil {
+		return Summary{}, claimCart()
 	}
 	return c, nil
 }

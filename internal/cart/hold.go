@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"mistore/internal/catalog"
-	"mistore/internal/db"
 	"mistore/internal/locale"
 	"mistore/internal/market"
 	"mistore/internal/money"
@@ -40,38 +39,36 @@ type hold struct {
 	expiresAt time.Time
 }
 
-// holdOf returns the claim cart id holds, read through q, or nil.
-func holdOf(ctx context.Context, q db.Querier, id string) (*hold, error) {
-	var h hold
-	var price int64
-	var currency string
-	err := q.QueryRowContext(ctx, `SELECT f.sku, c.quantity, f.price, f.currency, c.state, c.expires_at
-		FROM flash_sale_claims c JOIN flash_sales f ON f.id = c.sale_id WHERE c.cart_id = $1`, id).
-		Scan(&h.sku, &h.quantity, &price, &currency, &h.state, &h.expiresAt)
+// withHold reads cart id's own row and the claim it holds (nil for an
+// ordinary cart) in one query.
+func (s *Service) withHold(ctx context.Context, id string) (Summary, *hold, error) {
+	c := Summary{ID: id}
+	var order, sku, currency, state sql.NullString
+	var quantity, price sql.NullInt64
+	var expires sql.NullTime
+	err := s.db.Reader().QueryRowContext(ctx, `SELECT c.market, c.order_number, f.sku, cl.quantity, f.price, f.currency, cl.state, cl.expires_at
+		FROM carts c LEFT JOIN flash_sale_claims cl ON cl.cart_id = c.id LEFT JOIN flash_sales f ON f.id = cl.sale_id
+		WHERE c.id = $1`, id).Scan(&c.Market, &order, &sku, &quantity, &price, &currency, &state, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return Summary{}, nil, errNotFound()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cart %s: claim: %w", id, err)
+		return Summary{}, nil, fmt.Errorf("cart %s: %w", id, err)
 	}
-	h.price = money.New(price, currency)
-	h.expiresAt = h.expiresAt.UTC()
-	return &h, nil
+	c.OrderNumber = order.String
+	if !sku.Valid {
+		return c, nil, nil
+	}
+	return c, &hold{sku: sku.String, quantity: int(quantity.Int64), price: money.New(price.Int64, currency.String),
+		state: state.String, expiresAt: expires.Time.UTC()}, nil
 }
 
 // live reports whether the claim still holds its units at now.
 func (h *hold) live(now time.Time) bool { return h.state == "live" && now.Before(h.expiresAt) }
 
-// refuseClaimCart is the answer to a change of a claim cart.
-func (s *Service) refuseClaimCart(ctx context.Context, id string) error {
-	h, err := holdOf(ctx, s.db.Reader(), id)
-	if err != nil {
-		return err
-	}
-	if h != nil {
-		return fail(ErrClaimCart, "This cart holds your flash-sale claim and cannot be changed; check it out as it is, or shop in your own cart.")
-	}
-	return nil
+// claimCart is the answer to a change of a claim cart.
+func claimCart() error {
+	return fail(ErrClaimCart, "This cart holds your flash-sale claim and cannot be changed; check it out as it is, or shop in your own cart.")
 }
 
 // decideHeld decides the line of a claim cart that holds the claim: priced

@@ -92,7 +92,7 @@ type seenLine struct {
 // view builds cart id's view and records what it showed, one UPDATE per
 // line whose price or state changed and none when nothing did.
 func (s *Service) view(ctx context.Context, id string) (*View, error) {
-	c, err := s.summary(ctx, id)
+	c, h, err := s.withHold(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -125,10 +125,6 @@ func (s *Service) view(ctx context.Context, id string) (*View, error) {
 	stock, err := s.inv.Available(ctx, m.Code, skus)
 	if err != nil {
 		return nil, fmt.Errorf("cart %s: stock: %w", id, err)
-	}
-	h, err := holdOf(ctx, s.db.Reader(), id)
-	if err != nil {
-		return nil, err
 	}
 	v := emptyView(id, m)
 	v.CheckedOut = c.CheckedOut()

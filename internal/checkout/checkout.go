@@ -71,6 +71,9 @@ type Carts interface {
 	// Check returns the market of cart id if token opens it, else an
 	// error wrapping ErrUnknownCart.
 	Check(ctx context.Context, id, token string) (string, error)
+	// Authorize checks token against cart id without reading the cart,
+	// for callers that read it themselves; an error wraps ErrUnknownCart.
+	Authorize(ctx context.Context, id, token string) error
 	// LinesTx returns a cart's lines inside tx.
 	LinesTx(ctx context.Context, tx db.Querier, id string) ([]inventory.Line, error)
 }
@@ -453,28 +456,29 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 			s.placed.Add(1)
 		}
 	}()
-	code, err := s.carts.Check(ctx, cartID, token)
-	if err != nil {
-		return nil, false, err
-	}
-	m, err := s.market(ctx, code)
-	if err != nil {
+	if err := s.carts.Authorize(ctx, cartID, token); err != nil {
 		return nil, false, err
 	}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		now := db.Time(s.now())
 		// Claim the cart first: a concurrent checkout of the same cart
 		// waits here on the row and then finds it taken.
-		res, err := tx.ExecContext(ctx, "UPDATE carts SET updated_at = $2 WHERE id = $1 AND order_number IS NULL", cartID, now)
+		var code string
+		err := tx.QueryRowContext(ctx, "UPDATE carts SET updated_at = $2 WHERE id = $1 AND order_number IS NULL RETURNING market", cartID, now).Scan(&code)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Checked out before, or no such cart.
+			placed, err = order.ByCart(ctx, tx, cartID)
+			if errors.Is(err, order.ErrNotFound) {
+				return fmt.Errorf("cart %s: %w", cartID, ErrUnknownCart)
+			}
+			return err
+		}
 		if err != nil {
 			return fmt.Errorf("claim cart: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			placed, err = order.ByCart(ctx, tx, cartID)
-			if err != nil {
-				return fmt.Errorf("cart %s was checked out but its order is missing: %w", cartID, err)
-			}
-			return nil
+		m, err := s.market(ctx, code)
+		if err != nil {
+			return err
 		}
 		lines, err := s.carts.LinesTx(ctx, tx, cartID)
 		if err != nil {

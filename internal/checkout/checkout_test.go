@@ -34,6 +34,13 @@ func (c testCarts) Check(ctx context.Context, id, token string) (string, error) 
 	return m, nil
 }
 
+func (c testCarts) Authorize(ctx context.Context, id, token string) error {
+	if token != cartToken {
+		return checkout.ErrUnknownCart
+	}
+	return nil
+}
+
 func (c testCarts) LinesTx(ctx context.Context, tx db.Querier, id string) ([]inventory.Line, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY position", id)
 	if err != nil {

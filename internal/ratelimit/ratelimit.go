@@ -69,6 +69,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"mistore/internal/db"
@@ -251,21 +252,60 @@ func (l *Limiter) Allow(ctx context.Context, r Rule, key string) (Decision, erro
 // without counting it: for limits on failures, which check first and
 // count with Allow only when the attempt failed.
 func (l *Limiter) Peek(ctx context.Context, r Rule, key string) (Decision, error) {
-	if err := check(r, key); err != nil {
-		return Decision{}, err
+	_, d, err := l.PeekAll(ctx, Check{Rule: r, Key: key})
+	return d, err
+}
+
+// Check is a rule and the key to decide under it.
+type Check struct {
+	Rule Rule
+	Key  string
+}
+
+// PeekAll is Peek for several checks in one query: it returns the
+// decision of the first check, in the order given, that refuses, with that
+// check's rule; or an allowed decision when none does.
+func (l *Limiter) PeekAll(ctx context.Context, checks ...Check) (Rule, Decision, error) {
+	if len(checks) == 0 {
+		return Rule{}, Decision{Allowed: true}, nil
 	}
 	now := l.now()
-	w := windowAt(r, now)
-	h := hashKey(key)
-	var cur, prev int64
-	err := l.db.Reader().QueryRowContext(ctx, `SELECT
-		COALESCE((SELECT hits FROM rate_limits WHERE rule = $1 AND key = $2 AND window_start = $3), 0),
-		COALESCE((SELECT hits FROM rate_limits WHERE rule = $1 AND key = $2 AND window_start = $4), 0)`,
-		r.Name, h, w.start, w.start.Add(-r.Window)).Scan(&cur, &prev)
-	if err != nil {
-		return Decision{}, fmt.Errorf("ratelimit: peek %s: %w", r.Name, err)
+	var q strings.Builder
+	q.WriteString("SELECT ")
+	args := make([]any, 0, 4*len(checks))
+	wins := make([]window, len(checks))
+	for i, c := range checks {
+		if err := check(c.Rule, c.Key); err != nil {
+			return Rule{}, Decision{}, err
+		}
+		wins[i] = windowAt(c.Rule, now)
+		n := len(args)
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, `COALESCE((SELECT hits FROM rate_limits WHERE rule = $%d AND key = $%d AND window_start = $%d), 0),
+			COALESCE((SELECT hits FROM rate_limits WHERE rule = $%d AND key = $%d AND window_start = $%d), 0)`, n+1, n+2, n+3, n+1, n+2, n+4)
+		args = append(args, c.Rule.Name, hashKey(c.Key), wins[i].start, wins[i].start.Add(-c.Rule.Window))
 	}
-	return w.decide(r, now, cur, prev, true), nil
+	hits := make([]int64, 2*len(checks))
+	dest := make([]any, len(hits))
+	for i := range hits {
+		dest[i] = &hits[i]
+	}
+	if err := l.db.Reader().QueryRowContext(ctx, q.String(), args...).Scan(dest...); err != nil {
+		return Rule{}, Decision{}, fmt.Errorf("ratelimit: peek %s: %w", checks[0].Rule.Name, err)
+	}
+	allowed := Decision{Allowed: true, Remaining: -1}
+	for i, c := range checks {
+		d := wins[i].decide(c.Rule, now, hits[2*i], hits[2*i+1], true)
+		if !d.Allowed {
+			return c.Rule, d, nil
+		}
+		if allowed.Remaining < 0 || d.Remaining < allowed.Remaining {
+			allowed.Remaining = d.Remaining
+		}
+	}
+	return Rule{}, allowed, nil
 }
 
 // Reset forgets every event counted for key under r, for instance an

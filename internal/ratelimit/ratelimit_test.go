@@ -232,6 +232,43 @@ func TestPeekDoesNotCount(t *testing.T) {
 	})
 }
 
+// TestPeekAll: several checks in one query decide as one Peek each would:
+// the first refusal in the order given, with its rule, else allowed with
+// the least room left.
+func TestPeekAll(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		c := newClock()
+		l := ratelimit.New(d, c.now)
+		a := ratelimit.Rule{Name: "a", Limit: 3, Window: time.Minute}
+		b := ratelimit.Rule{Name: "b", Limit: 2, Window: time.Hour}
+		checks := []ratelimit.Check{{Rule: a, Key: "k"}, {Rule: b, Key: "k"}}
+		rule, dec, err := l.PeekAll(ctx, checks...)
+		if err != nil || !dec.Allowed || dec.Remaining != 2 || rule.Name != "" {
+			t.Fatalf("PeekAll on new keys: %+v %+v %v, want allowed with 2 remaining", rule, dec, err)
+		}
+		mustAllowN(t, l, b, "k", 2)
+		rule, dec, err = l.PeekAll(ctx, checks...)
+		if err != nil || dec.Allowed || rule.Name != "b" || dec.RetryAfter != peek(t, l, b, "k").RetryAfter {
+			t.Fatalf("PeekAll with b at its limit: %+v %+v %v, want b's refusal", rule, dec, err)
+		}
+		mustAllowN(t, l, a, "k", 3)
+		if rule, dec, err = l.PeekAll(ctx, checks...); err != nil || dec.Allowed || rule.Name != "a" {
+			t.Fatalf("PeekAll with both at their limits: %+v %+v %v, want a's refusal, the first", rule, dec, err)
+		}
+		c.advance(2 * time.Minute)
+		if rule, dec, err = l.PeekAll(ctx, checks...); err != nil || dec.Allowed || rule.Name != "b" {
+			t.Fatalf("PeekAll once a's window passed: %+v %+v %v, want b's refusal", rule, dec, err)
+		}
+		if n := storedHits(t, d, "a") + storedHits(t, d, "b"); n != 5 {
+			t.Errorf("stored count %d after 5 Allow and 4 PeekAll, want 5", n)
+		}
+		if _, _, err := l.PeekAll(ctx, ratelimit.Check{Rule: a, Key: ""}); err == nil {
+			t.Error("PeekAll with an empty key: no error")
+		}
+	})
+}
+
 // TestReset: Reset forgets a key's events, in the previous window too,
 // and only that key's.
 func TestReset(t *testing.T) {

@@ -124,10 +124,16 @@ func (s *Server) limit(r *http.Request, rule ratelimit.Rule, key string) error {
 
 // overLimit reports, without counting, whether key is over rule's limit.
 func (s *Server) overLimit(r *http.Request, rule ratelimit.Rule, key string) error {
+	return s.overLimits(r, ratelimit.Check{Rule: rule, Key: key})
+}
+
+// overLimits is overLimit for several limits at once, read in one query;
+// the error is the first limit's, in the order given, that is reached.
+func (s *Server) overLimits(r *http.Request, checks ...ratelimit.Check) error {
 	if s.limits == nil {
 		return nil
 	}
-	d, err := s.limits.Peek(r.Context(), rule, key)
+	rule, d, err := s.limits.PeekAll(r.Context(), checks...)
 	if err != nil {
 		return err
 	}
@@ -193,10 +199,8 @@ func (s *Server) guardCoupon(r *http.Request, cartID, code string, step func() e
 		return step()
 	}
 	ip := clientIP(r)
-	if err := s.overLimit(r, ratelimit.CouponGuessPerCart, cartID); err != nil {
-		return err
-	}
-	if err := s.overLimit(r, ratelimit.CouponGuessPerIP, ip); err != nil {
+	if err := s.overLimits(r, ratelimit.Check{Rule: ratelimit.CouponGuessPerCart, Key: cartID},
+		ratelimit.Check{Rule: ratelimit.CouponGuessPerIP, Key: ip}); err != nil {
 		return err
 	}
 	err := step()

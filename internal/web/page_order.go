@@ -228,13 +228,11 @@ func (s *Server) pagePaySubmit(w http.ResponseWriter, r *http.Request) {
 	if who, err := s.signedIn(r); err == nil {
 		customerKey = strconv.FormatInt(who.customer.ID, 10)
 	}
-	err := s.overLimit(r, ratelimit.PaymentFailuresPerOrder, id)
-	if err == nil {
-		err = s.overLimit(r, ratelimit.PaymentFailuresPerIP, ip)
+	checks := []ratelimit.Check{{Rule: ratelimit.PaymentFailuresPerOrder, Key: id}, {Rule: ratelimit.PaymentFailuresPerIP, Key: ip}}
+	if customerKey != "" {
+		checks = append(checks, ratelimit.Check{Rule: ratelimit.PaymentFailuresPerCustomer, Key: customerKey})
 	}
-	if err == nil && customerKey != "" {
-		err = s.overLimit(r, ratelimit.PaymentFailuresPerCustomer, customerKey)
-	}
+	err := s.overLimits(r, checks...)
 	if err != nil {
 		page, perr := s.testPay.Page(r.Context(), id)
 		if perr != nil {

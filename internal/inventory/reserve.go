@@ -139,7 +139,7 @@ func Commit(ctx context.Context, tx db.Querier, owner string) (int, error) {
 // order for it takes in turn, and the later a transaction takes it, the
 // shorter it holds it (on PostgreSQL, until its commit is flushed).
 func CommitLater(ctx context.Context, tx db.Querier, owner string) (int, Settlement, error) {
-	return flip(ctx, tx, owner, "live", "committed", "on_hand = on_hand - $3, reserved = reserved - $3", time.Time{})
+	return flip(ctx, tx, owner, resLive, resCommitted, "on_hand = on_hand - $3, reserved = reserved - $3", time.Time{})
 }
 
 // Settlement is the change to stock rows of settled reservations, not yet
@@ -168,13 +168,13 @@ func (s Settlement) Apply(ctx context.Context, tx db.Querier) error {
 
 // Release gives owner's live reservations back to the pool.
 func Release(ctx context.Context, tx db.Querier, owner string) (int, error) {
-	return settle(ctx, tx, owner, "live", "released", "reserved = reserved - $3", time.Time{})
+	return settle(ctx, tx, owner, resLive, resReleased, "reserved = reserved - $3", time.Time{})
 }
 
 // Restock puts the units of owner's committed sales back on hand, for a
 // paid order that is cancelled before it ships.
 func Restock(ctx context.Context, tx db.Querier, owner string) (int, error) {
-	return settle(ctx, tx, owner, "committed", "released", "on_hand = on_hand + $3", time.Time{})
+	return settle(ctx, tx, owner, resCommitted, resReleased, "on_hand = on_hand + $3", time.Time{})
 }
 
 // settle moves owner's reservations from state from (only those expired
@@ -182,7 +182,7 @@ func Restock(ctx context.Context, tx db.Querier, owner string) (int, error) {
 // stock rows with the reservation's quantity as $3. Each reservation is
 // flipped by a conditional UPDATE first, so a concurrent settle of the
 // same owner cannot apply the stock change twice.
-func settle(ctx context.Context, tx db.Querier, owner, from, state, set string, expiredBefore time.Time) (int, error) {
+func settle(ctx context.Context, tx db.Querier, owner string, from, state resState, set string, expiredBefore time.Time) (int, error) {
 	n, st, err := flip(ctx, tx, owner, from, state, set, expiredBefore)
 	if err != nil {
 		return n, err
@@ -190,17 +190,29 @@ func settle(ctx context.Context, tx db.Querier, owner, from, state, set string, 
 	return n, st.Apply(ctx, tx)
 }
 
+// resState is a reservation's state. States are written into statements
+// as literals, never bound: a parameter compared with the column of a
+// partial index (reservations_live_expiry) makes SQLite plan the statement
+// again for every new value, which cost more than running it.
+type resState string
+
+const (
+	resLive      resState = "live"
+	resCommitted resState = "committed"
+	resReleased  resState = "released"
+)
+
 // flip is settle without touching the stock rows: it flips the
 // reservations and returns the stock change they call for. One conditional
 // UPDATE flips them all and returns what it flipped, so a concurrent flip
 // of the same owner (which waits on the rows, then finds their state
 // changed) cannot take the same reservation: its stock change is applied
 // once.
-func flip(ctx context.Context, tx db.Querier, owner, from, state, set string, expiredBefore time.Time) (int, Settlement, error) {
-	query := `UPDATE reservations SET state = $3, updated_at = $4 WHERE owner = $1 AND state = $2`
-	args := []any{owner, from, state, db.Now()}
+func flip(ctx context.Context, tx db.Querier, owner string, from, state resState, set string, expiredBefore time.Time) (int, Settlement, error) {
+	query := `UPDATE reservations SET state = '` + string(state) + `', updated_at = $2 WHERE owner = $1 AND state = '` + string(from) + `'`
+	args := []any{owner, db.Now()}
 	if !expiredBefore.IsZero() {
-		query += " AND expires_at < $5"
+		query += " AND expires_at < $3"
 		args = append(args, db.Time(expiredBefore))
 	}
 	rows, err := tx.QueryContext(ctx, query+" RETURNING id, sku, warehouse, quantity", args...)
@@ -225,7 +237,7 @@ func flip(ctx context.Context, tx db.Querier, owner, from, state, set string, ex
 	slices.SortFunc(list, func(a, b stockChange) int {
 		return cmp.Or(cmp.Compare(a.sku, b.sku), cmp.Compare(a.wh, b.wh), cmp.Compare(a.id, b.id))
 	})
-	return len(list), Settlement{owner: owner, state: state, set: set, changes: list}, nil
+	return len(list), Settlement{owner: owner, state: string(state), set: set, changes: list}, nil
 }
 
 // ReleaseExpired gives back the live reservations whose time ran out, of
@@ -252,7 +264,7 @@ func (s *Service) ReleaseExpired(ctx context.Context, now time.Time, limit int) 
 	freed := 0
 	for _, o := range owners {
 		err := s.db.Tx(ctx, func(tx db.Querier) error {
-			n, err := settle(ctx, tx, o, "live", "released", "reserved = reserved - $3", now)
+			n, err := settle(ctx, tx, o, resLive, resReleased, "reserved = reserved - $3", now)
 			freed += n
 			return err
 		})

@@ -16,7 +16,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -36,12 +35,10 @@ const MaxLines = 50
 // secretName names the key that signs cart tokens (db.DB.Secret).
 const secretName = "cart-token"
 
-// idEncoding writes cart ids: 16 random bytes as 26 lower-case base32
-// characters, safe in paths, headers and cookies.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// idLen is the length of an encoded cart id.
-const idLen = 26
+// idLen is the length of a cart id. Ids made before they were
+// time-ordered (16 random bytes in another base32 alphabet) have the same
+// length and still open their carts.
+const idLen = db.KeyLen
 
 // Domain outcomes. Errors the Service returns for them carry a sentence
 // for the shopper and match these with errors.Is.

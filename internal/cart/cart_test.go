@@ -100,7 +100,7 @@ func TestCreateAndGet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(v.ID) != 26 || strings.Trim(v.ID, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+		if len(v.ID) != 26 || strings.Trim(v.ID, "0123456789abcdefghijklmnopqrstuv") != "" {
 			t.Errorf("id %q is not 26 base32 characters", v.ID)
 		}
 		if v.Market != "in" || v.Currency != "INR" || len(v.Lines) != 0 || v.Subtotal.Amount != 0 || v.Subtotal.Currency != "INR" {
@@ -128,6 +128,19 @@ func TestCreateAndGet(t *testing.T) {
 		}
 		if s, err := f.carts.Verify(f.ctx, v.ID, token); err != nil || s.Market != "in" || s.CheckedOut() {
 			t.Errorf("Verify = %+v, %v", s, err)
+		}
+		// A cart made when ids were 16 random bytes in the a-z2-7 alphabet
+		// still opens with its token.
+		old := "k3vxq7abmz2rtw4yc6dfhjnp5e"
+		if _, err := d.Write.Exec("INSERT INTO carts (id, market, created_at, updated_at) VALUES ($1, 'in', $2, $2)", old, db.Now()); err != nil {
+			t.Fatal(err)
+		}
+		oldToken, err := f.carts.Token(f.ctx, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.get(t, old, oldToken); got.ID != old || got.Market != "in" {
+			t.Errorf("old-style cart: %+v", got)
 		}
 	})
 }

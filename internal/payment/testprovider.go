@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -89,10 +88,11 @@ func NewTestProvider(d *db.DB, secret []byte, baseURL string, now func() time.Ti
 // Name is "test".
 func (p *TestProvider) Name() string { return "test" }
 
+// randomID is a new id of a session, charge or event: time-ordered (see
+// db.NewKey), as a real provider's ids often are, so that the rows the
+// store and this provider key by them share index pages.
 func randomID(prefix string) string {
-	var b [12]byte
-	rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
+	return prefix + db.NewKey()
 }
 
 // PageURL is the hosted payment page of session id.

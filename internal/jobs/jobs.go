@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,14 +87,33 @@ func Enqueue(ctx context.Context, tx db.Querier, kind string, payload any, opts 
 	return nil
 }
 
-// Cancel drops the pending job queued under uniqueKey, for work that got
+// Cancel drops the pending jobs queued under uniqueKeys, for work that got
 // done another way; a job already running, or none, is left alone.
-func Cancel(ctx context.Context, d *db.DB, uniqueKey string) error {
-	if _, err := d.ExecRelaxed(ctx, "DELETE FROM jobs WHERE unique_key = $1 AND state = 'pending'", uniqueKey); err != nil {
-		return fmt.Errorf("cancel job %s: %w", uniqueKey, err)
+func Cancel(ctx context.Context, d *db.DB, uniqueKeys ...string) error {
+	for len(uniqueKeys) > 0 {
+		n := min(len(uniqueKeys), maxCancel)
+		var q strings.Builder
+		q.WriteString("DELETE FROM jobs WHERE state = 'pending' AND unique_key IN (")
+		args := make([]any, n)
+		for i, k := range uniqueKeys[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "$%d", i+1)
+			args[i] = k
+		}
+		q.WriteString(")")
+		if _, err := d.ExecRelaxed(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("cancel jobs %s...: %w", uniqueKeys[0], err)
+		}
+		uniqueKeys = uniqueKeys[n:]
 	}
 	return nil
 }
+
+// maxCancel bounds the keys one statement of Cancel deletes, well within
+// both engines' limits on parameters.
+const maxCancel = 500
 
 // Expedite makes the pending job queued under uniqueKey due now.
 func Expedite(ctx context.Context, d *db.DB, uniqueKey string) error {

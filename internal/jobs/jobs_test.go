@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -146,6 +147,34 @@ func TestConcurrentRunnersRunEachJobOnce(t *testing.T) {
 			if c != 1 {
 				t.Errorf("job %s ran %d times", k, c)
 			}
+		}
+	})
+}
+
+// TestCancel: Cancel drops the pending jobs of every key given, more than
+// one statement's worth included, and leaves other jobs alone.
+func TestCancel(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		var keys []string
+		for i := range 1203 {
+			k := fmt.Sprintf("cancel:%d", i)
+			enqueue(t, d, "later", nil, jobs.Options{UniqueKey: k, RunAt: time.Now().Add(time.Hour)})
+			if i%2 == 0 {
+				keys = append(keys, k)
+			}
+		}
+		keys = append(keys, "cancel:none")
+		if err := jobs.Cancel(ctx, d, keys...); err != nil {
+			t.Fatal(err)
+		}
+		if err := jobs.Cancel(ctx, d); err != nil {
+			t.Fatalf("Cancel of no keys: %v", err)
+		}
+		var left, odd int
+		d.Read.QueryRow("SELECT count(*), count(CASE WHEN CAST(substr(unique_key, 8) AS INTEGER) % 2 = 1 THEN 1 END) FROM jobs").Scan(&left, &odd)
+		if left != 601 || odd != 601 {
+			t.Errorf("%d jobs left, %d of them odd; want the 601 odd ones", left, odd)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"mistore/internal/db"
@@ -68,6 +69,42 @@ type TestProvider struct {
 	baseURL string
 	client  *http.Client
 	now     func() time.Time
+	// delivered gathers the jobs of webhooks delivered at once, to cancel.
+	delivered cancels
+}
+
+// cancels cancels the redelivery jobs of delivered webhooks in bulk: one
+// caller at a time deletes every key gathered so far while the others
+// only add theirs, so that under load one statement cancels many jobs,
+// and when the store is quiet each is cancelled at once. A key left behind
+// (the process stopped first, or the statement failed) only makes its job
+// deliver the webhook again after redeliverAfter, which the store takes as
+// a replay and ignores.
+type cancels struct {
+	mu      sync.Mutex
+	pending []string
+	running bool
+}
+
+// add queues key and, unless another caller is cancelling, cancels what
+// is queued until nothing is.
+func (c *cancels) add(ctx context.Context, d *db.DB, key string) {
+	c.mu.Lock()
+	c.pending = append(c.pending, key)
+	if c.running {
+		c.mu.Unlock()
+		return
+	}
+	c.running = true
+	for len(c.pending) > 0 {
+		keys := c.pending
+		c.pending = nil
+		c.mu.Unlock()
+		_ = jobs.Cancel(ctx, d, keys...)
+		c.mu.Lock()
+	}
+	c.running = false
+	c.mu.Unlock()
 }
 
 // NewTestProvider returns the test provider. secret signs webhooks;
@@ -446,7 +483,7 @@ func (p *TestProvider) deliverNow(ctx context.Context, body []byte) {
 		jobs.Expedite(ctx, p.db, webhookKey(b.ID))
 		return
 	}
-	jobs.Cancel(ctx, p.db, webhookKey(b.ID))
+	p.delivered.add(ctx, p.db, webhookKey(b.ID))
 }
 
 // Register adds the webhook delivery job to a runner.

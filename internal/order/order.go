@@ -201,14 +201,46 @@ func Insert(ctx context.Context, tx db.Querier, d db.Dialect, o *Order) error {
 			return fmt.Errorf("insert order %s line %d: %w", o.Number, i, err)
 		}
 	}
-	return AddEvent(ctx, tx, o.ID, "placed", fmt.Sprintf("Order placed for %s.", o.Total.Format()))
+	return AddEvents(ctx, tx, o.ID, Placed(o))
+}
+
+// Placed is the first event of order o's timeline, as Insert writes it:
+// a new order's whole timeline.
+func Placed(o *Order) Event {
+	return Event{Kind: "placed", Detail: fmt.Sprintf("Order placed for %s.", o.Total.Format()), CreatedAt: o.CreatedAt}
 }
 
 // AddEvent appends to an order's timeline inside the caller's transaction.
 func AddEvent(ctx context.Context, tx db.Querier, orderID int64, kind, detail string) error {
-	if _, err := tx.ExecContext(ctx, "INSERT INTO order_events (order_id, kind, detail, created_at) VALUES ($1, $2, $3, $4)",
-		orderID, kind, detail, db.Now()); err != nil {
-		return fmt.Errorf("order %d event %s: %w", orderID, kind, err)
+	return AddEvents(ctx, tx, orderID, Event{Kind: kind, Detail: detail})
+}
+
+// AddEvents appends events to an order's timeline, in the order given and
+// in one statement, inside the caller's transaction. An event without a
+// time happens now.
+func AddEvents(ctx context.Context, tx db.Querier, orderID int64, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString("INSERT INTO order_events (order_id, kind, detail, created_at) VALUES ")
+	args := make([]any, 0, 1+3*len(events))
+	args = append(args, orderID)
+	now := db.Now()
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($1, $%d, $%d, $%d)", n+1, n+2, n+3)
+		at := now
+		if !e.CreatedAt.IsZero() {
+			at = db.Time(e.CreatedAt)
+		}
+		args = append(args, e.Kind, e.Detail, at)
+	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("order %d event %s: %w", orderID, events[0].Kind, err)
 	}
 	return nil
 }

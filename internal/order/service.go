@@ -426,14 +426,13 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 		WHERE id = $1`, o.ID, sessionID, amount.Amount, now); err != nil {
 		return fmt.Errorf("mark %s paid: %w", o.Number, err)
 	}
-	if err := AddEvent(ctx, tx, o.ID, "paid", "Payment of "+amount.Format()+" received."); err != nil {
-		return err
-	}
 	tallyOf(ctx).paid++
 	if err := notify.EmitEvent(ctx, tx, notify.EventOrderPaid, WebhookData(o, Paid)); err != nil {
 		return err
 	}
-	if err := s.confirm(ctx, tx, o, pre.message()); err != nil {
+	// The timeline's "paid" goes in with the confirmation's "email".
+	paid := Event{Kind: "paid", Detail: "Payment of " + amount.Format() + " received."}
+	if err := s.confirm(ctx, tx, o, pre.message(), paid); err != nil {
 		return err
 	}
 	return sold.Apply(ctx, tx)
@@ -462,14 +461,18 @@ func (s *Service) claimGone(ctx context.Context, tx db.Querier, o *Order, sessio
 }
 
 // confirm queues the confirmation email of a paid order in its
-// transaction. Should that fail (a template, say), a job tries again
-// later rather than the payment failing.
-func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order, pre *notify.Message) error {
+// transaction, writing the events before to its timeline first. Should
+// the email fail (a template, say), a job tries again later rather than
+// the payment failing.
+func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order, pre *notify.Message, before ...Event) error {
 	if s.confirmer == nil {
-		return nil
+		return AddEvents(ctx, tx, o.ID, before...)
 	}
-	if err := s.queueConfirmation(ctx, tx, o, pre); err != nil {
+	if err := s.queueConfirmation(ctx, tx, o, pre, before...); err != nil {
 		s.log.Warn("confirmation email left to a job", "order", o.Number, "err", err)
+		if err := AddEvents(ctx, tx, o.ID, before...); err != nil {
+			return err
+		}
 		return jobs.Enqueue(ctx, tx, jobConfirmation, map[string]string{"number": o.Number},
 			jobs.Options{UniqueKey: "confirmation:" + o.Number})
 	}
@@ -477,8 +480,8 @@ func (s *Service) confirm(ctx context.Context, tx db.Querier, o *Order, pre *not
 }
 
 // queueConfirmation queues o's confirmation email and notes it on the
-// order's timeline, inside tx.
-func (s *Service) queueConfirmation(ctx context.Context, tx db.Querier, o *Order, pre *notify.Message) error {
+// order's timeline after the events before, in one statement, inside tx.
+func (s *Service) queueConfirmation(ctx context.Context, tx db.Querier, o *Order, pre *notify.Message, before ...Event) error {
 	if pre == nil || pre.UniqueKey != notify.OrderConfirmationKey(o.Number) {
 		msg, err := s.confirmer.RenderConfirmation(ctx, o)
 		if err != nil {
@@ -489,7 +492,7 @@ func (s *Service) queueConfirmation(ctx context.Context, tx db.Querier, o *Order
 	if err := s.confirmer.QueueMessage(ctx, tx, *pre); err != nil {
 		return err
 	}
-	return AddEvent(ctx, tx, o.ID, "email", "Order confirmation emailed to "+o.Email+".")
+	return AddEvents(ctx, tx, o.ID, append(before, Event{Kind: "email", Detail: "Order confirmation emailed to " + o.Email + "."})...)
 }
 
 // reserveAgain takes the stock of a cancelled order again and commits it

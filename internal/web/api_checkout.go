@@ -40,14 +40,16 @@ func (s *Server) apiCheckout(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	events, err := order.Events(r.Context(), s.db.Reader(), o.ID)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	status := http.StatusCreated
+	// A new order's timeline is its placing; an order placed before is
+	// read as it is now.
+	status, events := http.StatusCreated, []order.Event{order.Placed(o)}
 	if !created {
 		status = http.StatusOK
+		var err error
+		if events, err = order.Events(r.Context(), s.db.Reader(), o.ID); err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
 	}
 	s.writeJSON(w, r, status, orderJSON(o, events, s.orders.Tokens().For(o.Number)))
 }

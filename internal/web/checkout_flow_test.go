@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +145,11 @@ type orderResp struct {
 		Status      string `json:"status"`
 		RedirectURL string `json:"redirect_url"`
 	} `json:"payment"`
+	Timeline []struct {
+		Kind   string    `json:"kind"`
+		Detail string    `json:"detail"`
+		At     time.Time `json:"at"`
+	} `json:"timeline"`
 }
 
 // cartWith makes a cart holding qty of sku and returns its id and token.
@@ -210,10 +216,16 @@ func TestBuyOverHTTP(t *testing.T) {
 		if !strings.HasPrefix(o.Number, "US-") || o.Status != "pending_payment" || o.Token == "" || o.Total.Amount != 8528 || o.Payment.RedirectURL == "" {
 			t.Fatalf("order %+v", o)
 		}
-		// Checking out again answers with the same order.
+		// Checking out again answers with the same order, and the timeline
+		// the first answer made up is the one stored.
 		status, body, _ = s.do("POST", "/api/v1/carts/"+id+"/checkout", checkoutJSON, "X-Cart-Token", tok)
 		if status != 200 || !strings.Contains(body, o.Number) {
 			t.Errorf("second checkout: %d %s", status, body)
+		}
+		var again orderResp
+		json.Unmarshal([]byte(body), &again)
+		if len(o.Timeline) != 1 || o.Timeline[0].Kind != "placed" || !reflect.DeepEqual(o.Timeline, again.Timeline) {
+			t.Errorf("timeline of the new order %+v, as stored %+v", o.Timeline, again.Timeline)
 		}
 		if status, page := s.pay(o.Payment.RedirectURL, "4000 0000 0000 0002"); status != 402 || !strings.Contains(page, "declined") {
 			t.Errorf("declined card: %d", status)

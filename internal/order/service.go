@@ -295,8 +295,15 @@ type prepared struct {
 }
 
 // prerender reads order number and renders its confirmation if it is
-// waiting for its payment; nil when the order could not be read.
+// waiting for its payment; nil when the order could not be read. It
+// serves SQLite, whose one writer should spend no time rendering. On
+// PostgreSQL it returns nil: the transaction reads the order's lines once
+// instead of the order twice, and rendering there holds only the order's
+// row (the stock rows are taken last).
 func (s *Service) prerender(ctx context.Context, number string) *prepared {
+	if s.db.Dialect == db.Postgres {
+		return nil
+	}
 	o, err := Get(ctx, s.db.Reader(), number)
 	if err != nil {
 		return nil

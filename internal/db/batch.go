@@ -37,6 +37,8 @@ var ErrClosed = errors.New("database closed")
 type batcher struct {
 	pool  *sql.DB
 	stmts *stmtCache
+	// ckpt is told of every commit, to copy the WAL back in the background.
+	ckpt  *checkpointer
 	queue chan *writeReq
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -67,8 +69,8 @@ type writeReq struct {
 	done     chan struct{}
 }
 
-func newBatcher(pool *sql.DB, stmts *stmtCache) *batcher {
-	b := &batcher{pool: pool, stmts: stmts, queue: make(chan *writeReq, maxBatch), stop: make(chan struct{})}
+func newBatcher(pool *sql.DB, stmts *stmtCache, ckpt *checkpointer) *batcher {
+	b := &batcher{pool: pool, stmts: stmts, ckpt: ckpt, queue: make(chan *writeReq, maxBatch), stop: make(chan struct{})}
 	b.wg.Add(1)
 	go b.loop()
 	return b
@@ -151,6 +153,7 @@ func (b *batcher) loop() {
 			}
 		}
 		b.run(batch)
+		b.ckpt.finish(context.Background(), b.pool)
 		b.busy.Add(int64(time.Since(start)))
 		clear(batch)
 	}
@@ -257,6 +260,7 @@ func (b *batcher) runTx(batch []*writeReq) (lost []*writeReq, err error) {
 	}
 	b.batches.Add(1)
 	b.txs.Add(uint64(kept))
+	b.ckpt.committed()
 	return nil, nil
 }
 

@@ -52,6 +52,9 @@ type DB struct {
 	// batch is SQLite's group commit; nil on PostgreSQL, whose own commits
 	// already share WAL flushes.
 	batch *batcher
+	// checkpoints copies SQLite's WAL back into the database file off the
+	// writer's path; nil on PostgreSQL.
+	checkpoints *checkpointer
 }
 
 // Reader is the read pool for queries, with their statements prepared once.
@@ -79,6 +82,10 @@ type WriterStats struct {
 	Transactions uint64
 	// Busy is the time the writer spent running transactions.
 	Busy time.Duration
+	// Checkpoints counts background checkpoints, and CheckpointedFrames
+	// adds up the WAL frames each found copied back into the database
+	// file when it ended.
+	Checkpoints, CheckpointedFrames uint64
 }
 
 // WriterStats reports what SQLite's group commit has done; it is all zero
@@ -87,7 +94,10 @@ func (d *DB) WriterStats() WriterStats {
 	if d.batch == nil {
 		return WriterStats{}
 	}
-	return WriterStats{Commits: d.batch.batches.Load(), Transactions: d.batch.txs.Load(), Busy: time.Duration(d.batch.busy.Load())}
+	return WriterStats{
+		Commits: d.batch.batches.Load(), Transactions: d.batch.txs.Load(), Busy: time.Duration(d.batch.busy.Load()),
+		Checkpoints: d.checkpoints.runs.Load(), CheckpointedFrames: d.checkpoints.frames.Load(),
+	}
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than a
@@ -136,7 +146,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_time_format=sqlite" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-4000)"
-	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	write, err := sql.Open("sqlite", base+"&_txlock=immediate"+
+		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", writerAutoCheckpoint))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -157,8 +168,19 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
+	ckpt, err := sql.Open("sqlite", base)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxIdleTime(0)
+	ckpt.SetConnMaxLifetime(0)
 	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path, stmts: newStmtCache(write), readStmts: newStmtCache(read)}
-	d.batch = newBatcher(write, d.stmts)
+	d.checkpoints = newCheckpointer(ckpt)
+	d.batch = newBatcher(write, d.stmts, d.checkpoints)
 	// A corrupt or non-database file fails here, on the first real read,
 	// rather than on a shopper's request.
 	var mode string
@@ -230,6 +252,10 @@ func redact(dsn string) string {
 func (d *DB) Close() error {
 	if d.batch != nil {
 		d.batch.close()
+	}
+	if d.checkpoints != nil {
+		d.checkpoints.close()
+		d.checkpoints.conn.Close()
 	}
 	d.stmts.close()
 	if d.readStmts != d.stmts {

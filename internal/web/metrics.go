@@ -62,6 +62,14 @@ func newMetrics(d *db.DB) *metrics {
 				Name: "mistore_db_writer_busy_seconds_total",
 				Help: "Time SQLite's one writer spent running transactions; its rate is the writer's utilisation.",
 			}, func() float64 { return d.WriterStats().Busy.Seconds() }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "mistore_db_checkpoints_total",
+				Help: "Background checkpoints of SQLite's write-ahead log.",
+			}, func() float64 { return float64(d.WriterStats().Checkpoints) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "mistore_db_checkpointed_frames_total",
+				Help: "WAL frames found copied back into the database file at the end of each background checkpoint, added up.",
+			}, func() float64 { return float64(d.WriterStats().CheckpointedFrames) }),
 		)
 	}
 	return m

@@ -189,3 +189,14 @@ func TestOrderConfirmationInChinese(t *testing.T) {
 		t.Errorf("en-US differs from English:\n%s\n%s", got.Text, want.Text)
 	}
 }
+
+// BenchmarkOrderConfirmation renders both bodies of a three-line order's
+// confirmation, as the payment's transaction does for every order paid.
+func BenchmarkOrderConfirmation(b *testing.B) {
+	o := sampleOrder()
+	for b.Loop() {
+		if _, err := notify.OrderConfirmation(o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

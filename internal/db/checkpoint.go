@@ -119,10 +119,7 @@ func (c *checkpointer) loop() {
 // copies the WAL back whole (readers with older snapshots can prevent
 // that), the next write starts the WAL again from its beginning.
 func (c *checkpointer) finish(ctx context.Context, writer *sql.DB) {
-	if !c.full.Load() {
-		return
-	}
-	if !c.mu.TryLock() {
+	if !c.full.Load() || !c.mu.TryLock() {
 		return
 	}
 	defer c.mu.Unlock()
@@ -151,8 +148,10 @@ func walCheckpoint(ctx context.Context, conn *sql.DB) (logged, copied int64, err
 	return logged, copied, nil
 }
 
-// close stops the checkpointer; a checkpoint under way finishes first.
+// close stops the checkpointer, once a checkpoint under way has
+// finished, and closes its connection.
 func (c *checkpointer) close() {
 	c.once.Do(func() { close(c.stop) })
 	c.wg.Wait()
+	c.conn.Close()
 }

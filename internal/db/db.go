@@ -151,10 +151,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
-	write.SetConnMaxIdleTime(0)
-	write.SetConnMaxLifetime(0)
+	keepOpen(write, 1)
 	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
@@ -164,20 +161,14 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if n <= 0 {
 		n = 8
 	}
-	read.SetMaxOpenConns(n)
-	read.SetMaxIdleConns(n)
-	read.SetConnMaxIdleTime(0)
-	read.SetConnMaxLifetime(0)
+	keepOpen(read, n)
 	ckpt, err := sql.Open("sqlite", base)
 	if err != nil {
 		write.Close()
 		read.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	ckpt.SetMaxOpenConns(1)
-	ckpt.SetMaxIdleConns(1)
-	ckpt.SetConnMaxIdleTime(0)
-	ckpt.SetConnMaxLifetime(0)
+	keepOpen(ckpt, 1)
 	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path, stmts: newStmtCache(write), readStmts: newStmtCache(read)}
 	d.checkpoints = newCheckpointer(ckpt)
 	d.batch = newBatcher(write, d.stmts, d.checkpoints)
@@ -194,6 +185,15 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// keepOpen makes pool hold n SQLite connections for good: opening one
+// costs a file open and the schema read, and its page cache is kept.
+func keepOpen(pool *sql.DB, n int) {
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
+	pool.SetConnMaxIdleTime(0)
+	pool.SetConnMaxLifetime(0)
 }
 
 func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
@@ -255,7 +255,6 @@ func (d *DB) Close() error {
 	}
 	if d.checkpoints != nil {
 		d.checkpoints.close()
-		d.checkpoints.conn.Close()
 	}
 	d.stmts.close()
 	if d.readStmts != d.stmts {

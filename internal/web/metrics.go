@@ -49,28 +49,29 @@ func newMetrics(d *db.DB) *metrics {
 		m.registry.MustRegister(collectors.NewDBStatsCollector(d.Relaxed, "relaxed"))
 	}
 	if d.Dialect == db.SQLite {
-		m.registry.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "mistore_db_group_commits_total",
-				Help: "Commits of SQLite's writer, each carrying one or more write transactions.",
-			}, func() float64 { return float64(d.WriterStats().Commits) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "mistore_db_group_committed_transactions_total",
-				Help: "Write transactions committed on SQLite; divided by mistore_db_group_commits_total, the mean batch.",
-			}, func() float64 { return float64(d.WriterStats().Transactions) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "mistore_db_writer_busy_seconds_total",
-				Help: "Time SQLite's one writer spent running transactions; its rate is the writer's utilisation.",
-			}, func() float64 { return d.WriterStats().Busy.Seconds() }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "mistore_db_checkpoints_total",
-				Help: "Background checkpoints of SQLite's write-ahead log.",
-			}, func() float64 { return float64(d.WriterStats().Checkpoints) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "mistore_db_checkpointed_frames_total",
-				Help: "WAL frames found copied back into the database file at the end of each background checkpoint, added up.",
-			}, func() float64 { return float64(d.WriterStats().CheckpointedFrames) }),
-		)
+		for _, c := range []struct {
+			name, help string
+			value      func(db.WriterStats) float64
+		}{
+			{"mistore_db_group_commits_total",
+				"Commits of SQLite's writer, each carrying one or more write transactions.",
+				func(s db.WriterStats) float64 { return float64(s.Commits) }},
+			{"mistore_db_group_committed_transactions_total",
+				"Write transactions committed on SQLite; divided by mistore_db_group_commits_total, the mean batch.",
+				func(s db.WriterStats) float64 { return float64(s.Transactions) }},
+			{"mistore_db_writer_busy_seconds_total",
+				"Time SQLite's one writer spent running transactions; its rate is the writer's utilisation.",
+				func(s db.WriterStats) float64 { return s.Busy.Seconds() }},
+			{"mistore_db_checkpoints_total",
+				"Background checkpoints of SQLite's write-ahead log.",
+				func(s db.WriterStats) float64 { return float64(s.Checkpoints) }},
+			{"mistore_db_checkpointed_frames_total",
+				"WAL frames found copied back into the database file at the end of each background checkpoint, added up.",
+				func(s db.WriterStats) float64 { return float64(s.CheckpointedFrames) }},
+		} {
+			m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+				func() float64 { return c.value(d.WriterStats()) }))
+		}
 	}
 	return m
 }

@@ -30,6 +30,44 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	})
 }
 
+// TestConcurrentMigrate starts four stores on one empty PostgreSQL schema
+// at once, as a rolling deploy does: the migration lock lets one apply
+// each migration and the others find it applied.
+func TestConcurrentMigrate(t *testing.T) {
+	dsn := dbtest.DSN(t, db.Postgres)
+	ctx := context.Background()
+	all, err := db.Migrations(db.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const stores = 4
+	applied := make(chan int, stores)
+	errs := make(chan error, stores)
+	for range stores {
+		go func() {
+			d, err := db.Open(ctx, dsn, db.Options{MaxReaders: 1})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer d.Close()
+			n, err := d.Migrate(ctx)
+			applied <- n
+			errs <- err
+		}()
+	}
+	total := 0
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		total += <-applied
+	}
+	if total != len(all) {
+		t.Fatalf("%d stores applied %d migrations between them; want each of the %d once", stores, total, len(all))
+	}
+}
+
 func TestTxRollsBackOnError(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()

@@ -68,9 +68,15 @@ func Migrations(d Dialect) ([]Migration, error) {
 	return out, nil
 }
 
-// migrationLockID is the PostgreSQL advisory lock that keeps two instances
-// starting at once from migrating together.
+// migrationLockID is the PostgreSQL advisory lock class that keeps two
+// instances starting at once from migrating together. The lock's second
+// key is the schema's name, hashed: stores in other schemas of the same
+// database (tests run hundreds side by side) need not wait for each other.
 const migrationLockID = 7259_1001
+
+// migrationLock is the statement that takes (or, with unlock, releases)
+// the migration lock of the connection's schema.
+const migrationLock = "SELECT pg_advisory_%s($1, hashtext(coalesce(current_schema(), '')))"
 
 // Migrate applies every migration not yet recorded in schema_migrations,
 // each in its own transaction, and returns how many it applied.
@@ -85,10 +91,10 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	defer conn.Close()
 	if d.Dialect == Postgres {
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(migrationLock, "lock"), migrationLockID); err != nil {
 			return 0, fmt.Errorf("migrate: lock: %w", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID)
+		defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(migrationLock, "unlock"), migrationLockID)
 	}
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,

@@ -18,6 +18,7 @@ import (
 // shopper's cart, or another customer's order, is a 404 exactly like one
 // that does not exist; an unsigned webhook is refused.
 func TestEveryRouteDeclaresAccess(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		// Mallory has her own cart and account; Ada has the cart and the
@@ -132,6 +133,7 @@ func TestEveryRouteDeclaresAccess(t *testing.T) {
 // TestStaffRoutesRefuseCustomers: a route declared for staff never runs
 // for a customer's token, or for no credentials.
 func TestStaffRoutesRefuseCustomers(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newShop(t, d)
 	ran := false

@@ -51,6 +51,7 @@ func auditCount(t *testing.T, d *db.DB, action, subject string) int {
 // TestAdminLaunchPhoneInUS is the "done when": an FCC certificate
 // (with a price and stock) makes the phone purchasable in the US.
 func TestAdminLaunchPhoneInUS(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager := bearer(s.adminKey("manager"))
@@ -116,6 +117,7 @@ func TestAdminLaunchPhoneInUS(t *testing.T) {
 }
 
 func TestAdminCatalogPermissions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		support, viewer := bearer(s.adminKey("support")), bearer(s.adminKey("viewer"))
@@ -178,6 +180,7 @@ func TestAdminCatalogPermissions(t *testing.T) {
 }
 
 func TestAdminCatalogValidationAndEscaping(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager := bearer(s.adminKey("manager"))
@@ -250,6 +253,7 @@ func TestAdminCatalogValidationAndEscaping(t *testing.T) {
 }
 
 func TestAdminProductPagesAndCSV(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		owner := s.adminCookie("owner")

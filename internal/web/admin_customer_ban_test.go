@@ -14,6 +14,7 @@ import (
 // TestAdminCustomerPageBans: the customer's page in the back office bans
 // them from the community and lifts the ban, and comes back to itself.
 func TestAdminCustomerPageBans(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id := s.registerCustomer("ada@example.com", "Ada")

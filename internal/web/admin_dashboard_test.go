@@ -46,6 +46,7 @@ func newHookSink(t *testing.T) *hookSink {
 func (s *shop) registerWebhooks() { notify.NewWebhooks(s.d, nil).Register(s.runner) }
 
 func TestAdminWebhooksAPI(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		s.registerWebhooks()
@@ -176,6 +177,7 @@ func TestAdminWebhooksAPI(t *testing.T) {
 }
 
 func TestAdminWebhookPages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		s.registerWebhooks()
@@ -230,6 +232,7 @@ func TestAdminWebhookPages(t *testing.T) {
 }
 
 func TestAdminDashboard(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		// Two paid orders and one waiting for payment.

@@ -13,6 +13,7 @@ import (
 // TestAdminDocListsEveryRoute keeps docs/admin.md's table of admin API
 // routes, with their permissions, equal to what the server serves.
 func TestAdminDocListsEveryRoute(t *testing.T) {
+	t.Parallel()
 	s := newShop(t, dbtest.Open(t, db.SQLite))
 	doc, err := os.ReadFile("../../docs/admin.md")
 	if err != nil {

@@ -23,6 +23,7 @@ func csvRows(t *testing.T, body string) [][]string {
 }
 
 func TestAdminOrdersExport(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		paid, _, total := s.paidOrder(2)

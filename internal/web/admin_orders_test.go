@@ -94,6 +94,7 @@ func (s *shop) post(path, body, key string) (int, string, error) {
 }
 
 func TestAdminOrdersAccess(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		number, _, _ := s.paidOrder(1)
@@ -162,6 +163,7 @@ func TestAdminOrdersAccess(t *testing.T) {
 }
 
 func TestAdminFulfilAndRefund(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		number, _, total := s.paidOrder(1)
@@ -295,6 +297,7 @@ func TestAdminFulfilAndRefund(t *testing.T) {
 }
 
 func TestAdminCancelAndPagesFulfil(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager := s.adminKey("manager")
@@ -334,6 +337,7 @@ func TestAdminCancelAndPagesFulfil(t *testing.T) {
 }
 
 func TestReturnsFromTheOrderPage(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		number, token, _ := s.paidOrder(2)

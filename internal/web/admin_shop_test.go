@@ -57,6 +57,7 @@ func shopAuditCount(t *testing.T, d *db.DB, action, subject string) int {
 }
 
 func TestAdminInventoryCompareAndSet(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		key := s.adminKey("manager")
@@ -189,6 +190,7 @@ func (s *shop) registerCustomer(email, name string) int64 {
 }
 
 func TestAdminShopPermissions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id := strconv.FormatInt(s.registerCustomer("perm@example.com", "Perm"), 10)
@@ -264,6 +266,7 @@ func TestAdminShopPermissions(t *testing.T) {
 }
 
 func TestAdminDisableCustomer(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id := s.registerCustomer("ada@example.com", "Ada")
@@ -322,6 +325,7 @@ func TestAdminDisableCustomer(t *testing.T) {
 }
 
 func TestAdminCouponsAndTaxRates(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		key := s.adminKey("manager")
@@ -405,6 +409,7 @@ func TestAdminCouponsAndTaxRates(t *testing.T) {
 }
 
 func TestAdminShopEscapesWhatPeopleType(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		const evil = `<script>alert(1)</script>`

@@ -120,6 +120,7 @@ func (s *shop) send(req *http.Request) (int, string, http.Header) {
 func bearer(key string) []string { return []string{"Authorization", "Bearer " + key} }
 
 func TestAdminSignInAndGuard(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		// Not signed in: pages send to the sign-in page, keeping the way back.
@@ -191,6 +192,7 @@ func TestAdminSignInAndGuard(t *testing.T) {
 }
 
 func TestAdminSignInIsLimited(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newShop(t, d)
 	email := s.adminMember("owner")
@@ -208,6 +210,7 @@ func TestAdminSignInIsLimited(t *testing.T) {
 }
 
 func TestAdminAPIKeysAndStaff(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		owner := s.adminKey("owner")
@@ -286,6 +289,7 @@ func TestAdminAPIKeysAndStaff(t *testing.T) {
 }
 
 func TestAdminPagesManageStaffAndKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		owner := s.adminCookie("owner")

@@ -14,6 +14,7 @@ import (
 // them), the US store and the English cn pages keep the English, and
 // refused input changes nothing.
 func TestProductTextsInChinese(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager := bearer(s.adminKey("manager"))

@@ -13,6 +13,7 @@ import (
 // order reach a subscribed endpoint as order.fulfilled and order.refunded,
 // the refund with its amount and the order's status after it.
 func TestWebhooksFollowFulfilmentAndRefunds(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		s.registerWebhooks()

@@ -31,6 +31,7 @@ var (
 // cached): HTML + CSS + JS under 60 KB compressed, gzip actually used, and
 // nothing loaded from another origin (no render-blocking third party).
 func TestPageBudget(t *testing.T) {
+	t.Parallel()
 	s := newShop(t, dbtest.Open(t, db.SQLite))
 	jar, err := cookiejar.New(nil)
 	if err != nil {

@@ -93,6 +93,7 @@ func apiErrorOf(t testing.TB, r response) (code, field, msg string) {
 }
 
 func TestCartAPI(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		r := cartDo(t, s, "POST", "/api/v1/markets/us/carts", "")
@@ -172,6 +173,7 @@ func TestCartAPI(t *testing.T) {
 // TestCartAPIErrors sends every kind of bad request to one cart and checks
 // the status and code of each, and that none changed the cart.
 func TestCartAPIErrors(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		c := newAPICart(t, s)
@@ -306,6 +308,7 @@ func TestCartAPIErrors(t *testing.T) {
 // TestCartAPIConcurrentAdds: 20 clients add one unit of the same SKU to
 // one cart at once; the line ends at the limit and the rest are refused.
 func TestCartAPIConcurrentAdds(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		c := newAPICart(t, s)

@@ -15,6 +15,7 @@ import (
 // an English page, exactly as the API's Reason, and in Chinese without
 // an untranslated word, its date written the Chinese way.
 func TestAvailabilityReasonsTranslated(t *testing.T) {
+	t.Parallel()
 	cat, err := locale.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +84,7 @@ func TestAvailabilityReasonsTranslated(t *testing.T) {
 // English and translated in Chinese; a sentence that holds what a visitor
 // typed is never read as a format.
 func TestPageErrorText(t *testing.T) {
+	t.Parallel()
 	cat, err := locale.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // reasons and the community's one-time messages too, and asks for no
 // message the catalog lacks.
 func TestCatalogPagesInChinese(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		get := func(path string, status int, want ...string) string {

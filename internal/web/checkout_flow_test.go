@@ -87,7 +87,7 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	mailer.Register(runner)
 	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: true, Log: log, Mailer: mailer, Cart: carts,
 		Orders: orders, Checkout: co, TestPay: tp, Jobs: runner, PublicURL: ts.URL, Limits: ratelimit.New(d, nil),
-		Customers: customers, Staff: members})
+		Customers: customers, Staff: members, Theme: theme(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +205,7 @@ func (s *shop) order(number, token string) orderResp {
 }
 
 func TestBuyOverHTTP(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, tok := s.cartWith("MB8-BLK", 2)
@@ -290,6 +291,7 @@ func (b *syncBuffer) Len() int {
 }
 
 func TestOrderAccessNeedsItsToken(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, tok := s.cartWith("MB8-BLK", 1)
@@ -329,6 +331,7 @@ func TestOrderAccessNeedsItsToken(t *testing.T) {
 }
 
 func TestCheckoutRejectsClientPrices(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, tok := s.cartWith("MB8-BLK", 1)
@@ -372,6 +375,7 @@ func TestCheckoutRejectsClientPrices(t *testing.T) {
 // TestWebhooksAreVerified: forged, altered, stale and replayed webhooks
 // change nothing; a genuine one delivered five times pays once.
 func TestWebhooksAreVerified(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, tok := s.cartWith("MB8-BLK", 1)
@@ -499,6 +503,7 @@ func assertNoCardNumbers(t *testing.T, d *db.DB) {
 // do not exist is stopped with 429 and Retry-After, and the code it finds
 // after that does not help it.
 func TestCouponGuessingIsLimited(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, token := s.cartWith("MCAB-C1M", 1)
@@ -531,6 +536,7 @@ func TestCouponGuessingIsLimited(t *testing.T) {
 // TestCardTestingIsLimited: an order's payment page refuses more cards
 // once too many were declined, even the good one, with 429.
 func TestCardTestingIsLimited(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, token := s.cartWith("MCAB-C1M", 1)
@@ -554,6 +560,7 @@ func TestCardTestingIsLimited(t *testing.T) {
 // order sees it without the order's token, in the API and in the
 // history; another customer, or an unverified one, gets 404.
 func TestSignedInOwnerSeesOrders(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, token := s.cartWith("MCAB-C1M", 1)
@@ -604,6 +611,7 @@ func TestSignedInOwnerSeesOrders(t *testing.T) {
 // checkout, finds it offered next time and in the account, and removes
 // it; another customer cannot remove it.
 func TestAddressBookAtCheckout(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		session := func(email string) string {
@@ -663,6 +671,7 @@ func TestAddressBookAtCheckout(t *testing.T) {
 // when its provider already took the money; the POST that settles the
 // payment applies it (once, however often it is sent).
 func TestOrderGETChangesNothing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, token := s.cartWith("MCAB-C1M", 1)
@@ -701,6 +710,7 @@ func TestOrderGETChangesNothing(t *testing.T) {
 // TestStoredHTMLIsText: HTML typed into a name or an address comes back
 // on the order page and in the confirmation email as text.
 func TestStoredHTMLIsText(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		id, token := s.cartWith("MCAB-C1M", 1)
@@ -723,6 +733,7 @@ func TestStoredHTMLIsText(t *testing.T) {
 // TestAPISignInMergesGuestCart: an API client that signs in with its
 // guest cart gets the customer's cart with both carts' lines.
 func TestAPISignInMergesGuestCart(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		s.do("POST", "/api/v1/customers", `{"email":"api@example.com","password":"correct horse battery","name":"API"}`)

@@ -16,6 +16,7 @@ import (
 // order's history, account notes, shipping data of the demo store) reads
 // in English exactly as before and has a Chinese translation.
 func TestBuyingMessagesTranslated(t *testing.T) {
+	t.Parallel()
 	cat, err := locale.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ func (s *shop) customerID(token string) int64 {
 func as(token string) []string { return []string{"Authorization", "Bearer " + token} }
 
 func TestCommunityAPIContract(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		ada, bob := s.customerToken("ada@example.com"), s.customerToken("bob@example.com")
@@ -232,6 +233,7 @@ func assertInert(t *testing.T, what, page string) {
 }
 
 func TestCommunityHostileInputIsInert(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		// The authors' names are hostile too.
@@ -312,6 +314,7 @@ func TestCommunityHostileInputIsInert(t *testing.T) {
 }
 
 func TestCommunityProductPage(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		const page = "/us/products/mistore-band-8"

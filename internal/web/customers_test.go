@@ -47,7 +47,7 @@ func newAccountShop(t *testing.T, d *db.DB) *accountShop {
 	customers := customer.NewService(d, mailer, ts.URL, nil)
 	customers.Params = customer.Params{Memory: 64, Time: 1, Threads: 1} // cheap hashes for tests
 	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: true, Mailer: mailer,
-		Customers: customers, Limits: ratelimit.New(d, nil), PublicURL: ts.URL})
+		Customers: customers, Limits: ratelimit.New(d, nil), PublicURL: ts.URL, Theme: theme(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +133,7 @@ func apiCode(t *testing.T, body string) string {
 }
 
 func TestAccountsRegisterAndSignIn(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		name := "Zoë 🚀 Ωmega  O'Brien"
@@ -207,6 +208,7 @@ func TestAccountsRegisterAndSignIn(t *testing.T) {
 // TestAccountsNoEnumeration: an unknown email and a wrong password get
 // the same status and the same body; so do resets.
 func TestAccountsNoEnumeration(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		s.register("known@example.com", "correct horse battery", "Known")
@@ -243,6 +245,7 @@ func pageMain(p string) string {
 // TestAccountsSignInLimits: failures per account are limited, with 429,
 // Retry-After and a clear message; success is refused too once limited.
 func TestAccountsSignInLimits(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		s.register("target@example.com", "correct horse battery", "Target")
@@ -261,6 +264,7 @@ func TestAccountsSignInLimits(t *testing.T) {
 // TestAccountsSessionFixation: a session id planted in the browser before
 // sign-in is not the one signed in, and is ended.
 func TestAccountsSessionFixation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		s.register("attacker@example.com", "attacker password", "Attacker")
@@ -294,6 +298,7 @@ func TestAccountsSessionFixation(t *testing.T) {
 // TestAccountsCookieOverTLS: behind a proxy that says https, the cookie is
 // __Host- prefixed and Secure.
 func TestAccountsCookieOverTLS(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newAccountShop(t, d)
 	s.register("tls@example.com", "correct horse battery", "TLS")
@@ -306,6 +311,7 @@ func TestAccountsCookieOverTLS(t *testing.T) {
 // TestAccountsCrossSiteForms: a form posted from another site, or a
 // cross-site fetch, changes nothing.
 func TestAccountsCrossSiteForms(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newAccountShop(t, d)
 	s.register("csrf@example.com", "correct horse battery", "CSRF")
@@ -328,6 +334,7 @@ func TestAccountsCrossSiteForms(t *testing.T) {
 // TestAccountsPages: register, see the account, sign out, sign in again,
 // all as a browser without JavaScript; HTML in a name is shown as text.
 func TestAccountsPages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		name := `<script>alert(1)</script> Ada`
@@ -367,6 +374,7 @@ func TestAccountsPages(t *testing.T) {
 // TestAccountsExportAndDelete: the export holds the customer's data; a
 // deletion needs the password and leaves no way back in.
 func TestAccountsExportAndDelete(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		s.register("gone@example.com", "correct horse battery", "Soon Gone")
@@ -396,6 +404,7 @@ func TestAccountsExportAndDelete(t *testing.T) {
 // TestAccountsChangePasswordAndEmail: both ask for the password again; a
 // new password ends every other session.
 func TestAccountsChangePasswordAndEmail(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		s.register("change@example.com", "correct horse battery", "Change")
@@ -438,6 +447,7 @@ func TestAccountsChangePasswordAndEmail(t *testing.T) {
 // TestNoOpenRedirect: a market segment that decodes to "/evil.example"
 // never sends the browser to another host.
 func TestNoOpenRedirect(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newAccountShop(t, d)
 	for _, path := range []string{"/%2Fevil.example/account/export", "/%5Cevil.example/account/export", "/%2Fevil.example",
@@ -455,6 +465,7 @@ func TestNoOpenRedirect(t *testing.T) {
 // TestSecurityHeaders: every answer carries the browser defences; over
 // TLS, HSTS too.
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newAccountShop(t, d)
 	for _, path := range []string{"/us/", "/us/account", "/api/v1/markets", "/nope"} {
@@ -486,6 +497,7 @@ func TestSecurityHeaders(t *testing.T) {
 // TestReauthenticationIsLimited: the password asked again for a change
 // counts against the same limit as signing in.
 func TestReauthenticationIsLimited(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newAccountShop(t, d)
 	s.register("stolen@example.com", "correct horse battery", "Stolen")
@@ -509,6 +521,7 @@ func TestReauthenticationIsLimited(t *testing.T) {
 // TestAccountsCartFollowsCustomer: the guest cart of a browser that signs
 // in is merged into the cart the customer left on another device.
 func TestAccountsCartFollowsCustomer(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newAccountShop(t, d)
 		cookieOf := func(h http.Header, name string) string {
@@ -556,6 +569,7 @@ func TestAccountsCartFollowsCustomer(t *testing.T) {
 // other (it used to reach the per-account limiter with no account and
 // answer 500), on the page and in the API.
 func TestSignInWithoutEmail(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		for _, body := range []string{`{"email":"","password":"whatever-long"}`, `{"email":"   ","password":"x"}`} {

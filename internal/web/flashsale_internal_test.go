@@ -41,6 +41,7 @@ func newFlashServer(t *testing.T) *Server {
 // overloaded, with Retry-After in whole seconds rounded up and the exact
 // wait in Retry-After-Ms and retry_after_ms.
 func TestOverloadedClaimAnswer(t *testing.T) {
+	t.Parallel()
 	s := newFlashServer(t)
 	for _, tc := range []struct {
 		wait     time.Duration
@@ -91,6 +92,7 @@ func TestOverloadedClaimAnswer(t *testing.T) {
 // an error page; the retry's ticket is good for that customer only, and
 // not for long.
 func TestOverloadedClaimPage(t *testing.T) {
+	t.Parallel()
 	s := newFlashServer(t)
 	now := s.catalog.Now()
 	sale := &flashsale.Sale{ID: 42, Market: "us", SKU: "MCAB-C1M", Title: "Cable drop", Name: "Cable", Price: money.New(99, "USD"),

@@ -14,6 +14,7 @@ import (
 // before the store spoke Chinese, and a change of wording in one place
 // cannot leave the other behind.
 func TestSaleRefusalsMatchAPI(t *testing.T) {
+	t.Parallel()
 	for _, rf := range saleRefusals {
 		if _, body := classify(fmt.Errorf("wrapped: %w", rf.err)); rf.msg.String() != body.Message {
 			t.Errorf("%v: the page says %q, the API %q", rf.err, rf.msg.String(), body.Message)
@@ -33,6 +34,7 @@ func TestSaleRefusalsMatchAPI(t *testing.T) {
 // TestCountdownText: the countdown in English as it always read, and in
 // Chinese.
 func TestCountdownText(t *testing.T) {
+	t.Parallel()
 	cat, err := locale.Load()
 	if err != nil {
 		t.Fatal(err)

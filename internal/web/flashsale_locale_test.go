@@ -61,6 +61,7 @@ func flashSaleEnglish(t *testing.T) []*regexp.Regexp {
 // the same pages in English (the US, or China with English chosen) read
 // as they always have.
 func TestFlashSalePagesChinese(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager := s.adminKey("manager")

@@ -105,6 +105,7 @@ func (s *shop) adminSale(key string, id int64) saleResp {
 }
 
 func TestFlashSaleAPIContract(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager, viewer := s.adminKey("manager"), s.adminKey("viewer")
@@ -297,6 +298,7 @@ func TestFlashSaleAPIContract(t *testing.T) {
 }
 
 func TestFlashSaleOpenAPI(t *testing.T) {
+	t.Parallel()
 	s := newShop(t, dbtest.Open(t, db.SQLite))
 	_, body, _ := s.do("GET", "/api/v1/openapi.json", "")
 	var doc struct {
@@ -328,6 +330,7 @@ func TestFlashSaleOpenAPI(t *testing.T) {
 }
 
 func TestFlashSalePages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager := s.adminKey("manager")
@@ -466,6 +469,7 @@ func between(s, from, to string) string {
 }
 
 func TestAdminFlashSalePages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		manager, viewer := s.adminCookie("manager"), s.adminCookie("viewer")

@@ -10,6 +10,7 @@ import (
 // TestIdempotencyCartEndToEnd: a retried cart creation, and a retried
 // add to that cart, through the real routes, each happen once.
 func TestIdempotencyCartEndToEnd(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		const create = "/api/v1/markets/us/carts"

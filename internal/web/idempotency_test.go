@@ -68,6 +68,7 @@ func (c *idemCreator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestIdempotencyReplay(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		c := &idemCreator{}
@@ -113,6 +114,7 @@ func TestIdempotencyReplay(t *testing.T) {
 }
 
 func TestIdempotencyScopes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		c := &idemCreator{}
@@ -154,6 +156,7 @@ func TestIdempotencyScopes(t *testing.T) {
 }
 
 func TestIdempotencyConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		c := &idemCreator{delay: 200 * time.Millisecond}
@@ -209,6 +212,7 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 }
 
 func TestIdempotencyReleasesKeyWithoutFinalAnswer(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		var runs atomic.Int32
@@ -271,6 +275,7 @@ func TestIdempotencyReleasesKeyWithoutFinalAnswer(t *testing.T) {
 // TestIdempotencyKeepsAnswerOfGoneClient: a client that hangs up after
 // its change was made must still find the answer when it retries.
 func TestIdempotencyKeepsAnswerOfGoneClient(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -296,6 +301,7 @@ func TestIdempotencyKeepsAnswerOfGoneClient(t *testing.T) {
 // TestIdempotencyOversizedAnswer: an answer too large to keep leaves the
 // key locked rather than released, since the change it reports was made.
 func TestIdempotencyOversizedAnswer(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	var runs atomic.Int32
@@ -318,6 +324,7 @@ func TestIdempotencyOversizedAnswer(t *testing.T) {
 }
 
 func TestIdempotencyBadRequests(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	c := &idemCreator{}
@@ -355,6 +362,7 @@ func TestIdempotencyBadRequests(t *testing.T) {
 // TestIdempotencyOnEveryPOSTRoute: a POST route registered like any API
 // route gets the middleware and the documented header; a GET gets neither.
 func TestIdempotencyOnEveryPOSTRoute(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	postRoute, getRoute := &idemCreator{}, &idemCreator{}

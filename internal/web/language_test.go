@@ -73,6 +73,7 @@ func pageLang(body string) string {
 // the home page to a paid order, and fails on any message a page asked for
 // in Chinese that has no translation.
 func TestChinaReadsInChinese(t *testing.T) {
+	t.Parallel()
 	s := newShop(t, dbtest.Open(t, db.SQLite))
 	b := newLangBrowser(t, s)
 	get := func(path string, want int) string {
@@ -155,6 +156,7 @@ func TestChinaReadsInChinese(t *testing.T) {
 // English; the choice is a cookie of the cn pages only, and the switch
 // returns only to a page of the same market.
 func TestLanguageSwitch(t *testing.T) {
+	t.Parallel()
 	s := newShop(t, dbtest.Open(t, db.SQLite))
 	b := newLangBrowser(t, s)
 	res, body := b.do("GET", "/cn/products", nil)

@@ -18,6 +18,7 @@ import (
 // Keys that only exist at run time are caught by the cn page tests
 // through Catalog.Missing.
 func TestStorefrontMessagesTranslated(t *testing.T) {
+	t.Parallel()
 	cat, err := locale.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ func metricValue(t *testing.T, s *shop, sample string) float64 {
 // TestBusinessMetrics: orders placed and paid, payment failures, claims
 // by outcome and the job queue appear in /metrics and move.
 func TestBusinessMetrics(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		for _, sample := range []string{"mistore_orders_placed_total", "mistore_orders_paid_total", "mistore_payment_failures_total",

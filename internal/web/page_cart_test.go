@@ -76,6 +76,7 @@ func (b *cartBrowser) cookie(name string) *http.Cookie {
 }
 
 func TestCartPage(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		b := newCartBrowser(t, s)
@@ -179,6 +180,7 @@ func TestCartPage(t *testing.T) {
 // TestCartCookie checks the cookie's attributes and that other sites
 // cannot post to the cart.
 func TestCartCookie(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	req := httptest.NewRequest("POST", "/us/cart/items", strings.NewReader("sku=MB8-BLK&quantity=1"))

@@ -44,7 +44,7 @@ func newOutboxStore(t *testing.T, d *db.DB, demoMode bool) (*web.Server, int64) 
 	if err != nil || len(list) != 1 {
 		t.Fatalf("outbox %v, %v", list, err)
 	}
-	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: demoMode, Mailer: m})
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Demo: demoMode, Mailer: m, Theme: theme(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +52,7 @@ func newOutboxStore(t *testing.T, d *db.DB, demoMode bool) (*web.Server, int64) 
 }
 
 func TestOutboxPages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s, id := newOutboxStore(t, d, true)
 
@@ -108,6 +109,7 @@ func TestOutboxPages(t *testing.T) {
 }
 
 func TestOutboxOnlyInDemoMode(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s, id := newOutboxStore(t, d, false)
 		for _, p := range []string{"/admin/outbox", fmt.Sprintf("/admin/outbox/%d", id), fmt.Sprintf("/admin/outbox/%d/html", id)} {

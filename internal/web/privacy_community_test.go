@@ -14,6 +14,7 @@ import (
 // empties the comments (their numbers stay), deletes the review and the
 // waitlist entry, and leaves other people's alone.
 func TestPrivacyCoversCommunityAndWaitlist(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		ada := s.customerToken("ada@example.com")

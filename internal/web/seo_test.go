@@ -48,6 +48,7 @@ func pageLD(t *testing.T, body string) productLD {
 // the market's own offers, Open Graph tags, an absolute canonical URL and
 // hreflang alternates for every market; private pages carry none of it.
 func TestSearchEngineMarkup(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		page := func(path string) string {

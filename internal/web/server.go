@@ -90,6 +90,10 @@ type Deps struct {
 	// Locales holds the storefront's message catalogs; nil means the
 	// embedded ones, loaded here. serve passes the one its emails use.
 	Locales *locale.Catalog
+	// Theme holds the parsed templates and static files; nil means a
+	// theme loaded here (LoadTheme) speaking Locales. Servers that share
+	// one skip the loading: tests start hundreds.
+	Theme *Theme
 }
 
 // noJobs is the waker of a store without a job runner.
@@ -167,18 +171,11 @@ func New(deps Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	var err error
-	if s.assets, err = loadAssets(); err != nil {
+	theme, err := deps.theme()
+	if err != nil {
 		return nil, err
 	}
-	if s.locales = deps.Locales; s.locales == nil {
-		if s.locales, err = locale.Load(); err != nil {
-			return nil, err
-		}
-	}
-	if s.pages, err = loadPages(s.assets, s.locales.Lang("en-US")); err != nil {
-		return nil, err
-	}
+	s.assets, s.pages, s.locales = theme.assets, theme.pages, theme.locales
 	s.metrics = newMetrics(deps.DB)
 	s.cache = newBodyCache(deps.CacheEntries)
 	s.demo, s.mailer = deps.Demo, deps.Mailer

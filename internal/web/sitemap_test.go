@@ -14,6 +14,7 @@ import (
 // page included (the phone the US does not sell too), and robots.txt
 // names them; an unknown market has none.
 func TestSitemap(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		st, body, hdr := s.do("GET", "/us/sitemap.xml", "")

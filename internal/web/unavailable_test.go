@@ -18,6 +18,7 @@ import (
 // writes nothing, readiness says not ready; once the database is back
 // both recover without anyone restarting anything.
 func TestDatabaseGoesAway(t *testing.T) {
+	t.Parallel()
 	direct := dbtest.DSN(t, db.Postgres)
 	via, proxy := faultproxy.DSN(t, direct)
 	ctx := context.Background()

@@ -38,6 +38,7 @@ func (s *shop) countRows(query string, args ...any) int {
 // TestWaitlistAPI holds the sign-up to its contract: 202 whether the
 // address is new or not, 409 available_now, 404, 422 and 429.
 func TestWaitlistAPI(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		const path = "/api/v1/markets/us/products/mistore-phone-14/waitlist"
@@ -105,6 +106,7 @@ func TestWaitlistAPI(t *testing.T) {
 // TestWaitlistPages walks the storefront journey: the box on the page, the
 // form, the confirmation link, the unsubscribe link, and forged links.
 func TestWaitlistPages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		st, page, _ := s.do("GET", "/us/products/mistore-phone-14", "")
@@ -195,6 +197,7 @@ func TestWaitlistPages(t *testing.T) {
 // TestWaitlistDemandReport: the report's page, API and CSV, for every
 // role that reads reports, with formula-safe cells.
 func TestWaitlistDemandReport(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
 		for _, addr := range []string{"a@example.com", "b@example.com"} {

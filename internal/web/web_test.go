@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,21 @@ import (
 	"mistore/internal/inventory"
 	"mistore/internal/web"
 )
+
+// sharedTheme is the one theme every store of these tests shows: loading
+// it for each would spend a third of the package's time parsing templates.
+// Missing translations are therefore counted across the tests that ran.
+var sharedTheme = sync.OnceValues(func() (*web.Theme, error) { return web.LoadTheme(nil) })
+
+// theme returns sharedTheme.
+func theme(t testing.TB) *web.Theme {
+	t.Helper()
+	th, err := sharedTheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th
+}
 
 // testNow is a fixed clock: the demo's coming-soon watch launches in 2027.
 var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -44,7 +60,7 @@ func newStoreCache(t testing.TB, d *db.DB, stockTTL time.Duration, cacheEntries 
 	if _, err := demo.Seed(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", CacheEntries: cacheEntries})
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", CacheEntries: cacheEntries, Theme: theme(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +111,7 @@ func keys(t testing.TB, raw json.RawMessage) []string {
 }
 
 func TestAPIMarkets(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		r := get(t, s, "/api/v1/markets")
@@ -126,6 +143,7 @@ func TestAPIMarkets(t *testing.T) {
 }
 
 func TestAPIProducts(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		r := get(t, s, "/api/v1/markets/us/products?per_page=5&page=2")
@@ -184,6 +202,7 @@ type apiProduct struct {
 }
 
 func TestAPIProductAvailabilityPerMarket(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		r := get(t, s, "/api/v1/markets/us/products/mistore-phone-14")
@@ -240,6 +259,7 @@ func TestAPIProductAvailabilityPerMarket(t *testing.T) {
 }
 
 func TestAPIErrors(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		tests := []struct {
@@ -295,6 +315,7 @@ func TestAPIErrors(t *testing.T) {
 // TestOpenAPIDescribesEveryRoute walks the API surface the router serves
 // and checks each operation against the document, both ways.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	var doc struct {
@@ -333,6 +354,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 }
 
 func TestPages(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newStore(t, d)
 		tests := []struct {
@@ -396,6 +418,7 @@ func TestPages(t *testing.T) {
 }
 
 func TestConditionalRequests(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	r := get(t, s, "/us/products/mistore-band-8")
@@ -423,6 +446,7 @@ func TestConditionalRequests(t *testing.T) {
 }
 
 func TestOperations(t *testing.T) {
+	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	if r := get(t, s, "/healthz"); r.status != 200 {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -507,6 +508,9 @@ func (p *TestProvider) post(ctx context.Context, body []byte) error {
 	if err != nil {
 		return fmt.Errorf("deliver webhook: %w", err)
 	}
+	// Read to the end, so the connection goes back to the pool: closed
+	// unread, it is dropped, and the next webhook dials again.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("deliver webhook: store answered %s", resp.Status)

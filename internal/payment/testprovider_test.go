@@ -3,8 +3,12 @@ package payment_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,6 +138,47 @@ func TestWebhookDeliveryRetries(t *testing.T) {
 	d.Read.QueryRow("SELECT state, attempts FROM jobs WHERE kind = 'testprovider.webhook'").Scan(&state, &attempts)
 	if state != "pending" || attempts != 1 {
 		t.Errorf("after a failed delivery: %s after %d attempts, want pending for a retry", state, attempts)
+	}
+}
+
+// TestWebhooksReuseConnections: webhooks to the store go over one kept-alive
+// connection, not a new one each (under load, a dial per payment).
+func TestWebhooksReuseConnections(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	ctx := context.Background()
+	var mu sync.Mutex
+	conns, hooks := 0, 0
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hooks++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"received":true}`) // the store answers with a body
+	}))
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	p := payment.NewTestProvider(d, []byte("0123456789abcdef0123456789abcdef"), ts.URL, nil)
+	r := jobs.NewRunner(d, nil)
+	p.Register(r)
+	const payments = 5
+	for i := range payments {
+		s := session(t, p, "k"+strconv.Itoa(i), time.Now().Add(time.Hour))
+		if _, err := p.Pay(ctx, s.ID, good); err != nil {
+			t.Fatal(err)
+		}
+		r.RunDue(ctx)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hooks < payments || conns != 1 {
+		t.Errorf("%d webhooks over %d connections; want at least %d over one", hooks, conns, payments)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"mistore/internal/db/dbtest"
 	"mistore/internal/demo"
 	"mistore/internal/inventory"
+	"mistore/internal/locale"
 	"mistore/internal/web"
 )
 
@@ -108,6 +109,30 @@ func keys(t testing.TB, raw json.RawMessage) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestThemeSpeaksItsLocales: a server given a theme speaks the theme's
+// message catalogs; asked to speak others as well, it refuses to start
+// rather than render pages in one and emails in another.
+func TestThemeSpeaksItsLocales(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, db.SQLite)
+	c := catalog.NewService(d, inventory.NewService(d), catalog.Options{})
+	th := theme(t)
+	other, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := web.New(web.Deps{DB: d, Catalog: c, Theme: th, Locales: other}); err == nil {
+		t.Error("a theme with other locales than Deps.Locales was accepted")
+	}
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Theme: th})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, s, "/api/v1/markets"); r.status != 200 {
+		t.Errorf("GET /api/v1/markets: %d", r.status)
+	}
 }
 
 func TestAPIMarkets(t *testing.T) {

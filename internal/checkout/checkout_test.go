@@ -223,9 +223,14 @@ func TestPlaceAndPay(t *testing.T) {
 		if charges != 1 || paidEvents != 1 {
 			t.Errorf("%d charges, %d paid events; want 1 and 1", charges, paidEvents)
 		}
-		// The expiry job of a paid order does nothing.
+		// The expiry job of a paid order does nothing, so paying removed it.
 		if did, err := s.orders.Expire(ctx, o.Number); err != nil || did {
 			t.Errorf("expire a paid order: %v %v", did, err)
+		}
+		var expiryJobs int
+		d.Read.QueryRow("SELECT count(*) FROM jobs WHERE kind = 'order.expire'").Scan(&expiryJobs)
+		if expiryJobs != 0 {
+			t.Errorf("%d expiry jobs left after the order was paid; want 0", expiryJobs)
 		}
 	})
 }

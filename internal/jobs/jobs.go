@@ -90,6 +90,16 @@ func Enqueue(ctx context.Context, tx db.Querier, kind string, payload any, opts 
 // Cancel drops the pending jobs queued under uniqueKeys, for work that got
 // done another way; a job already running, or none, is left alone.
 func Cancel(ctx context.Context, d *db.DB, uniqueKeys ...string) error {
+	return cancel(ctx, d.ExecRelaxed, uniqueKeys)
+}
+
+// CancelTx is Cancel inside the caller's transaction tx: the jobs are
+// dropped only if tx commits, with the change that made them pointless.
+func CancelTx(ctx context.Context, tx db.Querier, uniqueKeys ...string) error {
+	return cancel(ctx, tx.ExecContext, uniqueKeys)
+}
+
+func cancel(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), uniqueKeys []string) error {
 	for len(uniqueKeys) > 0 {
 		n := min(len(uniqueKeys), maxCancel)
 		var q strings.Builder
@@ -103,7 +113,7 @@ func Cancel(ctx context.Context, d *db.DB, uniqueKeys ...string) error {
 			args[i] = k
 		}
 		q.WriteString(")")
-		if _, err := d.ExecRelaxed(ctx, q.String(), args...); err != nil {
+		if _, err := exec(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("cancel jobs %s...: %w", uniqueKeys[0], err)
 		}
 		uniqueKeys = uniqueKeys[n:]

@@ -21,7 +21,7 @@ func TestBuyingMessagesTranslated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{locales: cat}
+	s := &Server{Theme: &Theme{locales: cat}}
 	en, zh := cat.Lang("en-US"), cat.Lang("zh-CN")
 
 	// A checkout field's sentence is the API's fragment, capitalised.

@@ -108,12 +108,12 @@ type Server struct {
 	log     *slog.Logger
 	version string
 	metrics *metrics
-	assets  *assets
-	pages   *pages
-	// locales holds the storefront's message catalogs (language.go).
-	locales *locale.Catalog
-	api     *apiDoc
-	cache   *bodyCache
+	// Theme gives the server its assets, pages and locales (the
+	// storefront's message catalogs, language.go), shared with any other
+	// server built on the same theme.
+	*Theme
+	api   *apiDoc
+	cache *bodyCache
 	// idempotency backs the Idempotency-Key middleware of API POSTs.
 	idempotency *idempotency.Store
 	handler     http.Handler
@@ -171,11 +171,10 @@ func New(deps Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	theme, err := deps.theme()
-	if err != nil {
+	var err error
+	if s.Theme, err = deps.theme(); err != nil {
 		return nil, err
 	}
-	s.assets, s.pages, s.locales = theme.assets, theme.pages, theme.locales
 	s.metrics = newMetrics(deps.DB)
 	s.cache = newBodyCache(deps.CacheEntries)
 	s.demo, s.mailer = deps.Demo, deps.Mailer

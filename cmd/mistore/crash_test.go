@@ -185,7 +185,6 @@ func TestKillMidCheckout(t *testing.T) {
 			// to run out: a minute. Make it due as if that time had passed.
 			d.Write.Exec("UPDATE jobs SET run_at = $1, locked_until = $1 WHERE kind = 'testprovider.webhook'", past)
 			d.Write.Exec("UPDATE orders SET expires_at = $2 WHERE number = $1", lateNo, past)
-			d.Write.Exec("UPDATE jobs SET run_at = $2 WHERE unique_key = $1", "expire:"+lateNo, past)
 			d.Close()
 
 			srv = startChild(t, dsn, addr)

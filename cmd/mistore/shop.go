@@ -109,7 +109,7 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 func (s *shop) start(log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	s.done.Add(4)
+	s.done.Add(5)
 	go func() {
 		defer s.done.Done()
 		s.runner.Run(ctx)
@@ -123,6 +123,15 @@ func (s *shop) start(log *slog.Logger) {
 			log.Info("released expired flash-sale claims", "count", n)
 		}
 	})
+	// An unpaid order's stock comes back within seconds of the end of
+	// its payment window.
+	go s.every(ctx, 2*time.Second, func() {
+		if n, err := s.orders.ExpireDue(ctx, 500); err != nil {
+			log.Warn("expire unpaid orders", "err", err)
+		} else if n > 0 {
+			log.Info("expired unpaid orders", "count", n)
+		}
+	})
 	// A product that became available (a certificate, a listing, its
 	// launch time, a restock) is told to its waitlist within half a minute.
 	go s.every(ctx, 30*time.Second, func() {
@@ -133,10 +142,10 @@ func (s *shop) start(log *slog.Logger) {
 		}
 	})
 	go s.every(ctx, 15*time.Second, func() {
-		// Reservations whose owner never settled them (an order's
-		// expiry job is the usual path) come back here.
-		// A minute's grace: an order's own expiry job normally settles
-		// its reservation first, cancelling the order with it.
+		// Reservations whose owner never settled them come back here,
+		// after a minute's grace: the sweep of unpaid orders above
+		// normally settles an order's reservation first, cancelling the
+		// order with it.
 		if n, err := s.inv.ReleaseExpired(ctx, time.Now().Add(-time.Minute), 500); err != nil {
 			log.Warn("release expired reservations", "err", err)
 		} else if n > 0 {

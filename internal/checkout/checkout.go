@@ -532,9 +532,6 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 		if _, err := tx.ExecContext(ctx, "UPDATE carts SET order_number = $2 WHERE id = $1", cartID, o.Number); err != nil {
 			return fmt.Errorf("close cart: %w", err)
 		}
-		if err := order.ScheduleExpiry(ctx, tx, o); err != nil {
-			return err
-		}
 		// The stock last: its rows are the hot spot every order for the
 		// same SKU takes in turn, held from here to the commit. A claim's
 		// units are the sale's (its row is as hot): they move from its

@@ -223,14 +223,8 @@ func TestPlaceAndPay(t *testing.T) {
 		if charges != 1 || paidEvents != 1 {
 			t.Errorf("%d charges, %d paid events; want 1 and 1", charges, paidEvents)
 		}
-		// The expiry job of a paid order does nothing, so paying removed it.
 		if did, err := s.orders.Expire(ctx, o.Number); err != nil || did {
 			t.Errorf("expire a paid order: %v %v", did, err)
-		}
-		var expiryJobs int
-		d.Read.QueryRow("SELECT count(*) FROM jobs WHERE kind = 'order.expire'").Scan(&expiryJobs)
-		if expiryJobs != 0 {
-			t.Errorf("%d expiry jobs left after the order was paid; want 0", expiryJobs)
 		}
 	})
 }
@@ -428,13 +422,31 @@ func TestExpiryReleasesStockAndCoupon(t *testing.T) {
 		if o.Discount.Amount != 500 {
 			t.Errorf("discount %v", o.Discount)
 		}
+		// An order placed later, still inside its window, stays as it is.
+		other, _, err := s.checkout.Place(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, usRequest("prompt@example.com"), returnURL)
+		if err != nil {
+			t.Fatal(err)
+		}
 		// Not yet due: nothing happens.
 		if did, _ := s.orders.Expire(ctx, o.Number); did {
 			t.Fatal("expired before its time")
 		}
+		if n, err := s.orders.ExpireDue(ctx, 100); err != nil || n != 0 {
+			t.Fatalf("sweep before any window closed: %d cancelled, %v", n, err)
+		}
 		d.Write.Exec("UPDATE orders SET expires_at = $2 WHERE number = $1", o.Number, db.Now().Add(-time.Second))
-		if did, err := s.orders.Expire(ctx, o.Number); err != nil || !did {
-			t.Fatalf("expire: %v %v", did, err)
+		if n, err := s.orders.ExpireDue(ctx, 100); err != nil || n != 1 {
+			t.Fatalf("sweep: %d cancelled, %v; want 1", n, err)
+		}
+		if n, err := s.orders.ExpireDue(ctx, 100); err != nil || n != 0 {
+			t.Fatalf("second sweep: %d cancelled, %v; want 0", n, err)
+		}
+		if got, _ := order.Get(ctx, d.Read, other.Number); got.Status != order.PendingPayment {
+			t.Errorf("the order inside its window is %s", got.Status)
+		}
+		// The other order holds its one unit.
+		if _, err := s.orders.Cancel(ctx, other.Number); err != nil {
+			t.Fatal(err)
 		}
 		got, _ := order.Get(ctx, d.Read, o.Number)
 		var used int

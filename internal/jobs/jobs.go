@@ -1,6 +1,6 @@
 // Package jobs is the store's durable job queue: work that must happen
-// after a response (expire an order, send an email, process a payment
-// event) is written to the jobs table in the same transaction as the
+// after a response (send an email, process a payment event, deliver a
+// webhook) is written to the jobs table in the same transaction as the
 // change that needs it, and any instance runs it, at least once, retrying
 // with backoff. Handlers are idempotent, so "at least once" has the effect
 // of "once".
@@ -90,16 +90,6 @@ func Enqueue(ctx context.Context, tx db.Querier, kind string, payload any, opts 
 // Cancel drops the pending jobs queued under uniqueKeys, for work that got
 // done another way; a job already running, or none, is left alone.
 func Cancel(ctx context.Context, d *db.DB, uniqueKeys ...string) error {
-	return cancel(ctx, d.ExecRelaxed, uniqueKeys)
-}
-
-// CancelTx is Cancel inside the caller's transaction tx: the jobs are
-// dropped only if tx commits, with the change that made them pointless.
-func CancelTx(ctx context.Context, tx db.Querier, uniqueKeys ...string) error {
-	return cancel(ctx, tx.ExecContext, uniqueKeys)
-}
-
-func cancel(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), uniqueKeys []string) error {
 	for len(uniqueKeys) > 0 {
 		n := min(len(uniqueKeys), maxCancel)
 		var q strings.Builder
@@ -113,7 +103,7 @@ func cancel(ctx context.Context, exec func(context.Context, string, ...any) (sql
 			args[i] = k
 		}
 		q.WriteString(")")
-		if _, err := exec(ctx, q.String(), args...); err != nil {
+		if _, err := d.ExecRelaxed(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("cancel jobs %s...: %w", uniqueKeys[0], err)
 		}
 		uniqueKeys = uniqueKeys[n:]

@@ -18,7 +18,6 @@ import (
 
 // Job kinds the order service runs.
 const (
-	jobExpire       = "order.expire"
 	jobPaymentEvent = "payment.event"
 	jobRefund       = "order.refund"
 	jobConfirmation = "order.confirmation"
@@ -92,7 +91,6 @@ func (s *Service) Provider(name string) (payment.Provider, bool) {
 
 // Register adds the order jobs to a runner.
 func (s *Service) Register(r *jobs.Runner) {
-	r.Handle(jobExpire, s.handleExpire)
 	r.Handle(jobPaymentEvent, s.handlePaymentEvent)
 	r.Handle(jobRefund, s.handleRefund)
 	r.Handle(jobConfirmation, s.handleConfirmation)
@@ -106,16 +104,6 @@ func (s *Service) Open(ctx context.Context, number, token string) (*Order, error
 	}
 	return Get(ctx, s.db.Reader(), number)
 }
-
-// ScheduleExpiry queues the job that cancels o if it is still unpaid when
-// its payment window closes. Call it in the transaction that placed o.
-func ScheduleExpiry(ctx context.Context, tx db.Querier, o *Order) error {
-	return jobs.Enqueue(ctx, tx, jobExpire, map[string]string{"number": o.Number},
-		jobs.Options{RunAt: o.ExpiresAt, UniqueKey: expiryKey(o.Number)})
-}
-
-// expiryKey is the unique key of order number's expiry job.
-func expiryKey(number string) string { return "expire:" + number }
 
 // StartPayment opens a payment session for a pending order (or returns the
 // one it has) and records where to send the shopper. The provider call
@@ -437,11 +425,6 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 		return fmt.Errorf("mark %s paid: %w", o.Number, err)
 	}
 	tallyOf(ctx).paid++
-	// A paid order's expiry job would run when the window closes only to
-	// find nothing to do: three writes, 15 minutes later, for every sale.
-	if err := jobs.CancelTx(ctx, tx, expiryKey(o.Number)); err != nil {
-		return err
-	}
 	if err := notify.EmitEvent(ctx, tx, notify.EventOrderPaid, WebhookData(o, Paid)); err != nil {
 		return err
 	}
@@ -619,15 +602,43 @@ type RefundWebhook struct {
 	Refund money.Money `json:"refund"`
 }
 
-func (s *Service) handleExpire(ctx context.Context, j jobs.Job) error {
-	var p struct {
-		Number string `json:"number"`
+// ExpireDue cancels up to limit orders whose payment window has closed
+// unpaid, the longest overdue first, and reports how many it cancelled.
+// The store runs it every few seconds. An order's expires_at is the
+// durable record that it must expire: placing an order queues nothing
+// and paying it leaves nothing behind, and a restart loses nothing, as
+// the next sweep finds every window that closed meanwhile. Several
+// instances may sweep at once; Expire lets one of them cancel each order.
+func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT number FROM orders
+		WHERE status = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, db.Time(s.now()), limit)
+	if err != nil {
+		return 0, fmt.Errorf("find expired orders: %w", err)
 	}
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
-		return jobs.Permanent(err)
+	var numbers []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("find expired orders: %w", err)
+		}
+		numbers = append(numbers, n)
 	}
-	_, err := s.Expire(ctx, p.Number)
-	return err
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("find expired orders: %w", err)
+	}
+	cancelled := 0
+	for _, n := range numbers {
+		did, err := s.Expire(ctx, n)
+		if err != nil {
+			return cancelled, err
+		}
+		if did {
+			cancelled++
+		}
+	}
+	return cancelled, nil
 }
 
 // Expire cancels an order whose payment window has closed unpaid and gives

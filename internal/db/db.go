@@ -62,11 +62,16 @@ func (d *DB) Reader() Querier { return pooled{pool: d.Read, stmts: d.readStmts} 
 
 // Exec runs one writing statement as a transaction of its own.
 func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if d.batch == nil {
+	if d.batch == nil && pendingFirstWrite(ctx) == nil {
 		return pooled{pool: d.Write, stmts: d.stmts}.ExecContext(ctx, query, args...)
 	}
+	return d.execTx(ctx, false, query, args)
+}
+
+// execTx runs one statement in a transaction of its own.
+func (d *DB) execTx(ctx context.Context, relaxed bool, query string, args []any) (sql.Result, error) {
 	var res sql.Result
-	err := d.batch.do(ctx, false, func(tx Querier) error {
+	err := d.tx(ctx, relaxed, func(tx Querier) error {
 		var err error
 		res, err = tx.ExecContext(ctx, query, args...)
 		return err
@@ -297,7 +302,7 @@ func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
 // on).
 func (d *DB) TxDurable(ctx context.Context, fn func(tx Querier) error) error {
 	if d.batch != nil {
-		return d.batch.do(ctx, true, fn)
+		return withFirstWrite(ctx, fn, func(fn func(Querier) error) error { return d.batch.do(ctx, true, fn) })
 	}
 	return d.tx(ctx, false, fn)
 }
@@ -320,10 +325,17 @@ func (d *DB) ExecRelaxed(ctx context.Context, query string, args ...any) (sql.Re
 	if d.Relaxed == nil {
 		return d.Exec(ctx, query, args...)
 	}
+	if pendingFirstWrite(ctx) != nil {
+		return d.execTx(ctx, true, query, args)
+	}
 	return pooled{pool: d.Relaxed, stmts: d.relaxedStmts}.ExecContext(ctx, query, args...)
 }
 
 func (d *DB) tx(ctx context.Context, relaxed bool, fn func(tx Querier) error) error {
+	return withFirstWrite(ctx, fn, func(fn func(Querier) error) error { return d.runTx(ctx, relaxed, fn) })
+}
+
+func (d *DB) runTx(ctx context.Context, relaxed bool, fn func(tx Querier) error) error {
 	if d.batch != nil {
 		return d.batch.do(ctx, false, fn)
 	}

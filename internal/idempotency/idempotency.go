@@ -4,16 +4,20 @@
 // answer again instead of a second order, cart or refund (API.md).
 //
 // A key lives in the idempotency_keys table, scoped to the caller, with a
-// fingerprint of the request. Begin claims it with one conditional insert,
+// fingerprint of the request. Claim claims it with one conditional insert,
 // so on either engine and across any number of instances exactly one
-// request runs per key; the others are told to replay, to wait, or that
-// they reused the key for a different request. Finish stores the answer;
-// Abandon releases the key when there was no answer worth keeping.
+// request runs per key; the others are told by Lookup to replay, to wait,
+// or that they reused the key for a different request. The claim goes
+// into the transaction of the change it guards, so that the two commit
+// together, or, for a request whose change that cannot reach, into one of
+// its own before the request runs (Begin). Finish stores the answer;
+// Abandon releases the key when there was no answer worth keeping; Record
+// keeps the answer of a request that wrote nothing.
 //
-// A key whose request never finished because its process died stays
-// running until it expires: nobody can tell whether that request's change
-// was committed, and refusing the retry (409) is the answer that can never
-// do anything twice.
+// A key whose request never finished because its process died after its
+// change committed stays running until it expires: nobody can tell
+// whether that request's answer reached the client, and refusing the
+// retry (409) is the answer that can never do anything twice.
 package idempotency
 
 import (
@@ -51,6 +55,11 @@ var (
 	ErrInProgress = errors.New("idempotency: a request with this key is still in progress")
 	// ErrInvalidKey means the key is empty, too long or not printable ASCII.
 	ErrInvalidKey = errors.New("idempotency: invalid key")
+	// ErrTaken means Claim or Record found the key held by an earlier
+	// request.
+	ErrTaken = errors.New("idempotency: key held by an earlier request")
+	// ErrUnknownKey means Lookup found nobody holding the key.
+	ErrUnknownKey = errors.New("idempotency: no request holds the key")
 )
 
 // Outcome is what Begin decided.
@@ -136,117 +145,128 @@ func Storable(status int) bool {
 	return false
 }
 
-// maxAttempts bounds Begin's retries when the row it conflicted with is
-// released between its insert and its read, which takes a pathological
-// interleaving to happen even twice.
-const maxAttempts = 5
+// claimSQL claims a key that is new or has expired, in one statement, so
+// that of two requests claiming at once exactly one wins; an expired
+// key's old answer goes with it.
+const claimSQL = `INSERT INTO idempotency_keys
+	(scope, key, fingerprint, state, status, content_type, body, created_at, expires_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = excluded.state,
+		status = excluded.status, content_type = excluded.content_type, body = excluded.body,
+		created_at = excluded.created_at, expires_at = excluded.expires_at
+	WHERE idempotency_keys.expires_at <= excluded.created_at`
 
-// Begin claims key for scope, or says why the request must not run. It
-// returns Proceed when this call owns the key, a Replay of the stored
-// answer when the same request was already answered, ErrKeyReused when
-// the key was used for a different request, and ErrInProgress when the
-// same request is still running. An expired key is taken over as if new.
-func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outcome, error) {
+// Claim claims key for scope inside tx, so that the claim commits or
+// rolls back with the change the request makes in tx. It returns ErrTaken
+// when the key is held (running or answered) by an earlier request; the
+// caller must then roll tx back and ask Lookup what to answer.
+func (s *Store) Claim(ctx context.Context, tx db.Querier, scope, key, fingerprint string) error {
 	if err := CheckKey(key); err != nil {
-		return Outcome{}, err
+		return err
 	}
-	// Almost always the key is new: one insert claims it, on its own.
 	now := db.Time(s.now())
-	res, err := s.db.ExecRelaxed(ctx, `INSERT INTO idempotency_keys
-		(scope, key, fingerprint, state, created_at, expires_at)
-		VALUES ($1, $2, $3, 'running', $4, $5)
-		ON CONFLICT (scope, key) DO NOTHING`,
-		scope, key, fingerprint, now, now.Add(TTL))
-	if err != nil {
-		return Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 1 {
-		return Outcome{Proceed: true}, nil
-	}
-	for range maxAttempts {
-		var (
-			out   Outcome
-			again bool
-		)
-		// One transaction per attempt: the claim, and when someone holds
-		// the key, the read of its state and the take-over of an expired
-		// one, all on the writer, so the read cannot lag behind the
-		// conflict it explains.
-		err := s.db.TxRelaxed(ctx, func(tx db.Querier) error {
-			var err error
-			out, again, err = s.attempt(ctx, tx, scope, key, fingerprint)
-			return err
-		})
-		if err != nil {
-			return Outcome{}, err
-		}
-		if !again {
-			return out, nil
-		}
-	}
-	return Outcome{}, fmt.Errorf("idempotency: begin: key %q kept changing under %d attempts", key, maxAttempts)
+	res, err := tx.ExecContext(ctx, claimSQL, scope, key, fingerprint, "running", 0, "", "", now, now.Add(TTL))
+	return claimed(res, err, key)
 }
 
-// attempt tries once to claim key inside tx; again means the key changed
-// under it and Begin should look once more.
-func (s *Store) attempt(ctx context.Context, tx db.Querier, scope, key, fingerprint string) (out Outcome, again bool, err error) {
-	now := db.Time(s.now())
-	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys
-		(scope, key, fingerprint, state, created_at, expires_at)
-		VALUES ($1, $2, $3, 'running', $4, $5)
-		ON CONFLICT (scope, key) DO NOTHING`,
-		scope, key, fingerprint, now, now.Add(TTL))
+// claimed turns the result of claimSQL into Claim's answer.
+func claimed(res sql.Result, err error, key string) error {
 	if err != nil {
-		return Outcome{}, false, fmt.Errorf("idempotency: begin: %w", err)
+		return fmt.Errorf("idempotency: claim %q: %w", key, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return Outcome{}, false, fmt.Errorf("idempotency: begin: %w", err)
-	} else if n == 1 {
-		return Outcome{Proceed: true}, false, nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("idempotency: claim %q: %w", key, err)
 	}
+	if n == 0 {
+		return ErrTaken
+	}
+	return nil
+}
 
+// Begin claims key for scope in a transaction of its own, before the
+// request runs, or says why the request must not run. It returns Proceed
+// when this call owns the key, a Replay of the stored answer when the
+// same request was already answered, ErrKeyReused when the key was used
+// for a different request, and ErrInProgress when the same request is
+// still running. An expired key is taken over as if new.
+func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outcome, error) {
+	err := s.db.TxRelaxed(ctx, func(tx db.Querier) error {
+		return s.Claim(ctx, tx, scope, key, fingerprint)
+	})
+	switch {
+	case err == nil:
+		return Outcome{Proceed: true}, nil
+	case !errors.Is(err, ErrTaken):
+		return Outcome{}, err
+	}
+	out, err := s.Lookup(ctx, scope, key, fingerprint)
+	if errors.Is(err, ErrUnknownKey) {
+		// Released or expired since the claim failed: the retry finds
+		// it free.
+		return Outcome{}, ErrInProgress
+	}
+	return out, err
+}
+
+// Lookup says what became of key for a request with fingerprint that did
+// not claim it: a Replay of the stored answer, ErrKeyReused when the key
+// belongs to a different request, ErrInProgress while its request runs,
+// and ErrUnknownKey when nobody holds it (never claimed, released, or
+// expired).
+func (s *Store) Lookup(ctx context.Context, scope, key, fingerprint string) (Outcome, error) {
 	var (
 		fp, state, contentType, body string
 		status                       int
 		expires                      time.Time
 	)
-	err = tx.QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
+	err := s.db.Reader().QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
 		FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
 		Scan(&fp, &state, &status, &contentType, &body, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Outcome{}, true, nil // abandoned or swept since the insert: try again
-	}
-	if err != nil {
-		return Outcome{}, false, fmt.Errorf("idempotency: begin: %w", err)
-	}
-
-	if !expires.After(now) {
-		// Take the expired key over in one conditional update, so that of
-		// two requests doing this at once only one wins.
-		res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys
-			SET fingerprint = $3, state = 'running', status = 0, content_type = '', body = '',
-				created_at = $4, expires_at = $5
-			WHERE scope = $1 AND key = $2 AND expires_at <= $4`,
-			scope, key, fingerprint, now, now.Add(TTL))
-		if err != nil {
-			return Outcome{}, false, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return Outcome{}, false, fmt.Errorf("idempotency: begin: take over expired key: %w", err)
-		} else if n == 1 {
-			return Outcome{Proceed: true}, false, nil
-		}
-		return Outcome{}, true, nil // another request took it over first: look again
-	}
-
 	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Outcome{}, ErrUnknownKey
+	case err != nil:
+		return Outcome{}, fmt.Errorf("idempotency: look up %q: %w", key, err)
+	case !expires.After(db.Time(s.now())):
+		return Outcome{}, ErrUnknownKey
 	case fp != fingerprint:
-		return Outcome{}, false, ErrKeyReused
+		return Outcome{}, ErrKeyReused
 	case state == "running":
-		return Outcome{}, false, ErrInProgress
-	default:
-		return Outcome{Replay: Replay{Status: status, ContentType: contentType, Body: []byte(body)}}, false, nil
+		return Outcome{}, ErrInProgress
 	}
+	return Outcome{Replay: Replay{Status: status, ContentType: contentType, Body: []byte(body)}}, nil
+}
+
+// Record stores the answer to a request that ran without claiming key
+// because it wrote nothing, to be replayed for TTL from now. It returns
+// ErrTaken when another request holds the key: that request's answer, from
+// Lookup, is then the one to give. Its answer rules are Finish's.
+func (s *Store) Record(ctx context.Context, scope, key, fingerprint string, status int, contentType string, body []byte) error {
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	if err := keepable(key, status, body); err != nil {
+		return err
+	}
+	now := db.Time(s.now())
+	res, err := s.db.ExecRelaxed(ctx, claimSQL, scope, key, fingerprint, "done", status, contentType, string(body), now, now.Add(TTL))
+	return claimed(res, err, key)
+}
+
+// keepable says why an answer cannot be stored, if it cannot.
+func keepable(key string, status int, body []byte) error {
+	switch {
+	case !Storable(status):
+		return fmt.Errorf("idempotency: keep %q: status %d is not a final answer", key, status)
+	case len(body) > MaxBody:
+		return fmt.Errorf("idempotency: keep %q: answer of %d bytes exceeds %d", key, len(body), MaxBody)
+	case !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0:
+		// PostgreSQL TEXT refuses both; refusing them on SQLite too keeps
+		// the engines alike.
+		return fmt.Errorf("idempotency: keep %q: answer is not text", key)
+	}
+	return nil
 }
 
 // Finish stores the answer to the request that owns key, to be replayed
@@ -255,15 +275,8 @@ func (s *Store) attempt(ctx context.Context, tx db.Querier, scope, key, fingerpr
 // UTF-8 text or is larger than MaxBody, which the table cannot keep as
 // sent.
 func (s *Store) Finish(ctx context.Context, scope, key string, status int, contentType string, body []byte) error {
-	switch {
-	case !Storable(status):
-		return fmt.Errorf("idempotency: finish %q: status %d is not a final answer", key, status)
-	case len(body) > MaxBody:
-		return fmt.Errorf("idempotency: finish %q: answer of %d bytes exceeds %d", key, len(body), MaxBody)
-	case !utf8.Valid(body) || bytes.IndexByte(body, 0) >= 0:
-		// PostgreSQL TEXT refuses both; refusing them on SQLite too keeps
-		// the engines alike.
-		return fmt.Errorf("idempotency: finish %q: answer is not text", key)
+	if err := keepable(key, status, body); err != nil {
+		return err
 	}
 	now := db.Time(s.now())
 	res, err := s.db.ExecRelaxed(ctx, `UPDATE idempotency_keys

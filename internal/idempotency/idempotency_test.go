@@ -304,3 +304,121 @@ func TestConcurrentBegin(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimCommitsWithTheChange: a claim made in the transaction of the
+// change it guards commits and rolls back with it, and of many requests
+// racing with one key exactly one makes its change.
+func TestClaimCommitsWithTheChange(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := idempotency.NewStore(d, nil)
+		errChange := errors.New("the change failed")
+		// A change that fails takes its claim with it: the key is free.
+		err := d.Tx(ctx, func(tx db.Querier) error {
+			if err := s.Claim(ctx, tx, "s", "k", "fp"); err != nil {
+				return err
+			}
+			return errChange
+		})
+		if !errors.Is(err, errChange) {
+			t.Fatalf("failed change: %v", err)
+		}
+		if _, err := s.Lookup(ctx, "s", "k", "fp"); !errors.Is(err, idempotency.ErrUnknownKey) {
+			t.Fatalf("after a failed change: %v, want ErrUnknownKey", err)
+		}
+
+		// Many requests at once, each claiming in the transaction that
+		// records its change (a row of its own in the same table).
+		const n = 20
+		var (
+			wg      sync.WaitGroup
+			start   = make(chan struct{})
+			mu      sync.Mutex
+			taken   int
+			changes int
+		)
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				err := d.Tx(ctx, func(tx db.Querier) error {
+					if err := s.Claim(ctx, tx, "s", "k", "fp"); err != nil {
+						return err
+					}
+					_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, fingerprint, state, created_at, expires_at)
+						VALUES ('change', $1, '', 'done', $2, $2)`, strings.Repeat("c", i+1), db.Now())
+					return err
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					changes++
+				case errors.Is(err, idempotency.ErrTaken):
+					taken++
+				default:
+					t.Errorf("claim: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		var rows int
+		d.Read.QueryRow("SELECT count(*) FROM idempotency_keys WHERE scope = 'change'").Scan(&rows)
+		if changes != 1 || taken != n-1 || rows != 1 {
+			t.Fatalf("%d changes (%d rows), %d taken; want 1 (1), %d", changes, rows, taken, n-1)
+		}
+		if _, err := s.Lookup(ctx, "s", "k", "fp"); !errors.Is(err, idempotency.ErrInProgress) {
+			t.Errorf("while its request runs: %v, want ErrInProgress", err)
+		}
+		if _, err := s.Lookup(ctx, "s", "k", "other-fp"); !errors.Is(err, idempotency.ErrKeyReused) {
+			t.Errorf("another request with the key: %v, want ErrKeyReused", err)
+		}
+		if err := s.Finish(ctx, "s", "k", 201, "application/json", []byte(`{"id":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := s.Lookup(ctx, "s", "k", "fp"); err != nil || out.Replay.Status != 201 || string(out.Replay.Body) != `{"id":1}` {
+			t.Errorf("replay: %+v, %v", out, err)
+		}
+	})
+}
+
+// TestRecord: the answer to a request that wrote nothing is kept unless
+// another request holds the key, and an expired key is taken over.
+func TestRecord(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		c := newClock()
+		s := idempotency.NewStore(d, c.now)
+		if _, err := s.Lookup(ctx, "s", "k", "fp"); !errors.Is(err, idempotency.ErrUnknownKey) {
+			t.Fatalf("unknown key: %v", err)
+		}
+		if err := s.Record(ctx, "s", "k", "fp", 500, "application/json", []byte(`{}`)); err == nil {
+			t.Error("Record kept a 500")
+		}
+		if err := s.Record(ctx, "s", "k", "fp", 422, "application/json", []byte(`{"error":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Record(ctx, "s", "k", "fp", 201, "application/json", []byte(`{}`)); !errors.Is(err, idempotency.ErrTaken) {
+			t.Errorf("second Record: %v, want ErrTaken", err)
+		}
+		out, err := s.Lookup(ctx, "s", "k", "fp")
+		if err != nil || out.Replay.Status != 422 || string(out.Replay.Body) != `{"error":1}` {
+			t.Errorf("replay: %+v, %v", out, err)
+		}
+		// A key claimed by a running request is not overwritten.
+		mustProceed(t, s, "s", "running", "fp")
+		if err := s.Record(ctx, "s", "running", "fp", 201, "", nil); !errors.Is(err, idempotency.ErrTaken) {
+			t.Errorf("Record over a running key: %v, want ErrTaken", err)
+		}
+		c.advance(idempotency.TTL)
+		if _, err := s.Lookup(ctx, "s", "k", "fp"); !errors.Is(err, idempotency.ErrUnknownKey) {
+			t.Errorf("expired key: %v, want ErrUnknownKey", err)
+		}
+		if err := s.Record(ctx, "s", "k", "fp-2", 201, "application/json", []byte(`{"n":2}`)); err != nil {
+			t.Fatalf("Record over an expired key: %v", err)
+		}
+		if out, err := s.Lookup(ctx, "s", "k", "fp-2"); err != nil || out.Replay.Status != 201 {
+			t.Errorf("replay after take-over: %+v, %v", out, err)
+		}
+	})
+}

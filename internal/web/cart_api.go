@@ -23,6 +23,7 @@ func (s *Server) cartRoutes(api *apiRouter, store *http.ServeMux) {
 	api.handle("POST /api/v1/markets/{market}/carts", s.apiCartCreate, opDoc{
 		summary: "Make an empty cart in a market. The answer holds the token every later cart request must send as X-Cart-Token.",
 		tag:     "carts", response: "NewCart", status: http.StatusCreated, params: []paramDoc{marketParam},
+		claimInTx: true,
 	})
 	api.handle("GET /api/v1/carts/{id}", s.apiCartGet, opDoc{
 		summary: "A cart with every line decided again against the catalog and stock, and notices of what changed since it was last shown.",
@@ -31,6 +32,7 @@ func (s *Server) cartRoutes(api *apiRouter, store *http.ServeMux) {
 	api.handle("POST /api/v1/carts/{id}/items", s.apiCartAdd, opDoc{
 		summary: "Add units of a SKU; a line merges by SKU. 422 not_sold_in_market or invalid_quantity, 409 out_of_stock.",
 		tag:     "carts", response: "Cart", params: []paramDoc{cartIDParam, cartTokenParam}, request: "CartItemRequest",
+		claimInTx: true,
 	})
 	api.handle("PATCH /api/v1/carts/{id}/items/{sku}", s.apiCartSet, opDoc{
 		summary: "Set a line's quantity; 0 removes it. Raising it must be sellable and in stock; lowering it always works.",

@@ -15,6 +15,7 @@ import (
 	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/flashsale"
+	"mistore/internal/idempotency"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
 	"mistore/internal/order"
@@ -90,6 +91,9 @@ var storeErrors = []errorMapping{
 	{catalog.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{market.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{order.ErrNotFound, http.StatusNotFound, codeNotFound},
+	// Answered by idempotency.go; a handler that meets it answers
+	// something it replaces.
+	{idempotency.ErrTaken, http.StatusConflict, codeIdempotencyKeyInUse},
 	{order.ErrState, http.StatusConflict, "invalid_state"},
 	{checkout.ErrUnknownCart, http.StatusNotFound, codeNotFound},
 	{checkout.ErrEmptyCart, http.StatusUnprocessableEntity, "empty_cart"},

@@ -9,7 +9,9 @@ import (
 
 // IdempotentForTest exposes the Idempotency-Key middleware to the tests of
 // package web_test.
-func (s *Server) IdempotentForTest(h http.HandlerFunc) http.HandlerFunc { return s.idempotent(h) }
+func (s *Server) IdempotentForTest(h http.HandlerFunc, claimInTx bool) http.HandlerFunc {
+	return s.idempotent(h, claimInTx)
+}
 
 // APIRouteForTest registers h under pattern the way routes.go registers API
 // routes, documenting it in s's OpenAPI document, and returns a handler

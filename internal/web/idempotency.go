@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"mistore/internal/db"
 	"mistore/internal/idempotency"
 )
 
@@ -41,7 +43,13 @@ const idempotencyWriteTimeout = 5 * time.Second
 //
 // Only the status, Content-Type and body are stored and replayed; the
 // API's creating routes answer with nothing else that matters.
-func (s *Server) idempotent(h http.HandlerFunc) http.HandlerFunc {
+//
+// With claimInTx the key is claimed in the first write transaction h
+// makes, with the change it guards, instead of in one of its own before h
+// runs: a write less for the database, and a key that cannot be left
+// claimed by a change that never committed. Only a handler whose every
+// write runs on the request's context may ask for it (db.FirstWrite).
+func (s *Server) idempotent(h http.HandlerFunc, claimInTx bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		values, ok := r.Header[idempotencyHeader]
 		if !ok {
@@ -77,32 +85,129 @@ func (s *Server) idempotent(h http.HandlerFunc) http.HandlerFunc {
 
 		scope := idempotencyScope(r)
 		fingerprint := idempotency.Fingerprint(r.Method, r.URL.RequestURI(), body)
+		if claimInTx {
+			s.runClaimingInTx(w, r, h, scope, key, fingerprint)
+			return
+		}
 		out, err := s.idempotency.Begin(r.Context(), scope, key, fingerprint)
-		switch {
-		case errors.Is(err, idempotency.ErrKeyReused):
-			s.writeJSON(w, r, http.StatusUnprocessableEntity, map[string]apiError{"error": {
-				Code:    codeIdempotencyKeyReused,
-				Message: "This Idempotency-Key was already used for a different request; use a new key for a new request.",
-				Field:   idempotencyHeader,
-			}})
-			return
-		case errors.Is(err, idempotency.ErrInProgress):
-			w.Header().Set("Retry-After", "1")
-			s.writeJSON(w, r, http.StatusConflict, map[string]apiError{"error": {
-				Code:    codeIdempotencyKeyInUse,
-				Message: "A request with this Idempotency-Key is still being processed; retry shortly to get its answer.",
-				Field:   idempotencyHeader,
-			}})
-			return
-		case err != nil:
-			s.apiFail(w, r, err)
-			return
-		case !out.Proceed:
-			replay(w, out.Replay)
+		if err != nil || !out.Proceed {
+			s.answerHeld(w, r, out, err)
 			return
 		}
 		s.runIdempotent(w, r, h, scope, key)
 	}
+}
+
+// answerHeld answers a request whose key an earlier request holds: with
+// that request's stored answer, or err from Begin or Lookup.
+func (s *Server) answerHeld(w http.ResponseWriter, r *http.Request, out idempotency.Outcome, err error) {
+	switch {
+	case errors.Is(err, idempotency.ErrKeyReused):
+		s.writeJSON(w, r, http.StatusUnprocessableEntity, map[string]apiError{"error": {
+			Code:    codeIdempotencyKeyReused,
+			Message: "This Idempotency-Key was already used for a different request; use a new key for a new request.",
+			Field:   idempotencyHeader,
+		}})
+	case errors.Is(err, idempotency.ErrInProgress), errors.Is(err, idempotency.ErrUnknownKey):
+		// Unknown: the holder released the key an instant ago; the retry
+		// finds it free.
+		w.Header().Set("Retry-After", "1")
+		s.writeJSON(w, r, http.StatusConflict, map[string]apiError{"error": {
+			Code:    codeIdempotencyKeyInUse,
+			Message: "A request with this Idempotency-Key is still being processed; retry shortly to get its answer.",
+			Field:   idempotencyHeader,
+		}})
+	case err != nil:
+		s.apiFail(w, r, err)
+	default:
+		replay(w, out.Replay)
+	}
+}
+
+// runClaimingInTx runs h with key to be claimed in h's first write
+// transaction. h's answer is held back until it is known to be the one to
+// give: when the claim found the key taken, h's change rolled back with
+// it and the answer is the earlier request's; when h wrote nothing, its
+// answer is recorded, or replaced by the one recorded first.
+func (s *Server) runClaimingInTx(w http.ResponseWriter, r *http.Request, h http.HandlerFunc, scope, key, fingerprint string) {
+	var taken atomic.Bool
+	ctx, fw := db.WithFirstWrite(r.Context(), func(ctx context.Context, tx db.Querier) error {
+		err := s.idempotency.Claim(ctx, tx, scope, key, fingerprint)
+		if errors.Is(err, idempotency.ErrTaken) {
+			taken.Store(true)
+		}
+		return err
+	})
+	cw := &captureWriter{ResponseWriter: w, held: http.Header{}}
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// As in runIdempotent; a claim that never committed holds nothing.
+		v := recover()
+		if fw.Committed() {
+			s.abandonKey(r, scope, key)
+		}
+		if v != nil {
+			panic(v)
+		}
+	}()
+	h(cw, r.WithContext(ctx))
+	returned = true
+
+	// On r's context, which does not carry the claim: the writes below
+	// are about the request, not of it, and outlive a client that hung
+	// up, as in runIdempotent.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), idempotencyWriteTimeout)
+	defer cancel()
+	switch {
+	case fw.Committed():
+		// Stored before it is sent, so that the client never holds an
+		// answer its retry would not be given.
+		s.settleKey(r, cw, scope, key)
+	case taken.Load():
+		out, err := s.idempotency.Lookup(wctx, scope, key, fingerprint)
+		s.answerHeld(w, r, out, err)
+		return
+	default:
+		// h wrote nothing, so it may have run beside an earlier request
+		// with the key, whose answer comes first. Failing to learn that,
+		// h's answer stands: it changed nothing, and a retry that runs
+		// again does no harm.
+		if s.heldElsewhere(wctx, w, r, cw, scope, key, fingerprint) {
+			return
+		}
+	}
+	cw.release()
+}
+
+// heldElsewhere records the answer of a request that wrote nothing, if it
+// is final, and reports whether it answered instead with that of an
+// earlier request holding key.
+func (s *Server) heldElsewhere(ctx context.Context, w http.ResponseWriter, r *http.Request, cw *captureWriter, scope, key, fingerprint string) bool {
+	if status := cw.finalStatus(); idempotency.Storable(status) && !cw.overflow {
+		err := s.idempotency.Record(ctx, scope, key, fingerprint, status, cw.contentType, cw.body.Bytes())
+		if err == nil {
+			return false
+		}
+		if !errors.Is(err, idempotency.ErrTaken) {
+			s.log.WarnContext(r.Context(), "idempotency: answer of a request that wrote nothing not kept",
+				slog.String("path", r.URL.Path), slog.Any("err", err))
+			return false
+		}
+	}
+	out, err := s.idempotency.Lookup(ctx, scope, key, fingerprint)
+	switch {
+	case errors.Is(err, idempotency.ErrUnknownKey):
+		return false
+	case err == nil, errors.Is(err, idempotency.ErrKeyReused), errors.Is(err, idempotency.ErrInProgress):
+		s.answerHeld(w, r, out, err)
+		return true
+	}
+	s.log.WarnContext(r.Context(), "idempotency: key of a request that wrote nothing not looked up",
+		slog.String("path", r.URL.Path), slog.Any("err", err))
+	return false
 }
 
 // runIdempotent runs h for the request that owns key and then stores its
@@ -126,10 +231,13 @@ func (s *Server) runIdempotent(w http.ResponseWriter, r *http.Request, h http.Ha
 	h(cw, r)
 	returned = true
 
-	status := cw.status
-	if status == 0 {
-		status = http.StatusOK // h wrote nothing: net/http sends an empty 200
-	}
+	s.settleKey(r, cw, scope, key)
+}
+
+// settleKey stores the answer cw captured for the request that owns key,
+// or releases the key when the answer is not final.
+func (s *Server) settleKey(r *http.Request, cw *captureWriter, scope, key string) {
+	status := cw.finalStatus()
 	if !idempotency.Storable(status) {
 		s.abandonKey(r, scope, key)
 		return
@@ -203,7 +311,9 @@ func sha256Hex(s string) string {
 }
 
 // captureWriter passes an answer through to the client and keeps a copy
-// of its status, Content-Type and first idempotency.MaxBody bytes.
+// of its status, Content-Type and first idempotency.MaxBody bytes. With
+// held set it passes nothing through until release: it keeps the headers
+// in held and the whole body.
 type captureWriter struct {
 	http.ResponseWriter
 	status      int
@@ -211,21 +321,49 @@ type captureWriter struct {
 	body        bytes.Buffer
 	// overflow is set when the body outgrew what is kept.
 	overflow bool
+	held     http.Header
 }
 
+// finalStatus is the status of the answer; an answer with none written
+// is the empty 200 net/http sends.
+func (c *captureWriter) finalStatus() int {
+	if c.status == 0 {
+		return http.StatusOK
+	}
+	return c.status
+}
+
+// Header returns the header map of the answer.
+func (c *captureWriter) Header() http.Header {
+	if c.held != nil {
+		return c.held
+	}
+	return c.ResponseWriter.Header()
+}
+
+// WriteHeader records the status of the answer.
 func (c *captureWriter) WriteHeader(code int) {
 	// 1xx answers are interim; the final status comes after them.
 	if c.status == 0 && code >= 200 {
 		c.status = code
 		c.contentType = c.Header().Get("Content-Type")
 	}
-	c.ResponseWriter.WriteHeader(code)
+	if c.held == nil {
+		c.ResponseWriter.WriteHeader(code)
+	}
 }
 
+// Write records a part of the answer's body.
 func (c *captureWriter) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.status = http.StatusOK
 		c.contentType = c.Header().Get("Content-Type")
+	}
+	if c.held != nil {
+		// All of it, for release; too much of it to keep is overflow.
+		c.body.Write(b)
+		c.overflow = c.overflow || c.body.Len() > idempotency.MaxBody
+		return len(b), nil
 	}
 	// The copy is of what h answered, even if the client is gone and the
 	// write fails: that is what its retry must get.
@@ -240,5 +378,23 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 	return c.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+// release sends a held answer.
+func (c *captureWriter) release() {
+	h := c.ResponseWriter.Header()
+	for k, v := range c.held {
+		h[k] = v
+	}
+	if c.status != 0 {
+		c.ResponseWriter.WriteHeader(c.status)
+	}
+	c.ResponseWriter.Write(c.body.Bytes())
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer, unless
+// the answer is held: a flush would send the client what may be replaced.
+func (c *captureWriter) Unwrap() http.ResponseWriter {
+	if c.held != nil {
+		return nil
+	}
+	return c.ResponseWriter
+}

@@ -1,6 +1,10 @@
 package web_test
 
 import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
 	"mistore/internal/db"
@@ -86,4 +90,65 @@ func idemCountRows(t testing.TB, d *db.DB, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestIdempotencyCheckoutRace: twenty retries of one checkout, with one
+// key, at once: the key is claimed in the transaction that places the
+// order, so exactly one order is placed, every other retry is told to
+// wait or given that order, and its stock is reserved once.
+func TestIdempotencyCheckoutRace(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, tok := s.cartWith("MB8-BLK", 2)
+		const n = 20
+		var (
+			wg     sync.WaitGroup
+			start  = make(chan struct{})
+			status [n]int
+			bodies [n]string
+			hdrs   [n]http.Header
+		)
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				status[i], bodies[i], hdrs[i] = s.do("POST", "/api/v1/carts/"+id+"/checkout", checkoutJSON,
+					"X-Cart-Token", tok, "Idempotency-Key", "7d1e4c9a-checkout-race")
+			})
+		}
+		close(start)
+		wg.Wait()
+		placed, replayed, wait := 0, 0, 0
+		numbers := map[string]bool{}
+		for i := range n {
+			switch {
+			case status[i] == 201 && hdrs[i].Get("Idempotency-Replayed") == "":
+				placed++
+			case status[i] == 201:
+				replayed++
+			case status[i] == 409 && strings.Contains(bodies[i], "idempotency_key_in_use"):
+				wait++
+				continue
+			default:
+				t.Errorf("answer %d: %s", status[i], bodies[i])
+				continue
+			}
+			var o orderResp
+			json.Unmarshal([]byte(bodies[i]), &o)
+			numbers[o.Number] = true
+		}
+		if placed != 1 || replayed+wait != n-1 || len(numbers) != 1 {
+			t.Errorf("%d placed, %d replayed, %d told to wait, orders %v", placed, replayed, wait, numbers)
+		}
+		var orders, reserved int
+		d.Read.QueryRow("SELECT count(*) FROM orders").Scan(&orders)
+		d.Read.QueryRow("SELECT coalesce(sum(quantity), 0) FROM reservations WHERE sku = 'MB8-BLK'").Scan(&reserved)
+		if orders != 1 || reserved != 2 {
+			t.Errorf("%d orders, %d units reserved; want 1 and 2", orders, reserved)
+		}
+		// Once answered, a retry is given the order.
+		if st, body, h := s.do("POST", "/api/v1/carts/"+id+"/checkout", checkoutJSON, "X-Cart-Token", tok, "Idempotency-Key", "7d1e4c9a-checkout-race"); st != 201 || h.Get("Idempotency-Replayed") != "true" || !strings.Contains(body, `"number"`) {
+			t.Errorf("retry: %d %s", st, body)
+		}
+	})
 }

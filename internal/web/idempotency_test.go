@@ -16,6 +16,7 @@ import (
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/idempotency"
+	"mistore/internal/web"
 )
 
 // idemPost sends a POST with body and header pairs to h.
@@ -46,21 +47,62 @@ func idemErrorOf(t testing.TB, r response) (code, field string) {
 	return code, field
 }
 
-// idemCreator is a fake creating handler: it counts its runs and answers 201
-// with its run number and the body it read, so a replay is recognisable.
+// idemModes are the two ways the middleware claims a key: before the
+// handler runs, and in the handler's first write transaction.
+var idemModes = []struct {
+	name      string
+	claimInTx bool
+}{{"claim first", false}, {"claim in tx", true}}
+
+// eachIdemMode runs fn on both engines in both idemModes, with a store
+// whose database has the idem_things table idemWrite writes to.
+func eachIdemMode(t *testing.T, fn func(t *testing.T, d *db.DB, s *web.Server, claimInTx bool)) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		if _, err := d.Exec(context.Background(), "CREATE TABLE idem_things (id INTEGER)"); err != nil {
+			t.Fatal(err)
+		}
+		s := newStore(t, d)
+		for _, m := range idemModes {
+			// Each mode starts with no keys.
+			if _, err := d.Exec(context.Background(), "DELETE FROM idempotency_keys"); err != nil {
+				t.Fatal(err)
+			}
+			t.Run(m.name, func(t *testing.T) { fn(t, d, s, m.claimInTx) })
+		}
+	})
+}
+
+// idemWrite is a handler's change: a row in idem_things, written on the
+// request's context as every handler's writes are. With the key claimed
+// in the transaction, it fails when an earlier request holds the key.
+func idemWrite(r *http.Request, d *db.DB) error {
+	_, err := d.Exec(r.Context(), "INSERT INTO idem_things (id) VALUES (1)")
+	return err
+}
+
+// idemCreator is a fake creating handler: it makes its change (when it has
+// a database), counts the runs that made it and answers 201 with its run
+// number and the body it read, so a replay is recognisable.
 type idemCreator struct {
+	d     *db.DB
 	runs  atomic.Int32
 	delay time.Duration
 }
 
 func (c *idemCreator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := c.runs.Add(1)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	time.Sleep(c.delay)
+	if c.d != nil {
+		if err := idemWrite(r, c.d); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	n := c.runs.Add(1)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Location", fmt.Sprintf("/things/%d", n))
 	w.WriteHeader(http.StatusCreated)
@@ -69,10 +111,9 @@ func (c *idemCreator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestIdempotencyReplay(t *testing.T) {
 	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		s := newStore(t, d)
-		c := &idemCreator{}
-		h := s.IdempotentForTest(c.ServeHTTP)
+	eachIdemMode(t, func(t *testing.T, d *db.DB, s *web.Server, claimInTx bool) {
+		c := &idemCreator{d: d}
+		h := s.IdempotentForTest(c.ServeHTTP, claimInTx)
 		const path, body = "/api/v1/markets/us/things", `{"sku":"BAND-8","quantity":1}`
 
 		first := idemPost(t, h, path, body, "Idempotency-Key", "k1")
@@ -115,10 +156,9 @@ func TestIdempotencyReplay(t *testing.T) {
 
 func TestIdempotencyScopes(t *testing.T) {
 	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		s := newStore(t, d)
-		c := &idemCreator{}
-		h := s.IdempotentForTest(c.ServeHTTP)
+	eachIdemMode(t, func(t *testing.T, d *db.DB, s *web.Server, claimInTx bool) {
+		c := &idemCreator{d: d}
+		h := s.IdempotentForTest(c.ServeHTTP, claimInTx)
 		const path, body, key = "/api/v1/things", `{}`, "shared-key"
 		callers := [][]string{
 			{"Idempotency-Key", key, "Authorization", "Bearer alice"},
@@ -157,10 +197,9 @@ func TestIdempotencyScopes(t *testing.T) {
 
 func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		s := newStore(t, d)
-		c := &idemCreator{delay: 200 * time.Millisecond}
-		h := s.IdempotentForTest(c.ServeHTTP)
+	eachIdemMode(t, func(t *testing.T, d *db.DB, s *web.Server, claimInTx bool) {
+		c := &idemCreator{d: d, delay: 200 * time.Millisecond}
+		h := s.IdempotentForTest(c.ServeHTTP, claimInTx)
 		const n = 10
 		var (
 			wg      sync.WaitGroup
@@ -213,12 +252,16 @@ func TestIdempotencyConcurrentDuplicates(t *testing.T) {
 
 func TestIdempotencyReleasesKeyWithoutFinalAnswer(t *testing.T) {
 	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		s := newStore(t, d)
+	eachIdemMode(t, func(t *testing.T, d *db.DB, s *web.Server, claimInTx bool) {
 		var runs atomic.Int32
-		// The handler answers each run with the next status in line.
+		// The handler makes its change and answers each run with the next
+		// status in line.
 		var statuses []int
 		h := s.IdempotentForTest(func(w http.ResponseWriter, r *http.Request) {
+			if err := idemWrite(r, d); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 			n := runs.Add(1)
 			status := statuses[n-1]
 			if status == 0 {
@@ -227,7 +270,7 @@ func TestIdempotencyReleasesKeyWithoutFinalAnswer(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			fmt.Fprintf(w, `{"run":%d}`, n)
-		})
+		}, claimInTx)
 		send := func(key string) response {
 			t.Helper()
 			return idemPost(t, h, "/api/v1/things", `{}`, "Idempotency-Key", key)
@@ -276,16 +319,19 @@ func TestIdempotencyReleasesKeyWithoutFinalAnswer(t *testing.T) {
 // its change was made must still find the answer when it retries.
 func TestIdempotencyKeepsAnswerOfGoneClient(t *testing.T) {
 	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		s := newStore(t, d)
+	eachIdemMode(t, func(t *testing.T, d *db.DB, s *web.Server, claimInTx bool) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var runs atomic.Int32
 		h := s.IdempotentForTest(func(w http.ResponseWriter, r *http.Request) {
+			if err := idemWrite(r, d); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 			runs.Add(1)
 			cancel() // the client goes away after the change committed
 			w.WriteHeader(http.StatusCreated)
 			io.WriteString(w, "created")
-		})
+		}, claimInTx)
 		if r := idemPostCtx(t, ctx, h, "/api/v1/things", `{}`, "Idempotency-Key", "k"); r.status != 201 {
 			t.Fatalf("first: %d", r.status)
 		}
@@ -302,25 +348,29 @@ func TestIdempotencyKeepsAnswerOfGoneClient(t *testing.T) {
 // key locked rather than released, since the change it reports was made.
 func TestIdempotencyOversizedAnswer(t *testing.T) {
 	t.Parallel()
-	d := dbtest.Open(t, db.SQLite)
-	s := newStore(t, d)
-	var runs atomic.Int32
-	big := strings.Repeat("x", idempotency.MaxBody+1)
-	h := s.IdempotentForTest(func(w http.ResponseWriter, r *http.Request) {
-		runs.Add(1)
-		w.WriteHeader(http.StatusCreated)
-		io.WriteString(w, big[:10])
-		io.WriteString(w, big[10:])
+	eachIdemMode(t, func(t *testing.T, d *db.DB, s *web.Server, claimInTx bool) {
+		var runs atomic.Int32
+		big := strings.Repeat("x", idempotency.MaxBody+1)
+		h := s.IdempotentForTest(func(w http.ResponseWriter, r *http.Request) {
+			if err := idemWrite(r, d); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			runs.Add(1)
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, big[:10])
+			io.WriteString(w, big[10:])
+		}, claimInTx)
+		if r := idemPost(t, h, "/api/v1/things", `{}`, "Idempotency-Key", "k"); r.status != 201 || len(r.body) != len(big) {
+			t.Fatalf("first: %d, %d bytes", r.status, len(r.body))
+		}
+		if r := idemPost(t, h, "/api/v1/things", `{}`, "Idempotency-Key", "k"); r.status != 409 {
+			t.Errorf("retry: %d, want 409", r.status)
+		}
+		if n := runs.Load(); n != 1 {
+			t.Errorf("handler ran %d times", n)
+		}
 	})
-	if r := idemPost(t, h, "/api/v1/things", `{}`, "Idempotency-Key", "k"); r.status != 201 || len(r.body) != len(big) {
-		t.Fatalf("first: %d, %d bytes", r.status, len(r.body))
-	}
-	if r := idemPost(t, h, "/api/v1/things", `{}`, "Idempotency-Key", "k"); r.status != 409 {
-		t.Errorf("retry: %d, want 409", r.status)
-	}
-	if n := runs.Load(); n != 1 {
-		t.Errorf("handler ran %d times", n)
-	}
 }
 
 func TestIdempotencyBadRequests(t *testing.T) {
@@ -328,7 +378,7 @@ func TestIdempotencyBadRequests(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
 	s := newStore(t, d)
 	c := &idemCreator{}
-	h := s.IdempotentForTest(c.ServeHTTP)
+	h := s.IdempotentForTest(c.ServeHTTP, false)
 	for name, hdr := range map[string][]string{
 		"empty":           {"Idempotency-Key", ""},
 		"256 characters":  {"Idempotency-Key", strings.Repeat("k", 256)},
@@ -403,4 +453,57 @@ func TestIdempotencyOnEveryPOSTRoute(t *testing.T) {
 	if _, ok := doc.Paths["/api/v1/test/things"]["post"]; !ok || posts == 0 {
 		t.Errorf("the test POST route is not documented")
 	}
+}
+
+// TestIdempotencyClaimInTxWithoutWrites: a handler whose key is to be
+// claimed in its first write, and that wrote nothing, claimed nothing. Its
+// final answer is recorded and given to its retries, an answer that is
+// not final is not, and a request holding the key comes first.
+func TestIdempotencyClaimInTxWithoutWrites(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		var runs, status atomic.Int32
+		h := s.IdempotentForTest(func(w http.ResponseWriter, r *http.Request) {
+			n := runs.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(int(status.Load()))
+			fmt.Fprintf(w, `{"run":%d}`, n)
+		}, true)
+		const path, body = "/api/v1/things", `{"sku":"NOPE"}`
+		status.Store(422)
+		if r := idemPost(t, h, path, body, "Idempotency-Key", "k"); r.status != 422 || r.body != `{"run":1}` || r.header.Get("Idempotency-Replayed") != "" {
+			t.Fatalf("first: %d %s %v", r.status, r.body, r.header)
+		}
+		// The retry runs, finds the answer kept and gives it instead of
+		// its own, whatever its own would have been.
+		status.Store(201)
+		if r := idemPost(t, h, path, body, "Idempotency-Key", "k"); r.status != 422 || r.body != `{"run":1}` || r.header.Get("Idempotency-Replayed") != "true" {
+			t.Errorf("retry: %d %s %v", r.status, r.body, r.header)
+		}
+		if r := idemPost(t, h, path, `{"sku":"OTHER"}`, "Idempotency-Key", "k"); r.status != 422 || !strings.Contains(r.body, "idempotency_key_reused") {
+			t.Errorf("another body: %d %s", r.status, r.body)
+		}
+
+		// "Not now" is not kept: each retry gets its own answer.
+		status.Store(409)
+		for want := 4; want <= 5; want++ {
+			if r := idemPost(t, h, path, body, "Idempotency-Key", "k2"); r.status != 409 || r.body != fmt.Sprintf(`{"run":%d}`, want) {
+				t.Errorf("409 run %d: %d %s", want, r.status, r.body)
+			}
+		}
+
+		// A request that holds the key (running, in another instance say)
+		// comes first: the answer is to wait, final or not.
+		keys := idempotency.NewStore(d, nil)
+		if out, err := keys.Begin(context.Background(), "anon:"+path, "k3", idempotency.Fingerprint("POST", path, []byte(body))); err != nil || !out.Proceed {
+			t.Fatalf("Begin: %+v %v", out, err)
+		}
+		for _, st := range []int32{201, 429} {
+			status.Store(st)
+			if r := idemPost(t, h, path, body, "Idempotency-Key", "k3"); r.status != 409 || !strings.Contains(r.body, "idempotency_key_in_use") {
+				t.Errorf("answer %d while the key is held: %d %s", st, r.status, r.body)
+			}
+		}
+	})
 }

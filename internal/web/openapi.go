@@ -32,6 +32,10 @@ type opDoc struct {
 	// perm is the permission an admin route needs (set by
 	// adminRouter.api); "" for every other route.
 	perm staff.Permission
+	// claimInTx claims a POST's Idempotency-Key in the handler's first
+	// write transaction (see Server.idempotent): only for a handler
+	// whose every write runs on the request's context.
+	claimInTx bool
 }
 
 type paramDoc struct {
@@ -76,7 +80,7 @@ func (a *apiRouter) handle(pattern string, h http.HandlerFunc, op opDoc) {
 	// Every API POST takes an Idempotency-Key (API.md); wiring it here
 	// means no POST route can be added without it.
 	if method == "POST" {
-		h = a.s.idempotent(h)
+		h = a.s.idempotent(h, op.claimInTx)
 		op.params = append(op.params[:len(op.params):len(op.params)], idempotencyKeyParam)
 	}
 	a.mux.HandleFunc(pattern, h)

@@ -20,6 +20,7 @@ func (s *Server) orderRoutes(mux *recordingMux, store *http.ServeMux, api *apiRo
 	api.handle("POST /api/v1/carts/{id}/checkout", s.apiCheckout, opDoc{
 		summary: "Turn the cart into an order waiting for payment; the answer carries the order's token and payment.redirect_url.",
 		tag:     "checkout", response: "Order", status: http.StatusCreated, params: []paramDoc{cartID, cartToken},
+		claimInTx: true,
 	})
 	api.handle("GET /api/v1/orders/{number}", s.apiOrder, opDoc{
 		summary: "An order's status.", tag: "orders", response: "Order", params: []paramDoc{number, orderToken},

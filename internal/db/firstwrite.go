@@ -1,0 +1,75 @@
+package db
+
+import (
+	"context"
+	"sync"
+)
+
+// FirstWrite is a statement that must commit with the first write a
+// request makes, neither before it nor without it: an Idempotency-Key's
+// claim, which then commits or rolls back with the change it guards, in
+// one transaction instead of one of its own before it.
+//
+// Every write on a context that carries it (Tx, TxDurable, TxRelaxed,
+// Exec, ExecRelaxed) runs it first, until one of them commits; after that
+// the context's writes run as usual. A write whose context lost the value
+// (one made on context.Background, say) does not carry it, so only code
+// whose writes all run on the request's context may use it. A request's
+// writes must run one after another, as a handler's do: two at once would
+// both run it.
+type FirstWrite struct {
+	fn        func(ctx context.Context, tx Querier) error
+	mu        sync.Mutex
+	committed bool
+}
+
+type firstWriteKey struct{}
+
+// WithFirstWrite returns a copy of ctx whose first committed write runs fn
+// at its start, in its transaction. If fn fails, that write fails with
+// fn's error and nothing of it is committed.
+func WithFirstWrite(ctx context.Context, fn func(ctx context.Context, tx Querier) error) (context.Context, *FirstWrite) {
+	f := &FirstWrite{fn: fn}
+	return context.WithValue(ctx, firstWriteKey{}, f), f
+}
+
+// Committed reports whether the first write has committed.
+func (f *FirstWrite) Committed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.committed
+}
+
+// pendingFirstWrite returns ctx's FirstWrite if it has not committed yet.
+func pendingFirstWrite(ctx context.Context) *FirstWrite {
+	f, _ := ctx.Value(firstWriteKey{}).(*FirstWrite)
+	if f == nil || f.Committed() {
+		return nil
+	}
+	return f
+}
+
+// withFirstWrite runs write, which runs the transaction function it is
+// given, with ctx's pending FirstWrite in front of fn, and records that
+// it committed when write succeeds.
+func withFirstWrite(ctx context.Context, fn func(Querier) error, write func(func(Querier) error) error) error {
+	f := pendingFirstWrite(ctx)
+	if f == nil {
+		return write(fn)
+	}
+	ran := false
+	err := write(func(tx Querier) error {
+		ran = false
+		if err := f.fn(ctx, tx); err != nil {
+			return err
+		}
+		ran = true
+		return fn(tx)
+	})
+	if err == nil && ran {
+		f.mu.Lock()
+		f.committed = true
+		f.mu.Unlock()
+	}
+	return err
+}

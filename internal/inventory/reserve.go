@@ -243,7 +243,7 @@ func flip(ctx context.Context, tx db.Querier, owner string, from, state resState
 // ReleaseExpired gives back the live reservations whose time ran out, of
 // up to limit owners, each owner in its own short transaction, and returns
 // how many it freed. Owners that must react (an unpaid order becomes
-// cancelled) do so in their own jobs; this sweep only guarantees that
+// cancelled) do so in their own sweeps; this one only guarantees that
 // stock comes back.
 func (s *Service) ReleaseExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	rows, err := s.db.Reader().QueryContext(ctx, `SELECT DISTINCT owner FROM reservations

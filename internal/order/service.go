@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -610,22 +611,16 @@ type RefundWebhook struct {
 // the next sweep finds every window that closed meanwhile. Several
 // instances may sweep at once; Expire lets one of them cancel each order.
 func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT number FROM orders
-		WHERE status = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, db.Time(s.now()), limit)
-	if err != nil {
-		return 0, fmt.Errorf("find expired orders: %w", err)
-	}
 	var numbers []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("find expired orders: %w", err)
-		}
-		numbers = append(numbers, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	err := db.EachRow(ctx, s.db.Reader(), `SELECT number FROM orders
+		WHERE status = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`,
+		[]any{db.Time(s.now()), limit}, func(rows *sql.Rows) error {
+			var n string
+			err := rows.Scan(&n)
+			numbers = append(numbers, n)
+			return err
+		})
+	if err != nil {
 		return 0, fmt.Errorf("find expired orders: %w", err)
 	}
 	cancelled := 0

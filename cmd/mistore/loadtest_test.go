@@ -73,6 +73,21 @@ func TestLoadtestCheckout(t *testing.T) {
 				}
 			}
 			checkStockPassed(t, r)
+			// The SQLite writer's counters come from the store's metrics;
+			// a store on PostgreSQL has none.
+			w := r.Writer
+			switch {
+			case dialect == db.Postgres && w != nil:
+				t.Errorf("writer stats from a store on PostgreSQL: %+v", w)
+			case dialect == db.SQLite && (w == nil || w.Commits == 0 || w.Transactions < c.Paid || w.Transactions < w.Commits || w.Busy <= 0 || w.Busy > w.Elapsed):
+				t.Errorf("writer stats %+v for %d checkouts", w, c.Paid)
+			case dialect == db.SQLite:
+				var b strings.Builder
+				r.WriteText(&b)
+				if !strings.Contains(b.String(), "SQLite writer: ") || !strings.Contains(b.String(), "write transactions a complete checkout") {
+					t.Errorf("report without the writer:\n%s", b.String())
+				}
+			}
 		})
 	}
 }

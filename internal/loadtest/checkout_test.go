@@ -30,6 +30,9 @@ type fakeShop struct {
 	paidAt   map[string]time.Time
 	problems []string
 	polls    int
+	// metricsRead counts reads of /metrics; each shows the writer having
+	// done more.
+	metricsRead int
 }
 
 func (f *fakeShop) problem(format string, args ...any) {
@@ -99,6 +102,13 @@ func (f *fakeShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = "paid"
 		}
 		fmt.Fprintf(w, `{"number":%q,"status":%q}`, number, status)
+	case r.Method == http.MethodGet && path == "/metrics":
+		f.mu.Lock()
+		n := f.metricsRead
+		f.metricsRead++
+		f.mu.Unlock()
+		fmt.Fprintf(w, "# HELP mistore_db_group_commits_total Commits.\nmistore_db_group_commits_total %d\n", 10*n)
+		fmt.Fprintf(w, "mistore_db_group_committed_transactions_total %d\nmistore_db_writer_busy_seconds_total %g\n", 63*n, 0.25*float64(n))
 	default:
 		f.problem("unexpected %s %s", r.Method, path)
 		http.NotFound(w, r)
@@ -229,7 +239,11 @@ func TestRunCheckoutSellsOut(t *testing.T) {
 	if err := r.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"cart ", "add ", "checkout ", "pay ", "paid-wait ", "7 orders placed, 7 paid", "complete checkouts/s", "409:"} {
+	if w := r.Writer; w == nil || w.Commits != 10 || w.Transactions != 63 || w.Busy != 250*time.Millisecond || w.Elapsed < time.Second {
+		t.Errorf("writer stats %+v, want 10 commits and 63 transactions in 250 ms over the run", w)
+	}
+	for _, want := range []string{"cart ", "add ", "checkout ", "pay ", "paid-wait ", "7 orders placed, 7 paid", "complete checkouts/s", "409:",
+		"(6.3 a commit)", "; 9.0 write transactions a complete checkout"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}

@@ -257,7 +257,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 		}
 	}
+	wBefore := readWriter(ctx, client, o.Targets)
 	r := runLoad(ctx, o, sc, send, eps, plan)
+	r.Writer = writerStats(wBefore, readWriter(context.WithoutCancel(ctx), client, o.Targets))
 	r.Products, r.Categories, r.SearchTerms = len(cat.slugs), len(cat.categories), len(cat.terms)
 	if plan != nil && o.StockDB != nil {
 		// The run's own context may be cancelled (an interrupted run still

@@ -36,7 +36,10 @@ type fakeStore struct {
 	hits      map[string]int // by kind name
 	paths     map[string]int // by path, load requests only
 	discovery int
-	unknown   []string
+	// metrics counts reads of /metrics, which this store answers 404, as
+	// a store without SQLite writer counters may.
+	metrics int
+	unknown []string
 	gzipAsked int
 }
 
@@ -76,6 +79,11 @@ func (f *fakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	path := r.URL.Path
 	switch {
+	case path == "/metrics":
+		f.mu.Lock()
+		f.metrics++
+		f.mu.Unlock()
+		http.NotFound(w, r)
 	case path == api && q.Has("per_page"):
 		f.servePage(w, r)
 	case path == api && q.Get("q") != "":
@@ -546,7 +554,10 @@ func TestRunUsesGivenClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	hits, _, _ := f.snapshot()
-	if uint64(ct.n) != r.Total.Requests+uint64(f.discovery) || hits["product"] != int(r.Total.Requests) {
-		t.Errorf("client sent %d requests; report counts %d plus %d discovery, server saw %d", ct.n, r.Total.Requests, f.discovery, hits["product"])
+	if uint64(ct.n) != r.Total.Requests+uint64(f.discovery+f.metrics) || hits["product"] != int(r.Total.Requests) || f.metrics != 2 {
+		t.Errorf("client sent %d requests; report counts %d plus %d discovery and %d metrics, server saw %d", ct.n, r.Total.Requests, f.discovery, f.metrics, hits["product"])
+	}
+	if r.Writer != nil {
+		t.Errorf("writer stats from a store without its counters: %+v", r.Writer)
 	}
 }

@@ -73,6 +73,10 @@ type Report struct {
 	Checkout *CheckoutStats
 	// FlashSale sums up the flashsale scenario; nil for other scenarios.
 	FlashSale *FlashSaleStats
+	// Writer is what the store's SQLite writer did during the load, from
+	// its /metrics page; nil when no target exports its counters (a store
+	// on PostgreSQL) and for the flashsale scenario.
+	Writer *WriterStats
 
 	// flashClaimIDs carries the ids of the claims answered 201 from the
 	// run to the database check.
@@ -162,6 +166,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if f := r.FlashSale; f != nil {
 		writeFlashSale(&b, f)
+	}
+	if r.Writer != nil {
+		var checkouts uint64
+		if r.Checkout != nil {
+			checkouts = r.Checkout.Paid
+		}
+		writeWriter(&b, r.Writer, checkouts)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write load test report: %w", err)

@@ -38,8 +38,8 @@ type fakeStore struct {
 	discovery int
 	// metrics counts reads of /metrics, which this store answers 404, as
 	// a store without SQLite writer counters may.
-	metrics int
-	unknown []string
+	metrics   int
+	unknown   []string
 	gzipAsked int
 }
 

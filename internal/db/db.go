@@ -62,16 +62,18 @@ func (d *DB) Reader() Querier { return pooled{pool: d.Read, stmts: d.readStmts} 
 
 // Exec runs one writing statement as a transaction of its own.
 func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if d.batch == nil && pendingFirstWrite(ctx) == nil {
-		return pooled{pool: d.Write, stmts: d.stmts}.ExecContext(ctx, query, args...)
-	}
-	return d.execTx(ctx, false, query, args)
+	return d.exec(ctx, commitDefault, query, args)
 }
 
-// execTx runs one statement in a transaction of its own.
-func (d *DB) execTx(ctx context.Context, relaxed bool, query string, args []any) (sql.Result, error) {
+// exec runs one statement as a transaction of its own: on PostgreSQL
+// straight on its pool, unless a FirstWrite must go in front of it.
+func (d *DB) exec(ctx context.Context, mode commitMode, query string, args []any) (sql.Result, error) {
+	if d.batch == nil && pendingFirstWrite(ctx) == nil {
+		pool, stmts := d.writePool(mode)
+		return pooled{pool: pool, stmts: stmts}.ExecContext(ctx, query, args...)
+	}
 	var res sql.Result
-	err := d.tx(ctx, relaxed, func(tx Querier) error {
+	err := d.tx(ctx, mode, func(tx Querier) error {
 		var err error
 		res, err = tx.ExecContext(ctx, query, args...)
 		return err
@@ -291,7 +293,7 @@ func (d *DB) Ping(ctx context.Context) error {
 // whatever ctx says. fn may run after others that were queued before it
 // and see their writes, never half of them.
 func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
-	return d.tx(ctx, false, fn)
+	return d.tx(ctx, commitDefault, fn)
 }
 
 // TxDurable is Tx for a commit whose answer promises something a shopper
@@ -301,10 +303,7 @@ func (d *DB) Tx(ctx context.Context, fn func(tx Querier) error) error {
 // batch); on PostgreSQL Tx already waits for the flush (synchronous_commit
 // on).
 func (d *DB) TxDurable(ctx context.Context, fn func(tx Querier) error) error {
-	if d.batch != nil {
-		return withFirstWrite(ctx, fn, func(fn func(Querier) error) error { return d.batch.do(ctx, true, fn) })
-	}
-	return d.tx(ctx, false, fn)
+	return d.tx(ctx, commitDurable, fn)
 }
 
 // TxRelaxed is Tx for bookkeeping whose loss in a crash of the database
@@ -317,32 +316,52 @@ func (d *DB) TxDurable(ctx context.Context, fn func(tx Querier) error) error {
 // on a cart also keeps the cart. On SQLite every commit already survives a
 // crash of the store, and TxRelaxed is Tx.
 func (d *DB) TxRelaxed(ctx context.Context, fn func(tx Querier) error) error {
-	return d.tx(ctx, true, fn)
+	return d.tx(ctx, commitRelaxed, fn)
 }
 
 // ExecRelaxed is Exec as a TxRelaxed.
 func (d *DB) ExecRelaxed(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if d.Relaxed == nil {
-		return d.Exec(ctx, query, args...)
-	}
-	if pendingFirstWrite(ctx) != nil {
-		return d.execTx(ctx, true, query, args)
-	}
-	return pooled{pool: d.Relaxed, stmts: d.relaxedStmts}.ExecContext(ctx, query, args...)
+	return d.exec(ctx, commitRelaxed, query, args)
 }
 
-func (d *DB) tx(ctx context.Context, relaxed bool, fn func(tx Querier) error) error {
-	return withFirstWrite(ctx, fn, func(fn func(Querier) error) error { return d.runTx(ctx, relaxed, fn) })
+// commitMode says how a write transaction commits: as Tx, TxDurable or
+// TxRelaxed.
+type commitMode int
+
+const (
+	commitDefault commitMode = iota
+	commitDurable
+	commitRelaxed
+)
+
+// writePool is the PostgreSQL pool, with its statements, that commits as
+// mode asks.
+func (d *DB) writePool(mode commitMode) (*sql.DB, *stmtCache) {
+	if mode == commitRelaxed && d.Relaxed != nil {
+		return d.Relaxed, d.relaxedStmts
+	}
+	return d.Write, d.stmts
 }
 
-func (d *DB) runTx(ctx context.Context, relaxed bool, fn func(tx Querier) error) error {
+// tx runs fn in a write transaction that commits as mode asks, with ctx's
+// pending FirstWrite in front of it.
+func (d *DB) tx(ctx context.Context, mode commitMode, fn func(tx Querier) error) error {
+	f := pendingFirstWrite(ctx)
+	if f == nil {
+		return d.runTx(ctx, mode, fn)
+	}
+	err := d.runTx(ctx, mode, f.before(ctx, fn))
+	if err == nil {
+		f.committed.Store(true)
+	}
+	return err
+}
+
+func (d *DB) runTx(ctx context.Context, mode commitMode, fn func(tx Querier) error) error {
 	if d.batch != nil {
-		return d.batch.do(ctx, false, fn)
+		return d.batch.do(ctx, mode == commitDurable, fn)
 	}
-	pool, stmts := d.Write, d.stmts
-	if relaxed && d.Relaxed != nil {
-		pool, stmts = d.Relaxed, d.relaxedStmts
-	}
+	pool, stmts := d.writePool(mode)
 	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

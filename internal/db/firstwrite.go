@@ -2,7 +2,7 @@ package db
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 )
 
 // FirstWrite is a statement that must commit with the first write a
@@ -19,8 +19,7 @@ import (
 // both run it.
 type FirstWrite struct {
 	fn        func(ctx context.Context, tx Querier) error
-	mu        sync.Mutex
-	committed bool
+	committed atomic.Bool
 }
 
 type firstWriteKey struct{}
@@ -34,11 +33,7 @@ func WithFirstWrite(ctx context.Context, fn func(ctx context.Context, tx Querier
 }
 
 // Committed reports whether the first write has committed.
-func (f *FirstWrite) Committed() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.committed
-}
+func (f *FirstWrite) Committed() bool { return f.committed.Load() }
 
 // pendingFirstWrite returns ctx's FirstWrite if it has not committed yet.
 func pendingFirstWrite(ctx context.Context) *FirstWrite {
@@ -49,27 +44,13 @@ func pendingFirstWrite(ctx context.Context) *FirstWrite {
 	return f
 }
 
-// withFirstWrite runs write, which runs the transaction function it is
-// given, with ctx's pending FirstWrite in front of fn, and records that
-// it committed when write succeeds.
-func withFirstWrite(ctx context.Context, fn func(Querier) error, write func(func(Querier) error) error) error {
-	f := pendingFirstWrite(ctx)
-	if f == nil {
-		return write(fn)
-	}
-	ran := false
-	err := write(func(tx Querier) error {
-		ran = false
+// before returns fn with f's statement in front of it, in its
+// transaction; DB.tx marks f committed when that transaction commits.
+func (f *FirstWrite) before(ctx context.Context, fn func(Querier) error) func(Querier) error {
+	return func(tx Querier) error {
 		if err := f.fn(ctx, tx); err != nil {
 			return err
 		}
-		ran = true
 		return fn(tx)
-	})
-	if err == nil && ran {
-		f.mu.Lock()
-		f.committed = true
-		f.mu.Unlock()
 	}
-	return err
 }

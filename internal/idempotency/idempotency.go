@@ -200,10 +200,16 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (Outc
 	case !errors.Is(err, ErrTaken):
 		return Outcome{}, err
 	}
+	return s.Held(ctx, scope, key, fingerprint)
+}
+
+// Held says what to answer a request whose claim found key taken: what
+// Lookup says, except that a key nobody holds any more (released or
+// expired since the claim failed) is ErrInProgress, since the retry will
+// find it free.
+func (s *Store) Held(ctx context.Context, scope, key, fingerprint string) (Outcome, error) {
 	out, err := s.Lookup(ctx, scope, key, fingerprint)
 	if errors.Is(err, ErrUnknownKey) {
-		// Released or expired since the claim failed: the retry finds
-		// it free.
 		return Outcome{}, ErrInProgress
 	}
 	return out, err

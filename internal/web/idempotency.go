@@ -25,9 +25,7 @@ const (
 )
 
 // idempotencyWriteTimeout bounds storing or releasing a key once the
-// handler is done. That runs on a context detached from the request's: a
-// client that hung up must not stop the store from recording an answer
-// its change already committed, or its retry would run the change again.
+// handler is done (afterRequest).
 const idempotencyWriteTimeout = 5 * time.Second
 
 // idempotent wraps the handler of a creating POST so that an
@@ -99,7 +97,7 @@ func (s *Server) idempotent(h http.HandlerFunc, claimInTx bool) http.HandlerFunc
 }
 
 // answerHeld answers a request whose key an earlier request holds: with
-// that request's stored answer, or err from Begin or Lookup.
+// that request's stored answer, or err from Begin, Held or Lookup.
 func (s *Server) answerHeld(w http.ResponseWriter, r *http.Request, out idempotency.Outcome, err error) {
 	switch {
 	case errors.Is(err, idempotency.ErrKeyReused):
@@ -108,9 +106,7 @@ func (s *Server) answerHeld(w http.ResponseWriter, r *http.Request, out idempote
 			Message: "This Idempotency-Key was already used for a different request; use a new key for a new request.",
 			Field:   idempotencyHeader,
 		}})
-	case errors.Is(err, idempotency.ErrInProgress), errors.Is(err, idempotency.ErrUnknownKey):
-		// Unknown: the holder released the key an instant ago; the retry
-		// finds it free.
+	case errors.Is(err, idempotency.ErrInProgress):
 		w.Header().Set("Retry-After", "1")
 		s.writeJSON(w, r, http.StatusConflict, map[string]apiError{"error": {
 			Code:    codeIdempotencyKeyInUse,
@@ -139,27 +135,16 @@ func (s *Server) runClaimingInTx(w http.ResponseWriter, r *http.Request, h http.
 		return err
 	})
 	cw := &captureWriter{ResponseWriter: w, held: http.Header{}}
-	returned := false
-	defer func() {
-		if returned {
-			return
-		}
-		// As in runIdempotent; a claim that never committed holds nothing.
-		v := recover()
+	// A claim that never committed holds nothing to release.
+	serveCaptured(h, cw, r.WithContext(ctx), func() {
 		if fw.Committed() {
 			s.abandonKey(r, scope, key)
 		}
-		if v != nil {
-			panic(v)
-		}
-	}()
-	h(cw, r.WithContext(ctx))
-	returned = true
+	})
 
 	// On r's context, which does not carry the claim: the writes below
-	// are about the request, not of it, and outlive a client that hung
-	// up, as in runIdempotent.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), idempotencyWriteTimeout)
+	// are about the request, not of it.
+	wctx, cancel := afterRequest(r)
 	defer cancel()
 	switch {
 	case fw.Committed():
@@ -167,7 +152,7 @@ func (s *Server) runClaimingInTx(w http.ResponseWriter, r *http.Request, h http.
 		// answer its retry would not be given.
 		s.settleKey(r, cw, scope, key)
 	case taken.Load():
-		out, err := s.idempotency.Lookup(wctx, scope, key, fingerprint)
+		out, err := s.idempotency.Held(wctx, scope, key, fingerprint)
 		s.answerHeld(w, r, out, err)
 		return
 	default:
@@ -214,24 +199,35 @@ func (s *Server) heldElsewhere(ctx context.Context, w http.ResponseWriter, r *ht
 // answer or releases the key.
 func (s *Server) runIdempotent(w http.ResponseWriter, r *http.Request, h http.HandlerFunc, scope, key string) {
 	cw := &captureWriter{ResponseWriter: w}
+	serveCaptured(h, cw, r, func() { s.abandonKey(r, scope, key) })
+	s.settleKey(r, cw, scope, key)
+}
+
+// serveCaptured runs h into cw. If h panics (or calls runtime.Goexit)
+// there is no answer to keep: release frees the key for the retry before
+// the panic goes on to the recovery middleware.
+func serveCaptured(h http.HandlerFunc, cw *captureWriter, r *http.Request, release func()) {
 	returned := false
 	defer func() {
 		if returned {
 			return
 		}
-		// h panicked (or called runtime.Goexit): no answer to keep, so
-		// the key is released for the retry and the panic goes on to the
-		// recovery middleware.
 		v := recover()
-		s.abandonKey(r, scope, key)
+		release()
 		if v != nil {
 			panic(v)
 		}
 	}()
 	h(cw, r)
 	returned = true
+}
 
-	s.settleKey(r, cw, scope, key)
+// afterRequest is the context of the writes that store or release a key
+// once the handler is done. It is detached from the request's: a client
+// that hung up must not stop the store from recording an answer its
+// change already committed, or its retry would run the change again.
+func afterRequest(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), idempotencyWriteTimeout)
 }
 
 // settleKey stores the answer cw captured for the request that owns key,
@@ -250,7 +246,7 @@ func (s *Server) settleKey(r *http.Request, cw *captureWriter, scope, key string
 			slog.String("path", r.URL.Path), slog.Int("status", status))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), idempotencyWriteTimeout)
+	ctx, cancel := afterRequest(r)
 	defer cancel()
 	if err := s.idempotency.Finish(ctx, scope, key, status, cw.contentType, cw.body.Bytes()); err != nil {
 		s.log.ErrorContext(r.Context(), "idempotency: answer not kept; the key stays locked until it expires",
@@ -260,7 +256,7 @@ func (s *Server) settleKey(r *http.Request, cw *captureWriter, scope, key string
 
 // abandonKey releases key after a request that gave no final answer.
 func (s *Server) abandonKey(r *http.Request, scope, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), idempotencyWriteTimeout)
+	ctx, cancel := afterRequest(r)
 	defer cancel()
 	if err := s.idempotency.Abandon(ctx, scope, key); err != nil {
 		// The key stays running until it expires: retries get a 409.

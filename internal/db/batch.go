@@ -35,8 +35,8 @@ var ErrClosed = errors.New("database closed")
 // batch run one after another and see each other's writes, exactly as if
 // they had run alone in that order.
 type batcher struct {
-	pool  *sql.DB
-	stmts *stmtCache
+	// w is the write connection; only the loop's goroutine uses it.
+	w writerConn
 	// ckpt is told of every commit, to copy the WAL back in the background.
 	ckpt  *checkpointer
 	queue chan *writeReq
@@ -69,8 +69,8 @@ type writeReq struct {
 	done     chan struct{}
 }
 
-func newBatcher(pool *sql.DB, stmts *stmtCache, ckpt *checkpointer) *batcher {
-	b := &batcher{pool: pool, stmts: stmts, ckpt: ckpt, queue: make(chan *writeReq, maxBatch), stop: make(chan struct{})}
+func newBatcher(pool *sql.DB, ckpt *checkpointer) *batcher {
+	b := &batcher{w: writerConn{pool: pool}, ckpt: ckpt, queue: make(chan *writeReq, maxBatch), stop: make(chan struct{})}
 	b.wg.Add(1)
 	go b.loop()
 	return b
@@ -118,6 +118,7 @@ func (b *batcher) close() {
 
 func (b *batcher) loop() {
 	defer b.wg.Done()
+	defer b.w.release()
 	batch := make([]*writeReq, 0, maxBatch)
 	for {
 		var first *writeReq
@@ -153,7 +154,9 @@ func (b *batcher) loop() {
 			}
 		}
 		b.run(batch)
-		b.ckpt.finish(context.Background(), b.pool)
+		if b.w.conn != nil {
+			b.ckpt.finish(context.Background(), b.w.conn)
+		}
 		b.busy.Add(int64(time.Since(start)))
 		clear(batch)
 	}
@@ -173,8 +176,14 @@ func (b *batcher) run(batch []*writeReq) {
 	for _, r := range batch {
 		durable = durable || r.durable
 	}
+	if _, err := b.w.acquire(context.Background()); err != nil {
+		for _, r := range batch {
+			r.err = fmt.Errorf("write connection: %w", err)
+		}
+		return
+	}
 	if durable {
-		if _, err := b.pool.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); err != nil {
+		if err := b.w.exec("PRAGMA synchronous = FULL"); err != nil {
 			for _, r := range batch {
 				r.err = fmt.Errorf("durable commit: %w", err)
 			}
@@ -182,7 +191,9 @@ func (b *batcher) run(batch []*writeReq) {
 		}
 		defer func() {
 			// The connection is the writer's own; back to the default.
-			_, _ = b.pool.ExecContext(context.Background(), "PRAGMA synchronous = NORMAL")
+			if b.w.conn != nil {
+				_ = b.w.exec("PRAGMA synchronous = NORMAL")
+			}
 		}()
 	}
 	// When the shared transaction itself is lost (a failed commit, or a
@@ -200,15 +211,17 @@ func (b *batcher) run(batch []*writeReq) {
 // it returns the error and the requests that had succeeded until then,
 // whose work is lost with it; every other request has its own outcome.
 func (b *batcher) runTx(batch []*writeReq) (lost []*writeReq, err error) {
-	tx, err := b.pool.BeginTx(context.Background(), nil)
-	if err != nil {
+	if err := b.w.exec("BEGIN IMMEDIATE"); err != nil {
 		err = fmt.Errorf("begin: %w", err)
 		for _, r := range batch {
 			r.err = err
 		}
+		// A connection that cannot begin is given back; the next batch
+		// takes one afresh.
+		b.w.release()
 		return nil, err
 	}
-	q := batchTx{preparedTx{tx: tx, stmts: b.stmts}}
+	q := writerTx{&b.w}
 	alone := len(batch) == 1
 	kept := 0
 	for i, r := range batch {
@@ -217,39 +230,42 @@ func (b *batcher) runTx(batch []*writeReq) (lost []*writeReq, err error) {
 			continue
 		}
 		if !alone {
-			if _, err := q.ExecContext(context.Background(), "SAVEPOINT batch_tx"); err != nil {
-				return b.abort(tx, batch[:i], batch[i:], fmt.Errorf("savepoint: %w", err))
+			if err := b.w.exec("SAVEPOINT batch_tx"); err != nil {
+				return b.abort(batch[:i], batch[i:], fmt.Errorf("savepoint: %w", err))
 			}
 		}
 		r.panicked, r.err = call(r.fn, q)
 		if r.err != nil || r.panicked != nil {
 			if alone {
-				if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) && r.err != nil {
-					r.err = errors.Join(r.err, fmt.Errorf("rollback: %w", rerr))
+				if rerr := b.w.rollback(); rerr != nil && r.err != nil {
+					r.err = errors.Join(r.err, rerr)
 				}
 				return nil, nil
 			}
-			if _, rerr := q.ExecContext(context.Background(), "ROLLBACK TO batch_tx"); rerr != nil {
-				return b.abort(tx, batch[:i], batch[i+1:], fmt.Errorf("rollback to savepoint: %w", rerr))
+			if rerr := b.w.exec("ROLLBACK TO batch_tx"); rerr != nil {
+				return b.abort(batch[:i], batch[i+1:], fmt.Errorf("rollback to savepoint: %w", rerr))
 			}
 		} else {
 			r.ok = true
 			kept++
 		}
 		if !alone {
-			if _, err := q.ExecContext(context.Background(), "RELEASE batch_tx"); err != nil {
-				return b.abort(tx, batch[:i+1], batch[i+1:], fmt.Errorf("release savepoint: %w", err))
+			if err := b.w.exec("RELEASE batch_tx"); err != nil {
+				return b.abort(batch[:i+1], batch[i+1:], fmt.Errorf("release savepoint: %w", err))
 			}
 		}
 	}
 	if kept == 0 {
-		if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-			return nil, fmt.Errorf("rollback: %w", err)
-		}
-		return nil, nil
+		return nil, b.w.rollback()
 	}
-	if err := tx.Commit(); err != nil {
+	if err := b.w.exec("COMMIT"); err != nil {
+		// A COMMIT that fails may leave the transaction open (SQLite
+		// keeps it after a busy or locked error): end it, so that the
+		// next batch does not run inside it.
 		err = fmt.Errorf("commit: %w", err)
+		if rerr := b.w.rollback(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 		var lost []*writeReq
 		for _, r := range batch {
 			if r.ok {
@@ -267,9 +283,9 @@ func (b *batcher) runTx(batch []*writeReq) (lost []*writeReq, err error) {
 // abort rolls back a batch whose transaction broke: the requests in done
 // that had succeeded lost their work, and those in notRun never ran. Both
 // are returned, to be told.
-func (b *batcher) abort(tx *sql.Tx, done, notRun []*writeReq, cause error) ([]*writeReq, error) {
-	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		cause = errors.Join(cause, fmt.Errorf("rollback: %w", err))
+func (b *batcher) abort(done, notRun []*writeReq, cause error) ([]*writeReq, error) {
+	if err := b.w.rollback(); err != nil {
+		cause = errors.Join(cause, err)
 	}
 	var lost []*writeReq
 	for _, r := range done {
@@ -288,24 +304,4 @@ func call(fn func(Querier) error, q Querier) (panicked any, err error) {
 		}
 	}()
 	return nil, fn(q)
-}
-
-// batchTx runs a batched transaction's statements without its caller's
-// cancellation. A statement cancelled mid-way interrupts the connection,
-// and an interrupted write rolls back the whole SQLite transaction, every
-// other request of the batch included. Cancellation is honoured before a
-// request starts; once started it runs to the end, as a transaction that
-// a client hangs up on does anyway.
-type batchTx struct{ q preparedTx }
-
-func (b batchTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return b.q.ExecContext(context.WithoutCancel(ctx), query, args...)
-}
-
-func (b batchTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return b.q.QueryContext(context.WithoutCancel(ctx), query, args...)
-}
-
-func (b batchTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return b.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }

@@ -118,7 +118,7 @@ func (c *checkpointer) loop() {
 // WAL is past restartFrames and no background pass is running. If it
 // copies the WAL back whole (readers with older snapshots can prevent
 // that), the next write starts the WAL again from its beginning.
-func (c *checkpointer) finish(ctx context.Context, writer *sql.DB) {
+func (c *checkpointer) finish(ctx context.Context, writer rowQuerier) {
 	if !c.full.Load() || !c.mu.TryLock() {
 		return
 	}
@@ -140,12 +140,18 @@ func (c *checkpointer) finish(ctx context.Context, writer *sql.DB) {
 // walCheckpoint copies back what it can of the WAL without waiting for
 // readers or the writer (SQLite's PASSIVE mode), and returns the frames
 // in the WAL and those copied back.
-func walCheckpoint(ctx context.Context, conn *sql.DB) (logged, copied int64, err error) {
+func walCheckpoint(ctx context.Context, conn rowQuerier) (logged, copied int64, err error) {
 	var busy int64
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logged, &copied); err != nil {
 		return 0, 0, fmt.Errorf("wal_checkpoint: %w", err)
 	}
 	return logged, copied, nil
+}
+
+// rowQuerier is the one method walCheckpoint needs, of a pool or of a
+// connection.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // close stops the checkpointer, once a checkpoint under way has

@@ -158,7 +158,10 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	keepOpen(write, 1)
+	// The batcher holds one write connection for good (see writerConn);
+	// the other serves what runs outside it, such as migrations, and
+	// waits for SQLite's write lock like any second writer.
+	keepOpen(write, 2)
 	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
@@ -178,7 +181,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	keepOpen(ckpt, 1)
 	d := &DB{Dialect: SQLite, Read: read, Write: write, Target: path, stmts: newStmtCache(write), readStmts: newStmtCache(read)}
 	d.checkpoints = newCheckpointer(ckpt)
-	d.batch = newBatcher(write, d.stmts, d.checkpoints)
+	d.batch = newBatcher(write, d.checkpoints)
 	// A corrupt or non-database file fails here, on the first real read,
 	// rather than on a shopper's request.
 	var mode string

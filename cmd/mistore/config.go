@@ -81,7 +81,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 		"log-level":             {"log-level", "MISTORE_LOG_LEVEL", "debug, info, warn or error"},
 		"log-format":            {"log-format", "MISTORE_LOG_FORMAT", "text or json"},
 		"shutdown-timeout":      {"shutdown-timeout", "MISTORE_SHUTDOWN_TIMEOUT", "how long to let requests finish on shutdown"},
-		"debug-addr":            {"debug-addr", "MISTORE_DEBUG_ADDR", "serve pprof profiles on this host:port (empty: off)"},
+		"debug-addr":            {"debug-addr", "MISTORE_DEBUG_ADDR", "serve pprof profiles and the SQLite writer's statements on this host:port (empty: off)"},
 		"public-url":            {"public-url", "MISTORE_PUBLIC_URL", "the store's address as shoppers reach it, e.g. https://shop.example (empty: http:// and --addr)"},
 		"smtp-url":              {"smtp-url", "MISTORE_SMTP_URL", "send email through this smtp:// or smtps:// server (empty: keep it in the outbox)"},
 		"mail-from":             {"mail-from", "MISTORE_MAIL_FROM", "the From address of the store's email"},

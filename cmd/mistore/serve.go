@@ -293,7 +293,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if cfg.DebugAddr != "" {
-		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		stopDebug, err := serveDebug(cfg.DebugAddr, m.DB, log)
 		if err != nil {
 			m.Close()
 			return err
@@ -317,9 +317,10 @@ func unwrapSyscall(err error) error {
 	return err
 }
 
-// serveDebug serves net/http/pprof on its own listener, so profiles are
-// never reachable through the shop's public address.
-func serveDebug(addr string, log *slog.Logger) (func(), error) {
+// serveDebug serves net/http/pprof, and where SQLite's writer spends its
+// time (writerStatements), on its own listener, so they are never
+// reachable through the shop's public address.
+func serveDebug(addr string, d *db.DB, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("debug listener on %s: %w", addr, unwrapSyscall(err))
@@ -330,8 +331,39 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/db/writer", writerStatements(d))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	log.Info("debug profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return func() { srv.Close() }, nil
+}
+
+// writerStatements answers with the SQLite writer's time by statement
+// since the store started, the most first, as a text table: the one
+// writer bounds the rate of writes, and this says what it is busy with.
+// Two reads a known interval apart give that interval's figures.
+func writerStatements(d *db.DB) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if d.Dialect != db.SQLite {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintln(w, "This store runs on PostgreSQL, which has no single writer; see its pg_stat_statements.")
+			return
+		}
+		stats := d.WriterStatements()
+		var total time.Duration
+		for _, s := range stats {
+			total += s.Total
+		}
+		fmt.Fprintf(w, "SQLite writer: %v in statements since the store started (time waiting for the CPU included)\n\n", total.Round(time.Millisecond))
+		fmt.Fprintf(w, "%12s %10s %10s %6s  %s\n", "total", "calls", "per call", "share", "statement")
+		for _, s := range stats {
+			share := 0.0
+			if total > 0 {
+				share = 100 * float64(s.Total) / float64(total)
+			}
+			fmt.Fprintf(w, "%12v %10d %10v %5.1f%%  %s\n", s.Total.Round(time.Microsecond), s.Calls,
+				(s.Total / time.Duration(s.Calls)).Round(100*time.Nanosecond), share, s.SQL)
+		}
+	}
 }

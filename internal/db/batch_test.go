@@ -286,3 +286,71 @@ func TestTxDurableCommitsUnderFullSync(t *testing.T) {
 		t.Errorf("rows = %d (%v), want 3", rows, err)
 	}
 }
+
+// TestWriterStatements: the writer counts each statement it runs, its
+// own BEGIN and COMMIT included, and folds texts past its bound into one
+// row rather than growing without end.
+func TestWriterStatements(t *testing.T) {
+	d := openBatchDB(t)
+	ctx := context.Background()
+	const insert = "INSERT INTO t (k, v) VALUES ($1, 1)"
+	for i := range 3 {
+		if _, err := d.Exec(ctx, insert, 100+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Tx(ctx, func(q Querier) error {
+		var n int
+		return q.QueryRowContext(ctx, "SELECT   count(*)\n\tFROM t").Scan(&n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	byText := map[string]StatementStats{}
+	stats := d.WriterStatements()
+	for i, s := range stats {
+		byText[s.SQL] = s
+		if i > 0 && s.Total > stats[i-1].Total {
+			t.Errorf("statement %d (%v) after one of less time (%v)", i, s.Total, stats[i-1].Total)
+		}
+	}
+	if s := byText[insert]; s.Calls != 3 || s.Total <= 0 {
+		t.Errorf("insert: %+v, want 3 calls and some time", s)
+	}
+	if s := byText["SELECT count(*) FROM t"]; s.Calls != 1 {
+		t.Errorf("select, its white space folded: %+v, want 1 call", s)
+	}
+	// The table's creation, three inserts and the select: five
+	// transactions, each alone in its batch here.
+	if s := byText["BEGIN IMMEDIATE"]; s.Calls < 5 {
+		t.Errorf("BEGIN IMMEDIATE: %+v, want at least 5 calls", s)
+	}
+	if s := byText["COMMIT"]; s.Calls < 4 {
+		t.Errorf("COMMIT: %+v, want at least 4 calls", s)
+	}
+
+	if err := d.Tx(ctx, func(q Querier) error {
+		for i := range maxCachedStmts + 10 {
+			var n int
+			if err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT %d", i)).Scan(&n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stats = d.WriterStatements()
+	if len(stats) > maxCachedStmts+1 {
+		t.Errorf("%d statements kept, want at most %d", len(stats), maxCachedStmts+1)
+	}
+	var other int64
+	for _, s := range stats {
+		if s.SQL == otherStatements {
+			other = s.Calls
+		}
+	}
+	if other == 0 {
+		t.Errorf("no %q row past %d texts", otherStatements, maxCachedStmts)
+	}
+
+}

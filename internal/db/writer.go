@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // writerConn is the batcher's hold on SQLite's write connection, with the
@@ -26,6 +27,8 @@ type writerConn struct {
 	conn *sql.Conn
 	// stmts are the statements prepared on conn, by their SQL.
 	stmts map[string]*sql.Stmt
+	// clock adds up the time spent in each statement.
+	clock statementClock
 }
 
 // acquire returns the held connection, taking one from the pool on first
@@ -77,6 +80,7 @@ func (w *writerConn) stmt(ctx context.Context, query string) *sql.Stmt {
 // exec runs one of the batcher's own statements (BEGIN, COMMIT, a
 // savepoint).
 func (w *writerConn) exec(query string) error {
+	defer w.clock.add(query, time.Now())
 	ctx := context.Background()
 	var err error
 	if st := w.stmt(ctx, query); st != nil {
@@ -110,6 +114,7 @@ func (w *writerConn) rollback() error {
 type writerTx struct{ w *writerConn }
 
 func (t writerTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer t.w.clock.add(query, time.Now())
 	ctx = context.WithoutCancel(ctx)
 	if st := t.w.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -118,6 +123,7 @@ func (t writerTx) ExecContext(ctx context.Context, query string, args ...any) (s
 }
 
 func (t writerTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	defer t.w.clock.add(query, time.Now())
 	ctx = context.WithoutCancel(ctx)
 	if st := t.w.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -126,6 +132,7 @@ func (t writerTx) QueryContext(ctx context.Context, query string, args ...any) (
 }
 
 func (t writerTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	defer t.w.clock.add(query, time.Now())
 	ctx = context.WithoutCancel(ctx)
 	if st := t.w.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)

@@ -243,7 +243,14 @@ func (b *batcher) runTx(batch []*writeReq) (lost []*writeReq, err error) {
 				return nil, nil
 			}
 			if rerr := b.w.exec("ROLLBACK TO batch_tx"); rerr != nil {
-				return b.abort(batch[:i], batch[i+1:], fmt.Errorf("rollback to savepoint: %w", rerr))
+				// SQLite ended the whole transaction itself (a full disk
+				// does that): the others of the batch are told which
+				// failure took their work with it.
+				failure := r.err
+				if failure == nil {
+					failure = fmt.Errorf("panic: %v", r.panicked)
+				}
+				return b.abort(batch[:i], batch[i+1:], fmt.Errorf("transaction shared with one that failed (%v), rolled back: %w", failure, rerr))
 			}
 		} else {
 			r.ok = true

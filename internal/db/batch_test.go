@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -353,4 +354,84 @@ func TestWriterStatements(t *testing.T) {
 		t.Errorf("no %q row past %d texts", otherStatements, maxCachedStmts)
 	}
 
+}
+
+// TestBatchSurvivesFullDatabase: a transaction that fills the database
+// fails alone or takes its batch with it, but every caller is told the
+// truth (what was answered nil is there, what got an error is not), and
+// the writer goes on with the next batch, not stuck inside the broken
+// transaction.
+func TestBatchSurvivesFullDatabase(t *testing.T) {
+	d := openBatchDB(t)
+	ctx := context.Background()
+	if _, err := d.Exec(ctx, "CREATE TABLE big (b BLOB NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	// max_page_count belongs to the connection: set it on the writer's.
+	if err := d.Tx(ctx, func(q Querier) error {
+		var pages int
+		if err := q.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+			return err
+		}
+		_, err := q.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages+4))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	release := holdWriter(t, d, 3)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.Tx(ctx, func(q Querier) error {
+				if i == 1 {
+					_, err := q.ExecContext(ctx, "INSERT INTO big (b) VALUES (zeroblob(1000000))")
+					return err
+				}
+				_, err := q.ExecContext(ctx, "INSERT INTO t (k, v) VALUES ($1, 1)", i)
+				return err
+			})
+		}()
+		for len(d.batch.queue) < i+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	release()
+	wg.Wait()
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "full") {
+		t.Errorf("the transaction that filled the database: %v, want a full-database error", errs[1])
+	}
+	for _, i := range []int{0, 2} {
+		var n int
+		if err := d.Reader().QueryRowContext(ctx, "SELECT count(*) FROM t WHERE k = $1", i).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if (errs[i] == nil) != (n == 1) {
+			t.Errorf("transaction %d answered %v, and its row is there %d times", i, errs[i], n)
+		}
+		if errs[i] != nil && !strings.Contains(errs[i].Error(), "full") {
+			t.Errorf("transaction %d lost its work without saying why: %v", i, errs[i])
+		}
+	}
+	var n int
+	if err := d.Reader().QueryRowContext(ctx, "SELECT count(*) FROM big").Scan(&n); err != nil || n != 0 {
+		t.Errorf("big rows = %d (%v), want none", n, err)
+	}
+
+	// The writer is not left inside a transaction: the next ones work.
+	if err := d.Tx(ctx, func(q Querier) error {
+		_, err := q.ExecContext(ctx, "PRAGMA max_page_count = 1000000")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(ctx, "INSERT INTO t (k, v) VALUES (9, 1)"); err != nil {
+		t.Fatalf("write after the full database: %v", err)
+	}
+	if err := d.Reader().QueryRowContext(ctx, "SELECT count(*) FROM t WHERE k = 9").Scan(&n); err != nil || n != 1 {
+		t.Errorf("row 9 = %d (%v), want 1", n, err)
+	}
 }

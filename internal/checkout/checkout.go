@@ -461,10 +461,16 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 	}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		now := db.Time(s.now())
-		// Claim the cart first: a concurrent checkout of the same cart
-		// waits here on the row and then finds it taken.
+		// Claim the cart first: on PostgreSQL a concurrent checkout of
+		// the same cart waits here on the row and then finds it taken;
+		// SQLite's one writer runs them one after the other anyway. The
+		// cart's row is written once, at the end, when it is closed.
+		lock := ""
+		if s.db.Dialect == db.Postgres {
+			lock = " FOR UPDATE"
+		}
 		var code string
-		err := tx.QueryRowContext(ctx, "UPDATE carts SET updated_at = $2 WHERE id = $1 AND order_number IS NULL RETURNING market", cartID, now).Scan(&code)
+		err := tx.QueryRowContext(ctx, "SELECT market FROM carts WHERE id = $1 AND order_number IS NULL"+lock, cartID).Scan(&code)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Checked out before, or no such cart.
 			placed, err = order.ByCart(ctx, tx, cartID)
@@ -529,7 +535,7 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE carts SET order_number = $2 WHERE id = $1", cartID, o.Number); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE carts SET order_number = $2, updated_at = $3 WHERE id = $1", cartID, o.Number, now); err != nil {
 			return fmt.Errorf("close cart: %w", err)
 		}
 		// The stock last: its rows are the hot spot every order for the

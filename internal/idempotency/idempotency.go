@@ -276,7 +276,9 @@ func keepable(key string, status int, body []byte) error {
 }
 
 // Finish stores the answer to the request that owns key, to be replayed
-// for TTL from now. The caller decides with Storable whether the answer is
+// until TTL after the key was claimed: the expiry set by the claim stays,
+// so that storing the answer moves no index entry (a fifth of the
+// statement's time on SQLite's one writer). The caller decides with Storable whether the answer is
 // final; Finish refuses one that is not, and a body that is not valid
 // UTF-8 text or is larger than MaxBody, which the table cannot keep as
 // sent.
@@ -284,11 +286,10 @@ func (s *Store) Finish(ctx context.Context, scope, key string, status int, conte
 	if err := keepable(key, status, body); err != nil {
 		return err
 	}
-	now := db.Time(s.now())
 	res, err := s.db.ExecRelaxed(ctx, `UPDATE idempotency_keys
-		SET state = 'done', status = $3, content_type = $4, body = $5, expires_at = $6
+		SET state = 'done', status = $3, content_type = $4, body = $5
 		WHERE scope = $1 AND key = $2 AND state = 'running'`,
-		scope, key, status, contentType, string(body), now.Add(TTL))
+		scope, key, status, contentType, string(body))
 	if err != nil {
 		return fmt.Errorf("idempotency: finish %q: %w", key, err)
 	}

@@ -25,7 +25,7 @@ func (d *DB) BackupTo(ctx context.Context, path string) error {
 	// guard, and lifting that guard on a pooled connection could leave it
 	// lifted.
 	dsn := "file:" + (&url.URL{Path: d.Target}).EscapedPath() + "?_pragma=busy_timeout(10000)"
-	conn, err := sql.Open("sqlite", dsn)
+	conn, err := openSQLitePool(dsn)
 	if err != nil {
 		return fmt.Errorf("backup %s: %w", d.Target, err)
 	}
@@ -60,7 +60,7 @@ func InspectSQLite(ctx context.Context, path string) (SQLiteInfo, error) {
 		return info, fmt.Errorf("%s is a directory", path)
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_pragma=query_only(1)&_pragma=busy_timeout(10000)"
-	conn, err := sql.Open("sqlite", dsn)
+	conn, err := openSQLitePool(dsn)
 	if err != nil {
 		return info, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -127,7 +127,7 @@ var ErrInUse = errors.New("the database is open in another process")
 // QuiesceSQLite returns is not stopped by it.
 func QuiesceSQLite(ctx context.Context, path string) error {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(0)&_pragma=locking_mode(EXCLUSIVE)"
-	conn, err := sql.Open("sqlite", dsn)
+	conn, err := openSQLitePool(dsn)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}

@@ -153,7 +153,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_time_format=sqlite" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-4000)"
-	write, err := sql.Open("sqlite", base+"&_txlock=immediate"+
+	write, err := openSQLitePool(base + "&_txlock=immediate" +
 		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", writerAutoCheckpoint))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -162,7 +162,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	// the other serves what runs outside it, such as migrations, and
 	// waits for SQLite's write lock like any second writer.
 	keepOpen(write, 2)
-	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	read, err := openSQLitePool(base + "&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -172,7 +172,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		n = 8
 	}
 	keepOpen(read, n)
-	ckpt, err := sql.Open("sqlite", base)
+	ckpt, err := openSQLitePool(base)
 	if err != nil {
 		write.Close()
 		read.Close()

@@ -52,10 +52,9 @@ func openSQLitePool(dsn string) (*sql.DB, error) {
 // while holding that mutex, and each free also took the C allocator's
 // lock. The writer waited for that mutex on most of its page fetches.
 // Freeing a slot is a push onto a list. Under the checkout load test at
-// 32 workers, the writer's time spent woken but waiting to run after such
-// waits fell from 0.35 s to about 0.20 s in a 3 s trace, and checkouts/s
-// rose in five of seven alternating pairs (docs/performance.md, eighth
-// round).
+// 32 workers, the writer's time spent waiting to run after such waits
+// fell from 343 ms to 219 ms in a 3 s trace, and checkouts/s rose in
+// seven of ten alternating pairs (docs/performance.md, eighth round).
 //
 // A process that opened a SQLite connection some other way before (the
 // library is then initialised) keeps SQLite's default; the error says so

@@ -88,6 +88,19 @@ func TestLoadtestCheckout(t *testing.T) {
 					t.Errorf("report without the writer:\n%s", b.String())
 				}
 			}
+			// The store's CPU time comes from its metrics on both engines;
+			// on PostgreSQL the report says the database server's is not
+			// in it.
+			if cpu := r.CPU; cpu == nil || !cpu.StoreKnown || cpu.Store <= 0 || !cpu.GeneratorKnown || cpu.Generator <= 0 {
+				t.Errorf("CPU stats %+v", cpu)
+			} else {
+				var b strings.Builder
+				r.WriteText(&b)
+				notCounted := strings.Contains(b.String(), "store (its database server not counted) ")
+				if !strings.Contains(b.String(), "ms of the store's and ") || notCounted != (dialect == db.Postgres) {
+					t.Errorf("report's CPU line on %s:\n%s", dialect, b.String())
+				}
+			}
 		})
 	}
 }

@@ -109,6 +109,7 @@ func (f *fakeShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		fmt.Fprintf(w, "# HELP mistore_db_group_commits_total Commits.\nmistore_db_group_commits_total %d\n", 10*n)
 		fmt.Fprintf(w, "mistore_db_group_committed_transactions_total %d\nmistore_db_writer_busy_seconds_total %g\n", 63*n, 0.25*float64(n))
+		fmt.Fprintf(w, "process_cpu_seconds_total %g\n", 0.5*float64(n))
 	default:
 		f.problem("unexpected %s %s", r.Method, path)
 		http.NotFound(w, r)
@@ -242,8 +243,11 @@ func TestRunCheckoutSellsOut(t *testing.T) {
 	if w := r.Writer; w == nil || w.Commits != 10 || w.Transactions != 63 || w.Busy != 250*time.Millisecond || w.Elapsed < time.Second {
 		t.Errorf("writer stats %+v, want 10 commits and 63 transactions in 250 ms over the run", w)
 	}
+	if c := r.CPU; c == nil || !c.StoreKnown || c.Store != 500*time.Millisecond || !c.GeneratorKnown || c.Generator <= 0 {
+		t.Errorf("CPU stats %+v, want the store's 0.5 s and the generator's own", c)
+	}
 	for _, want := range []string{"cart ", "add ", "checkout ", "pay ", "paid-wait ", "7 orders placed, 7 paid", "complete checkouts/s", "409:",
-		"(6.3 a commit)", "; 9.0 write transactions a complete checkout"} {
+		"(6.3 a commit)", "; 9.0 write transactions a complete checkout", "store 0.50 s (", "71.43 ms of the store's and "} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}

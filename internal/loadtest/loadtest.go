@@ -257,9 +257,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 		}
 	}
-	wBefore := readWriter(ctx, client, o.Targets)
+	storeBefore, genBefore := readStore(ctx, client, o.Targets), readGenerator()
 	r := runLoad(ctx, o, sc, send, eps, plan)
-	r.Writer = writerStats(wBefore, readWriter(context.WithoutCancel(ctx), client, o.Targets))
+	genAfter := readGenerator()
+	storeAfter := readStore(context.WithoutCancel(ctx), client, o.Targets)
+	r.Writer = writerStats(storeBefore, storeAfter)
+	r.CPU = cpuStats(storeBefore, storeAfter, genBefore, genAfter)
 	r.Products, r.Categories, r.SearchTerms = len(cat.slugs), len(cat.categories), len(cat.terms)
 	if plan != nil && o.StockDB != nil {
 		// The run's own context may be cancelled (an interrupted run still

@@ -77,6 +77,10 @@ type Report struct {
 	// its /metrics page; nil when no target exports its counters (a store
 	// on PostgreSQL) and for the flashsale scenario.
 	Writer *WriterStats
+	// CPU is the processor time the store and the load generator used
+	// during the load; nil when neither is known, and for the flashsale
+	// scenario.
+	CPU *CPUStats
 
 	// flashClaimIDs carries the ids of the claims answered 201 from the
 	// run to the database check.
@@ -167,12 +171,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	if f := r.FlashSale; f != nil {
 		writeFlashSale(&b, f)
 	}
+	var checkouts uint64
+	if r.Checkout != nil {
+		checkouts = r.Checkout.Paid
+	}
+	if r.Writer != nil || r.CPU != nil {
+		b.WriteString("\n")
+	}
 	if r.Writer != nil {
-		var checkouts uint64
-		if r.Checkout != nil {
-			checkouts = r.Checkout.Paid
-		}
 		writeWriter(&b, r.Writer, checkouts)
+	}
+	if r.CPU != nil {
+		writeCPU(&b, r.CPU, checkouts, r.Writer != nil)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write load test report: %w", err)

@@ -23,87 +23,112 @@ type WriterStats struct {
 	Busy, Elapsed time.Duration
 }
 
-// writerMetrics names the counters WriterStats is made of.
-var writerMetrics = [...]string{
+// storeMetrics names the counters a run reads off each target's
+// /metrics page before and after the load: the SQLite writer's three,
+// which WriterStats is made of, then the process's CPU time, which
+// Prometheus's process collector exports.
+var storeMetrics = [...]string{
 	"mistore_db_group_commits_total",
 	"mistore_db_group_committed_transactions_total",
 	"mistore_db_writer_busy_seconds_total",
+	"process_cpu_seconds_total",
 }
 
-// writerReading is one reading of writerMetrics, added up over targets.
-type writerReading struct {
-	values [len(writerMetrics)]float64
+// The counters' places in storeMetrics: the writer's first, then the CPU.
+const (
+	writerCounters = 3
+	cpuCounter     = 3
+)
+
+// storeReading is one reading of storeMetrics, each added up over the
+// targets that export it.
+type storeReading struct {
+	values [len(storeMetrics)]float64
 	at     time.Time
-	// found is false when no target exports the counters: a store on
-	// PostgreSQL, or one whose metrics cannot be read.
-	found bool
+	// writer is false when no target exports all the writer's counters: a
+	// store on PostgreSQL, or one whose metrics cannot be read; cpu when
+	// none exports its CPU time.
+	writer, cpu bool
 }
 
-// readWriter reads the writer's counters of every target. A target
-// without them adds nothing; the reading is only informative, so it
-// never fails the run.
-func readWriter(ctx context.Context, client *http.Client, targets []string) writerReading {
-	r := writerReading{at: time.Now()}
+// readStore reads the counters of every target. A target without them
+// adds nothing; the reading is only informative, so it never fails the
+// run.
+func readStore(ctx context.Context, client *http.Client, targets []string) storeReading {
+	r := storeReading{at: time.Now()}
 	for _, t := range targets {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		values, ok := scrapeWriter(ctx, client, strings.TrimSuffix(t, "/")+"/metrics")
+		values, found := scrapeStore(ctx, client, strings.TrimSuffix(t, "/")+"/metrics")
 		cancel()
-		if !ok {
-			continue
+		if complete(found, 0, writerCounters) {
+			r.writer = true
+			for i := range writerCounters {
+				r.values[i] += values[i]
+			}
 		}
-		r.found = true
-		for i, v := range values {
-			r.values[i] += v
+		if complete(found, cpuCounter, cpuCounter+1) {
+			r.cpu = true
+			r.values[cpuCounter] += values[cpuCounter]
 		}
 	}
 	return r
 }
 
-// scrapeWriter reads writerMetrics off a Prometheus text page.
-func scrapeWriter(ctx context.Context, client *http.Client, url string) (values [len(writerMetrics)]float64, ok bool) {
+// complete reports whether found has every counter from..to-1.
+func complete(found uint, from, to int) bool {
+	mask := uint(1)<<to - uint(1)<<from
+	return found&mask == mask
+}
+
+// scrapeStore reads storeMetrics off a Prometheus text page.
+func scrapeStore(ctx context.Context, client *http.Client, url string) (values [len(storeMetrics)]float64, found uint) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return values, false
+		return values, 0
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return values, false
+		return values, 0
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return values, false
+		return values, 0
 	}
-	return parseWriter(bufio.NewScanner(resp.Body))
+	return parseStore(bufio.NewScanner(resp.Body))
 }
 
-// parseWriter finds writerMetrics among the lines of a Prometheus text
-// page ("name value", comments starting with #); ok only if all are there.
-func parseWriter(sc *bufio.Scanner) (values [len(writerMetrics)]float64, ok bool) {
-	seen := 0
+// parseStore finds storeMetrics among the lines of a Prometheus text page
+// ("name value", comments starting with #). found has bit i set for each
+// storeMetrics[i] found; a value that is not a number, or a page that
+// cannot be read to its end, finds nothing.
+func parseStore(sc *bufio.Scanner) (values [len(storeMetrics)]float64, found uint) {
 	for sc.Scan() {
-		name, value, found := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		if !found || strings.HasPrefix(name, "#") {
+		name, value, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		if !ok || strings.HasPrefix(name, "#") {
 			continue
 		}
-		for i, m := range writerMetrics {
+		for i, m := range storeMetrics {
 			if name != m {
 				continue
 			}
 			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			if err != nil {
-				return values, false
+				return values, 0
 			}
 			values[i] = v
-			seen |= 1 << i
+			found |= 1 << i
 		}
 	}
-	return values, sc.Err() == nil && seen == 1<<len(writerMetrics)-1
+	if sc.Err() != nil {
+		return values, 0
+	}
+	return values, found
 }
 
 // writerStats is what happened between two readings; nil unless both
 // found the counters.
-func writerStats(before, after writerReading) *WriterStats {
-	if !before.found || !after.found {
+func writerStats(before, after storeReading) *WriterStats {
+	if !before.writer || !after.writer {
 		return nil
 	}
 	delta := func(i int) float64 { return max(after.values[i]-before.values[i], 0) }
@@ -122,7 +147,7 @@ func writeWriter(b *strings.Builder, ws *WriterStats, checkouts uint64) {
 	if secs <= 0 {
 		return
 	}
-	fmt.Fprintf(b, "\nSQLite writer: %.0f write transactions/s in %.0f commits/s", float64(ws.Transactions)/secs, float64(ws.Commits)/secs)
+	fmt.Fprintf(b, "SQLite writer: %.0f write transactions/s in %.0f commits/s", float64(ws.Transactions)/secs, float64(ws.Commits)/secs)
 	if ws.Commits > 0 {
 		fmt.Fprintf(b, " (%.1f a commit)", float64(ws.Transactions)/float64(ws.Commits))
 	}
@@ -132,3 +157,84 @@ func writeWriter(b *strings.Builder, ws *WriterStats, checkouts uint64) {
 	}
 	b.WriteString("\n")
 }
+
+// CPUStats is the processor time the run's two sides used during the
+// load. Per complete checkout it says what a machine must give for a
+// rate, which a rate measured on a shared machine does not.
+type CPUStats struct {
+	// Store adds up the targets' processes (not a database server running
+	// in processes of its own, such as PostgreSQL); StoreKnown is false
+	// when no target exports process_cpu_seconds_total.
+	Store      time.Duration
+	StoreKnown bool
+	// Generator is this process, the load generator; GeneratorKnown is
+	// false where the system does not tell.
+	Generator      time.Duration
+	GeneratorKnown bool
+	// Elapsed is the time the figures cover.
+	Elapsed time.Duration
+}
+
+// generatorReading is the load generator's own CPU time at a moment.
+type generatorReading struct {
+	cpu   time.Duration
+	known bool
+}
+
+func readGenerator() generatorReading {
+	cpu, ok := processCPU()
+	return generatorReading{cpu: cpu, known: ok}
+}
+
+// cpuStats is the CPU used between two readings of each side; nil when
+// neither side's is known.
+func cpuStats(before, after storeReading, genBefore, genAfter generatorReading) *CPUStats {
+	c := &CPUStats{Elapsed: after.at.Sub(before.at)}
+	if before.cpu && after.cpu {
+		c.StoreKnown = true
+		c.Store = time.Duration(max(after.values[cpuCounter]-before.values[cpuCounter], 0) * float64(time.Second))
+	}
+	if genBefore.known && genAfter.known {
+		c.GeneratorKnown = true
+		c.Generator = max(genAfter.cpu-genBefore.cpu, 0)
+	}
+	if !c.StoreKnown && !c.GeneratorKnown {
+		return nil
+	}
+	return c
+}
+
+// writeCPU reports c; checkouts, when above zero, are the run's complete
+// checkouts, to give what each cost. withDatabase says that the store
+// keeps its data inside its own process (SQLite), so that its figure is
+// the whole server side.
+func writeCPU(b *strings.Builder, c *CPUStats, checkouts uint64, withDatabase bool) {
+	secs := c.Elapsed.Seconds()
+	if secs <= 0 {
+		return
+	}
+	var parts, each []string
+	if c.StoreKnown {
+		who := "store"
+		if !withDatabase {
+			who = "store (its database server not counted)"
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f s (%.2f cores)", who, c.Store.Seconds(), c.Store.Seconds()/secs))
+		if checkouts > 0 {
+			each = append(each, fmt.Sprintf("%.2f ms of the store's", ms(c.Store)/float64(checkouts)))
+		}
+	}
+	if c.GeneratorKnown {
+		parts = append(parts, fmt.Sprintf("load generator %.2f s (%.2f cores)", c.Generator.Seconds(), c.Generator.Seconds()/secs))
+		if checkouts > 0 {
+			each = append(each, fmt.Sprintf("%.2f ms of the generator's", ms(c.Generator)/float64(checkouts)))
+		}
+	}
+	fmt.Fprintf(b, "CPU in %.1f s: %s", secs, strings.Join(parts, ", "))
+	if len(each) > 0 {
+		fmt.Fprintf(b, "; a complete checkout took %s", strings.Join(each, " and "))
+	}
+	b.WriteString("\n")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

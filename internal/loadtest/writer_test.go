@@ -7,35 +7,41 @@ import (
 	"time"
 )
 
-func TestParseWriter(t *testing.T) {
+func TestParseStore(t *testing.T) {
 	page := `# HELP mistore_db_group_commits_total Commits of SQLite's writer.
 # TYPE mistore_db_group_commits_total counter
 mistore_db_group_commits_total 564
 mistore_db_group_committed_transactions_total 3313
 mistore_db_group_commits_total_other 7
 mistore_db_writer_busy_seconds_total 9.4
+process_cpu_seconds_total 27.5
 go_goroutines 12
 `
-	values, ok := parseWriter(bufio.NewScanner(strings.NewReader(page)))
-	if !ok || values != [3]float64{564, 3313, 9.4} {
-		t.Errorf("parsed %v, %v", values, ok)
+	values, found := parseStore(bufio.NewScanner(strings.NewReader(page)))
+	if found != 0b1111 || values != [4]float64{564, 3313, 9.4, 27.5} {
+		t.Errorf("parsed %v, found %b", values, found)
 	}
-	for name, bad := range map[string]string{
-		"one missing":  "mistore_db_group_commits_total 1\nmistore_db_writer_busy_seconds_total 2\n",
-		"not a number": strings.Replace(page, "3313", "many", 1),
-		"empty":        "",
-		"postgres":     "go_goroutines 12\nmistore_http_requests_total 5\n",
+	for name, c := range map[string]struct {
+		page         string
+		writer, cpus bool
+	}{
+		"one missing":  {"mistore_db_group_commits_total 1\nmistore_db_writer_busy_seconds_total 2\nprocess_cpu_seconds_total 3\n", false, true},
+		"not a number": {strings.Replace(page, "3313", "many", 1), false, false},
+		"empty":        {"", false, false},
+		"postgres":     {"go_goroutines 12\nprocess_cpu_seconds_total 1.5\nmistore_http_requests_total 5\n", false, true},
+		"no process":   {strings.Replace(page, "process_cpu_seconds_total 27.5\n", "", 1), true, false},
 	} {
-		if _, ok := parseWriter(bufio.NewScanner(strings.NewReader(bad))); ok {
-			t.Errorf("%s: parsed as complete", name)
+		_, found := parseStore(bufio.NewScanner(strings.NewReader(c.page)))
+		if complete(found, 0, writerCounters) != c.writer || complete(found, cpuCounter, cpuCounter+1) != c.cpus {
+			t.Errorf("%s: found %b, want writer %v, CPU %v", name, found, c.writer, c.cpus)
 		}
 	}
 }
 
 func TestWriterStatsReport(t *testing.T) {
 	at := time.Now()
-	before := writerReading{values: [3]float64{100, 500, 1}, at: at, found: true}
-	after := writerReading{values: [3]float64{664, 3813, 10.4}, at: at.Add(10 * time.Second), found: true}
+	before := storeReading{values: [4]float64{100, 500, 1, 0}, at: at, writer: true}
+	after := storeReading{values: [4]float64{664, 3813, 10.4, 0}, at: at.Add(10 * time.Second), writer: true}
 	ws := writerStats(before, after)
 	if ws == nil || ws.Commits != 564 || ws.Transactions != 3313 || ws.Busy != 9400*time.Millisecond || ws.Elapsed != 10*time.Second {
 		t.Fatalf("stats %+v", ws)
@@ -46,24 +52,55 @@ func TestWriterStatsReport(t *testing.T) {
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("report %q lacks %q", b.String(), want)
 	}
-	if writerStats(before, writerReading{at: at}) != nil || writerStats(writerReading{}, after) != nil {
+	if writerStats(before, storeReading{at: at}) != nil || writerStats(storeReading{}, after) != nil {
 		t.Error("stats from a reading without the counters")
 	}
 }
 
-// FuzzParseWriter: any page parses without panicking, and a page is
-// complete only if it names every counter.
-func FuzzParseWriter(f *testing.F) {
-	f.Add("mistore_db_group_commits_total 1\nmistore_db_group_committed_transactions_total 2\nmistore_db_writer_busy_seconds_total 3\n")
+func TestCPUStatsReport(t *testing.T) {
+	at := time.Now()
+	before := storeReading{values: [4]float64{0, 0, 0, 12.5}, at: at, cpu: true}
+	after := storeReading{values: [4]float64{0, 0, 0, 39.5}, at: at.Add(20 * time.Second), cpu: true}
+	gen0 := generatorReading{cpu: 3 * time.Second, known: true}
+	gen1 := generatorReading{cpu: 8400 * time.Millisecond, known: true}
+	c := cpuStats(before, after, gen0, gen1)
+	if c == nil || !c.StoreKnown || c.Store != 27*time.Second || !c.GeneratorKnown || c.Generator != 5400*time.Millisecond || c.Elapsed != 20*time.Second {
+		t.Fatalf("stats %+v", c)
+	}
+	for _, tc := range []struct {
+		withDB bool
+		want   string
+	}{
+		{true, "CPU in 20.0 s: store 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores); a complete checkout took 1.80 ms of the store's and 0.36 ms of the generator's\n"},
+		{false, "CPU in 20.0 s: store (its database server not counted) 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores); a complete checkout took 1.80 ms of the store's and 0.36 ms of the generator's\n"},
+	} {
+		var b strings.Builder
+		writeCPU(&b, c, 15000, tc.withDB)
+		if b.String() != tc.want {
+			t.Errorf("report\n%q, want\n%q", b.String(), tc.want)
+		}
+	}
+	if cpuStats(storeReading{at: at}, storeReading{at: at.Add(time.Second)}, generatorReading{}, gen1) != nil {
+		t.Error("stats with neither side known")
+	}
+	if c := cpuStats(storeReading{at: at}, storeReading{at: at.Add(time.Second)}, gen0, gen1); c == nil || c.StoreKnown || !c.GeneratorKnown {
+		t.Errorf("generator only: %+v", c)
+	}
+	if g := readGenerator(); !g.known || g.cpu <= 0 {
+		t.Errorf("this process's CPU time: %+v", g)
+	}
+}
+
+// FuzzParseStore: any page parses without panicking, and a counter is
+// found only if the page names it.
+func FuzzParseStore(f *testing.F) {
+	f.Add("mistore_db_group_commits_total 1\nmistore_db_group_committed_transactions_total 2\nmistore_db_writer_busy_seconds_total 3\nprocess_cpu_seconds_total 4\n")
 	f.Add("# comment\n\n  x 1")
 	f.Fuzz(func(t *testing.T, page string) {
-		_, ok := parseWriter(bufio.NewScanner(strings.NewReader(page)))
-		if !ok {
-			return
-		}
-		for _, m := range writerMetrics {
-			if !strings.Contains(page, m) {
-				t.Fatalf("complete without %s: %q", m, page)
+		_, found := parseStore(bufio.NewScanner(strings.NewReader(page)))
+		for i, m := range storeMetrics {
+			if found&(1<<i) != 0 && !strings.Contains(page, m) {
+				t.Fatalf("found %s in %q", m, page)
 			}
 		}
 	})

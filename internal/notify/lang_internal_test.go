@@ -3,6 +3,7 @@ package notify
 import (
 	htmltemplate "html/template"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -43,4 +44,26 @@ func FuzzFillPlaceholders(f *testing.F) {
 			t.Fatalf("fillPlaceholders(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// Render remembers how long the bodies were, to size the next ones' buffers.
+func TestRenderRemembersSizes(t *testing.T) {
+	b, err := ParseBodies("sizes", "Hello {{.}}", "<p>Hello {{.}}</p>", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, html, err := b.Render(nil, "sizes", "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.textSize.Load() != int64(len(text)) || b.htmlSize.Load() != int64(len(html)) {
+		t.Errorf("sizes %d and %d after bodies of %d and %d bytes", b.textSize.Load(), b.htmlSize.Load(), len(text), len(html))
+	}
+	var last atomic.Int64
+	for _, c := range []struct{ last, want int64 }{{0, 0}, {800, 900}, {1 << 30, 256 << 10}} {
+		last.Store(c.last)
+		if got := sizeHint(&last); got != int(c.want) {
+			t.Errorf("sizeHint(%d) = %d, want %d", c.last, got, c.want)
+		}
+	}
 }

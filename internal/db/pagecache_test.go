@@ -2,8 +2,13 @@ package db
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
+
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // The store's SQLite connections take their pages from the slab: opening
@@ -32,4 +37,19 @@ func TestPageCacheSlab(t *testing.T) {
 	if used < 50 {
 		t.Fatalf("%d slab slots in use, want at least the table's 50 pages", used)
 	}
+}
+
+// pageCacheSlotsInUse is how many slots of the slab hold a page now.
+func pageCacheSlotsInUse() (int64, error) {
+	tls := libc.NewTLS()
+	defer tls.Close()
+	out := libc.Xcalloc(tls, 2, 8)
+	if out == 0 {
+		return 0, fmt.Errorf("out of memory")
+	}
+	defer libc.Xfree(tls, out)
+	if rc := sqlite3.Xsqlite3_status64(tls, sqlite3.SQLITE_STATUS_PAGECACHE_USED, out, out+8, 0); rc != sqlite3.SQLITE_OK {
+		return 0, fmt.Errorf("sqlite3_status64: code %d", rc)
+	}
+	return int64(binary.NativeEndian.Uint64(libc.GoBytes(out, 8))), nil
 }

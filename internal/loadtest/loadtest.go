@@ -257,12 +257,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 		}
 	}
-	storeBefore, genBefore := readStore(ctx, client, o.Targets), readGenerator()
+	storeBefore, genBefore, machineBefore := readStore(ctx, client, o.Targets), readGenerator(), readMachine()
 	r := runLoad(ctx, o, sc, send, eps, plan)
-	genAfter := readGenerator()
+	genAfter, machineAfter := readGenerator(), readMachine()
 	storeAfter := readStore(context.WithoutCancel(ctx), client, o.Targets)
 	r.Writer = writerStats(storeBefore, storeAfter)
-	r.CPU = cpuStats(storeBefore, storeAfter, genBefore, genAfter)
+	r.CPU = cpuStats(storeBefore, storeAfter, genBefore, genAfter, machineBefore, machineAfter)
 	r.Products, r.Categories, r.SearchTerms = len(cat.slugs), len(cat.categories), len(cat.terms)
 	if plan != nil && o.StockDB != nil {
 		// The run's own context may be cancelled (an interrupted run still

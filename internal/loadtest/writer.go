@@ -171,6 +171,15 @@ type CPUStats struct {
 	// false where the system does not tell.
 	Generator      time.Duration
 	GeneratorKnown bool
+	// Machine is the busy processor time of the machine the load
+	// generator runs on, every process and the kernel included, and
+	// MachineShare its share of all that machine's processor time;
+	// MachineKnown is false off Linux. When the store and its database
+	// server share the machine, it is what the whole run cost, with
+	// whatever else ran there.
+	Machine      time.Duration
+	MachineShare float64
+	MachineKnown bool
 	// Elapsed is the time the figures cover.
 	Elapsed time.Duration
 }
@@ -186,10 +195,11 @@ func readGenerator() generatorReading {
 	return generatorReading{cpu: cpu, known: ok}
 }
 
-// cpuStats is the CPU used between two readings of each side; nil when
-// neither side's is known.
-func cpuStats(before, after storeReading, genBefore, genAfter generatorReading) *CPUStats {
+// cpuStats is the CPU used between two readings of each side and of the
+// machine; nil when none is known.
+func cpuStats(before, after storeReading, genBefore, genAfter generatorReading, mBefore, mAfter machineReading) *CPUStats {
 	c := &CPUStats{Elapsed: after.at.Sub(before.at)}
+	c.Machine, c.MachineShare, c.MachineKnown = mAfter.since(mBefore)
 	if before.cpu && after.cpu {
 		c.StoreKnown = true
 		c.Store = time.Duration(max(after.values[cpuCounter]-before.values[cpuCounter], 0) * float64(time.Second))
@@ -198,7 +208,7 @@ func cpuStats(before, after storeReading, genBefore, genAfter generatorReading) 
 		c.GeneratorKnown = true
 		c.Generator = max(genAfter.cpu-genBefore.cpu, 0)
 	}
-	if !c.StoreKnown && !c.GeneratorKnown {
+	if !c.StoreKnown && !c.GeneratorKnown && !c.MachineKnown {
 		return nil
 	}
 	return c
@@ -230,11 +240,26 @@ func writeCPU(b *strings.Builder, c *CPUStats, checkouts uint64, withDatabase bo
 			each = append(each, fmt.Sprintf("%.2f ms of the generator's", ms(c.Generator)/float64(checkouts)))
 		}
 	}
+	if c.MachineKnown {
+		parts = append(parts, fmt.Sprintf("this machine %.0f%% busy", 100*c.MachineShare))
+		if checkouts > 0 {
+			each = append(each, fmt.Sprintf("%.2f ms of this machine's", ms(c.Machine)/float64(checkouts)))
+		}
+	}
 	fmt.Fprintf(b, "CPU in %.1f s: %s", secs, strings.Join(parts, ", "))
 	if len(each) > 0 {
-		fmt.Fprintf(b, "; a complete checkout took %s", strings.Join(each, " and "))
+		fmt.Fprintf(b, "; a complete checkout took %s", joinList(each))
 	}
 	b.WriteString("\n")
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// joinList joins items as a sentence lists them: "a", "a and b", "a, b
+// and c".
+func joinList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}

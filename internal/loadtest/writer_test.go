@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -63,16 +64,19 @@ func TestCPUStatsReport(t *testing.T) {
 	after := storeReading{values: [4]float64{0, 0, 0, 39.5}, at: at.Add(20 * time.Second), cpu: true}
 	gen0 := generatorReading{cpu: 3 * time.Second, known: true}
 	gen1 := generatorReading{cpu: 8400 * time.Millisecond, known: true}
-	c := cpuStats(before, after, gen0, gen1)
-	if c == nil || !c.StoreKnown || c.Store != 27*time.Second || !c.GeneratorKnown || c.Generator != 5400*time.Millisecond || c.Elapsed != 20*time.Second {
+	m0 := machineReading{busy: 10000, total: 40000, known: true}
+	m1 := machineReading{busy: 13300, total: 44000, known: true}
+	c := cpuStats(before, after, gen0, gen1, m0, m1)
+	if c == nil || !c.StoreKnown || c.Store != 27*time.Second || !c.GeneratorKnown || c.Generator != 5400*time.Millisecond || c.Elapsed != 20*time.Second ||
+		!c.MachineKnown || c.Machine != 33*time.Second || c.MachineShare != 33.0/40 {
 		t.Fatalf("stats %+v", c)
 	}
 	for _, tc := range []struct {
 		withDB bool
 		want   string
 	}{
-		{true, "CPU in 20.0 s: store 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores); a complete checkout took 1.80 ms of the store's and 0.36 ms of the generator's\n"},
-		{false, "CPU in 20.0 s: store (its database server not counted) 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores); a complete checkout took 1.80 ms of the store's and 0.36 ms of the generator's\n"},
+		{true, "CPU in 20.0 s: store 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores), this machine 82% busy; a complete checkout took 1.80 ms of the store's, 0.36 ms of the generator's and 2.20 ms of this machine's\n"},
+		{false, "CPU in 20.0 s: store (its database server not counted) 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores), this machine 82% busy; a complete checkout took 1.80 ms of the store's, 0.36 ms of the generator's and 2.20 ms of this machine's\n"},
 	} {
 		var b strings.Builder
 		writeCPU(&b, c, 15000, tc.withDB)
@@ -80,10 +84,10 @@ func TestCPUStatsReport(t *testing.T) {
 			t.Errorf("report\n%q, want\n%q", b.String(), tc.want)
 		}
 	}
-	if cpuStats(storeReading{at: at}, storeReading{at: at.Add(time.Second)}, generatorReading{}, gen1) != nil {
-		t.Error("stats with neither side known")
+	if cpuStats(storeReading{at: at}, storeReading{at: at.Add(time.Second)}, generatorReading{}, gen1, machineReading{}, m1) != nil {
+		t.Error("stats with nothing known")
 	}
-	if c := cpuStats(storeReading{at: at}, storeReading{at: at.Add(time.Second)}, gen0, gen1); c == nil || c.StoreKnown || !c.GeneratorKnown {
+	if c := cpuStats(storeReading{at: at}, storeReading{at: at.Add(time.Second)}, gen0, gen1, m0, machineReading{}); c == nil || c.StoreKnown || !c.GeneratorKnown || c.MachineKnown {
 		t.Errorf("generator only: %+v", c)
 	}
 	if g := readGenerator(); !g.known || g.cpu <= 0 {
@@ -102,6 +106,62 @@ func FuzzParseStore(f *testing.F) {
 			if found&(1<<i) != 0 && !strings.Contains(page, m) {
 				t.Fatalf("found %s in %q", m, page)
 			}
+		}
+	})
+}
+
+func TestParseProcStat(t *testing.T) {
+	page := "cpu  1000 20 300 5000 40 5 6 7 0 0\ncpu0 500 10 150 2500 20 2 3 3 0 0\nintr 12345\n"
+	m := parseProcStat(strings.NewReader(page))
+	// busy: user 1000 + nice 20 + system 300 + irq 5 + softirq 6; total
+	// adds idle 5000, iowait 40 and steal 7; in hundredths of a second.
+	if !m.known || m.busy != 1331 || m.total != 6378 {
+		t.Errorf("parsed %+v", m)
+	}
+	for name, bad := range map[string]string{
+		"empty":     "",
+		"cpus only": "cpu0 1 2 3 4 5 6 7 8\n",
+		"short":     "cpu 1 2 3\n",
+		"negative":  "cpu 1 2 3 4 5 6 7 -8\n",
+		"text":      "cpu 1 2 x 4 5 6 7 8\n",
+	} {
+		if m := parseProcStat(strings.NewReader(bad)); m.known {
+			t.Errorf("%s: parsed as %+v", name, m)
+		}
+	}
+	if m := readMachine(); runtime.GOOS == "linux" && (!m.known || m.total <= 0) {
+		t.Errorf("this machine's /proc/stat: %+v", m)
+	}
+	earlier := machineReading{busy: 100, total: 400, known: true}
+	for _, c := range []struct {
+		later machineReading
+		ok    bool
+	}{
+		{machineReading{busy: 150, total: 500, known: true}, true},
+		{machineReading{busy: 150, total: 400, known: true}, false}, // no time passed
+		{machineReading{busy: 150, total: 500}, false},
+		{machineReading{busy: 1 << 53, total: 1 << 54, known: true}, false},
+	} {
+		busy, share, ok := c.later.since(earlier)
+		if ok != c.ok || (ok && (busy != 500*time.Millisecond || share != 0.5)) {
+			t.Errorf("%+v since %+v = %v, %v, %v", c.later, earlier, busy, share, ok)
+		}
+	}
+}
+
+// FuzzParseProcStat: any text parses without panicking; what it finds is
+// never negative, nor busier than the total, and the time since a
+// reading of nothing is never negative either.
+func FuzzParseProcStat(f *testing.F) {
+	f.Add("cpu  1000 20 300 5000 40 5 6 7 0 0\n")
+	f.Add("cpu 9223372036854775807 1 1 1 1 1 1 1\n")
+	f.Fuzz(func(t *testing.T, page string) {
+		m := parseProcStat(strings.NewReader(page))
+		if m.known && (m.busy < 0 || m.total < m.busy) {
+			t.Fatalf("%q: %+v", page, m)
+		}
+		if busy, share, ok := m.since(machineReading{known: true}); ok && (busy < 0 || share < 0 || share > 1) {
+			t.Fatalf("%q: %v, %v since nothing", page, busy, share)
 		}
 	})
 }

@@ -2,7 +2,5 @@
 
 package loadtest
 
-import "time"
-
-// processCPU is unknown on systems without getrusage.
-func processCPU() (time.Duration, bool) { return 0, false }
+// readGenerator knows nothing on systems without getrusage.
+func readGenerator() generatorReading { return generatorReading{} }

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// processCPU is the CPU time, user and system, this process has used.
-func processCPU() (time.Duration, bool) {
+// readGenerator reads this process's CPU time, user and system.
+func readGenerator() generatorReading {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, false
+		return generatorReading{}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+	return generatorReading{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), known: true}
 }

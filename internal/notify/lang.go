@@ -220,22 +220,35 @@ func fillPlaceholders(s string, values []string) string {
 			break
 		}
 		rest := s[open+len(placeholderOpen):]
-		end := strings.Index(rest, placeholderClose)
-		i, err := strconv.Atoi(rest[:max(end, 0)])
-		if end < 0 || err != nil || i < 0 || i >= len(values) || rest[:end] != strconv.Itoa(i) {
+		if i, size, ok := placeholderAt(rest, len(values)); ok {
+			b.WriteString(s[:open])
+			b.WriteString(values[i])
+			s = rest[size:]
+		} else {
 			b.WriteString(s[:open+len(placeholderOpen)])
 			s = rest
-			continue
 		}
-		b.WriteString(s[:open])
-		b.WriteString(values[i])
-		s = rest[end+len(placeholderClose):]
 	}
 	if b.Len() == 0 {
 		return s
 	}
 	b.WriteString(s)
 	return b.String()
+}
+
+// placeholderAt reads what follows a placeholder's opening mark at the
+// start of rest: an index below n, written as placeholder writes it, and
+// the closing mark. It returns the index and how many bytes the two take.
+func placeholderAt(rest string, n int) (i, size int, ok bool) {
+	digits, _, found := strings.Cut(rest, placeholderClose)
+	if !found {
+		return 0, 0, false
+	}
+	i, err := strconv.Atoi(digits)
+	if err != nil || i < 0 || i >= n || digits != strconv.Itoa(i) {
+		return 0, 0, false
+	}
+	return i, len(digits) + len(placeholderClose), true
 }
 
 // escapeHTML escapes s as html/template escapes text, '+' included.

@@ -1,6 +1,0 @@
-//go:build !linux
-
-package loadtest
-
-// readMachine knows nothing outside Linux.
-func readMachine() machineReading { return machineReading{} }

@@ -741,6 +741,9 @@ func (im *importer) checkOwnership(ctx context.Context, tx db.Querier, products 
 }
 
 func (im *importer) write(ctx context.Context, tx db.Querier, p *importProduct, now time.Time) error {
+	if err := im.keepAbsent(ctx, tx, p); err != nil {
+		return fmt.Errorf("import %s: %w", p.slug, err)
+	}
 	specs, _ := json.Marshal(nonNil(p.specs))
 	var id int64
 	var limit any
@@ -793,6 +796,71 @@ func (im *importer) write(ctx context.Context, tx db.Querier, p *importProduct, 
 				id, mk, r.Name, r.URL, pos); err != nil {
 				return fmt.Errorf("import %s: reseller %s in %s: %w", p.slug, r.Name, mk, err)
 			}
+		}
+	}
+	return nil
+}
+
+// keepAbsent gives p and its variants what the store has for every
+// optional column the header lacks, so that, as the format promises, only
+// a column the file has replaces what the store had: a file of slugs, SKUs
+// and prices changes prices and keeps every description. A product or
+// variant the store does not have yet keeps the empty value.
+func (im *importer) keepAbsent(ctx context.Context, tx db.Querier, p *importProduct) error {
+	if !im.has("description") || !im.has("specs") || !im.has("image") || !im.has("featured") || !im.has("purchase_limit") {
+		var description, specs, image string
+		var featured bool
+		var limit int
+		err := tx.QueryRowContext(ctx, `SELECT description, specs, image, featured, coalesce(purchase_limit, 0)
+			FROM products WHERE slug = $1`, p.slug).Scan(&description, &specs, &image, &featured, &limit)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			if !im.has("description") {
+				p.description = description
+			}
+			if !im.has("specs") {
+				if err := json.Unmarshal([]byte(specs), &p.specs); err != nil {
+					return fmt.Errorf("stored specs: %w", err)
+				}
+			}
+			if !im.has("image") {
+				p.image = image
+			}
+			if !im.has("featured") {
+				p.featured = featured
+			}
+			if !im.has("purchase_limit") {
+				p.limit = limit
+			}
+		}
+	}
+	if im.has("variant") && im.has("options") && im.has("weight_g") {
+		return nil
+	}
+	for i := range p.variants {
+		v := &p.variants[i]
+		var name, options string
+		var weight int
+		err := tx.QueryRowContext(ctx, "SELECT name, options, weight_g FROM variants WHERE sku = $1", v.sku).Scan(&name, &options, &weight)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			continue
+		case err != nil:
+			return fmt.Errorf("variant %s: %w", v.sku, err)
+		}
+		if !im.has("variant") {
+			v.name = name
+		}
+		if !im.has("options") {
+			if err := json.Unmarshal([]byte(options), &v.options); err != nil {
+				return fmt.Errorf("variant %s: stored options: %w", v.sku, err)
+			}
+		}
+		if !im.has("weight_g") {
+			v.weightG = weight
 		}
 	}
 	return nil

@@ -246,3 +246,77 @@ func BenchmarkSearchUncached(b *testing.B) {
 		})
 	}
 }
+
+// TestImportKeepsWhatTheFileLeavesOut checks the format's promise that
+// only a column the header has replaces what the store had: a file of
+// prices alone changes prices and keeps descriptions, specs, images,
+// limits, variant names, options and weights, while a column that is
+// there but empty still clears.
+func TestImportKeepsWhatTheFileLeavesOut(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := staffCtx()
+		s := newService(t, d, time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+		if _, err := s.Import(ctx, strings.NewReader(testCSV)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Import(ctx, strings.NewReader("slug,name,category,purchase_limit,sku\nband-8,Mistore Band 8,wearables,4,MB8-BLK\n")); err != nil {
+			t.Fatal(err)
+		}
+		before, err := s.AdminProduct(ctx, "band-8")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		prices := "slug,name,category,sku,price_us\nband-8,Mistore Band 8,wearables,MB8-BLK,34.99\nband-8,,,MB8-BLU,34.99\n"
+		if _, err := s.Import(ctx, strings.NewReader(prices)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.AdminProduct(ctx, "band-8")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Description != "A light band, with a bright screen." || len(p.Specs) != 2 || p.Specs[1] != (catalog.Spec{Key: "Bluetooth", Value: "5.3"}) ||
+			p.Image != "band-black" || !p.Featured || p.PurchaseLimit != 4 {
+			t.Errorf("product after a prices-only import: %q %v %q featured=%v limit=%d", p.Description, p.Specs, p.Image, p.Featured, p.PurchaseLimit)
+		}
+		if len(p.Variants) != 2 {
+			t.Fatalf("variants %+v", p.Variants)
+		}
+		for i, v := range p.Variants {
+			was := before.Variants[i]
+			if v.Name != was.Name || v.WeightG != 40 || len(v.Options) != 1 || v.Options[0] != was.Options[0] {
+				t.Errorf("variant %s after a prices-only import: %q %v %d, was %q %v %d", v.SKU, v.Name, v.Options, v.WeightG, was.Name, was.Options, was.WeightG)
+			}
+			if v.Prices["us"].Amount != 3499 || v.Prices["cn"].Amount != 24900 {
+				t.Errorf("variant %s prices %v: the file's us price, the stored cn price", v.SKU, v.Prices)
+			}
+		}
+		view, err := s.Product(ctx, "us", "band-8")
+		if err != nil || view.Description != p.Description || view.Variants[0].Name != "Black" {
+			t.Errorf("storefront after a prices-only import: %v %q", err, view.Description)
+		}
+		// Search still finds the product by its description and options.
+		if list, err := s.List(ctx, "us", catalog.ListQuery{Q: "bright"}); err != nil || len(list.Products) != 1 {
+			t.Errorf("search by description after a prices-only import: %v %+v", err, list)
+		}
+
+		// Present and empty clears, as before.
+		clear := "slug,name,category,description,specs,featured,sku,variant,weight_g\nband-8,Mistore Band 8,wearables,,,,MB8-BLK,,\nband-8,,,,,,MB8-BLU,,\n"
+		if _, err := s.Import(ctx, strings.NewReader(clear)); err != nil {
+			t.Fatal(err)
+		}
+		p, _ = s.AdminProduct(ctx, "band-8")
+		if p.Description != "" || len(p.Specs) != 0 || p.Featured || p.Image != "band-black" || p.Variants[0].Name != "" || p.Variants[0].WeightG != 0 || len(p.Variants[0].Options) != 1 {
+			t.Errorf("after clearing columns: %q %v featured=%v image %q variant %+v", p.Description, p.Specs, p.Featured, p.Image, p.Variants[0])
+		}
+
+		// A new product in a file without the optional columns starts empty.
+		fresh := "slug,name,category,sku\ncable-1,Mistore Cable,accessories,MC1-WHT\n"
+		if _, err := s.Import(ctx, strings.NewReader(fresh)); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := s.AdminProduct(ctx, "cable-1"); err != nil || c.Description != "" || c.PurchaseLimit != 0 || len(c.Variants) != 1 || c.Variants[0].Name != "" {
+			t.Errorf("new product from a short file: %v %+v", err, c)
+		}
+	})
+}

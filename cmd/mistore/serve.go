@@ -171,6 +171,7 @@ func (m *Main) openServices(ctx context.Context) error {
 		m.feed.On(changefeed.Catalog, reload)
 		m.feed.On(changefeed.Stock, reload)
 		m.feed.On(changefeed.FlashSale, m.shop.flash.Changed)
+		m.feed.On(changefeed.Rates, m.shop.checkout.RatesChanged)
 		if err := m.Web.RegisterMetrics(m.feed); err != nil {
 			d.Close()
 			return err

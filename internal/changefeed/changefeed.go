@@ -1,7 +1,7 @@
 // Package changefeed tells every instance of the store that shares one
 // PostgreSQL database that staff changed something its in-process caches
 // hold: the catalog (prices, listings, certificates), stock levels set by
-// hand, a flash sale. A writer publishes a change with Publish inside the
+// hand, a flash sale, tax rates. A writer publishes a change with Publish inside the
 // transaction that makes it, so PostgreSQL delivers it (through
 // LISTEN/NOTIFY) exactly when the change commits and never for a change
 // that rolled back; each instance runs a Listener on a connection of its
@@ -49,6 +49,9 @@ const (
 	// FlashSale is a flash sale created or changed by staff; its key is
 	// the sale's id.
 	FlashSale Topic = "flashsale"
+	// Rates is a change of the tax rates or shipping methods that
+	// checkout prices orders with. Its key is empty.
+	Rates Topic = "rates"
 )
 
 // channelPrefix starts the notification channel's name; the rest is the

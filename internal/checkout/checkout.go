@@ -99,6 +99,8 @@ type Service struct {
 	now      func() time.Time
 	// placed counts the orders this process placed, for metrics.
 	placed atomic.Uint64
+	// rules are the markets' shipping methods and tax rates, in memory.
+	rules *rules
 }
 
 // SetClaims lets checkout sell flash-sale claim carts. Without it (a store
@@ -112,8 +114,14 @@ func NewService(d *db.DB, c *catalog.Service, carts Carts, orders *order.Service
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, catalog: c, carts: carts, orders: orders, provider: provider, now: now}
+	return &Service{db: d, catalog: c, carts: carts, orders: orders, provider: provider, now: now, rules: newRules(d, now)}
 }
+
+// RatesChanged tells the service that shipping methods or tax rates
+// changed, here (Admin.SetTaxRate) or in another instance (the
+// changefeed's checkout topic): checkouts priced from now on read them
+// afresh. It has the shape of a changefeed handler.
+func (s *Service) RatesChanged(context.Context, string) { s.rules.forget() }
 
 // Request is what a shopper sends to check out. It has no prices: the
 // store computes every amount.
@@ -157,10 +165,11 @@ func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]
 	if err != nil && !errors.Is(err, ErrNotSold) && !errors.Is(err, ErrEmptyCart) && !errors.Is(err, flashsale.ErrClaimExpired) {
 		return nil, err
 	}
-	rules, err := s.methods(ctx, s.db.Reader(), m.Code)
+	pr, err := s.rules.current(ctx)
 	if err != nil {
 		return nil, err
 	}
+	rules := pr.shippingMethods(m.Code)
 	var subtotal int64
 	weight := 0
 	for _, l := range priced {
@@ -282,39 +291,6 @@ func heldLine(m market.Market, it *catalog.Item, l inventory.Line, h *flashsale.
 	}, nil
 }
 
-func (s *Service) methods(ctx context.Context, q db.Querier, code string) ([]methodRule, error) {
-	rows, err := q.QueryContext(ctx, `SELECT code, name, kind, days, price, per_kg, coalesce(free_over, -1)
-		FROM shipping_methods WHERE market = $1 ORDER BY position, code`, code)
-	if err != nil {
-		return nil, fmt.Errorf("shipping methods of %s: %w", code, err)
-	}
-	defer rows.Close()
-	var out []methodRule
-	for rows.Next() {
-		var r methodRule
-		if err := rows.Scan(&r.code, &r.name, &r.kind, &r.days, &r.price, &r.perKg, &r.freeOver); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-// taxFor finds the rate for a destination: the region's, else the market's.
-func taxFor(ctx context.Context, q db.Querier, m market.Market, region string) (taxRule, error) {
-	t := taxRule{taxIncluded: m.TaxIncluded}
-	err := q.QueryRowContext(ctx, `SELECT name, rate_pcm, tax_shipping FROM tax_rates
-		WHERE market = $1 AND region IN ($2, '') ORDER BY region DESC LIMIT 1`, m.Code, region).Scan(&t.name, &t.ratePCM, &t.taxShipping)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, nil
-	}
-	if err != nil {
-		return t, fmt.Errorf("tax rate for %s %s: %w", m.Code, region, err)
-	}
-	t.found = true
-	return t, nil
-}
-
 // couponFor checks a coupon for a cart and returns it for pricing.
 func couponFor(ctx context.Context, q db.Querier, code string, m market.Market, subtotal int64, email string, now time.Time) (*coupon, error) {
 	var kind string
@@ -368,7 +344,7 @@ func couponFor(ctx context.Context, q db.Querier, code string, m market.Market, 
 func NormalizeCoupon(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
 
 // quote prices a checkout against q (a pool, or the placing transaction).
-func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, lines []inventory.Line, h *flashsale.Hold, req *Request) (*Quote, []pricedLine, error) {
+func (s *Service) quote(ctx context.Context, q db.Querier, pr *pricingRules, m market.Market, lines []inventory.Line, h *flashsale.Hold, req *Request) (*Quote, []pricedLine, error) {
 	email, err := NormalizeEmail(req.Email)
 	if err != nil {
 		return nil, nil, err
@@ -383,10 +359,7 @@ func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, line
 	if err != nil {
 		return nil, nil, err
 	}
-	rules, err := s.methods(ctx, q, m.Code)
-	if err != nil {
-		return nil, nil, err
-	}
+	rules := pr.shippingMethods(m.Code)
 	var ship *methodRule
 	for i := range rules {
 		if rules[i].code == req.ShippingMethod {
@@ -407,10 +380,7 @@ func (s *Service) quote(ctx context.Context, q db.Querier, m market.Market, line
 			return nil, nil, err
 		}
 	}
-	tax, err := taxFor(ctx, q, m, addr.Region)
-	if err != nil {
-		return nil, nil, err
-	}
+	tax := pr.taxFor(m, addr.Region)
 	t, priced, err := computeTotals(priced, c, *ship, tax)
 	if err != nil {
 		return nil, nil, err
@@ -437,7 +407,11 @@ func (s *Service) Quote(ctx context.Context, cartID, token string, req Request) 
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := s.quote(ctx, s.db.Reader(), m, lines, h, &req)
+	pr, err := s.rules.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, _, err := s.quote(ctx, s.db.Reader(), pr, m, lines, h, &req)
 	return q, err
 }
 
@@ -457,6 +431,12 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 		}
 	}()
 	if err := s.carts.Authorize(ctx, cartID, token); err != nil {
+		return nil, false, err
+	}
+	// Read before the transaction: a write transaction must not wait on
+	// the reader pool.
+	pr, err := s.rules.current(ctx)
+	if err != nil {
 		return nil, false, err
 	}
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
@@ -494,7 +474,7 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 		if err != nil {
 			return err
 		}
-		q, priced, err := s.quote(ctx, tx, m, lines, h, &req)
+		q, priced, err := s.quote(ctx, tx, pr, m, lines, h, &req)
 		if err != nil {
 			return err
 		}

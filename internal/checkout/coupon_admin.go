@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mistore/internal/audit"
+	"mistore/internal/changefeed"
 	"mistore/internal/db"
 	"mistore/internal/input"
 	"mistore/internal/money"
@@ -95,7 +96,15 @@ type Coupon struct {
 type Admin struct {
 	db  *db.DB
 	now func() time.Time
+	// ratesChanged is told of every tax rate set, after it commits.
+	ratesChanged changefeed.Handler
 }
+
+// OnRatesChanged makes SetTaxRate tell h, after each change commits, so
+// that this process's checkout prices with the new rate at once (other
+// instances hear of it through the changefeed). Call it before the
+// service is used.
+func (a *Admin) OnRatesChanged(h changefeed.Handler) { a.ratesChanged = h }
 
 // NewAdmin returns the back-office service on d; now is its clock (nil
 // means time.Now).

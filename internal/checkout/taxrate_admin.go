@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"mistore/internal/audit"
+	"mistore/internal/changefeed"
 	"mistore/internal/db"
 	"mistore/internal/input"
 )
@@ -133,10 +134,16 @@ func (a *Admin) SetTaxRate(ctx context.Context, t TaxRate) (TaxRate, error) {
 			t.Market, t.Region, t.Name, t.RatePCM, t.TaxShipping); err != nil {
 			return fmt.Errorf("set tax rate %s: %w", TaxRateSubject(t.Market, t.Region), err)
 		}
+		if err := changefeed.Publish(ctx, a.db, tx, changefeed.Rates, ""); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, "tax_rate.set", TaxRateSubject(t.Market, t.Region), before, t)
 	})
 	if err != nil {
 		return TaxRate{}, err
+	}
+	if a.ratesChanged != nil {
+		a.ratesChanged(ctx, "")
 	}
 	return t, nil
 }

@@ -188,6 +188,9 @@ func New(deps Deps) (*Server, error) {
 		s.idempotency = idempotency.NewStore(deps.DB, nil)
 	}
 	s.stock, s.coupons = inventory.NewService(deps.DB), checkout.NewAdmin(deps.DB, nil)
+	if deps.Checkout != nil {
+		s.coupons.OnRatesChanged(deps.Checkout.RatesChanged)
+	}
 	s.cart = deps.Cart
 	if s.cart == nil {
 		s.cart = cart.NewService(deps.DB, deps.Catalog, s.stock, nil)

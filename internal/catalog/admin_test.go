@@ -12,6 +12,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/catalog"
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/inventory"
@@ -19,17 +20,6 @@ import (
 	"mistore/internal/market"
 	"mistore/internal/notify"
 )
-
-// clock is a test clock the service reads on every decision.
-type clock struct{ t atomic.Pointer[time.Time] }
-
-func newClock(t time.Time) *clock {
-	c := &clock{}
-	c.set(t)
-	return c
-}
-func (c *clock) set(t time.Time) { c.t.Store(&t) }
-func (c *clock) now() time.Time  { return *c.t.Load() }
 
 func staffCtx() context.Context {
 	return audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindStaff, ID: 1, Name: "ada@example.com"})
@@ -74,10 +64,10 @@ func auditActions(t *testing.T, d *db.DB, subject string) []string {
 func TestLaunchAProductIntoAMarket(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := staffCtx()
-		clk := newClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
-		s := catalog.NewService(d, inventory.NewService(d), catalog.Options{Now: clk.now})
+		clk := clocktest.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+		s := catalog.NewService(d, inventory.NewService(d), catalog.Options{Now: clk.Now})
 		// Another process's service: it learns of writes by the revision.
-		other := catalog.NewService(d, inventory.NewService(d), catalog.Options{Now: clk.now, Recheck: time.Nanosecond})
+		other := catalog.NewService(d, inventory.NewService(d), catalog.Options{Now: clk.Now, Recheck: time.Nanosecond})
 		if _, err := s.Import(context.Background(), strings.NewReader(testCSV)); err != nil {
 			t.Fatal(err)
 		}
@@ -102,8 +92,8 @@ func TestLaunchAProductIntoAMarket(t *testing.T) {
 		if a := state(s); a.State != catalog.NotSold || !strings.Contains(a.Reason, "FCC") {
 			t.Fatalf("listed and priced, no FCC: %+v", a)
 		}
-		from := clk.now().AddDate(0, -1, 0)
-		until := clk.now().Add(48 * time.Hour)
+		from := clk.Now().AddDate(0, -1, 0)
+		until := clk.Now().Add(48 * time.Hour)
 		p, err := s.AddCertification(ctx, "phone-15", "us", catalog.Certification{
 			Scheme: "FCC", Reference: "2AFZZ-PH15", ValidFrom: from, ValidUntil: until, DocumentURL: "https://fcc.example/2AFZZ-PH15.pdf",
 		})
@@ -121,11 +111,11 @@ func TestLaunchAProductIntoAMarket(t *testing.T) {
 		}
 		// The moment the certificate ends the phone stops selling, with no
 		// write at all: the rule reads valid_until.
-		clk.set(until.Add(-time.Second))
+		clk.Set(until.Add(-time.Second))
 		if a := state(s); a.State != catalog.Available {
 			t.Fatalf("a second before expiry: %+v", a)
 		}
-		clk.set(until)
+		clk.Set(until)
 		if a := state(s); a.State != catalog.NotSold || !strings.Contains(a.Reason, "expired") {
 			t.Fatalf("at expiry: %+v", a)
 		}
@@ -381,8 +371,8 @@ func addStaff(t *testing.T, d *db.DB, email, role string, disabled bool) {
 func TestCertificateWatchWarnsOncePerCertificate(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-		clk := newClock(now)
-		s := catalog.NewService(d, inventory.NewService(d), catalog.Options{Now: clk.now})
+		clk := clocktest.New(now)
+		s := catalog.NewService(d, inventory.NewService(d), catalog.Options{Now: clk.Now})
 		ctx := staffCtx()
 		if _, err := s.Import(context.Background(), strings.NewReader(testCSV)); err != nil {
 			t.Fatal(err)
@@ -407,7 +397,7 @@ func TestCertificateWatchWarnsOncePerCertificate(t *testing.T) {
 		add("watch-s4", "cn", "SRRC", "CMIIT-2", now.AddDate(-1, 0, 0), now.AddDate(0, 0, 40))
 
 		mailer := notify.NewMailer(d, nil, "Mistore <shop@example.com>", nil)
-		w := catalog.NewCertWatch(d, mailer, "https://shop.example", clk.now, nil)
+		w := catalog.NewCertWatch(d, mailer, "https://shop.example", clk.Now, nil)
 		// Many runs at once (two instances, a rerun): one warning.
 		var wg sync.WaitGroup
 		var total atomic.Int64
@@ -453,11 +443,11 @@ func TestCertificateWatchWarnsOncePerCertificate(t *testing.T) {
 		}
 		// The next day: nothing new. 11 days on the watch's certificate is
 		// within 30 days: warned once, separately.
-		clk.set(now.Add(24 * time.Hour))
+		clk.Set(now.Add(24 * time.Hour))
 		if got, err := w.Run(context.Background()); err != nil || len(got) != 0 {
 			t.Errorf("second day: %v %v", got, err)
 		}
-		clk.set(now.AddDate(0, 0, 11))
+		clk.Set(now.AddDate(0, 0, 11))
 		if got, err := w.Run(context.Background()); err != nil || len(got) != 1 || got[0].Reference != "CMIIT-2" {
 			t.Errorf("watch day: %+v %v", got, err)
 		}

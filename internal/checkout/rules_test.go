@@ -2,34 +2,16 @@ package checkout_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"mistore/internal/changefeed"
 	"mistore/internal/checkout"
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/inventory"
 )
-
-// clock is a settable time for the service under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestRatesFromMemory: checkout prices tax and shipping from memory. A
 // rate set in the back office applies to the next checkout at once; one
@@ -40,8 +22,8 @@ func TestRatesFromMemory(t *testing.T) {
 		ctx := staffCtx()
 		s := newStore(t, d)
 		s.setStock(t, "MB8-BLK", 5)
-		clk := &clock{t: time.Now()}
-		co := checkout.NewService(d, s.catalog, testCarts{d}, s.orders, "test", clk.now)
+		clk := clocktest.New(time.Now())
+		co := checkout.NewService(d, s.catalog, testCarts{d}, s.orders, "test", clk.Now)
 		admin := checkout.NewAdmin(d, nil)
 		admin.OnRatesChanged(co.RatesChanged)
 		cart := s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1})
@@ -64,7 +46,7 @@ func TestRatesFromMemory(t *testing.T) {
 		if got := taxOf(); got != 265 {
 			t.Errorf("tax %d right after a change by hand, want the remembered 265", got)
 		}
-		clk.add(time.Second)
+		clk.Add(time.Second)
 		if got := taxOf(); got != 280 {
 			t.Errorf("tax %d a second after a change by hand, want 280 (7%%)", got)
 		}
@@ -100,7 +82,7 @@ func TestRatesFromMemory(t *testing.T) {
 			return 0
 		}
 		before := express()
-		clk.add(time.Second)
+		clk.Add(time.Second)
 		if after := express(); after != before+100 {
 			t.Errorf("express %d a second after a change by hand, want %d", after, before+100)
 		}

@@ -4,37 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"mistore/internal/audit"
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 	"mistore/internal/input"
 )
 
-// clock is a test's settable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	d     *db.DB
 	s     *Service
-	clock *clock
+	clock *clocktest.Clock
 	n     int
 }
 
@@ -42,7 +24,7 @@ type env struct {
 // unless limits is true.
 func newEnv(t *testing.T, d *db.DB, limits bool) *env {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	return &env{d: d, clock: c, s: New(d, Options{Now: c.Now, NoLimits: !limits})}
 }
 

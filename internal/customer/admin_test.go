@@ -123,7 +123,7 @@ func TestDisable(t *testing.T) {
 		}
 		// A session row made behind the service's back is refused too.
 		if _, err := d.Write.Exec(`INSERT INTO customer_sessions (id, customer_id, kind, created_at, last_seen_at, expires_at)
-			VALUES ($1, $2, 'api', $3, $3, $4)`, customer.HashToken(api), c.ID, db.Time(e.clock.now()), db.Time(e.clock.now().Add(customer.APILifetime))); err != nil {
+			VALUES ($1, $2, 'api', $3, $3, $4)`, customer.HashToken(api), c.ID, db.Time(e.clock.Now()), db.Time(e.clock.Now().Add(customer.APILifetime))); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := e.s.Session(ctx, api); !errors.Is(err, customer.ErrNoSession) {

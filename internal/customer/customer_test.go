@@ -8,10 +8,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"mistore/internal/clocktest"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
@@ -27,25 +27,8 @@ const (
 	base     = "https://shop.example"
 )
 
-// clock is a test clock that tests move by hand; it is read from many
-// goroutines at once.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 }
 
 // env is a service on a fresh database, with an outbox to read its email
@@ -53,13 +36,13 @@ func (c *clock) advance(d time.Duration) {
 type env struct {
 	d     *db.DB
 	s     *customer.Service
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newEnv(t *testing.T, d *db.DB) *env {
 	t.Helper()
 	c := newClock()
-	s := customer.NewService(d, notify.NewMailer(d, nil, "Mistore <shop@mistore.test>", nil), base+"/", c.now)
+	s := customer.NewService(d, notify.NewMailer(d, nil, "Mistore <shop@mistore.test>", nil), base+"/", c.Now)
 	s.Params = cheap
 	return &env{d: d, s: s, clock: c}
 }
@@ -173,7 +156,7 @@ func TestRegister(t *testing.T) {
 		e := newEnv(t, d)
 		ctx := context.Background()
 		c := e.register(t, "  Ada.Lovelace@Example.com ", "Ada Lovelace")
-		if c.ID == 0 || c.Email != "Ada.Lovelace@Example.com" || c.Name != "Ada Lovelace" || c.EmailVerified || !c.CreatedAt.Equal(e.clock.now()) {
+		if c.ID == 0 || c.Email != "Ada.Lovelace@Example.com" || c.Name != "Ada Lovelace" || c.EmailVerified || !c.CreatedAt.Equal(e.clock.Now()) {
 			t.Errorf("registered %+v", c)
 		}
 		got, err := e.s.Get(ctx, c.ID)

@@ -93,19 +93,19 @@ func TestPasswordResetExpires(t *testing.T) {
 			return e.lastToken(t, notify.KindPasswordReset, "ada@example.com")
 		}
 		tok := request()
-		e.clock.advance(customer.ResetTTL)
+		e.clock.Add(customer.ResetTTL)
 		if err := e.s.ResetPassword(ctx, tok, "a brand new password"); !errors.Is(err, customer.ErrInvalidToken) {
 			t.Errorf("expired link: %v", err)
 		}
 
 		// Asking again voids the link sent before.
 		first := request()
-		e.clock.advance(time.Minute)
+		e.clock.Add(time.Minute)
 		second := request()
 		if err := e.s.ResetPassword(ctx, first, "a brand new password"); !errors.Is(err, customer.ErrInvalidToken) {
 			t.Errorf("superseded link: %v", err)
 		}
-		e.clock.advance(customer.ResetTTL - time.Second)
+		e.clock.Add(customer.ResetTTL - time.Second)
 		if err := e.s.ResetPassword(ctx, second, "a brand new password"); err != nil {
 			t.Errorf("link a second before it expires: %v", err)
 		}
@@ -193,7 +193,7 @@ func TestVerifyEmail(t *testing.T) {
 		if _, err := e.s.VerifyEmail(ctx, sha(tok)); !errors.Is(err, customer.ErrInvalidToken) {
 			t.Errorf("the stored hash as a token: %v", err)
 		}
-		e.clock.advance(customer.VerificationTTL - time.Second)
+		e.clock.Add(customer.VerificationTTL - time.Second)
 		v, err := e.s.VerifyEmail(ctx, tok)
 		if err != nil || !v.EmailVerified || v.ID != c.ID {
 			t.Fatalf("VerifyEmail = %+v, %v", v, err)
@@ -213,7 +213,7 @@ func TestVerifyEmail(t *testing.T) {
 		// Expired.
 		b := e.register(t, "bob@example.com", "Bob")
 		old := e.lastToken(t, notify.KindEmailVerification, "bob@example.com")
-		e.clock.advance(customer.VerificationTTL)
+		e.clock.Add(customer.VerificationTTL)
 		if _, err := e.s.VerifyEmail(ctx, old); !errors.Is(err, customer.ErrInvalidToken) {
 			t.Errorf("expired link: %v", err)
 		}

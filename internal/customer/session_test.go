@@ -18,7 +18,7 @@ func TestSessions(t *testing.T) {
 		e := newEnv(t, d)
 		ctx := context.Background()
 		c := e.register(t, "ada@example.com", "Ada")
-		start := e.clock.now()
+		start := e.clock.Now()
 
 		tok, err := e.s.NewSession(ctx, c.ID, customer.SessionBrowser)
 		if err != nil {
@@ -117,7 +117,7 @@ func TestSessionTouch(t *testing.T) {
 		e := newEnv(t, d)
 		ctx := context.Background()
 		c := e.register(t, "ada@example.com", "Ada")
-		start := e.clock.now()
+		start := e.clock.Now()
 		tok, err := e.s.NewSession(ctx, c.ID, customer.SessionBrowser)
 		if err != nil {
 			t.Fatal(err)
@@ -129,12 +129,12 @@ func TestSessionTouch(t *testing.T) {
 			}
 			return ts.UTC()
 		}
-		e.clock.advance(30 * time.Second)
+		e.clock.Add(30 * time.Second)
 		if s, _, err := e.s.Session(ctx, tok); err != nil || !s.LastSeenAt.Equal(start) || !lastSeen().Equal(start) {
 			t.Errorf("within a minute: %+v, %v; stored %v", s, err, lastSeen())
 		}
-		e.clock.advance(customer.TouchInterval)
-		now := e.clock.now()
+		e.clock.Add(customer.TouchInterval)
+		now := e.clock.Now()
 		if s, _, err := e.s.Session(ctx, tok); err != nil || !s.LastSeenAt.Equal(now) || !lastSeen().Equal(now) {
 			t.Errorf("after a minute: %+v, %v; stored %v", s, err, lastSeen())
 		}
@@ -155,24 +155,24 @@ func TestSessionIdleExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Used just before the idle timeout, a browser session lives on.
-		e.clock.advance(customer.BrowserIdleTimeout - time.Second)
+		e.clock.Add(customer.BrowserIdleTimeout - time.Second)
 		if _, _, err := e.s.Session(ctx, browser); err != nil {
 			t.Fatalf("browser session just before its idle timeout: %v", err)
 		}
-		e.clock.advance(customer.BrowserIdleTimeout - time.Second)
+		e.clock.Add(customer.BrowserIdleTimeout - time.Second)
 		if _, _, err := e.s.Session(ctx, browser); err != nil {
 			t.Fatalf("browser session kept alive: %v", err)
 		}
 		// Left alone for the idle timeout, it ends; an API session, left
 		// alone as long, does not.
-		e.clock.advance(customer.BrowserIdleTimeout)
+		e.clock.Add(customer.BrowserIdleTimeout)
 		if _, _, err := e.s.Session(ctx, browser); !errors.Is(err, customer.ErrNoSession) {
 			t.Errorf("idle browser session: %v", err)
 		}
 		if _, _, err := e.s.Session(ctx, api); err != nil {
 			t.Errorf("API session after 3 days: %v", err)
 		}
-		e.clock.advance(customer.APIIdleTimeout)
+		e.clock.Add(customer.APIIdleTimeout)
 		if _, _, err := e.s.Session(ctx, api); !errors.Is(err, customer.ErrNoSession) {
 			t.Errorf("idle API session: %v", err)
 		}
@@ -191,20 +191,20 @@ func TestSessionAbsoluteExpiry(t *testing.T) {
 			{customer.SessionBrowser, customer.BrowserIdleTimeout, customer.BrowserLifetime},
 			{customer.SessionAPI, customer.APIIdleTimeout, customer.APILifetime},
 		} {
-			start := e.clock.now()
+			start := e.clock.Now()
 			tok, err := e.s.NewSession(ctx, c.ID, k.kind)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Used steadily, never idle for long, until its lifetime.
 			step := k.idle - time.Hour
-			for e.clock.now().Add(step).Before(start.Add(k.life)) {
-				e.clock.advance(step)
+			for e.clock.Now().Add(step).Before(start.Add(k.life)) {
+				e.clock.Add(step)
 				if _, _, err := e.s.Session(ctx, tok); err != nil {
-					t.Fatalf("%s session at %v: %v", k.kind, e.clock.now().Sub(start), err)
+					t.Fatalf("%s session at %v: %v", k.kind, e.clock.Now().Sub(start), err)
 				}
 			}
-			e.clock.advance(start.Add(k.life).Sub(e.clock.now()))
+			e.clock.Add(start.Add(k.life).Sub(e.clock.Now()))
 			if _, _, err := e.s.Session(ctx, tok); !errors.Is(err, customer.ErrNoSession) {
 				t.Errorf("%s session at its lifetime: %v", k.kind, err)
 			}
@@ -277,7 +277,7 @@ func TestSessionLimit(t *testing.T) {
 			case 1:
 				second = tok
 			}
-			e.clock.advance(time.Second)
+			e.clock.Add(time.Second)
 		}
 		if n := e.count(t, "SELECT count(*) FROM customer_sessions WHERE customer_id = $1", c.ID); n != customer.MaxSessions {
 			t.Errorf("%d sessions, want %d", n, customer.MaxSessions)
@@ -309,14 +309,14 @@ func TestSweep(t *testing.T) {
 		if n, err := e.s.Sweep(ctx); err != nil || n != 0 {
 			t.Errorf("Sweep of fresh rows = %d, %v", n, err)
 		}
-		e.clock.advance(customer.BrowserIdleTimeout) // the browser session and the reset link expire
+		e.clock.Add(customer.BrowserIdleTimeout) // the browser session and the reset link expire
 		if n, err := e.s.Sweep(ctx); err != nil || n != 2 {
 			t.Errorf("Sweep = %d, %v; want 2", n, err)
 		}
 		if _, _, err := e.s.Session(ctx, api); err != nil {
 			t.Errorf("the API session was swept: %v", err)
 		}
-		e.clock.advance(customer.VerificationTTL)
+		e.clock.Add(customer.VerificationTTL)
 		if n, err := e.s.Sweep(ctx); err != nil || n != 1 {
 			t.Errorf("Sweep = %d, %v; want 1 (the verification link)", n, err)
 		}

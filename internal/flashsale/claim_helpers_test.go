@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"mistore/internal/cart"
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 )
 
@@ -19,18 +19,6 @@ import (
 
 // clBase is the start of every test sale; clock times are read from it.
 var clBase = time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
-
-// clClock is a settable clock for Options.Now.
-type clClock struct{ t atomic.Pointer[time.Time] }
-
-func newClClock(t time.Time) *clClock {
-	c := &clClock{}
-	c.set(t)
-	return c
-}
-
-func (c *clClock) set(t time.Time) { c.t.Store(&t) }
-func (c *clClock) now() time.Time  { return *c.t.Load() }
 
 // clSale describes a test sale.
 type clSale struct {
@@ -49,18 +37,18 @@ type clEnv struct {
 	d     *db.DB
 	s     *Service
 	carts *cart.Service
-	clock *clClock
+	clock *clocktest.Clock
 }
 
 // newClEnv returns a Service on d whose clock stands a minute into the
 // test sales' window.
 func newClEnv(t testing.TB, d *db.DB, opts Options) *clEnv {
 	t.Helper()
-	clock := newClClock(clBase.Add(time.Minute))
+	clock := clocktest.New(clBase.Add(time.Minute))
 	if opts.Now == nil {
-		opts.Now = clock.now
+		opts.Now = clock.Now
 	}
-	carts := cart.NewService(d, nil, nil, clock.now)
+	carts := cart.NewService(d, nil, nil, clock.Now)
 	s := NewService(d, nil, carts, opts)
 	t.Cleanup(s.Close)
 	return &clEnv{d: d, s: s, carts: carts, clock: clock}

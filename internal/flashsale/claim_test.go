@@ -104,7 +104,7 @@ func TestClaimWindow(t *testing.T) {
 			{ends.Add(time.Millisecond), ErrEnded},
 		}
 		for i, c := range cases {
-			env.clock.set(c.at)
+			env.clock.Set(c.at)
 			_, err := env.s.Claim(ctx, id, int64(100+i), 1)
 			if !errors.Is(err, c.want) || (c.want == nil && err != nil) {
 				t.Errorf("claim at %v: %v, want %v", c.at.Sub(clBase), err, c.want)
@@ -112,7 +112,7 @@ func TestClaimWindow(t *testing.T) {
 		}
 		// Ended early by staff, in another process: no snapshot in this
 		// one knows, and the batch refuses against the locked row.
-		env.clock.set(clBase.Add(30 * time.Minute))
+		env.clock.Set(clBase.Add(30 * time.Minute))
 		clExec(t, d, "UPDATE flash_sales SET ended_at = $1 WHERE id = $2", db.Time(clBase.Add(20*time.Minute)), id)
 		if _, err := env.s.Claim(ctx, id, 200, 1); !errors.Is(err, ErrEnded) {
 			t.Errorf("claim after an early end: %v", err)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"sync"
 	"testing"
 	"time"
 
 	"mistore/internal/audit"
 	"mistore/internal/cart"
 	"mistore/internal/catalog"
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 	"mistore/internal/demo"
 	"mistore/internal/inventory"
@@ -63,36 +63,17 @@ func testCartID() string {
 	return cartIDs.EncodeToString(b[:])
 }
 
-// clock is a test clock that starts at the real time and moves only when
-// told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	ctx   context.Context
 	d     *db.DB
-	clock *clock
+	clock *clocktest.Clock
 	s     *Service
 }
 
 func newFixture(t *testing.T, d *db.DB) *fixture {
 	t.Helper()
 	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindCLI, Name: "test"})
-	clk := &clock{t: db.Now()}
+	clk := clocktest.New(db.Now())
 	inv := inventory.NewService(d)
 	c := catalog.NewService(d, inv, catalog.Options{Now: clk.Now})
 	if _, err := demo.Seed(ctx, c); err != nil {

@@ -8,30 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/idempotency"
 )
 
-// clock is a test clock that tests move by hand; it is read from many
-// goroutines at once.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 }
 
 func begin(t *testing.T, s *idempotency.Store, scope, key, fp string) (idempotency.Outcome, error) {
@@ -111,7 +95,7 @@ func TestStorable(t *testing.T) {
 func TestBeginFinishReplay(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		s := idempotency.NewStore(d, newClock().now)
+		s := idempotency.NewStore(d, newClock().Now)
 		const scope, key, fp = "auth:abc", "key-1", "fp-1"
 
 		mustProceed(t, s, scope, key, fp)
@@ -220,7 +204,7 @@ func TestExpiry(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		c := newClock()
-		s := idempotency.NewStore(d, c.now)
+		s := idempotency.NewStore(d, c.Now)
 
 		mustProceed(t, s, "s", "done", "fp")
 		if err := s.Finish(ctx, "s", "done", 201, "application/json", []byte(`{"n":1}`)); err != nil {
@@ -228,7 +212,7 @@ func TestExpiry(t *testing.T) {
 		}
 		mustProceed(t, s, "s", "stuck", "fp") // its process "died": never finished
 
-		c.advance(idempotency.TTL - time.Second)
+		c.Add(idempotency.TTL - time.Second)
 		if out, err := begin(t, s, "s", "done", "fp"); err != nil || out.Proceed {
 			t.Errorf("just before expiry: %+v, %v; want the replay", out, err)
 		}
@@ -239,7 +223,7 @@ func TestExpiry(t *testing.T) {
 			t.Errorf("Sweep before expiry = %d, %v", n, err)
 		}
 
-		c.advance(time.Second)
+		c.Add(time.Second)
 		// Expired keys are taken over, whatever request they were for.
 		mustProceed(t, s, "s", "done", "another-fp")
 		mustProceed(t, s, "s", "stuck", "fp")
@@ -248,7 +232,7 @@ func TestExpiry(t *testing.T) {
 		}
 
 		mustProceed(t, s, "s", "fresh", "fp")
-		c.advance(idempotency.TTL)
+		c.Add(idempotency.TTL)
 		if n, err := s.Sweep(ctx); err != nil || n != 3 {
 			t.Errorf("Sweep = %d, %v; want 3", n, err)
 		}
@@ -388,7 +372,7 @@ func TestRecord(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		c := newClock()
-		s := idempotency.NewStore(d, c.now)
+		s := idempotency.NewStore(d, c.Now)
 		if _, err := s.Lookup(ctx, "s", "k", "fp"); !errors.Is(err, idempotency.ErrUnknownKey) {
 			t.Fatalf("unknown key: %v", err)
 		}
@@ -410,7 +394,7 @@ func TestRecord(t *testing.T) {
 		if err := s.Record(ctx, "s", "running", "fp", 201, "", nil); !errors.Is(err, idempotency.ErrTaken) {
 			t.Errorf("Record over a running key: %v, want ErrTaken", err)
 		}
-		c.advance(idempotency.TTL)
+		c.Add(idempotency.TTL)
 		if _, err := s.Lookup(ctx, "s", "k", "fp"); !errors.Is(err, idempotency.ErrUnknownKey) {
 			t.Errorf("expired key: %v, want ErrUnknownKey", err)
 		}

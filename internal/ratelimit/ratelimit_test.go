@@ -11,32 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/ratelimit"
 )
 
-// clock is a test clock that tests move by hand; it is read from many
-// goroutines at once.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
 // newClock starts at a whole hour, which is the start of a window for
 // every rule the tests use.
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 }
 
 func allow(t *testing.T, l *ratelimit.Limiter, r ratelimit.Rule, key string) ratelimit.Decision {
@@ -84,13 +68,13 @@ func mustDeny(t *testing.T, l *ratelimit.Limiter, r ratelimit.Rule, key string) 
 // checkRetryAfter moves the clock to just before and then exactly to the
 // moment dec says one more event is allowed, and checks that it is refused
 // and then allowed there, without counting anything.
-func checkRetryAfter(t *testing.T, c *clock, l *ratelimit.Limiter, r ratelimit.Rule, key string, dec ratelimit.Decision) {
+func checkRetryAfter(t *testing.T, c *clocktest.Clock, l *ratelimit.Limiter, r ratelimit.Rule, key string, dec ratelimit.Decision) {
 	t.Helper()
-	c.advance(dec.RetryAfter - time.Second)
+	c.Add(dec.RetryAfter - time.Second)
 	if p := peek(t, l, r, key); p.Allowed {
 		t.Fatalf("%s before RetryAfter %s: %+v, want still denied", time.Second, dec.RetryAfter, p)
 	}
-	c.advance(time.Second)
+	c.Add(time.Second)
 	if p := peek(t, l, r, key); !p.Allowed || p.Remaining < 1 {
 		t.Fatalf("at RetryAfter %s: %+v, want allowed", dec.RetryAfter, p)
 	}
@@ -122,7 +106,7 @@ func countRows(t *testing.T, d *db.DB) int {
 func TestLimit(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		c := newClock()
-		l := ratelimit.New(d, c.now)
+		l := ratelimit.New(d, c.Now)
 		r := ratelimit.Rule{Name: "t", Limit: 5, Window: time.Minute}
 		for i := range 5 {
 			dec := allow(t, l, r, "k")
@@ -145,8 +129,8 @@ func TestLimit(t *testing.T) {
 func TestWindowPasses(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		c := newClock()
-		c.advance(10 * time.Second) // not at a window's start
-		l := ratelimit.New(d, c.now)
+		c.Add(10 * time.Second) // not at a window's start
+		l := ratelimit.New(d, c.Now)
 		r := ratelimit.Rule{Name: "t", Limit: 3, Window: time.Minute}
 		mustAllowN(t, l, r, "k", 3)
 		dec := mustDeny(t, l, r, "k")
@@ -154,7 +138,7 @@ func TestWindowPasses(t *testing.T) {
 		if dec := allow(t, l, r, "k"); !dec.Allowed {
 			t.Fatalf("at RetryAfter: %+v, want allowed", dec)
 		}
-		c.advance(2 * time.Minute)
+		c.Add(2 * time.Minute)
 		mustAllowN(t, l, r, "k", 3)
 		mustDeny(t, l, r, "k")
 	})
@@ -166,18 +150,18 @@ func TestWindowPasses(t *testing.T) {
 func TestSlidingWindow(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		c := newClock()
-		l := ratelimit.New(d, c.now)
+		l := ratelimit.New(d, c.Now)
 		r := ratelimit.Rule{Name: "t", Limit: 10, Window: time.Minute}
-		c.advance(59 * time.Second)
+		c.Add(59 * time.Second)
 		mustAllowN(t, l, r, "k", 10)
 		// Just into the next window the previous one still weighs almost
 		// fully.
-		c.advance(2 * time.Second)
+		c.Add(2 * time.Second)
 		if dec := peek(t, l, r, "k"); dec.Allowed {
 			t.Fatalf("1s into the next window: %+v, want denied", dec)
 		}
 		// Half-way through it, half the previous window's events count.
-		c.advance(29 * time.Second)
+		c.Add(29 * time.Second)
 		if dec := peek(t, l, r, "k"); !dec.Allowed || dec.Remaining != 5 {
 			t.Fatalf("half-way: %+v, want 5 remaining", dec)
 		}
@@ -190,7 +174,7 @@ func TestSlidingWindow(t *testing.T) {
 // TestIndependent: keys and rules have counters of their own.
 func TestIndependent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		l := ratelimit.New(d, newClock().now)
+		l := ratelimit.New(d, newClock().Now)
 		a := ratelimit.Rule{Name: "a", Limit: 2, Window: time.Minute}
 		b := ratelimit.Rule{Name: "b", Limit: 2, Window: time.Minute}
 		mustAllowN(t, l, a, "k1", 2)
@@ -209,7 +193,7 @@ func TestIndependent(t *testing.T) {
 // counts alone.
 func TestPeekDoesNotCount(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		l := ratelimit.New(d, newClock().now)
+		l := ratelimit.New(d, newClock().Now)
 		r := ratelimit.Rule{Name: "t", Limit: 3, Window: time.Minute}
 		for range 10 {
 			if dec := peek(t, l, r, "k"); !dec.Allowed || dec.Remaining != 3 {
@@ -239,7 +223,7 @@ func TestPeekAll(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		c := newClock()
-		l := ratelimit.New(d, c.now)
+		l := ratelimit.New(d, c.Now)
 		a := ratelimit.Rule{Name: "a", Limit: 3, Window: time.Minute}
 		b := ratelimit.Rule{Name: "b", Limit: 2, Window: time.Hour}
 		checks := []ratelimit.Check{{Rule: a, Key: "k"}, {Rule: b, Key: "k"}}
@@ -256,7 +240,7 @@ func TestPeekAll(t *testing.T) {
 		if rule, dec, err = l.PeekAll(ctx, checks...); err != nil || dec.Allowed || rule.Name != "a" {
 			t.Fatalf("PeekAll with both at their limits: %+v %+v %v, want a's refusal, the first", rule, dec, err)
 		}
-		c.advance(2 * time.Minute)
+		c.Add(2 * time.Minute)
 		if rule, dec, err = l.PeekAll(ctx, checks...); err != nil || dec.Allowed || rule.Name != "b" {
 			t.Fatalf("PeekAll once a's window passed: %+v %+v %v, want b's refusal", rule, dec, err)
 		}
@@ -275,11 +259,11 @@ func TestReset(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		c := newClock()
-		l := ratelimit.New(d, c.now)
+		l := ratelimit.New(d, c.Now)
 		r := ratelimit.Rule{Name: "t", Limit: 2, Window: time.Minute}
 		mustAllowN(t, l, r, "a", 2)
 		mustAllowN(t, l, r, "b", 2)
-		c.advance(61 * time.Second) // a's and b's events are now the previous window's
+		c.Add(61 * time.Second) // a's and b's events are now the previous window's
 		mustDeny(t, l, r, "a")
 		if err := l.Reset(ctx, r, "a"); err != nil {
 			t.Fatal(err)
@@ -298,7 +282,7 @@ func TestReset(t *testing.T) {
 // allowed, and the stored count stops at twice the limit.
 func TestConcurrentAllow(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		l := ratelimit.New(d, newClock().now)
+		l := ratelimit.New(d, newClock().Now)
 		r := ratelimit.Rule{Name: "t", Limit: 10, Window: time.Minute}
 		if n := race(t, 100, r, l); n != 10 {
 			t.Errorf("%d of 100 concurrent events allowed, want 10", n)
@@ -329,7 +313,7 @@ func TestConcurrentInstances(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				limiters = append(limiters, ratelimit.New(d, c.now))
+				limiters = append(limiters, ratelimit.New(d, c.Now))
 			}
 			r := ratelimit.Rule{Name: "t", Limit: 10, Window: time.Minute}
 			if n := race(t, 100, r, limiters...); n != 10 {
@@ -373,7 +357,7 @@ func race(t *testing.T, n int, r ratelimit.Rule, limiters ...*ratelimit.Limiter)
 func TestDeniedCountsCapped(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		c := newClock()
-		l := ratelimit.New(d, c.now)
+		l := ratelimit.New(d, c.Now)
 		r := ratelimit.Rule{Name: "t", Limit: 3, Window: time.Minute}
 		mustAllowN(t, l, r, "k", 3)
 		var last ratelimit.Decision
@@ -389,12 +373,12 @@ func TestDeniedCountsCapped(t *testing.T) {
 		// One that keeps hammering into the next window stays refused: at
 		// the cap, the previous window alone outweighs the limit there.
 		c2 := newClock()
-		l2 := ratelimit.New(d, c2.now)
+		l2 := ratelimit.New(d, c2.Now)
 		mustAllowN(t, l2, r, "other", 3)
 		for range 10 {
 			mustDeny(t, l2, r, "other")
 		}
-		c2.advance(time.Minute)
+		c2.Add(time.Minute)
 		mustDeny(t, l2, r, "other")
 	})
 }
@@ -405,7 +389,7 @@ func TestSweep(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		c := newClock()
-		l := ratelimit.New(d, c.now)
+		l := ratelimit.New(d, c.Now)
 		short := ratelimit.Rule{Name: "short", Limit: 10, Window: time.Minute}
 		long := ratelimit.Rule{Name: "long", Limit: 10, Window: time.Hour}
 		mustAllowN(t, l, short, "k", 4)
@@ -417,20 +401,20 @@ func TestSweep(t *testing.T) {
 				t.Fatal(err)
 			}
 			if n != want {
-				t.Fatalf("Sweep at %s deleted %d, want %d", c.now().Format(time.TimeOnly), n, want)
+				t.Fatalf("Sweep at %s deleted %d, want %d", c.Now().Format(time.TimeOnly), n, want)
 			}
 		}
 		sweep(0)
 		// Half-way through the next window the short rule's first window
 		// still counts, for half.
-		c.advance(90 * time.Second)
+		c.Add(90 * time.Second)
 		sweep(0)
 		if dec := peek(t, l, short, "k"); dec.Remaining != 8 {
 			t.Fatalf("short rule after a sweep, half-way through the next window: %+v, want 8 remaining", dec)
 		}
-		c.advance(30*time.Second - time.Millisecond)
+		c.Add(30*time.Second - time.Millisecond)
 		sweep(0)
-		c.advance(time.Millisecond)
+		c.Add(time.Millisecond)
 		sweep(1)
 		if n := countRows(t, d); n != 1 {
 			t.Errorf("%d rows left, want the long rule's", n)
@@ -438,7 +422,7 @@ func TestSweep(t *testing.T) {
 		if dec := peek(t, l, long, "k"); dec.Remaining != 6 {
 			t.Errorf("long rule after the sweep: %+v, want 6 remaining", dec)
 		}
-		c.advance(2 * time.Hour)
+		c.Add(2 * time.Hour)
 		sweep(1)
 		if n := countRows(t, d); n != 0 {
 			t.Errorf("%d rows left, want none", n)
@@ -449,7 +433,7 @@ func TestSweep(t *testing.T) {
 // TestKeysHashed: the table holds neither IP addresses nor emails.
 func TestKeysHashed(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		l := ratelimit.New(d, newClock().now)
+		l := ratelimit.New(d, newClock().Now)
 		keys := []string{"203.0.113.7", "someone@example.com", "2001:db8::1"}
 		for _, k := range keys {
 			mustAllowN(t, l, ratelimit.SignInPerIP, k, 1)
@@ -547,7 +531,7 @@ func TestInvalid(t *testing.T) {
 // TestPredefinedRules: the predefined rules are valid, distinct and work.
 func TestPredefinedRules(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
-	l := ratelimit.New(d, newClock().now)
+	l := ratelimit.New(d, newClock().Now)
 	names := map[string]bool{}
 	for _, r := range []ratelimit.Rule{
 		ratelimit.SignInPerIP, ratelimit.SignInPerAccount,

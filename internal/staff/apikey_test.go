@@ -24,7 +24,7 @@ func TestAPIKeys(t *testing.T) {
 		if !strings.HasPrefix(key, "msk_") || len(key) != 4+43 {
 			t.Errorf("key %q: want msk_ and 43 characters of base64url", key)
 		}
-		want := staff.APIKey{ID: info.ID, Name: "warehouse sync", Role: staff.RoleManager, Prefix: key[:12], CreatedAt: e.clock.now()}
+		want := staff.APIKey{ID: info.ID, Name: "warehouse sync", Role: staff.RoleManager, Prefix: key[:12], CreatedAt: e.clock.Now()}
 		if info != want || info.ID == 0 {
 			t.Errorf("CreateAPIKey info = %+v, want %+v", info, want)
 		}
@@ -42,16 +42,16 @@ func TestAPIKeys(t *testing.T) {
 
 		// Lookup records the use, at most once per TouchInterval.
 		got, err := e.s.APIKey(ctx, key)
-		now := e.clock.now()
+		now := e.clock.Now()
 		if err != nil || got.ID != info.ID || got.Role != staff.RoleManager || got.LastUsedAt == nil || !got.LastUsedAt.Equal(now) {
 			t.Fatalf("APIKey = %+v, %v", got, err)
 		}
-		e.clock.advance(30 * time.Second)
+		e.clock.Add(30 * time.Second)
 		if got, err := e.s.APIKey(ctx, key); err != nil || !got.LastUsedAt.Equal(now) {
 			t.Errorf("touched again within a minute: %+v, %v", got, err)
 		}
-		e.clock.advance(30 * time.Second)
-		if got, err := e.s.APIKey(ctx, key); err != nil || !got.LastUsedAt.Equal(e.clock.now()) {
+		e.clock.Add(30 * time.Second)
+		if got, err := e.s.APIKey(ctx, key); err != nil || !got.LastUsedAt.Equal(e.clock.Now()) {
 			t.Errorf("not touched after a minute: %+v, %v", got, err)
 		}
 

@@ -30,18 +30,18 @@ func TestSessionIdleExpiry(t *testing.T) {
 		// Used every 29 minutes for 5 hours, the session stays open: each
 		// use moves the idle limit.
 		for range 10 {
-			e.clock.advance(staff.IdleTimeout - time.Minute)
+			e.clock.Add(staff.IdleTimeout - time.Minute)
 			if _, err := e.s.Session(ctx, token); err != nil {
 				t.Fatalf("a session used within its idle timeout ended: %v", err)
 			}
 		}
-		e.clock.advance(staff.IdleTimeout - time.Second)
+		e.clock.Add(staff.IdleTimeout - time.Second)
 		if _, err := e.s.Session(ctx, token); err != nil {
 			t.Fatalf("ended a second before its idle timeout: %v", err)
 		}
 		// That use was recorded (it came well over TouchInterval after
 		// the one before); a full idle timeout after it, the session ends.
-		e.clock.advance(staff.IdleTimeout)
+		e.clock.Add(staff.IdleTimeout)
 		if _, err := e.s.Session(ctx, token); !errors.Is(err, staff.ErrNoSession) {
 			t.Fatalf("a session idle for %v still works: %v", staff.IdleTimeout, err)
 		}
@@ -68,7 +68,7 @@ func TestSessionTouchedOncePerMinute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		created := e.clock.now()
+		created := e.clock.Now()
 		lastSeen := func() time.Time {
 			var ts time.Time
 			if err := d.Write.QueryRowContext(ctx, "SELECT last_seen_at FROM staff_sessions WHERE staff_id = $1", m.ID).Scan(&ts); err != nil {
@@ -76,19 +76,19 @@ func TestSessionTouchedOncePerMinute(t *testing.T) {
 			}
 			return ts.UTC()
 		}
-		e.clock.advance(30 * time.Second)
+		e.clock.Add(30 * time.Second)
 		if _, err := e.s.Session(ctx, token); err != nil {
 			t.Fatal(err)
 		}
 		if got := lastSeen(); !got.Equal(created) {
 			t.Errorf("touched after 30s: last_seen_at = %v, want %v", got, created)
 		}
-		e.clock.advance(30 * time.Second)
+		e.clock.Add(30 * time.Second)
 		if _, err := e.s.Session(ctx, token); err != nil {
 			t.Fatal(err)
 		}
-		if got := lastSeen(); !got.Equal(e.clock.now()) {
-			t.Errorf("not touched after a minute: last_seen_at = %v, want %v", got, e.clock.now())
+		if got := lastSeen(); !got.Equal(e.clock.Now()) {
+			t.Errorf("not touched after a minute: last_seen_at = %v, want %v", got, e.clock.Now())
 		}
 	})
 }
@@ -105,13 +105,13 @@ func TestSessionAbsoluteExpiry(t *testing.T) {
 		// In use every 10 minutes, it still ends 12 hours after sign-in.
 		var used time.Duration
 		for used+10*time.Minute < staff.SessionLifetime {
-			e.clock.advance(10 * time.Minute)
+			e.clock.Add(10 * time.Minute)
 			used += 10 * time.Minute
 			if _, err := e.s.Session(ctx, token); err != nil {
 				t.Fatalf("ended after %v: %v", used, err)
 			}
 		}
-		e.clock.advance(staff.SessionLifetime - used)
+		e.clock.Add(staff.SessionLifetime - used)
 		if _, err := e.s.Session(ctx, token); !errors.Is(err, staff.ErrNoSession) {
 			t.Fatalf("a session past its lifetime still works: %v", err)
 		}
@@ -205,7 +205,7 @@ func TestSessionCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range staff.MaxSessions {
-			e.clock.advance(time.Second)
+			e.clock.Add(time.Second)
 			if _, err := e.s.NewSession(ctx, m.ID); err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mistore/internal/audit"
+	"mistore/internal/clocktest"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
@@ -82,34 +83,16 @@ func TestChangesAreAudited(t *testing.T) {
 	})
 }
 
-// clock is a test clock that tests move by hand; many goroutines read it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	d     *db.DB
 	s     *staff.Service
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func newEnv(t *testing.T, d *db.DB) *env {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	s := staff.NewService(d, c.now)
+	c := clocktest.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	s := staff.NewService(d, c.Now)
 	s.Params = cheap
 	return &env{d: d, s: s, clock: c}
 }
@@ -131,7 +114,7 @@ func TestCreate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := staff.Member{ID: m.ID, Email: "Ada@Example.com", Name: "Ada Lovelace", Role: staff.RoleManager, CreatedAt: e.clock.now()}
+		want := staff.Member{ID: m.ID, Email: "Ada@Example.com", Name: "Ada Lovelace", Role: staff.RoleManager, CreatedAt: e.clock.Now()}
 		if m != want || m.ID == 0 {
 			t.Errorf("Create = %+v, want %+v", m, want)
 		}

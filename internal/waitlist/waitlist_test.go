@@ -11,6 +11,7 @@ import (
 
 	"mistore/internal/audit"
 	"mistore/internal/catalog"
+	"mistore/internal/clocktest"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/demo"
@@ -21,31 +22,13 @@ import (
 	"mistore/internal/waitlist"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	t     *testing.T
 	ctx   context.Context
 	d     *db.DB
 	cat   *catalog.Service
 	s     *waitlist.Service
-	clock *clock
+	clock *clocktest.Clock
 }
 
 // newFixture is the demo catalog at the end of November 2026, before the
@@ -53,7 +36,7 @@ type fixture struct {
 func newFixture(t *testing.T, d *db.DB, batch int) *fixture {
 	t.Helper()
 	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindSystem, Name: "test"})
-	c := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	inv := inventory.NewService(d)
 	cat := catalog.NewService(d, inv, catalog.Options{Now: c.Now})
 	if _, err := demo.Seed(ctx, cat); err != nil {

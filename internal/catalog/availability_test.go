@@ -208,10 +208,47 @@ func FuzzSearchTerms(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, w := range searchTerms(s) {
+		words := searchTerms(s)
+		for _, w := range words {
 			if w == "" || strings.ContainsAny(w, "\"*:&|!()'^- ") {
 				t.Fatalf("term %q from %q carries syntax", w, s)
 			}
 		}
+		// Splitting off the CJK runs loses no character and mixes no
+		// script into the other side.
+		indexed, runs := splitCJK(words)
+		for _, w := range indexed {
+			if w == "" || strings.ContainsFunc(w, isCJK) {
+				t.Fatalf("indexed word %q from %q", w, s)
+			}
+		}
+		n := 0
+		for _, r := range runs {
+			if r == "" || strings.ContainsFunc(r, func(c rune) bool { return !isCJK(c) }) {
+				t.Fatalf("run %q from %q", r, s)
+			}
+			n += len(r)
+		}
+		for _, w := range indexed {
+			n += len(w)
+		}
+		if want := len(strings.Join(words, "")); n != want {
+			t.Fatalf("split of %q keeps %d bytes of %d", s, n, want)
+		}
 	})
+}
+
+func TestSplitCJK(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"耳机":               {"", "耳机"},
+		"mistore 头戴式耳机 h1": {"mistore h1", "头戴式耳机"},
+		"手环8腕带":            {"8", "手环 腕带"},
+		"usb-c 数据线":        {"usb c", "数据线"},
+		"power bank":       {"power bank", ""},
+	} {
+		indexed, runs := splitCJK(searchTerms(in))
+		if got := [2]string{strings.Join(indexed, " "), strings.Join(runs, " ")}; got != want {
+			t.Errorf("splitCJK(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

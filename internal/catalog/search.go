@@ -31,6 +31,44 @@ func searchTerms(q string) []string {
 	return words
 }
 
+// isCJK reports whether r belongs to a script written without spaces
+// between words: Chinese, Japanese and Korean.
+func isCJK(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+}
+
+// splitCJK separates the runs of CJK characters in words from the rest.
+// The full-text indexes split text into words at spaces and punctuation,
+// so a Chinese name is one word to them: 头戴式耳机 is a single token, and
+// 耳机 would never find it. The runs are matched as substrings instead;
+// the other words (Latin, digits) still go through the index.
+func splitCJK(words []string) (indexed, runs []string) {
+	for _, w := range words {
+		start, cjk := 0, false
+		for i, r := range w {
+			if c := isCJK(r); c != cjk {
+				if i > start {
+					indexed, runs = appendPart(indexed, runs, w[start:i], cjk)
+				}
+				start, cjk = i, c
+			}
+		}
+		indexed, runs = appendPart(indexed, runs, w[start:], cjk)
+	}
+	return indexed, runs
+}
+
+func appendPart(indexed, runs []string, part string, cjk bool) ([]string, []string) {
+	switch {
+	case part == "":
+	case cjk:
+		runs = append(runs, part)
+	default:
+		indexed = append(indexed, part)
+	}
+	return indexed, runs
+}
+
 // ftsQuery builds an SQLite FTS5 query: every word must match, the last
 // one as a prefix (the shopper may still be typing it), each quoted so that
 // words like OR and NEAR are only words.
@@ -78,21 +116,47 @@ func (s *Service) search(ctx context.Context, rev int64, q string) ([]int64, err
 	return ids, nil
 }
 
-// searchDB runs a full-text query on the database's own index.
+// searchDB runs a full-text query on the database's own index, with
+// the CJK runs of the words (splitCJK) as substrings of the product's
+// name and search text. A query of CJK alone scans the products, which a
+// brand's catalog (thousands at most) and the search cache afford.
 func searchDB(ctx context.Context, d *db.DB, words []string) ([]int64, error) {
-	var query, arg string
-	switch d.Dialect {
-	case db.Postgres:
-		query = `SELECT id FROM products WHERE search @@ to_tsquery('english', $1)
-			ORDER BY ts_rank(search, to_tsquery('english', $1)) DESC, name LIMIT 500`
-		arg = tsQuery(words)
+	indexed, runs := splitCJK(words)
+	var query string
+	var args []any
+	contains := func(text string) string {
+		var parts []string
+		for _, r := range runs {
+			args = append(args, r)
+			n := strconv.Itoa(len(args))
+			if d.Dialect == db.Postgres {
+				parts = append(parts, "strpos("+text+", $"+n+") > 0")
+			} else {
+				parts = append(parts, "instr("+text+", $"+n+") > 0")
+			}
+		}
+		return strings.Join(parts, " AND ")
+	}
+	switch {
+	case len(indexed) == 0:
+		query = `SELECT id FROM products WHERE ` + contains("name || ' ' || search_text") + ` ORDER BY name, id LIMIT 500`
+	case d.Dialect == db.Postgres:
+		args = append(args, tsQuery(indexed))
+		query = `SELECT id FROM products WHERE search @@ to_tsquery('english', $1)`
+		if len(runs) > 0 {
+			query += ` AND ` + contains("name || ' ' || search_text")
+		}
+		query += ` ORDER BY ts_rank(search, to_tsquery('english', $1)) DESC, name LIMIT 500`
 	default:
 		// bm25 weights: a hit in the name counts five times one elsewhere.
-		query = `SELECT rowid FROM products_fts WHERE products_fts MATCH $1
-			ORDER BY bm25(products_fts, 5.0, 1.0) LIMIT 500`
-		arg = ftsQuery(words)
+		args = append(args, ftsQuery(indexed))
+		query = `SELECT products_fts.rowid FROM products_fts JOIN products p ON p.id = products_fts.rowid WHERE products_fts MATCH $1`
+		if len(runs) > 0 {
+			query += ` AND ` + contains("p.name || ' ' || p.search_text")
+		}
+		query += ` ORDER BY bm25(products_fts, 5.0, 1.0) LIMIT 500`
 	}
-	rows, err := d.Reader().QueryContext(ctx, query, arg)
+	rows, err := d.Reader().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"mistore/internal/catalog"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
+	"mistore/internal/demo"
 	"mistore/internal/inventory"
 	"mistore/internal/market"
 )
@@ -317,6 +319,51 @@ func TestImportKeepsWhatTheFileLeavesOut(t *testing.T) {
 		}
 		if c, err := s.AdminProduct(ctx, "cable-1"); err != nil || c.Description != "" || c.PurchaseLimit != 0 || len(c.Variants) != 1 || c.Variants[0].Name != "" {
 			t.Errorf("new product from a short file: %v %+v", err, c)
+		}
+	})
+}
+
+// TestSearchChineseInsideWords: Chinese has no spaces between words, so a
+// shopper's 耳机 (earphones) must find 头戴式耳机 (over-ear headphones),
+// inside a longer run of characters, on both engines, alone or with Latin
+// words and digits.
+func TestSearchChineseInsideWords(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := newService(t, d, time.Now())
+		if _, err := demo.Seed(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		tests := map[string][]string{
+			"耳机":         {"mistore-buds-5", "mistore-buds-5-pro", "mistore-headphones-h1"},
+			"头戴式耳机":      {"mistore-headphones-h1"},
+			"保护壳":        {"mistore-phone-14-case"},
+			"数据线 100w":   {"mistore-usb-c-cable"},
+			"mistore 腕带": {"mistore-band-8-strap"},
+			"手环8腕带":      {"mistore-band-8-strap"}, // digits between the runs
+			"耳机 pro":     {"mistore-buds-5-pro"},
+			"耳机 ultra":   {},
+			"火箭":         {},
+		}
+		for q, want := range tests {
+			list, err := s.List(ctx, "cn", catalog.ListQuery{Q: q})
+			if err != nil {
+				t.Fatalf("search %q: %v", q, err)
+			}
+			got := []string{}
+			for _, p := range list.Products {
+				got = append(got, p.Slug)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("search %q = %v, want %v", q, got, want)
+			}
+		}
+		// Engine syntax next to Chinese is only text.
+		for _, q := range []string{`耳机" OR "`, `耳机%`, `耳机_`, `'耳机'; DROP TABLE products; --`, `耳机*`} {
+			if _, err := s.List(ctx, "cn", catalog.ListQuery{Q: q}); err != nil {
+				t.Errorf("search %q: %v", q, err)
+			}
 		}
 	})
 }

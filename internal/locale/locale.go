@@ -189,12 +189,30 @@ type Lang struct {
 }
 
 // T translates key and formats args into it as fmt.Sprintf would, with
-// numbers grouped the locale's way.
+// numbers grouped the locale's way. English, or a key with no translation,
+// shows the key without its context (Source).
 func (l *Lang) T(key string, args ...any) string {
 	if !l.source && !l.keys[key] {
 		l.catalog.miss(key)
+		key = Source(key)
+	} else if l.source {
+		key = Source(key)
 	}
 	return l.printer.Sprintf(key, args...)
+}
+
+// Source is key as English reads it. A key may begin with a context in
+// square brackets, "[charge] Shipping", where one English word needs two
+// translations: the shipping method is 配送方式 in Chinese, what it costs
+// 运费. The translations are looked up by the whole key; English shows
+// what follows the context.
+func Source(key string) string {
+	if strings.HasPrefix(key, "[") {
+		if i := strings.Index(key, "] "); i > 1 {
+			return key[i+2:]
+		}
+	}
+	return key
 }
 
 // Chinese reports whether the language is Chinese, for the few places
@@ -280,9 +298,9 @@ func (d Day) String() string { return time.Time(d).UTC().Format(dateLayouts[mont
 // String is m in English, for logs, the API and English pages.
 func (m Msg) String() string {
 	if len(m.Args) == 0 {
-		return m.Key
+		return Source(m.Key)
 	}
-	return m.render(fmt.Sprintf, Day.String)
+	return m.render(func(key string, args ...any) string { return fmt.Sprintf(Source(key), args...) }, Day.String)
 }
 
 // Say translates m into l, its days as l writes them.

@@ -59,6 +59,46 @@ func TestTranslateAndMissing(t *testing.T) {
 	}
 }
 
+// TestContextKeys: "[charge] Shipping" is its own key, translated apart
+// from "Shipping"; English, and a language without it, show "Shipping".
+func TestContextKeys(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zh, en := c.Lang("zh-CN"), c.Lang("en-US")
+	if got, method := zh.T("[charge] Shipping"), zh.T("Shipping"); got != "运费" || method != "配送方式" {
+		t.Errorf("zh: charge %q, method %q; want 运费 and 配送方式", got, method)
+	}
+	if got := en.T("[charge] Shipping"); got != "Shipping" {
+		t.Errorf("en: %q, want Shipping", got)
+	}
+	if got := zh.T("[nowhere] Left %d", 2); got != "Left 2" {
+		t.Errorf("zh, untranslated: %q, want the English without its context", got)
+	}
+	if m := c.Missing(); len(m) != 1 || m[0] != "[nowhere] Left %d" {
+		t.Errorf("Missing() = %v, want the whole key", m)
+	}
+	if got := M("[charge] Shipping").String(); got != "Shipping" {
+		t.Errorf("Msg.String() = %q", got)
+	}
+	if got := M("[x] %s and %s", "a", M("[charge] Shipping")).String(); got != "a and Shipping" {
+		t.Errorf("nested Msg.String() = %q", got)
+	}
+	for key, want := range map[string]string{
+		"[charge] Shipping": "Shipping",
+		"Shipping":          "Shipping",
+		"[] Shipping":       "[] Shipping",
+		"[charge]Shipping":  "[charge]Shipping",
+		"[a] [b] c":         "[b] c",
+		"[":                 "[",
+	} {
+		if got := Source(key); got != want {
+			t.Errorf("Source(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
 func TestMsgNested(t *testing.T) {
 	c, err := Load()
 	if err != nil {

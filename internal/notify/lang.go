@@ -134,6 +134,7 @@ func Say(l *locale.Lang, key string, args ...any) string {
 	if !english(l) {
 		return l.T(key, args...)
 	}
+	key = locale.Source(key)
 	if len(args) == 0 {
 		return key
 	}

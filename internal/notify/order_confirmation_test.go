@@ -25,6 +25,7 @@ func TestOrderConfirmationContent(t *testing.T) {
 		"  Subtotal                                       $109.97\n",
 		"  Discount                                       -$10.00\n",
 		"  Tax                                              $8.80\n",
+		"  Shipping                                         $5.99\n",
 		"  Total                                          $114.76\n",
 		"Shipping to\n  Ada Lovelace\n  1 Main Street\n",
 		"Shipping method: Standard (3-5 business days)",
@@ -139,7 +140,7 @@ func TestOrderConfirmationInChinese(t *testing.T) {
 	if m.Subject != "您的 Mistore 订单 CN-100001" || m.UniqueKey != "order-confirmation:CN-100001" {
 		t.Errorf("message %+v", m)
 	}
-	for _, want := range []string{"李雷，您好：", "感谢您在 Mistore 中国购物。", "订单 CN-100001\n下单时间：2026年11月27日 12:30 UTC", "  小计", "  优惠", "  合计", "  其中税费", "收货信息", "此链接是查看订单的凭证"} {
+	for _, want := range []string{"李雷，您好：", "感谢您在 Mistore 中国购物。", "订单 CN-100001\n下单时间：2026年11月27日 12:30 UTC", "  小计", "  优惠", "  运费", "  合计", "  其中税费", "收货信息", "此链接是查看订单的凭证"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("text lacks %q:\n%s", want, m.Text)
 		}
@@ -149,7 +150,12 @@ func TestOrderConfirmationInChinese(t *testing.T) {
 			t.Errorf("HTML lacks %q:\n%s", want, m.HTML)
 		}
 	}
-	for _, english := range []string{"Thank you", "Subtotal", "Hello", "Order CN"} {
+	// The charge is 运费, not 配送方式 (the method, which the checkout
+	// page's fieldset is titled with).
+	if strings.Contains(m.Text, "  配送方式") || strings.Contains(m.HTML, ">配送方式 <") || strings.Contains(m.HTML, ">配送方式<") {
+		t.Errorf("the shipping charge reads as the method:\n%s", m.Text)
+	}
+	for _, english := range []string{"Thank you", "Subtotal", "Hello", "Order CN", "[charge]"} {
 		if strings.Contains(m.Text, english) || strings.Contains(m.HTML, english) {
 			t.Errorf("English %q in the Chinese email:\n%s\n%s", english, m.Text, m.HTML)
 		}

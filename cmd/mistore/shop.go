@@ -78,7 +78,7 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	}
 	tokens := order.NewTokens(tokenKey)
 	// An order's emails are written in its market's language (locales).
-	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: publicURL, Markets: c.Markets, Locales: locales}
+	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: publicURL, Markets: c.Markets, Locales: locales, Texts: c.LineText}
 	s.orders = order.NewService(d, tokens, providers, conf, log, nil)
 	s.carts = cart.NewService(d, c, inv, nil)
 	s.checkout = checkout.NewService(d, c, s.carts, s.orders, provider, nil)

@@ -221,3 +221,21 @@ func (s *Service) TextOf(ctx context.Context, slug, lang string) (ProductText, e
 	}
 	return ProductText{}, nil
 }
+
+// LineText returns what an order line for sku is called in language lang:
+// the product's and the variant's names there, each empty where the
+// product has no such text or the SKU is not in the catalog. An order
+// keeps the English names it was placed with; a shopper of the cn store
+// reads the Chinese ones beside its prices.
+func (s *Service) LineText(ctx context.Context, sku, lang string) (name, variant string, err error) {
+	snap, err := s.current(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	p := snap.bySKU[sku]
+	if p == nil {
+		return "", "", nil
+	}
+	t := p.Texts[lang]
+	return t.Name, t.Variants[sku], nil
+}

@@ -107,7 +107,7 @@ func newStore(t testing.TB, d *db.DB) *store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: "https://shop.example", Markets: c.Markets, Locales: locales}
+	conf := order.MailConfirmer{Mailer: mailer, Tokens: tokens, PublicURL: "https://shop.example", Markets: c.Markets, Locales: locales, Texts: c.LineText}
 	orders := order.NewService(d, tokens, []payment.Provider{tp}, conf, nil, nil)
 	co := checkout.NewService(d, c, testCarts{d}, orders, "test", nil)
 	r := jobs.NewRunner(d, nil)

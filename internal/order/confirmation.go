@@ -22,6 +22,9 @@ type MailConfirmer struct {
 	// Locales writes an order's emails in its market's language; nil
 	// writes every email in English.
 	Locales *locale.Catalog
+	// Texts names the lines in that language; nil keeps the English
+	// names the order was placed with.
+	Texts LineTexts
 }
 
 // RenderConfirmation renders o's confirmation email.
@@ -78,7 +81,11 @@ func (c MailConfirmer) mailBasics(ctx context.Context, o *Order) (orderMail, err
 		address:    nonEmpty(a.Name, a.Line1, a.Line2, strings.TrimSpace(a.City+", "+a.Region+" "+a.PostalCode), name),
 		url:        strings.TrimSuffix(c.PublicURL, "/") + "/" + o.Market + "/orders/" + o.Number + "?token=" + c.Tokens.For(o.Number),
 	}
-	for _, l := range o.Lines {
+	lines := o.Lines
+	if lang != nil {
+		lines = LocalizeLines(ctx, lines, lang.Texts, c.Texts)
+	}
+	for _, l := range lines {
 		b.lines = append(b.lines, notify.OrderEmailLine{Name: l.Name, Variant: l.VariantName, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: l.Total})
 	}
 	return b, nil

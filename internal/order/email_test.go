@@ -48,7 +48,8 @@ func TestEmailsInMarketLanguage(t *testing.T) {
 		if subject != "您的 Mistore 订单 "+cn.Number {
 			t.Errorf("cn subject %q", subject)
 		}
-		for _, want := range []string{"Ada Lovelace，您好：", "感谢您在 Mistore 中国购物。", "订单 " + cn.Number, "下单时间：", "  合计", "\n  中国\n", "/cn/orders/" + cn.Number + "?token="} {
+		for _, want := range []string{"Ada Lovelace，您好：", "感谢您在 Mistore 中国购物。", "订单 " + cn.Number, "下单时间：", "  合计", "\n  中国\n", "/cn/orders/" + cn.Number + "?token=",
+			"  Mistore 手环 8 - 黑色\n"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("cn confirmation text lacks %q:\n%s", want, text)
 			}
@@ -58,13 +59,21 @@ func TestEmailsInMarketLanguage(t *testing.T) {
 				t.Errorf("cn confirmation HTML lacks %q:\n%s", want, html)
 			}
 		}
-		if strings.Contains(text, "Thank you") || strings.Contains(html, "Thank you") {
+		if strings.Contains(text, "Thank you") || strings.Contains(html, "Thank you") || strings.Contains(text+html, "Mistore Band 8") {
 			t.Errorf("English in the cn confirmation:\n%s", text)
+		}
+		if !strings.Contains(html, "Mistore 手环 8") {
+			t.Errorf("cn confirmation HTML lacks the Chinese product name:\n%s", html)
+		}
+		// The order keeps the names it was placed with, for the back
+		// office and the API.
+		if o, err := order.Get(ctx, d.Reader(), cn.Number); err != nil || o.Lines[0].Name != "Mistore Band 8" || o.Lines[0].VariantName != "Black" {
+			t.Errorf("stored line after the Chinese email: %v %+v", err, o)
 		}
 
 		subject, text, html = s.email(t, notify.OrderConfirmationKey(us.Number))
 		if subject != "Your Mistore order "+us.Number || !strings.Contains(text, "Thank you for your order from Mistore United States. Here is\n") ||
-			!strings.Contains(text, "Order "+us.Number+"\nPlaced ") || !strings.Contains(html, ">Thank you for your order</h1>") || !strings.Contains(html, `lang="en"`) {
+			!strings.Contains(text, "Order "+us.Number+"\nPlaced ") || !strings.Contains(text, "  Mistore Band 8 - Black\n") || !strings.Contains(html, ">Thank you for your order</h1>") || !strings.Contains(html, `lang="en"`) {
 			t.Errorf("us confirmation: %s\n%s\n%s", subject, text, html)
 		}
 

@@ -67,10 +67,14 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, token s
 	p.Title = p.Lang.T("Order %s", o.Number)
 	p.Canonical = ""
 	p.NoIndex = true
+	// The lines named in the page's language; the order keeps the
+	// English names it was placed with.
+	shown := *o
+	shown.Lines = order.LocalizeLines(r.Context(), o.Lines, p.Lang.Texts, s.catalog.LineText)
 	c := orderContent{
 		// Whoever sees the page may act on it: a signed-in owner who came
 		// without the link's token gets it for the page's forms.
-		Order: o, Events: s.eventLines(p.Lang, events), Token: s.orders.Tokens().For(o.Number),
+		Order: &shown, Events: s.eventLines(p.Lang, events), Token: s.orders.Tokens().For(o.Number),
 		Pending: o.Status == order.PendingPayment, Paid: o.Status == order.Paid,
 		CanPay:      o.Status == order.PendingPayment && o.PaymentURL != "",
 		Declined:    o.PaymentStatus == "declined",

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/url"
 	"strings"
 	"time"
 
@@ -43,6 +44,13 @@ type Message struct {
 	// UniqueKey identifies the message: queueing a second message with the
 	// same key does nothing, so an event that arrives twice mails once.
 	UniqueKey string
+	// Unsubscribe, for an email from a list the recipient joined (a
+	// waitlist), is the absolute https address that takes them off it:
+	// sent as List-Unsubscribe with one-click unsubscribing (RFC 8058),
+	// so a mail client can offer the button and a mailbox provider sees
+	// that the sender honours it. The address must act on a POST of
+	// "List-Unsubscribe=One-Click" without a session or a form token.
+	Unsubscribe string
 }
 
 // Email is a message in the outbox, sent or not.
@@ -60,6 +68,8 @@ type Email struct {
 	SentAt time.Time
 	// LastError is why the latest attempt to send failed, if it did.
 	LastError string
+	// Unsubscribe is Message.Unsubscribe; empty in Outbox lists.
+	Unsubscribe string
 }
 
 // Sent reports whether the email has been handed to the mail server.
@@ -109,9 +119,9 @@ func (m *Mailer) Queue(ctx context.Context, tx db.Querier, msg Message) error {
 		orderID = *msg.OrderID
 	}
 	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO emails (kind, to_address, subject, text_body, html_body, order_id, unique_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (unique_key) DO NOTHING RETURNING id`,
-		msg.Kind, msg.To, msg.Subject, msg.Text, msg.HTML, orderID, msg.UniqueKey, db.Now()).Scan(&id)
+	err := tx.QueryRowContext(ctx, `INSERT INTO emails (kind, to_address, subject, text_body, html_body, order_id, unique_key, unsubscribe_url, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (unique_key) DO NOTHING RETURNING id`,
+		msg.Kind, msg.To, msg.Subject, msg.Text, msg.HTML, orderID, msg.UniqueKey, msg.Unsubscribe, db.Now()).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Queued before. Its job was enqueued with it, under the same
 		// unique key, so enqueueing again below is a no-op too; doing it
@@ -150,6 +160,15 @@ func (msg Message) validate() error {
 	if _, err := mail.ParseAddress(msg.To); err != nil {
 		return fmt.Errorf("recipient %q: %w", msg.To, err)
 	}
+	if msg.Unsubscribe != "" {
+		// It becomes a header: nothing in it may end the header or the
+		// angle brackets it is sent in.
+		u, err := url.Parse(msg.Unsubscribe)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			strings.ContainsAny(msg.Unsubscribe, "\r\n<> \t") {
+			return fmt.Errorf("unsubscribe address %q is not an absolute http(s) URL", msg.Unsubscribe)
+		}
+	}
 	return nil
 }
 
@@ -185,6 +204,8 @@ func (m *Mailer) HandleSend(ctx context.Context, j jobs.Job) error {
 		Text:      e.Text,
 		HTML:      e.HTML,
 		MessageID: messageID(e, m.from),
+		// Sent, like the bodies, as it was queued.
+		Unsubscribe: e.Unsubscribe,
 	}
 	if err := m.sender.Send(ctx, env); err != nil {
 		// Recorded on the email for the outbox page; the job keeps its own
@@ -250,16 +271,16 @@ func scanEmail(row interface{ Scan(...any) error }, extra ...any) (Email, error)
 
 // Email returns one email with its bodies.
 func (m *Mailer) Email(ctx context.Context, id int64) (Email, error) {
-	var text, html string
+	var text, html, unsubscribe string
 	e, err := scanEmail(m.db.Reader().QueryRowContext(ctx,
-		"SELECT "+emailColumns+", text_body, html_body FROM emails WHERE id = $1", id), &text, &html)
+		"SELECT "+emailColumns+", text_body, html_body, unsubscribe_url FROM emails WHERE id = $1", id), &text, &html, &unsubscribe)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Email{}, ErrNotFound
 	}
 	if err != nil {
 		return Email{}, fmt.Errorf("email %d: %w", id, err)
 	}
-	e.Text, e.HTML = text, html
+	e.Text, e.HTML, e.Unsubscribe = text, html, unsubscribe
 	return e, nil
 }
 

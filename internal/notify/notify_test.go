@@ -597,3 +597,54 @@ func TestNewSMTPSender(t *testing.T) {
 		}
 	}
 }
+
+// TestListUnsubscribe: an email from a list goes out with List-Unsubscribe
+// and one-click unsubscribing (RFC 8058); others go without; an address
+// that could break out of the header is refused before anything is
+// queued.
+func TestListUnsubscribe(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		srv := startSMTP(t, smtpOptions{})
+		m := notify.NewMailer(d, smtpSender(t, srv.Addr, ""), testFrom, nil)
+		r := jobs.NewRunner(d, nil)
+		m.Register(r)
+
+		listed := notify.Message{Kind: "waitlist_available", To: "ada@example.com", Subject: "The band is available", Text: "It is.",
+			UniqueKey: "list-1", Unsubscribe: "https://shop.example/us/waitlist/unsubscribe?t=abc.def"}
+		queue(t, d, m, listed)
+		queue(t, d, m, notify.Message{Kind: "other", To: "ada@example.com", Subject: "Not from a list", Text: "Hi.", UniqueKey: "plain-1"})
+		runDue(t, r, 2)
+		got := srv.Messages()
+		if len(got) != 2 {
+			t.Fatalf("server received %d messages, want 2", len(got))
+		}
+		for _, g := range got {
+			p := parseMessage(t, g.Data)
+			lu, post := p.Header.Get("List-Unsubscribe"), p.Header.Get("List-Unsubscribe-Post")
+			switch p.Subject {
+			case listed.Subject:
+				if lu != "<"+listed.Unsubscribe+">" || post != "List-Unsubscribe=One-Click" {
+					t.Errorf("list email: List-Unsubscribe %q, List-Unsubscribe-Post %q", lu, post)
+				}
+			default:
+				if lu != "" || post != "" {
+					t.Errorf("%q carries List-Unsubscribe %q %q", p.Subject, lu, post)
+				}
+			}
+		}
+
+		for i, bad := range []string{"javascript:alert(1)", "/us/waitlist/unsubscribe", "https://shop.example/x>\r\nBcc: eve@example.com", "https://shop.example/a b", "mailto:x@example.com"} {
+			msg := listed
+			msg.UniqueKey, msg.Unsubscribe = fmt.Sprintf("bad-%d", i), bad
+			err := d.Tx(ctx, func(tx db.Querier) error { return m.Queue(ctx, tx, msg) })
+			if err == nil {
+				t.Errorf("unsubscribe address %q accepted", bad)
+			}
+		}
+		var n int
+		if err := d.Read.QueryRow("SELECT count(*) FROM emails WHERE unique_key LIKE 'bad-%'").Scan(&n); err != nil || n != 0 {
+			t.Errorf("%d refused emails in the outbox, %v", n, err)
+		}
+	})
+}

@@ -28,6 +28,9 @@ type Envelope struct {
 	// MessageID is the Message-ID header without its angle brackets; the
 	// same message gets the same id on every attempt.
 	MessageID string
+	// Unsubscribe, when set, is sent as List-Unsubscribe with
+	// List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC 8058).
+	Unsubscribe string
 }
 
 // Sender delivers one message.
@@ -202,6 +205,10 @@ func (s *SMTPSender) Send(ctx context.Context, e Envelope) error {
 		msg.SetMessageIDWithValue(e.MessageID)
 	}
 	msg.SetDate()
+	if e.Unsubscribe != "" {
+		msg.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+e.Unsubscribe+">")
+		msg.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	}
 	msg.SetBodyString(gomail.TypeTextPlain, e.Text)
 	if e.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, e.HTML)

@@ -126,7 +126,11 @@ func (s *Service) availableMessage(key []byte, e *Entry, m market.Market) (notif
 	v := mailView{Product: e.ProductName, Place: place, Link: s.publicURL + "/" + e.Market + "/products/" + url.PathEscape(e.ProductSlug),
 		Unsubscribe: s.link(UnsubscribePath(e.Market), unsubscribeToken(key, e))}
 	p, err := render(KindAvailable, notify.Say(l, "The %s is available in %s", oneLine(e.ProductName), place), AvailableKey(e.ID, e.Round), e.Email, v, l, availableBodies)
-	return p.message(), err
+	msg := p.message()
+	// The email comes from a list the address joined: mail clients get
+	// the one-click way off it (pageWaitlistUnsubscribe takes the POST).
+	msg.Unsubscribe = v.Unsubscribe
+	return msg, err
 }
 
 // AvailableKey is the outbox key of entry id's "available" email in a

@@ -230,8 +230,16 @@ func (s *Server) pageWaitlistConfirm(w http.ResponseWriter, r *http.Request) {
 
 // pageWaitlistUnsubscribe is the unsubscribe link's page: it works
 // without signing in, and only the button (POST) takes the address off.
+// A POST may carry the token in the link itself instead of the form: that
+// is the one-click unsubscribing a mail client does with the email's
+// List-Unsubscribe header (RFC 8058), whose body is only
+// "List-Unsubscribe=One-Click". A GET, which link scanners make, still
+// changes nothing.
 func (s *Server) pageWaitlistUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	token := linkToken(w, r)
+	if token == "" && r.Method == http.MethodPost {
+		token = r.URL.Query().Get("t")
+	}
 	check, step, title := s.waitlist.CheckUnsubscribe, "unsubscribe", "Leave the waitlist"
 	if r.Method == http.MethodPost {
 		check, step, title = s.waitlist.Unsubscribe, "unsubscribed", "You are off the list"

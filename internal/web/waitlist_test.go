@@ -170,11 +170,28 @@ func TestWaitlistPages(t *testing.T) {
 		if st, _, _ := s.form("/us/waitlist/unsubscribe", url.Values{"t": {unsub[:len(unsub)-2] + "00"}}); st != 404 {
 			t.Errorf("altered unsubscribe: %d", st)
 		}
-		if st, body, _ := s.form("/us/waitlist/unsubscribe", url.Values{"t": {unsub}}); st != 200 || !strings.Contains(body, "You are off the list") {
-			t.Errorf("unsubscribe: %d", st)
+		// The email's List-Unsubscribe address is its link, and a mail
+		// client's one-click POST to it (RFC 8058: the token in the
+		// address, no form, no Origin) takes Ada off the list.
+		var listURL string
+		if err := s.d.Read.QueryRow("SELECT unsubscribe_url FROM emails WHERE kind = 'waitlist_available'").Scan(&listURL); err != nil ||
+			!strings.HasSuffix(listURL, "/us/waitlist/unsubscribe?t="+url.QueryEscape(unsub)) {
+			t.Errorf("List-Unsubscribe address %q, %v", listURL, err)
+		}
+		oneClick := "/us/waitlist/unsubscribe?t=" + url.QueryEscape(unsub)
+		if st, _, _ := s.do("POST", "/us/waitlist/unsubscribe?t="+url.QueryEscape(unsub[:len(unsub)-2]+"00"), "List-Unsubscribe=One-Click",
+			"Content-Type", "application/x-www-form-urlencoded"); st != 404 {
+			t.Errorf("one-click with an altered token: %d", st)
+		}
+		if st, body, _ := s.do("POST", oneClick, "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded"); st != 200 || !strings.Contains(body, "You are off the list") {
+			t.Errorf("one-click unsubscribe: %d", st)
 		}
 		if n := s.countRows("SELECT count(*) FROM waitlist_entries WHERE unsubscribed_at IS NOT NULL"); n != 1 {
 			t.Error("not unsubscribed")
+		}
+		// The page's own button, pressed afterwards, says the same.
+		if st, body, _ := s.form("/us/waitlist/unsubscribe", url.Values{"t": {unsub}}); st != 200 || !strings.Contains(body, "You are off the list") {
+			t.Errorf("unsubscribe: %d", st)
 		}
 		// A signed-in shopper finds their address in the box, on a page
 		// nobody else is served; the anonymous page has an empty box.

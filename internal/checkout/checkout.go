@@ -118,9 +118,9 @@ func NewService(d *db.DB, c *catalog.Service, carts Carts, orders *order.Service
 }
 
 // RatesChanged tells the service that shipping methods or tax rates
-// changed, here (Admin.SetTaxRate) or in another instance (the
-// changefeed's checkout topic): checkouts priced from now on read them
-// afresh. It has the shape of a changefeed handler.
+// changed, here (Admin.SetTaxRate) or in another instance
+// (changefeed.Rates): checkouts priced from now on read them afresh. It
+// has the shape of a changefeed handler.
 func (s *Service) RatesChanged(context.Context, string) { s.rules.forget() }
 
 // Request is what a shopper sends to check out. It has no prices: the

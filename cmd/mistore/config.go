@@ -50,6 +50,9 @@ type Config struct {
 	// StripeWebhookSecret is the signing secret (whsec_…) of the Stripe
 	// webhook endpoint that posts to the store.
 	StripeWebhookSecret string
+	// MetricsToken, when set, is the bearer token /metrics asks for;
+	// empty leaves /metrics open, as the demo store has it.
+	MetricsToken string
 }
 
 // defaultConfig is the demo store on embedded SQLite.
@@ -87,6 +90,7 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 		"mail-from":             {"mail-from", "MISTORE_MAIL_FROM", "the From address of the store's email"},
 		"stripe-secret-key":     {"stripe-secret-key", "MISTORE_STRIPE_SECRET_KEY", "Stripe API secret key, sk_… (empty: no Stripe)"},
 		"stripe-webhook-secret": {"stripe-webhook-secret", "MISTORE_STRIPE_WEBHOOK_SECRET", "signing secret of the Stripe webhook endpoint, whsec_…"},
+		"metrics-token":         {"metrics-token", "MISTORE_METRICS_TOKEN", "bearer token /metrics asks for (empty: /metrics is open)"},
 	}
 	var errs []error
 	for _, n := range names {
@@ -109,11 +113,14 @@ func configFlags(fs *flag.FlagSet, cfg *Config, getenv func(string) string, name
 			// which -h would print.
 			fs.StringVar(&cfg.SMTPURL, n, cfg.SMTPURL, usage)
 			cfg.SMTPURL = orDefault(env, cfg.SMTPURL)
-		case "stripe-secret-key", "stripe-webhook-secret":
+		case "stripe-secret-key", "stripe-webhook-secret", "metrics-token":
 			// Secrets are never a flag's default, which -h would print.
 			target := &cfg.StripeSecretKey
-			if n == "stripe-webhook-secret" {
+			switch n {
+			case "stripe-webhook-secret":
 				target = &cfg.StripeWebhookSecret
+			case "metrics-token":
+				target = &cfg.MetricsToken
 			}
 			fs.StringVar(target, n, *target, usage)
 			*target = orDefault(env, *target)

@@ -33,6 +33,8 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	limit := fs.Int("limit", loadtest.DefaultFlashLimit, "flashsale: units one customer may hold")
 	sku := fs.String("sku", "", "flashsale: SKU to sell (default: an available variant of a cheap accessory)")
 	lead := fs.Duration("lead", loadtest.DefaultFlashLead, "flashsale: time from creating the sale to its start")
+	// A secret is never a flag's default, which -h would print.
+	metricsToken := fs.String("metrics-token", "", "bearer token of the store's /metrics, read for the writer's and the CPU figures (env MISTORE_METRICS_TOKEN)")
 	// Flags may come before or after the URLs.
 	var urls []string
 	for len(args) > 0 {
@@ -51,7 +53,7 @@ func cmdLoadtest(ctx context.Context, args []string, getenv func(string) string,
 	}
 	opts := loadtest.Options{
 		Targets: urls, Scenario: *scenario, Duration: *duration, Workers: *workers,
-		Market: *market, Gzip: *gzip,
+		Market: *market, Gzip: *gzip, MetricsToken: orDefault(*metricsToken, getenv("MISTORE_METRICS_TOKEN")),
 	}
 	if !*quiet {
 		opts.Progress = stderr

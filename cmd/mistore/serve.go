@@ -153,7 +153,7 @@ func (m *Main) openServices(ctx context.Context) error {
 		Cart: m.shop.carts, Orders: m.shop.orders, Checkout: m.shop.checkout, TestPay: m.shop.testPay,
 		Jobs: m.shop.runner, Idempotency: m.shop.idem, PublicURL: m.publicURL,
 		Customers: m.shop.customers, Limits: m.shop.limits, Staff: m.shop.staff, FlashSales: m.shop.flash,
-		Waitlist: m.shop.waitlist, Community: m.shop.community, Locales: locales,
+		Waitlist: m.shop.waitlist, Community: m.shop.community, Locales: locales, MetricsToken: m.Config.MetricsToken,
 	})
 	if err != nil {
 		d.Close()
@@ -275,7 +275,7 @@ func (m *Main) Close() error {
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg := defaultConfig()
 	fs := newFlagSet("serve", stderr)
-	validate, err := configFlags(fs, &cfg, getenv, "addr", "db", "demo", "log-level", "log-format", "shutdown-timeout", "debug-addr", "public-url", "smtp-url", "mail-from", "stripe-secret-key", "stripe-webhook-secret")
+	validate, err := configFlags(fs, &cfg, getenv, "addr", "db", "demo", "log-level", "log-format", "shutdown-timeout", "debug-addr", "public-url", "smtp-url", "mail-from", "stripe-secret-key", "stripe-webhook-secret", "metrics-token")
 	if err != nil {
 		return err
 	}

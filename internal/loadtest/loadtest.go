@@ -96,6 +96,9 @@ type Options struct {
 	// FlashSale configures the flashsale scenario, which needs at least
 	// its DB.
 	FlashSale FlashSaleOptions
+	// MetricsToken is the bearer token of the targets' /metrics, where
+	// the report's writer and CPU figures are read; empty sends none.
+	MetricsToken string
 }
 
 // normalize fills in defaults, validates the options and resolves the
@@ -257,10 +260,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 		}
 	}
-	storeBefore, genBefore, machineBefore := readStore(ctx, client, o.Targets), readGenerator(), readMachine()
+	storeBefore, genBefore, machineBefore := readStore(ctx, client, o.Targets, o.MetricsToken), readGenerator(), readMachine()
 	r := runLoad(ctx, o, sc, send, eps, plan)
 	genAfter, machineAfter := readGenerator(), readMachine()
-	storeAfter := readStore(context.WithoutCancel(ctx), client, o.Targets)
+	storeAfter := readStore(context.WithoutCancel(ctx), client, o.Targets, o.MetricsToken)
 	r.Writer = writerStats(storeBefore, storeAfter)
 	r.CPU = cpuStats(storeBefore, storeAfter, genBefore, genAfter, machineBefore, machineAfter)
 	r.Products, r.Categories, r.SearchTerms = len(cat.slugs), len(cat.categories), len(cat.terms)

@@ -51,14 +51,15 @@ type storeReading struct {
 	writer, cpu bool
 }
 
-// readStore reads the counters of every target. A target without them
-// adds nothing; the reading is only informative, so it never fails the
-// run.
-func readStore(ctx context.Context, client *http.Client, targets []string) storeReading {
+// readStore reads the counters of every target, sending token as a
+// bearer token when it is set. A target without them (or that refuses
+// the token) adds nothing; the reading is only informative, so it never
+// fails the run.
+func readStore(ctx context.Context, client *http.Client, targets []string, token string) storeReading {
 	r := storeReading{at: time.Now()}
 	for _, t := range targets {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		values, found := scrapeStore(ctx, client, strings.TrimSuffix(t, "/")+"/metrics")
+		values, found := scrapeStore(ctx, client, strings.TrimSuffix(t, "/")+"/metrics", token)
 		cancel()
 		if complete(found, 0, writerCounters) {
 			r.writer = true
@@ -81,10 +82,13 @@ func complete(found uint, from, to int) bool {
 }
 
 // scrapeStore reads storeMetrics off a Prometheus text page.
-func scrapeStore(ctx context.Context, client *http.Client, url string) (values [len(storeMetrics)]float64, found uint) {
+func scrapeStore(ctx context.Context, client *http.Client, url, token string) (values [len(storeMetrics)]float64, found uint) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return values, 0
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -2,6 +2,9 @@ package loadtest
 
 import (
 	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -164,4 +167,23 @@ func FuzzParseProcStat(f *testing.F) {
 			t.Fatalf("%q: %v, %v since nothing", page, busy, share)
 		}
 	})
+}
+
+// TestReadStoreSendsToken: a store whose /metrics wants a token is read
+// with it, and one read without it adds nothing rather than failing.
+func TestReadStoreSendsToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" || r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "process_cpu_seconds_total 4.5\n")
+	}))
+	defer srv.Close()
+	if r := readStore(t.Context(), srv.Client(), []string{srv.URL}, "tok"); !r.cpu || r.values[cpuCounter] != 4.5 {
+		t.Errorf("with the token: %+v", r)
+	}
+	if r := readStore(t.Context(), srv.Client(), []string{srv.URL + "/"}, ""); r.cpu || r.writer {
+		t.Errorf("without the token: %+v", r)
+	}
 }

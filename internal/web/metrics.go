@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"net/http"
@@ -78,6 +80,28 @@ func newMetrics(d *db.DB) *metrics {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// guardMetrics asks for the metrics token, when the store has one, as
+// "Authorization: Bearer TOKEN" (what Prometheus sends with a scrape
+// config's authorization.credentials); anything else is a 401 that says
+// nothing more.
+func (s *Server) guardMetrics(h http.Handler) http.Handler {
+	if s.metricsToken == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + s.metricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Compared as digests, in constant time, so neither the token
+		// nor its length leaks through timing.
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "401 unauthorized: /metrics needs the store's metrics token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // observe records one answered request. route is the ServeMux pattern, so

@@ -43,7 +43,7 @@ func (s *Server) routes(mux *recordingMux) {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", s.guardMetrics(s.metrics.handler()))
 	mux.Handle("GET /static/{hash}/{file...}", s.assets)
 	mux.HandleFunc("GET /robots.txt", s.robots)
 	mux.HandleFunc("GET /favicon.ico", s.favicon)

@@ -94,6 +94,10 @@ type Deps struct {
 	// theme loaded here (LoadTheme) speaking Locales. Servers that share
 	// one skip the loading: tests start hundreds.
 	Theme *Theme
+	// MetricsToken, when set, is the bearer token /metrics asks for: the
+	// counters say how much the shop sells, which is the shop's business.
+	// Empty leaves /metrics open.
+	MetricsToken string
 }
 
 // noJobs is the waker of a store without a job runner.
@@ -108,6 +112,8 @@ type Server struct {
 	log     *slog.Logger
 	version string
 	metrics *metrics
+	// metricsToken guards /metrics when set (Deps.MetricsToken).
+	metricsToken string
 	// Theme gives the server its assets, pages and locales (the
 	// storefront's message catalogs, language.go), shared with any other
 	// server built on the same theme.
@@ -176,6 +182,7 @@ func New(deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics(deps.DB)
+	s.metricsToken = deps.MetricsToken
 	s.cache = newBodyCache(deps.CacheEntries)
 	s.demo, s.mailer = deps.Demo, deps.Mailer
 	s.orders, s.checkout, s.testPay, s.jobs, s.publicURL = deps.Orders, deps.Checkout, deps.TestPay, deps.Jobs, strings.TrimSuffix(deps.PublicURL, "/")

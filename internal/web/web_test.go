@@ -470,6 +470,36 @@ func TestConditionalRequests(t *testing.T) {
 	}
 }
 
+// TestMetricsToken: with a metrics token, /metrics answers only a request
+// that carries it as a bearer token; without one it stays open.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, db.SQLite)
+	c := catalog.NewService(d, inventory.NewService(d), catalog.Options{Now: func() time.Time { return testNow }})
+	if _, err := demo.Seed(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Theme: theme(t), MetricsToken: "s3cret-metrics"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hdr := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "s3cret-metrics"},
+		{"Authorization", "Bearer s3cret-metrics "}, {"Authorization", "Basic czNjcmV0LW1ldHJpY3M="}} {
+		r := get(t, s, "/metrics", hdr...)
+		if r.status != 401 || r.header.Get("WWW-Authenticate") == "" || strings.Contains(r.body, "mistore_") {
+			t.Errorf("/metrics with %q: %d %q", hdr, r.status, r.body)
+		}
+	}
+	r := get(t, s, "/metrics", "Authorization", "Bearer s3cret-metrics")
+	if r.status != 200 || !strings.Contains(r.body, "go_sql_open_connections") {
+		t.Errorf("/metrics with the token: %d", r.status)
+	}
+	// The rest of the store does not ask for it.
+	if r := get(t, s, "/healthz"); r.status != 200 {
+		t.Errorf("healthz %d", r.status)
+	}
+}
+
 func TestOperations(t *testing.T) {
 	t.Parallel()
 	d := dbtest.Open(t, db.SQLite)

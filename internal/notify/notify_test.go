@@ -184,10 +184,7 @@ func parseMessage(t *testing.T, data []byte) parsed {
 func TestSendOrderConfirmation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		srv := startSMTP(t, smtpOptions{})
-		m := notify.NewMailer(d, smtpSender(t, srv.Addr, ""), testFrom, nil)
-		r := jobs.NewRunner(d, nil)
-		m.Register(r)
+		srv, m, r := smtpMailer(t, d, smtpOptions{})
 
 		queue(t, d, m, confirmation(t, sampleOrder()))
 		runDue(t, r, 1)
@@ -401,10 +398,7 @@ func TestSMTPServerDownIsRetried(t *testing.T) {
 
 func TestRecipientRejectedIsNotRetried(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		srv := startSMTP(t, smtpOptions{rejectRcpt: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}})
-		m := notify.NewMailer(d, smtpSender(t, srv.Addr, ""), testFrom, nil)
-		r := jobs.NewRunner(d, nil)
-		m.Register(r)
+		_, m, r := smtpMailer(t, d, smtpOptions{rejectRcpt: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}})
 		queue(t, d, m, confirmation(t, sampleOrder()))
 		runDue(t, r, 1)
 		if j := sendJobs(t, d); len(j) != 1 || j[0].State != "failed" || !strings.Contains(j[0].LastError, "No such user") {
@@ -605,10 +599,7 @@ func TestNewSMTPSender(t *testing.T) {
 func TestListUnsubscribe(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		srv := startSMTP(t, smtpOptions{})
-		m := notify.NewMailer(d, smtpSender(t, srv.Addr, ""), testFrom, nil)
-		r := jobs.NewRunner(d, nil)
-		m.Register(r)
+		srv, m, r := smtpMailer(t, d, smtpOptions{})
 
 		listed := notify.Message{Kind: "waitlist_available", To: "ada@example.com", Subject: "The band is available", Text: "It is.",
 			UniqueKey: "list-1", Unsubscribe: "https://shop.example/us/waitlist/unsubscribe?t=abc.def"}

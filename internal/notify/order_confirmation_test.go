@@ -6,7 +6,6 @@ import (
 
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
-	"mistore/internal/jobs"
 	"mistore/internal/locale"
 	"mistore/internal/money"
 	"mistore/internal/notify"
@@ -90,10 +89,7 @@ func TestOrderConfirmationRefusesIncompleteOrders(t *testing.T) {
 
 func TestOrderConfirmationEscapesHTML(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		srv := startSMTP(t, smtpOptions{})
-		m := notify.NewMailer(d, smtpSender(t, srv.Addr, ""), testFrom, nil)
-		r := jobs.NewRunner(d, nil)
-		m.Register(r)
+		srv, m, r := smtpMailer(t, d, smtpOptions{})
 		o := sampleOrder()
 		o.CustomerName = `<script>alert("hi")</script>`
 		o.Lines[0].Name = `Band <b>&</b> "Strap"`

@@ -11,6 +11,10 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"mistore/internal/db"
+	"mistore/internal/jobs"
+	"mistore/internal/notify"
 )
 
 // received is one message a test SMTP server accepted.
@@ -54,6 +58,17 @@ type smtpOptions struct {
 }
 
 // startSMTP serves SMTP on a free loopback port until the test ends.
+// smtpMailer starts a loopback SMTP server with opts and returns it with a
+// mailer on d that sends through it and a job runner that delivers.
+func smtpMailer(t *testing.T, d *db.DB, opts smtpOptions) (*smtpServer, *notify.Mailer, *jobs.Runner) {
+	t.Helper()
+	srv := startSMTP(t, opts)
+	m := notify.NewMailer(d, smtpSender(t, srv.Addr, ""), testFrom, nil)
+	r := jobs.NewRunner(d, nil)
+	m.Register(r)
+	return srv, m, r
+}
+
 func startSMTP(t *testing.T, opts smtpOptions) *smtpServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +33,9 @@ type CPUStats struct {
 	Machine      time.Duration
 	MachineShare float64
 	MachineKnown bool
+	// MachineCores is how many processors the machine had over the run:
+	// its processor time, busy or not, over the time elapsed.
+	MachineCores float64
 	// Elapsed is the time the figures cover.
 	Elapsed time.Duration
 }
@@ -48,6 +52,9 @@ type generatorReading struct {
 func cpuStats(before, after storeReading, genBefore, genAfter generatorReading, mBefore, mAfter machineReading) *CPUStats {
 	c := &CPUStats{Elapsed: after.at.Sub(before.at)}
 	c.Machine, c.MachineShare, c.MachineKnown = mAfter.since(mBefore)
+	if c.MachineKnown && c.MachineShare > 0 && c.Elapsed > 0 {
+		c.MachineCores = c.Machine.Seconds() / c.MachineShare / c.Elapsed.Seconds()
+	}
 	if before.cpu && after.cpu {
 		c.StoreKnown = true
 		c.Store = time.Duration(max(after.values[cpuCounter]-before.values[cpuCounter], 0) * float64(time.Second))
@@ -97,6 +104,12 @@ func writeCPU(b *strings.Builder, c *CPUStats, checkouts uint64, withDatabase bo
 	fmt.Fprintf(b, "CPU in %.1f s: %s", secs, strings.Join(parts, ", "))
 	if len(each) > 0 {
 		fmt.Fprintf(b, "; a complete checkout took %s", joinList(each))
+	}
+	// What the machine could do if the checkouts had it all: the rate a
+	// target names for a machine, however busy this one was meanwhile.
+	if cores := math.Round(c.MachineCores); c.MachineKnown && checkouts > 0 && c.Machine > 0 && cores >= 1 {
+		each := ms(c.Machine) / float64(checkouts)
+		fmt.Fprintf(b, "; at that cost its %.0f cores, all busy, would make at most %.0f complete checkouts/s", cores, cores*1000/each)
 	}
 	b.WriteString("\n")
 }

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bufio"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -71,15 +72,15 @@ func TestCPUStatsReport(t *testing.T) {
 	m1 := machineReading{busy: 13300, total: 44000, known: true}
 	c := cpuStats(before, after, gen0, gen1, m0, m1)
 	if c == nil || !c.StoreKnown || c.Store != 27*time.Second || !c.GeneratorKnown || c.Generator != 5400*time.Millisecond || c.Elapsed != 20*time.Second ||
-		!c.MachineKnown || c.Machine != 33*time.Second || c.MachineShare != 33.0/40 {
+		!c.MachineKnown || c.Machine != 33*time.Second || c.MachineShare != 33.0/40 || math.Abs(c.MachineCores-2) > 1e-9 {
 		t.Fatalf("stats %+v", c)
 	}
 	for _, tc := range []struct {
 		withDB bool
 		want   string
 	}{
-		{true, "CPU in 20.0 s: store 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores), this machine 82% busy; a complete checkout took 1.80 ms of the store's, 0.36 ms of the generator's and 2.20 ms of this machine's\n"},
-		{false, "CPU in 20.0 s: store (its database server not counted) 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores), this machine 82% busy; a complete checkout took 1.80 ms of the store's, 0.36 ms of the generator's and 2.20 ms of this machine's\n"},
+		{true, "CPU in 20.0 s: store 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores), this machine 82% busy; a complete checkout took 1.80 ms of the store's, 0.36 ms of the generator's and 2.20 ms of this machine's; at that cost its 2 cores, all busy, would make at most 909 complete checkouts/s\n"},
+		{false, "CPU in 20.0 s: store (its database server not counted) 27.00 s (1.35 cores), load generator 5.40 s (0.27 cores), this machine 82% busy; a complete checkout took 1.80 ms of the store's, 0.36 ms of the generator's and 2.20 ms of this machine's; at that cost its 2 cores, all busy, would make at most 909 complete checkouts/s\n"},
 	} {
 		var b strings.Builder
 		writeCPU(&b, c, 15000, tc.withDB)

@@ -247,7 +247,7 @@ func TestRunCheckoutSellsOut(t *testing.T) {
 		t.Errorf("CPU stats %+v, want the store's 0.5 s and the generator's own", c)
 	}
 	for _, want := range []string{"cart ", "add ", "checkout ", "pay ", "paid-wait ", "7 orders placed, 7 paid", "complete checkouts/s", "409:",
-		"(6.3 a commit)", "; 9.0 write transactions a complete checkout", "store 0.50 s (", "71.43 ms of the store's, ", " ms of this machine's\n"} {
+		"(6.3 a commit)", "; 9.0 write transactions a complete checkout", "store 0.50 s (", "71.43 ms of the store's, ", " ms of this machine's; at that cost its ", " complete checkouts/s\n"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}

@@ -269,7 +269,13 @@ func TestRunBrowse(t *testing.T) {
 	if err := r.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"home", "list", "search", "product", "product-api", "search-api", "total", "p99", "500:"} {
+	wants := []string{"home", "list", "search", "product", "product-api", "search-api", "total", "p99"}
+	if failed > 0 {
+		// The workers pick products at random: in a short run the broken
+		// one may, rarely, never come up.
+		wants = append(wants, "500:")
+	}
+	for _, want := range wants {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("WriteText output lacks %q:\n%s", want, buf.String())
 		}

@@ -840,27 +840,43 @@ func (im *importer) keepAbsent(ctx context.Context, tx db.Querier, p *importProd
 	if im.has("variant") && im.has("options") && im.has("weight_g") {
 		return nil
 	}
+	// One read for the product's stored variants, not one per row: a SKU
+	// never moves to another product (checkOwnership), so a row's SKU is
+	// either among them or new.
+	type stored struct {
+		name, options string
+		weight        int
+	}
+	have := map[string]stored{}
+	err := db.EachRow(ctx, tx, `SELECT v.sku, v.name, v.options, v.weight_g FROM variants v
+		JOIN products p ON p.id = v.product_id WHERE p.slug = $1`, []any{p.slug}, func(rows *sql.Rows) error {
+		var sku string
+		var st stored
+		if err := rows.Scan(&sku, &st.name, &st.options, &st.weight); err != nil {
+			return err
+		}
+		have[sku] = st
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("stored variants: %w", err)
+	}
 	for i := range p.variants {
 		v := &p.variants[i]
-		var name, options string
-		var weight int
-		err := tx.QueryRowContext(ctx, "SELECT name, options, weight_g FROM variants WHERE sku = $1", v.sku).Scan(&name, &options, &weight)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		st, ok := have[v.sku]
+		if !ok {
 			continue
-		case err != nil:
-			return fmt.Errorf("variant %s: %w", v.sku, err)
 		}
 		if !im.has("variant") {
-			v.name = name
+			v.name = st.name
 		}
 		if !im.has("options") {
-			if err := json.Unmarshal([]byte(options), &v.options); err != nil {
+			if err := json.Unmarshal([]byte(st.options), &v.options); err != nil {
 				return fmt.Errorf("variant %s: stored options: %w", v.sku, err)
 			}
 		}
 		if !im.has("weight_g") {
-			v.weightG = weight
+			v.weightG = st.weight
 		}
 	}
 	return nil

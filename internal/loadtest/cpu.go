@@ -33,9 +33,6 @@ type CPUStats struct {
 	Machine      time.Duration
 	MachineShare float64
 	MachineKnown bool
-	// MachineCores is how many processors the machine had over the run:
-	// its processor time, busy or not, over the time elapsed.
-	MachineCores float64
 	// Elapsed is the time the figures cover.
 	Elapsed time.Duration
 }
@@ -52,9 +49,6 @@ type generatorReading struct {
 func cpuStats(before, after storeReading, genBefore, genAfter generatorReading, mBefore, mAfter machineReading) *CPUStats {
 	c := &CPUStats{Elapsed: after.at.Sub(before.at)}
 	c.Machine, c.MachineShare, c.MachineKnown = mAfter.since(mBefore)
-	if c.MachineKnown && c.MachineShare > 0 && c.Elapsed > 0 {
-		c.MachineCores = c.Machine.Seconds() / c.MachineShare / c.Elapsed.Seconds()
-	}
 	if before.cpu && after.cpu {
 		c.StoreKnown = true
 		c.Store = time.Duration(max(after.values[cpuCounter]-before.values[cpuCounter], 0) * float64(time.Second))
@@ -67,6 +61,15 @@ func cpuStats(before, after storeReading, genBefore, genAfter generatorReading, 
 		return nil
 	}
 	return c
+}
+
+// MachineCores is how many processors the machine had over the run: its
+// processor time, busy or not, over the time elapsed; 0 when unknown.
+func (c *CPUStats) MachineCores() float64 {
+	if !c.MachineKnown || c.MachineShare <= 0 || c.Elapsed <= 0 {
+		return 0
+	}
+	return c.Machine.Seconds() / c.MachineShare / c.Elapsed.Seconds()
 }
 
 // writeCPU reports c; checkouts, when above zero, are the run's complete
@@ -107,7 +110,7 @@ func writeCPU(b *strings.Builder, c *CPUStats, checkouts uint64, withDatabase bo
 	}
 	// What the machine could do if the checkouts had it all: the rate a
 	// target names for a machine, however busy this one was meanwhile.
-	if cores := math.Round(c.MachineCores); c.MachineKnown && checkouts > 0 && c.Machine > 0 && cores >= 1 {
+	if cores := math.Round(c.MachineCores()); checkouts > 0 && c.Machine > 0 && cores >= 1 {
 		each := ms(c.Machine) / float64(checkouts)
 		fmt.Fprintf(b, "; at that cost its %.0f cores, all busy, would make at most %.0f complete checkouts/s", cores, cores*1000/each)
 	}

@@ -72,7 +72,7 @@ func TestCPUStatsReport(t *testing.T) {
 	m1 := machineReading{busy: 13300, total: 44000, known: true}
 	c := cpuStats(before, after, gen0, gen1, m0, m1)
 	if c == nil || !c.StoreKnown || c.Store != 27*time.Second || !c.GeneratorKnown || c.Generator != 5400*time.Millisecond || c.Elapsed != 20*time.Second ||
-		!c.MachineKnown || c.Machine != 33*time.Second || c.MachineShare != 33.0/40 || math.Abs(c.MachineCores-2) > 1e-9 {
+		!c.MachineKnown || c.Machine != 33*time.Second || c.MachineShare != 33.0/40 || math.Abs(c.MachineCores()-2) > 1e-9 {
 		t.Fatalf("stats %+v", c)
 	}
 	for _, tc := range []struct {

@@ -192,10 +192,10 @@ type Lang struct {
 // numbers grouped the locale's way. English, or a key with no translation,
 // shows the key without its context (Source).
 func (l *Lang) T(key string, args ...any) string {
-	if !l.source && !l.keys[key] {
-		l.catalog.miss(key)
-		key = Source(key)
-	} else if l.source {
+	if l.source || !l.keys[key] {
+		if !l.source {
+			l.catalog.miss(key)
+		}
 		key = Source(key)
 	}
 	return l.printer.Sprintf(key, args...)

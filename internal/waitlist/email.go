@@ -81,14 +81,17 @@ func render(kind, subject, key, to string, v mailView, l *locale.Lang, b *notify
 	if err != nil {
 		return msgParts{}, err
 	}
-	return msgParts{kind: kind, subject: subject, key: key, to: to, text: text, html: html}, nil
+	return msgParts{kind: kind, subject: subject, key: key, to: to, text: text, html: html, unsubscribe: v.Unsubscribe}, nil
 }
 
-// msgParts is a rendered email before it becomes a notify.Message.
-type msgParts struct{ kind, subject, key, to, text, html string }
+// msgParts is a rendered email before it becomes a notify.Message. An
+// email with an unsubscribe link comes from the list the address joined:
+// its message carries the link for mail clients' one-click way off it
+// (List-Unsubscribe), which pageWaitlistUnsubscribe takes as a POST.
+type msgParts struct{ kind, subject, key, to, text, html, unsubscribe string }
 
 func (p msgParts) message() notify.Message {
-	return notify.Message{Kind: p.kind, To: p.to, Subject: p.subject, Text: p.text, HTML: p.html, UniqueKey: p.key}
+	return notify.Message{Kind: p.kind, To: p.to, Subject: p.subject, Text: p.text, HTML: p.html, UniqueKey: p.key, Unsubscribe: p.unsubscribe}
 }
 
 // lang is the language of market m's emails; nil (English) without a
@@ -126,11 +129,7 @@ func (s *Service) availableMessage(key []byte, e *Entry, m market.Market) (notif
 	v := mailView{Product: e.ProductName, Place: place, Link: s.publicURL + "/" + e.Market + "/products/" + url.PathEscape(e.ProductSlug),
 		Unsubscribe: s.link(UnsubscribePath(e.Market), unsubscribeToken(key, e))}
 	p, err := render(KindAvailable, notify.Say(l, "The %s is available in %s", oneLine(e.ProductName), place), AvailableKey(e.ID, e.Round), e.Email, v, l, availableBodies)
-	msg := p.message()
-	// The email comes from a list the address joined: mail clients get
-	// the one-click way off it (pageWaitlistUnsubscribe takes the POST).
-	msg.Unsubscribe = v.Unsubscribe
-	return msg, err
+	return p.message(), err
 }
 
 // AvailableKey is the outbox key of entry id's "available" email in a

@@ -27,6 +27,7 @@ Usage:
   mistore export products [--market us] [--db ...]   (CSV on stdout)
   mistore export orders [--market us] [--status paid] [--since 2026-11-01] [--db ...]   (CSV on stdout)
   mistore staff create --email E --role owner|manager|support|viewer   (password on stdin)
+  mistore staff reset-two-step --email E   turn a member's two-step sign-in off
   mistore apikey create --role owner|manager|support|viewer --name NAME (prints the key once)
   mistore loadtest URL [URL...] [--scenario browse|checkout|flashsale] [--duration 30s] [--workers N]
                    [--db PATH_OR_URL] [--customers N] [--units K] [--limit L] [--sku SKU] [--lead 3s]

@@ -43,13 +43,21 @@ func openStoreWith(ctx context.Context, name string, args []string, getenv func(
 }
 
 const staffUsage = `usage: mistore staff create --email EMAIL --role owner|manager|support|viewer [--name NAME] [--db ...]
+       mistore staff reset-two-step --email EMAIL [--db ...]
 The password is read from standard input (its first line), never from a flag,
 so it stays out of the shell history and the process list:
   read -rs PW && printf '%s\n' "$PW" | mistore staff create --email ada@example.com --role owner
+reset-two-step turns a member's two-step sign-in off, for one who lost both
+their phone and their recovery codes when no other owner can do it on the
+Staff page; they then sign in with their password alone.
 `
 
-// cmdStaff creates a staff member of the back office.
+// cmdStaff creates a staff member of the back office, or turns a
+// member's two-step sign-in off.
 func cmdStaff(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reset-two-step" {
+		return cmdStaffResetTwoStep(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
 		io.WriteString(stderr, staffUsage)
 		return errUsage
@@ -86,6 +94,43 @@ func cmdStaff(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("staff create: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s: staff member %s created with role %s\n", d.Target, m.Email, m.Role)
+	return nil
+}
+
+// cmdStaffResetTwoStep turns the two-step sign-in of the member with
+// --email off.
+func cmdStaffResetTwoStep(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var email *string
+	d, rest, err := openStoreWith(ctx, "staff reset-two-step", args, getenv, stderr, func(fs *flag.FlagSet) {
+		email = fs.String("email", "", "the staff member's email address (required)")
+	})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if len(rest) > 0 {
+		return fmt.Errorf("staff reset-two-step takes no arguments, got %q", rest)
+	}
+	if *email == "" {
+		return errors.New("--email is required")
+	}
+	members := staff.NewService(d, nil)
+	m, err := members.ByEmail(ctx, *email)
+	if err != nil {
+		return fmt.Errorf("staff reset-two-step: %w", err)
+	}
+	on, err := members.TwoStepOn(ctx, m.ID)
+	if err != nil {
+		return fmt.Errorf("staff reset-two-step: %w", err)
+	}
+	if err := members.TurnOffTwoStep(cliActor(ctx, getenv), m.ID, "staff.two_step_reset"); err != nil {
+		return fmt.Errorf("staff reset-two-step: %w", err)
+	}
+	if !on {
+		fmt.Fprintf(stdout, "%s: two-step sign-in was not on for %s; nothing changed\n", d.Target, m.Email)
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: two-step sign-in turned off for %s; their password alone signs them in\n", d.Target, m.Email)
 	return nil
 }
 

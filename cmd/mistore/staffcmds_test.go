@@ -5,7 +5,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"mistore/internal/audit"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/staff"
@@ -72,6 +74,38 @@ func TestStaffAndAPIKeyCommands(t *testing.T) {
 			}
 			if k, err := svc.APIKey(context.Background(), key); err != nil || k.Role != staff.RoleSupport || k.Name != "warehouse sync" {
 				t.Errorf("the printed key opens: %+v %v", k, err)
+			}
+
+			// reset-two-step turns a locked-out member's second step off.
+			m, _ := svc.ByEmail(context.Background(), "OWNER@example.com")
+			actor := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindCLI, Name: "test"})
+			setup, err := svc.SetUpTwoStep(actor, m.ID, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			totp, _ := staff.TOTPCode(setup.Key, time.Now())
+			if _, err := svc.ConfirmTwoStep(actor, m.ID, totp); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, errOut := runCLIStdin(t, "", "staff", "reset-two-step", "--db", dsn, "--email", "nobody@example.com"); code == 0 || !strings.Contains(errOut, "not found") {
+				t.Errorf("reset-two-step of nobody: %d %q", code, errOut)
+			}
+			if code, _, errOut := runCLIStdin(t, "", "staff", "reset-two-step", "--db", dsn); code == 0 || !strings.Contains(errOut, "--email") {
+				t.Errorf("reset-two-step without --email: %d %q", code, errOut)
+			}
+			code, out, errOut = runCLIStdin(t, "", "staff", "reset-two-step", "--db", dsn, "--email", "owner@EXAMPLE.com")
+			if code != 0 || !strings.Contains(out, "turned off for Owner@Example.com") {
+				t.Fatalf("reset-two-step: %d %q %q", code, out, errOut)
+			}
+			if on, err := svc.TwoStepOn(context.Background(), m.ID); err != nil || on {
+				t.Errorf("still on after reset-two-step: %v %v", on, err)
+			}
+			if code, out, _ := runCLIStdin(t, "", "staff", "reset-two-step", "--db", dsn, "--email", "owner@example.com"); code != 0 || !strings.Contains(out, "nothing changed") {
+				t.Errorf("reset-two-step when off: %d %q", code, out)
+			}
+			entries, _ := audit.List(context.Background(), d.Read, audit.Filter{})
+			if len(entries) == 0 || entries[0].Action != "staff.two_step_reset" || entries[0].Actor.Kind != audit.KindCLI {
+				t.Errorf("last audit entry: %+v", entries)
 			}
 		})
 	}

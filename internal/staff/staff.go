@@ -215,14 +215,25 @@ func (s *Service) rehash(ctx context.Context, id int64, old, password string) er
 
 // Get returns member id, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id int64) (Member, error) {
-	m, err := scanMember(s.db.Reader().QueryRowContext(ctx, "SELECT "+memberColumns+" FROM staff WHERE id = $1", id))
+	return s.member(ctx, "id", id)
+}
+
+// member returns the member whose column holds v, or ErrNotFound.
+func (s *Service) member(ctx context.Context, column string, v any) (Member, error) {
+	m, err := scanMember(s.db.Reader().QueryRowContext(ctx, "SELECT "+memberColumns+" FROM staff WHERE "+column+" = $1", v))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Member{}, fmt.Errorf("staff member %d: %w", id, ErrNotFound)
+		return Member{}, fmt.Errorf("staff member %v: %w", v, ErrNotFound)
 	}
 	if err != nil {
-		return Member{}, fmt.Errorf("staff member %d: %w", id, err)
+		return Member{}, fmt.Errorf("staff member %v: %w", v, err)
 	}
 	return m, nil
+}
+
+// ByEmail returns the member with email address email, in any letter
+// case, or ErrNotFound.
+func (s *Service) ByEmail(ctx context.Context, email string) (Member, error) {
+	return s.member(ctx, "email_key", customer.EmailKey(email))
 }
 
 // List returns every staff member, disabled ones included, oldest first.

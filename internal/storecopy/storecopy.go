@@ -25,10 +25,11 @@ import (
 	"mistore/internal/db"
 )
 
-// SessionTables hold signed-in browsers and API clients. They are copied
+// SessionTables hold signed-in browsers and API clients, and sign-ins
+// waiting for their second step. They are copied
 // only when asked: without them every customer and staff member signs in
 // again on the new database, which is the safe default for a move.
-var SessionTables = []string{"customer_sessions", "staff_sessions"}
+var SessionTables = []string{"customer_sessions", "staff_sessions", "staff_challenges"}
 
 // housekeepingTables are written by a store on its own, with no shop data
 // in it (its signing secrets on first start, periodic jobs, abuse

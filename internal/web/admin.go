@@ -53,6 +53,10 @@ var adminErrors = []errorMapping{
 	{staff.ErrInvalidEmail, http.StatusUnprocessableEntity, "invalid_field"},
 	{staff.ErrInvalidName, http.StatusUnprocessableEntity, "invalid_field"},
 	{staff.ErrPasswordLength, http.StatusUnprocessableEntity, "invalid_field"},
+	{staff.ErrWrongCode, http.StatusUnauthorized, codeInvalidCredentials},
+	{staff.ErrNoChallenge, http.StatusUnauthorized, codeUnauthorized},
+	{staff.ErrTwoStepOn, http.StatusConflict, codeInvalidState},
+	{staff.ErrTwoStepNotSetUp, http.StatusConflict, codeInvalidState},
 }
 
 // staffCaller is who is using the back office: a signed-in member or an
@@ -249,6 +253,7 @@ func (s *Server) adminRoutes(mux *recordingMux, api *apiRouter) {
 	a := &adminRouter{s: s, mux: mux, doc: api}
 	s.adminAuthRoutes(a)
 	s.adminStaffRoutes(a)
+	s.adminAccountRoutes(a)
 	s.adminAuditRoutes(a)
 	s.adminOrderRoutes(a)
 	s.adminCatalogRoutes(a)

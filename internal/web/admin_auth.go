@@ -3,7 +3,10 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
+
+	"mistore/internal/audit"
 
 	"mistore/internal/ratelimit"
 	"mistore/internal/staff"
@@ -15,6 +18,8 @@ func (s *Server) adminAuthRoutes(a *adminRouter) {
 	a.mux.HandleFunc("GET /admin/sign-in", s.adminSignInPage)
 	a.mux.HandleFunc("POST /admin/sign-in", s.adminSignIn)
 	a.mux.HandleFunc("POST /admin/sign-out", s.adminSignOut)
+	a.mux.HandleFunc("GET /admin/sign-in/code", s.adminCodePage)
+	a.mux.HandleFunc("POST /admin/sign-in/code", s.adminCode)
 	a.api("GET /api/v1/admin/me", staff.PermViewReports, s.apiAdminMe, opDoc{
 		summary: "Who the credentials belong to, with their role and permissions.", response: "AdminCaller",
 	})
@@ -71,15 +76,40 @@ func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderAdminSignIn(w, r, status, f)
 		return
 	}
-	// A new session at every sign-in, and the one the browser came with
-	// ended, so a session planted before sign-in is worth nothing.
+	twoStep, err := s.staff.TwoStepOn(r.Context(), m.ID)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	if twoStep {
+		// The password was right; the session waits for the code. The
+		// failures counted against the account stay until the code is
+		// right too, so that a stolen password buys few guesses.
+		token, err := s.staff.NewChallenge(r.Context(), m.ID)
+		if err != nil {
+			s.adminFail(w, r, err)
+			return
+		}
+		setChallengeCookie(w, r, token, int(staff.ChallengeLifetime.Seconds()))
+		localRedirect(w, r, "/admin/sign-in/code?next="+url.QueryEscape(f.Next), http.StatusSeeOther)
+		return
+	}
+	s.resetSignInFailures(r, m.Email)
+	s.startStaffSession(w, r, m.ID, f.Next)
+}
+
+// startStaffSession signs member id in (both steps done) and sends the
+// browser on to next. A new session at every sign-in, and the one the
+// browser came with ended, so a session planted before sign-in is worth
+// nothing.
+func (s *Server) startStaffSession(w http.ResponseWriter, r *http.Request, id int64, next string) {
 	if old := adminToken(r); old != "" {
 		if err := s.staff.EndSession(r.Context(), old); err != nil {
 			s.adminFail(w, r, err)
 			return
 		}
 	}
-	token, err := s.staff.NewSession(r.Context(), m.ID)
+	token, err := s.staff.NewSession(r.Context(), id)
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
@@ -90,10 +120,127 @@ func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: name, Value: token, Path: "/", MaxAge: int(staff.SessionLifetime.Seconds()),
 		HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
-	localRedirect(w, r, f.Next, http.StatusSeeOther)
+	localRedirect(w, r, next, http.StatusSeeOther)
 }
 
-// staffSignIn is Authenticate under the staff sign-in limits.
+// Cookie of a sign-in waiting for its second step, on the same terms as
+// the session's.
+const (
+	adminChallengeCookieTLS   = "__Host-mistore_admin_code"
+	adminChallengeCookiePlain = "mistore_admin_code"
+)
+
+// setChallengeCookie sets (maxAge > 0) or clears (maxAge < 0) the
+// browser's second-step cookie.
+func setChallengeCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
+	name := adminChallengeCookiePlain
+	if overTLS(r) {
+		name = adminChallengeCookieTLS
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Value: token, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
+}
+
+// challengeToken returns the second-step token a browser sends.
+func challengeToken(r *http.Request) string {
+	for _, name := range []string{adminChallengeCookieTLS, adminChallengeCookiePlain} {
+		if c, err := r.Cookie(name); err == nil && c.Value != "" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// adminCodeForm is the second step's page content.
+type adminCodeForm struct {
+	Next  string
+	Error string
+}
+
+func (s *Server) renderAdminCode(w http.ResponseWriter, r *http.Request, status int, f adminCodeForm) {
+	s.renderAdmin(w, r, status, "admin_signin_code", "", "Sign in: code", f)
+}
+
+// adminCodePage asks for the second step's code, when the browser holds a
+// sign-in waiting for one; otherwise it sends it to the password form.
+func (s *Server) adminCodePage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	next := adminNext(r.URL.Query().Get("next"))
+	if _, err := s.staff.Challenge(r.Context(), challengeToken(r)); err != nil {
+		if !errors.Is(err, staff.ErrNoChallenge) {
+			s.adminFail(w, r, err)
+			return
+		}
+		localRedirect(w, r, "/admin/sign-in?next="+url.QueryEscape(next), http.StatusSeeOther)
+		return
+	}
+	s.renderAdminCode(w, r, http.StatusOK, adminCodeForm{Next: next})
+}
+
+// adminCode checks the second step's code under the sign-in limits: a
+// wrong code counts as a failed sign-in of the account, and the fifth on
+// one challenge ends it. The right one starts the session.
+func (s *Server) adminCode(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := r.ParseForm(); err != nil {
+		s.renderAdminCode(w, r, http.StatusBadRequest, adminCodeForm{Error: "The form could not be read; please try again."})
+		return
+	}
+	f := adminCodeForm{Next: adminNext(r.PostForm.Get("next"))}
+	token := challengeToken(r)
+	m, err := s.staff.Challenge(r.Context(), token)
+	if err == nil {
+		err = s.limit(r, ratelimit.StaffSignInPerIP, clientIP(r))
+	}
+	account := ""
+	if err == nil {
+		account = strings.ToLower(strings.TrimSpace(m.Email))
+		err = s.overLimit(r, ratelimit.StaffSignInPerAccount, account)
+	}
+	if err == nil {
+		actor := audit.Actor{Kind: audit.KindStaff, ID: m.ID, Name: m.Email, IP: clientIP(r)}
+		m, err = s.staff.PassChallenge(audit.WithActor(r.Context(), actor), token, r.PostForm.Get("code"))
+	}
+	switch {
+	case err == nil:
+		setChallengeCookie(w, r, "", -1)
+		s.resetSignInFailures(r, m.Email)
+		s.startStaffSession(w, r, m.ID, f.Next)
+	case errors.Is(err, staff.ErrNoChallenge):
+		setChallengeCookie(w, r, "", -1)
+		s.renderAdminSignIn(w, r, http.StatusUnauthorized, adminSignInForm{Next: f.Next,
+			Error: "Your sign-in timed out or had too many wrong codes. Sign in again."})
+	case errors.Is(err, staff.ErrWrongCode):
+		s.countFailure(r, ratelimit.StaffSignInPerAccount, account)
+		f.Error = "That code is not right, or it was used already. Type the code your app shows now, or a recovery code."
+		s.renderAdminCode(w, r, http.StatusUnauthorized, f)
+	default:
+		status, body := classify(err)
+		if status >= 500 {
+			s.adminFail(w, r, err)
+			return
+		}
+		retryAfter(w, err)
+		f.Error = body.Message
+		s.renderAdminCode(w, r, status, f)
+	}
+}
+
+// resetSignInFailures forgets the failed sign-ins counted against email,
+// once someone signed in as its member.
+func (s *Server) resetSignInFailures(r *http.Request, email string) {
+	if s.limits == nil {
+		return
+	}
+	account := strings.ToLower(strings.TrimSpace(email))
+	if err := s.limits.Reset(r.Context(), ratelimit.StaffSignInPerAccount, account); err != nil {
+		s.log.WarnContext(r.Context(), "reset staff sign-in failures", "err", err)
+	}
+}
+
+// staffSignIn is Authenticate under the staff sign-in limits. The caller
+// forgets the account's failures once the member is fully signed in
+// (resetSignInFailures).
 func (s *Server) staffSignIn(r *http.Request, email, password string) (staff.Member, error) {
 	if s.staff == nil {
 		return staff.Member{}, staff.ErrInvalidCredentials
@@ -112,11 +259,6 @@ func (s *Server) staffSignIn(r *http.Request, email, password string) (staff.Mem
 	}
 	if err != nil {
 		return staff.Member{}, err
-	}
-	if s.limits != nil {
-		if err := s.limits.Reset(r.Context(), ratelimit.StaffSignInPerAccount, account); err != nil {
-			s.log.WarnContext(r.Context(), "reset staff sign-in failures", "err", err)
-		}
 	}
 	return m, nil
 }

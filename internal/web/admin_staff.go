@@ -106,6 +106,8 @@ type adminStaffContent struct {
 	Roles   []staff.Role
 	Me      int64
 	Form    adminStaffForm
+	// TwoStep holds the ids of the members with two-step sign-in on.
+	TwoStep map[int64]bool
 }
 
 // adminStaffForm is the new-member form, kept when it is shown again with
@@ -124,8 +126,13 @@ func (s *Server) renderStaffPage(w http.ResponseWriter, r *http.Request, status 
 		s.adminFail(w, r, err)
 		return
 	}
+	twoStep, err := s.staff.TwoStepMembers(r.Context())
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
 	s.renderAdmin(w, r, status, "admin_staff", "staff", "Staff",
-		adminStaffContent{Members: members, Roles: staff.Roles(), Me: s.staffCaller(r).MemberID, Form: f})
+		adminStaffContent{Members: members, Roles: staff.Roles(), Me: s.staffCaller(r).MemberID, Form: f, TwoStep: twoStep})
 }
 
 func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,223 @@
+package web
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"mistore/internal/ratelimit"
+	"mistore/internal/staff"
+)
+
+// adminAccountRoutes registers a member's own account page: two-step
+// sign-in and its recovery codes. Every signed-in member may use it for
+// themselves; turning another member's off is an owner's (adminStaff).
+func (s *Server) adminAccountRoutes(a *adminRouter) {
+	a.page("GET /admin/account", staff.PermViewReports, s.adminAccountPage)
+	a.page("POST /admin/account/two-step", staff.PermViewReports, s.adminTwoStepStart)
+	a.page("POST /admin/account/two-step/confirm", staff.PermViewReports, s.adminTwoStepConfirm)
+	a.page("POST /admin/account/two-step/cancel", staff.PermViewReports, s.adminTwoStepCancel)
+	a.page("POST /admin/account/two-step/off", staff.PermViewReports, s.adminTwoStepOff)
+	a.page("POST /admin/account/recovery-codes", staff.PermViewReports, s.adminRecoveryCodes)
+	a.page("POST /admin/staff/{id}/two-step/reset", staff.PermManageStaff, s.adminTwoStepReset)
+}
+
+// adminAccountContent is the account page's content.
+type adminAccountContent struct {
+	Email   string
+	TwoStep staff.TwoStepState
+	// KeyGroups is the key being set up in groups of four, easier to type.
+	KeyGroups string
+	// SetupURI is the key's otpauth: link. html/template would refuse
+	// the scheme; the store builds the link from the key and its host.
+	SetupURI template.URL
+	// RecoveryCodes are new codes, shown this once.
+	RecoveryCodes []string
+	Error         string
+}
+
+// issuer is the name authenticator apps show for this store's keys: the
+// store's host, so that a member of two stores can tell their codes apart.
+func (s *Server) issuer(r *http.Request) string {
+	host := r.Host
+	if u, err := url.Parse(s.publicURL); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return "Mistore " + host
+}
+
+func (s *Server) adminAccountPage(w http.ResponseWriter, r *http.Request) {
+	s.renderStaffAccount(w, r, http.StatusOK, adminAccountContent{})
+}
+
+// renderStaffAccount shows the account page with c, its two-step state read
+// afresh.
+func (s *Server) renderStaffAccount(w http.ResponseWriter, r *http.Request, status int, c adminAccountContent) {
+	caller := s.staffCaller(r)
+	m, err := s.staff.Get(r.Context(), caller.MemberID)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	c.Email = m.Email
+	if c.TwoStep, err = s.staff.TwoStep(r.Context(), m.ID, s.issuer(r)); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	if st := c.TwoStep.Setup; st != nil {
+		var groups []string
+		for k := st.Key; k != ""; {
+			n := min(4, len(k))
+			groups, k = append(groups, k[:n]), k[n:]
+		}
+		c.KeyGroups = strings.Join(groups, " ")
+		c.SetupURI = template.URL(st.URI)
+	}
+	s.renderAdmin(w, r, status, "admin_account", "account", "Your account", c)
+}
+
+// memberOnly answers for an API key, which has no account page: only a
+// signed-in member does.
+func (s *Server) memberOnly(w http.ResponseWriter, r *http.Request) bool {
+	if s.staffCaller(r).MemberID == 0 {
+		s.adminFail(w, r, staff.ErrNotFound)
+		return false
+	}
+	return true
+}
+
+func (s *Server) adminTwoStepStart(w http.ResponseWriter, r *http.Request) {
+	if !s.memberOnly(w, r) {
+		return
+	}
+	if _, err := s.staff.SetUpTwoStep(r.Context(), s.staffCaller(r).MemberID, s.issuer(r)); err != nil {
+		s.adminFormFail(w, r, err, "/admin/account")
+		return
+	}
+	localRedirect(w, r, "/admin/account", http.StatusSeeOther)
+}
+
+func (s *Server) adminTwoStepConfirm(w http.ResponseWriter, r *http.Request) {
+	if !s.memberOnly(w, r) {
+		return
+	}
+	codes, err := s.staff.ConfirmTwoStep(r.Context(), s.staffCaller(r).MemberID, r.PostFormValue("code"))
+	switch {
+	case errors.Is(err, staff.ErrWrongCode):
+		s.renderStaffAccount(w, r, http.StatusUnprocessableEntity, adminAccountContent{
+			Error: "That code does not match the key. Check that your app added the key above, then type the code it shows now."})
+	case err != nil:
+		s.adminFormFail(w, r, err, "/admin/account")
+	default:
+		s.renderStaffAccount(w, r, http.StatusOK, adminAccountContent{RecoveryCodes: codes})
+	}
+}
+
+func (s *Server) adminTwoStepCancel(w http.ResponseWriter, r *http.Request) {
+	if !s.memberOnly(w, r) {
+		return
+	}
+	id := s.staffCaller(r).MemberID
+	on, err := s.staff.TwoStepOn(r.Context(), id)
+	if err == nil && on {
+		// Cancelling a setup never turns off what is on: that asks for
+		// the password and a code.
+		err = staff.ErrTwoStepOn
+	}
+	if err == nil {
+		err = s.staff.TurnOffTwoStep(r.Context(), id, "staff.two_step_off")
+	}
+	if err != nil {
+		s.adminFormFail(w, r, err, "/admin/account")
+		return
+	}
+	s.adminRedirect(w, r, "/admin/account", "Two-step sign-in was not turned on.")
+}
+
+// reauthenticate checks, for a change to the member's own sign-in, their
+// password and a code: a session left open on a shared computer must not
+// be enough to take the second step away.
+func (s *Server) reauthenticate(r *http.Request) error {
+	c := s.staffCaller(r)
+	m, err := s.staff.Get(r.Context(), c.MemberID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.staffSignIn(r, m.Email, r.PostFormValue("password")); err != nil {
+		return err
+	}
+	if err := s.staff.CheckCode(r.Context(), m.ID, r.PostFormValue("code")); err != nil {
+		if errors.Is(err, staff.ErrWrongCode) {
+			s.countFailure(r, ratelimit.StaffSignInPerAccount, strings.ToLower(strings.TrimSpace(m.Email)))
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Server) adminTwoStepOff(w http.ResponseWriter, r *http.Request) {
+	if !s.memberOnly(w, r) {
+		return
+	}
+	err := s.reauthenticate(r)
+	if err == nil {
+		err = s.staff.TurnOffTwoStep(r.Context(), s.staffCaller(r).MemberID, "staff.two_step_off")
+	}
+	if err != nil {
+		s.accountRefused(w, r, err)
+		return
+	}
+	s.adminRedirect(w, r, "/admin/account", "Two-step sign-in is off. Your password alone now signs you in.")
+}
+
+func (s *Server) adminRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	if !s.memberOnly(w, r) {
+		return
+	}
+	err := s.reauthenticate(r)
+	var codes []string
+	if err == nil {
+		codes, err = s.staff.NewRecoveryCodes(r.Context(), s.staffCaller(r).MemberID)
+	}
+	if err != nil {
+		s.accountRefused(w, r, err)
+		return
+	}
+	s.renderStaffAccount(w, r, http.StatusOK, adminAccountContent{RecoveryCodes: codes})
+}
+
+// accountRefused shows the account page again with why a change to the
+// member's sign-in was refused.
+func (s *Server) accountRefused(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := classify(err)
+	switch {
+	case errors.Is(err, staff.ErrInvalidCredentials), errors.Is(err, staff.ErrWrongCode):
+		s.renderStaffAccount(w, r, http.StatusUnauthorized, adminAccountContent{Error: "The password or the code is not right. Nothing was changed."})
+	case status >= 500:
+		s.adminFail(w, r, err)
+	default:
+		retryAfter(w, err)
+		s.renderStaffAccount(w, r, status, adminAccountContent{Error: body.Message})
+	}
+}
+
+// adminTwoStepReset turns another member's two-step sign-in off, for one
+// who lost both their phone and their recovery codes. A member's own goes
+// through their account page, which asks for their password and a code.
+func (s *Server) adminTwoStepReset(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err == nil && id == s.staffCaller(r).MemberID {
+		s.adminRedirect(w, r, "/admin/account", "Turn your own two-step sign-in off here, with your password and a code.")
+		return
+	}
+	if err == nil {
+		err = s.staff.TurnOffTwoStep(r.Context(), id, "staff.two_step_reset")
+	}
+	if err != nil {
+		s.adminFormFail(w, r, err, "/admin/staff")
+		return
+	}
+	s.adminRedirect(w, r, "/admin/staff", "Two-step sign-in turned off for that member; they sign in with their password alone until they turn it on again.")
+}

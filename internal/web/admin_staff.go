@@ -169,6 +169,10 @@ func staffErrorText(err error, fallback string) string {
 		return "Choose one of the four roles."
 	case errors.Is(err, staff.ErrLastOwner):
 		return "The shop must keep at least one enabled owner."
+	case errors.Is(err, staff.ErrTwoStepOn):
+		return "Two-step sign-in is already on."
+	case errors.Is(err, staff.ErrTwoStepNotSetUp):
+		return "No two-step sign-in is being set up (it may be on already): look at the page as it is now."
 	}
 	return fallback
 }

@@ -72,6 +72,15 @@ func TestAdminTwoStepSignIn(t *testing.T) {
 			t.Fatalf("confirm: %d, %d recovery codes", st, len(codes))
 		}
 
+		// The confirmation sent again (a reload) changes nothing and says so.
+		st, _, hdr := s.adminForm(owner, "/admin/account/two-step/confirm", url.Values{"code": {totpAt(t, key, 0)}})
+		if _, body, _ := s.adminGet(owner, "/admin/account", hdr); st != http.StatusSeeOther || !strings.Contains(body, "No two-step sign-in is being set up") {
+			t.Fatalf("confirm again: %d", st)
+		}
+		if st, _, hdr := s.adminForm(owner, "/admin/account/two-step", nil); st != http.StatusSeeOther || !strings.Contains(hdr.Get("Set-Cookie"), "already+on") {
+			t.Fatalf("set up while on: %d %v", st, hdr)
+		}
+
 		// Signing in now takes the password and then a code.
 		s.adminForm(owner, "/admin/sign-out", nil)
 		signIn := func() *http.Cookie {
@@ -104,7 +113,7 @@ func TestAdminTwoStepSignIn(t *testing.T) {
 			t.Fatalf("wrong code: %d", st)
 		}
 		code := totpAt(t, key, staff.TOTPStep)
-		st, _, hdr := s.adminForm(challenge, "/admin/sign-in/code", url.Values{"code": {code}, "next": {"/admin/orders"}})
+		st, _, hdr = s.adminForm(challenge, "/admin/sign-in/code", url.Values{"code": {code}, "next": {"/admin/orders"}})
 		session := cookieNamed(hdr, "mistore_admin")
 		if st != http.StatusSeeOther || hdr.Get("Location") != "/admin/orders" || session == nil {
 			t.Fatalf("right code: %d %q", st, hdr.Get("Location"))

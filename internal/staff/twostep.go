@@ -615,3 +615,55 @@ func (s *Service) EndChallenge(ctx context.Context, token string) error {
 	}
 	return nil
 }
+
+// TwoStepRequired reports whether the shop requires two-step sign-in of
+// every member.
+func (s *Service) TwoStepRequired(ctx context.Context) (bool, error) {
+	var on bool
+	err := s.db.Reader().QueryRowContext(ctx, "SELECT require_two_step FROM staff_policy WHERE id = 1").Scan(&on)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("staff policy: %w", err)
+	}
+	return on, nil
+}
+
+// TwoStepDue reports whether member id must set up two-step sign-in
+// before anything else: the shop requires it and theirs is not on.
+func (s *Service) TwoStepDue(ctx context.Context, id int64) (bool, error) {
+	var due bool
+	err := s.db.Reader().QueryRowContext(ctx, `SELECT coalesce((SELECT require_two_step FROM staff_policy WHERE id = 1), FALSE)
+		AND NOT EXISTS (SELECT 1 FROM staff_two_step WHERE staff_id = $1 AND confirmed_at IS NOT NULL)`, id).Scan(&due)
+	if err != nil {
+		return false, fmt.Errorf("two-step sign-in of staff member %d: %w", id, err)
+	}
+	return due, nil
+}
+
+// SetTwoStepRequired makes two-step sign-in required of every member (or
+// each member's choice again). Members without it are then sent to set
+// it up at their next request; API keys are not affected.
+func (s *Service) SetTwoStepRequired(ctx context.Context, on bool) error {
+	now := db.Time(s.now())
+	err := s.db.Tx(ctx, func(tx db.Querier) error {
+		var before bool
+		err := tx.QueryRowContext(ctx, "SELECT require_two_step FROM staff_policy WHERE id = 1").Scan(&before)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO staff_policy (id, require_two_step, updated_at) VALUES (1, $1, $2)
+			ON CONFLICT (id) DO UPDATE SET require_two_step = excluded.require_two_step, updated_at = excluded.updated_at`, on, now); err != nil {
+			return err
+		}
+		if before == on {
+			return nil
+		}
+		return audit.Record(ctx, tx, "staff.require_two_step", "staff_policy", map[string]bool{"require_two_step": before}, map[string]bool{"require_two_step": on})
+	})
+	if err != nil {
+		return fmt.Errorf("require two-step sign-in: %w", err)
+	}
+	return nil
+}

@@ -38,12 +38,16 @@ var (
 	// errForbidden: the caller is staff but their role lacks the
 	// route's permission.
 	errForbidden = errors.New("forbidden")
+	// errTwoStepDue: the shop requires two-step sign-in and the signed-in
+	// member has not turned theirs on yet.
+	errTwoStepDue = errors.New("two-step sign-in required")
 )
 
 // adminErrors maps the staff domain's outcomes and the guard's.
 var adminErrors = []errorMapping{
 	{errStaffSignInRequired, http.StatusUnauthorized, codeUnauthorized},
 	{errForbidden, http.StatusForbidden, "forbidden"},
+	{errTwoStepDue, http.StatusForbidden, "forbidden"},
 	{staff.ErrNoSession, http.StatusUnauthorized, codeUnauthorized},
 	{staff.ErrInvalidCredentials, http.StatusUnauthorized, codeInvalidCredentials},
 	{staff.ErrEmailTaken, http.StatusConflict, codeEmailTaken},
@@ -72,6 +76,9 @@ type staffCaller struct {
 	KeyID int64
 	// token is the browser session's secret, for signing out.
 	token string
+	// twoStepDue: the shop requires two-step sign-in and this member has
+	// not turned it on; only its setup is open to them.
+	twoStepDue bool
 }
 
 // Can reports whether the caller's role holds p.
@@ -117,9 +124,13 @@ func (s *Server) staffFromSession(r *http.Request) (*staffCaller, error) {
 	if err != nil {
 		return nil, err
 	}
+	due, err := s.staff.TwoStepDue(r.Context(), m.ID)
+	if err != nil {
+		return nil, err
+	}
 	return &staffCaller{
 		Actor: audit.Actor{Kind: audit.KindStaff, ID: m.ID, Name: m.Email, IP: clientIP(r)},
-		Role:  m.Role, Name: m.Name, MemberID: m.ID, token: token,
+		Role:  m.Role, Name: m.Name, MemberID: m.ID, token: token, twoStepDue: due,
 	}, nil
 }
 
@@ -159,6 +170,10 @@ func (s *Server) staffAPIGuard(perm staff.Permission, h http.HandlerFunc) http.H
 		c, err := s.staffFromRequest(r)
 		if err != nil {
 			s.apiFail(w, r, err)
+			return
+		}
+		if c.twoStepDue {
+			s.apiFail(w, r, errTwoStepDue)
 			return
 		}
 		if !c.Can(perm) {
@@ -207,6 +222,15 @@ func (s *Server) staffPageGuard(perm staff.Permission, h http.HandlerFunc) http.
 			s.adminFail(w, r, err)
 			return
 		}
+		if c.twoStepDue && !twoStepSetupPath(r.URL.Path) {
+			r = withStaffCaller(r, c)
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				s.adminRedirect(w, r, "/admin/account", "The shop requires two-step sign-in: set yours up to go on.")
+				return
+			}
+			s.adminFail(w, r, errTwoStepDue)
+			return
+		}
 		if !c.Can(perm) {
 			r = withStaffCaller(r, c)
 			s.adminFail(w, r, forbidden(c, perm))
@@ -214,6 +238,13 @@ func (s *Server) staffPageGuard(perm staff.Permission, h http.HandlerFunc) http.
 		}
 		h(w, withStaffCaller(r, c))
 	}
+}
+
+// twoStepSetupPath reports whether path is the account page or its
+// two-step setup: all a member may open while the shop requires two-step
+// sign-in and theirs is off.
+func twoStepSetupPath(path string) bool {
+	return path == "/admin/account" || strings.HasPrefix(path, "/admin/account/two-step")
 }
 
 // adminRouter registers the back office's routes: pages on the mux, API

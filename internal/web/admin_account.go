@@ -22,6 +22,30 @@ func (s *Server) adminAccountRoutes(a *adminRouter) {
 	a.page("POST /admin/account/two-step/off", staff.PermViewReports, s.adminTwoStepOff)
 	a.page("POST /admin/account/recovery-codes", staff.PermViewReports, s.adminRecoveryCodes)
 	a.page("POST /admin/staff/{id}/two-step/reset", staff.PermManageStaff, s.adminTwoStepReset)
+	a.page("POST /admin/staff/two-step-policy", staff.PermManageStaff, s.adminTwoStepPolicy)
+}
+
+// adminTwoStepPolicy makes two-step sign-in required of every member
+// (require=on) or each member's choice (require=off).
+func (s *Server) adminTwoStepPolicy(w http.ResponseWriter, r *http.Request) {
+	var on bool
+	switch r.PostFormValue("require") {
+	case "on":
+		on = true
+	case "off":
+	default:
+		s.adminFormFail(w, r, badParam("require", "require must be on or off."), "/admin/staff")
+		return
+	}
+	if err := s.staff.SetTwoStepRequired(r.Context(), on); err != nil {
+		s.adminFormFail(w, r, err, "/admin/staff")
+		return
+	}
+	if on {
+		s.adminRedirect(w, r, "/admin/staff", "Two-step sign-in is now required: members without it are asked to set it up at their next step in the back office.")
+		return
+	}
+	s.adminRedirect(w, r, "/admin/staff", "Two-step sign-in is each member's choice again.")
 }
 
 // adminAccountContent is the account page's content.
@@ -35,7 +59,9 @@ type adminAccountContent struct {
 	SetupURI template.URL
 	// RecoveryCodes are new codes, shown this once.
 	RecoveryCodes []string
-	Error         string
+	// Required: the shop requires two-step sign-in of every member.
+	Required bool
+	Error    string
 }
 
 // issuer is the name authenticator apps show for this store's keys: the
@@ -63,6 +89,10 @@ func (s *Server) renderStaffAccount(w http.ResponseWriter, r *http.Request, stat
 	}
 	c.Email = m.Email
 	if c.TwoStep, err = s.staff.TwoStep(r.Context(), m.ID, s.issuer(r)); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	if c.Required, err = s.staff.TwoStepRequired(r.Context()); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}

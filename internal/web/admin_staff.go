@@ -108,6 +108,8 @@ type adminStaffContent struct {
 	Form    adminStaffForm
 	// TwoStep holds the ids of the members with two-step sign-in on.
 	TwoStep map[int64]bool
+	// TwoStepRequired: the shop requires two-step sign-in of everyone.
+	TwoStepRequired bool
 }
 
 // adminStaffForm is the new-member form, kept when it is shown again with
@@ -131,8 +133,13 @@ func (s *Server) renderStaffPage(w http.ResponseWriter, r *http.Request, status 
 		s.adminFail(w, r, err)
 		return
 	}
-	s.renderAdmin(w, r, status, "admin_staff", "staff", "Staff",
-		adminStaffContent{Members: members, Roles: staff.Roles(), Me: s.staffCaller(r).MemberID, Form: f, TwoStep: twoStep})
+	required, err := s.staff.TwoStepRequired(r.Context())
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	s.renderAdmin(w, r, status, "admin_staff", "staff", "Staff", adminStaffContent{Members: members, Roles: staff.Roles(),
+		Me: s.staffCaller(r).MemberID, Form: f, TwoStep: twoStep, TwoStepRequired: required})
 }
 
 func (s *Server) adminStaffCreate(w http.ResponseWriter, r *http.Request) {

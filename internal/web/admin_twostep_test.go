@@ -248,3 +248,81 @@ func TestAdminTwoStepLimitsAndReset(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminTwoStepRequired(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		owner := s.adminCookie("owner")
+		viewer := s.adminCookie("viewer")
+		key := s.adminKey("viewer")
+		if st, _, hdr := s.adminForm(owner, "/admin/staff/two-step-policy", url.Values{"require": {"maybe"}}); st != http.StatusSeeOther || !strings.Contains(hdr.Get("Set-Cookie"), "Not+done") {
+			t.Fatalf("require=maybe: %d %v", st, hdr)
+		}
+		if on, _ := s.staff.TwoStepRequired(cliCtx()); on {
+			t.Fatal("require=maybe turned the requirement on")
+		}
+		if st, _, _ := s.adminForm(viewer, "/admin/staff/two-step-policy", url.Values{"require": {"on"}}); st != http.StatusForbidden {
+			t.Fatalf("a viewer sets the policy: %d", st)
+		}
+		if st, _, _ := s.adminForm(owner, "/admin/staff/two-step-policy", url.Values{"require": {"on"}}); st != http.StatusSeeOther {
+			t.Fatalf("require=on: %d", st)
+		}
+		// Members without two-step sign-in are sent to set it up, the owner
+		// who required it included; nothing else is open to them.
+		for name, c := range map[string]*http.Cookie{"viewer": viewer, "owner": owner} {
+			st, _, hdr := s.adminGet(c, "/admin/orders")
+			if st != http.StatusSeeOther || hdr.Get("Location") != "/admin/account" {
+				t.Fatalf("%s opens orders: %d %q", name, st, hdr.Get("Location"))
+			}
+			if _, body, _ := s.adminGet(c, "/admin/account", hdr); !strings.Contains(body, "requires two-step sign-in") || !strings.Contains(body, `id="two-step-required"`) {
+				t.Fatalf("%s's account page does not say why", name)
+			}
+		}
+		if st, _, _ := s.adminForm(owner, "/admin/staff/two-step-policy", url.Values{"require": {"off"}}); st != http.StatusForbidden {
+			t.Fatalf("an owner without two-step sign-in changes the policy: %d", st)
+		}
+		if st, body, _ := s.do("GET", "/api/v1/admin/me", "", "Cookie", "mistore_admin="+viewer.Value); st != http.StatusForbidden || apiCode(t, body) != "forbidden" || !strings.Contains(body, "/admin/account") {
+			t.Fatalf("the API with a session that owes two-step sign-in: %d %s", st, body)
+		}
+		// API keys are not members: unaffected.
+		if st, _, _ := s.do("GET", "/api/v1/admin/me", "", bearer(key)...); st != 200 {
+			t.Fatalf("an API key under the requirement: %d", st)
+		}
+		// The viewer sets it up and goes on.
+		if st, _, _ := s.adminForm(viewer, "/admin/account/two-step", nil); st != http.StatusSeeOther {
+			t.Fatalf("viewer starts setup: %d", st)
+		}
+		_, body, _ := s.adminGet(viewer, "/admin/account")
+		m := totpKeyRe.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatal("no key on the setup page")
+		}
+		if st, _, _ := s.adminForm(viewer, "/admin/account/two-step/confirm", url.Values{"code": {totpAt(t, strings.ReplaceAll(m[1], " ", ""), 0)}}); st != 200 {
+			t.Fatalf("viewer confirms: %d", st)
+		}
+		if st, _, _ := s.adminGet(viewer, "/admin/orders"); st != 200 {
+			t.Fatalf("viewer with two-step sign-in on: %d", st)
+		}
+		if st, _, _ := s.adminGet(owner, "/admin/orders"); st != http.StatusSeeOther {
+			t.Fatalf("owner still without it: %d", st)
+		}
+		// Each member's choice again: the owner is let through.
+		if err := s.staff.SetTwoStepRequired(cliCtx(), false); err != nil {
+			t.Fatal(err)
+		}
+		if st, _, _ := s.adminGet(owner, "/admin/orders"); st != 200 {
+			t.Fatalf("owner after the requirement was lifted: %d", st)
+		}
+		entries, _ := audit.List(cliCtx(), d.Reader(), audit.Filter{})
+		var got []string
+		for _, e := range entries {
+			if e.Action == "staff.require_two_step" {
+				got = append(got, string(e.After))
+			}
+		}
+		if strings.Join(got, " ") != `{"require_two_step":false} {"require_two_step":true}` {
+			t.Fatalf("policy changes in the audit log: %v", got)
+		}
+	})
+}

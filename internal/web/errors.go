@@ -242,6 +242,8 @@ func userMessage(sentinel, err error) string {
 		return msg
 	}
 	switch sentinel {
+	case errTwoStepDue:
+		return "The shop requires two-step sign-in: turn yours on at /admin/account first."
 	case errSignInRequired, customer.ErrNoSession:
 		return "Sign in first: send Authorization: Bearer with a session token, or the session cookie."
 	case customer.ErrInvalidCredentials:

@@ -202,6 +202,66 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Mem
 	return m, nil
 }
 
+// ChangePassword sets member id's password to next, given their current
+// one: ErrInvalidCredentials when current is wrong (or the member is
+// disabled, or their password changed meanwhile), ErrPasswordLength when
+// next is out of bounds, and nothing changes. It ends every other
+// session of the member and any sign-in waiting for its second step;
+// keep is the session token that stays open (the one making the change),
+// "" for none.
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, keep string) error {
+	if err := checkPassword(next); err != nil {
+		return err
+	}
+	var old string
+	var disabled sql.NullTime
+	err := s.db.Reader().QueryRowContext(ctx, "SELECT password_hash, disabled_at FROM staff WHERE id = $1", id).Scan(&old, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("change password of staff member %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("change password of staff member %d: %w", id, err)
+	}
+	if len(current) > MaxPasswordLen*utf8.UTFMax {
+		return ErrInvalidCredentials
+	}
+	ok, err := s.hasher.Verify(ctx, old, current)
+	if err != nil {
+		return fmt.Errorf("change password of staff member %d: %w", id, err)
+	}
+	if !ok || disabled.Valid {
+		return ErrInvalidCredentials
+	}
+	hash, err := s.hash(ctx, next)
+	if err != nil {
+		return fmt.Errorf("change password of staff member %d: %w", id, err)
+	}
+	err = s.db.Tx(ctx, func(tx db.Querier) error {
+		// Conditional on the hash that was checked: of two changes racing,
+		// the second finds the password no longer the one it was given.
+		if err := mustAffect(tx.ExecContext(ctx, "UPDATE staff SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2",
+			id, old, hash, db.Time(s.now()))); errors.Is(err, ErrNotFound) {
+			return ErrInvalidCredentials
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM staff_sessions WHERE staff_id = $1 AND id <> $2", id, customer.HashToken(keep)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM staff_challenges WHERE staff_id = $1", id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "staff.change_password", subject(id), nil, nil)
+	})
+	if errors.Is(err, ErrInvalidCredentials) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("change password of staff member %d: %w", id, err)
+	}
+	return nil
+}
+
 // rehash replaces member id's password hash old with one under the
 // current parameters, unless the password changed meanwhile.
 func (s *Service) rehash(ctx context.Context, id int64, old, password string) error {

@@ -404,3 +404,68 @@ func TestLastOwnerConcurrent(t *testing.T) {
 		}
 	})
 }
+
+func TestChangePassword(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		ctx := bg()
+		m := e.create(t, "ada@example.com", staff.RoleManager)
+		here, _ := e.s.NewSession(ctx, m.ID)
+		there, _ := e.s.NewSession(ctx, m.ID)
+		const next = "a new and longer passphrase"
+		if err := e.s.ChangePassword(ctx, m.ID, "not the password", next, here); !errors.Is(err, staff.ErrInvalidCredentials) {
+			t.Fatalf("wrong current password: %v", err)
+		}
+		if err := e.s.ChangePassword(ctx, m.ID, password, "short", here); !errors.Is(err, staff.ErrPasswordLength) {
+			t.Fatalf("short new password: %v", err)
+		}
+		if err := e.s.ChangePassword(ctx, m.ID, password, strings.Repeat("x", 129), here); !errors.Is(err, staff.ErrPasswordLength) {
+			t.Fatalf("long new password: %v", err)
+		}
+		// Nothing changed so far: the old password and both sessions work.
+		if _, err := e.s.Authenticate(ctx, "ada@example.com", password); err != nil {
+			t.Fatalf("the old password after refused changes: %v", err)
+		}
+		if _, err := e.s.Session(ctx, there); err != nil {
+			t.Fatalf("the other session after refused changes: %v", err)
+		}
+		if err := e.s.ChangePassword(ctx, m.ID, password, next, here); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.Authenticate(ctx, "ada@example.com", password); !errors.Is(err, staff.ErrInvalidCredentials) {
+			t.Fatalf("the old password after the change: %v", err)
+		}
+		if _, err := e.s.Authenticate(ctx, "ada@example.com", next); err != nil {
+			t.Fatalf("the new password: %v", err)
+		}
+		if _, err := e.s.Session(ctx, here); err != nil {
+			t.Fatalf("the session that made the change ended: %v", err)
+		}
+		if _, err := e.s.Session(ctx, there); !errors.Is(err, staff.ErrNoSession) {
+			t.Fatalf("the other session is still open: %v", err)
+		}
+		// The old password does not change it again (a second tab).
+		if err := e.s.ChangePassword(ctx, m.ID, password, "yet another passphrase", ""); !errors.Is(err, staff.ErrInvalidCredentials) {
+			t.Fatalf("change with the old password: %v", err)
+		}
+		if err := e.s.Disable(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.ChangePassword(ctx, m.ID, next, "yet another passphrase", ""); !errors.Is(err, staff.ErrInvalidCredentials) {
+			t.Fatalf("a disabled member changes their password: %v", err)
+		}
+		entries, _ := audit.List(ctx, d.Reader(), audit.Filter{})
+		n := 0
+		for _, e := range entries {
+			if e.Action == "staff.change_password" {
+				n++
+				if len(e.Before) != 0 || len(e.After) != 0 {
+					t.Errorf("the password change's entry holds %s / %s", e.Before, e.After)
+				}
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d password changes in the audit log, want 1", n)
+		}
+	})
+}

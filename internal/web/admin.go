@@ -240,11 +240,11 @@ func (s *Server) staffPageGuard(perm staff.Permission, h http.HandlerFunc) http.
 	}
 }
 
-// twoStepSetupPath reports whether path is the account page or its
-// two-step setup: all a member may open while the shop requires two-step
-// sign-in and theirs is off.
+// twoStepSetupPath reports whether path is the member's account page or
+// one of its forms (two-step setup, password): all a member may open
+// while the shop requires two-step sign-in and theirs is off.
 func twoStepSetupPath(path string) bool {
-	return path == "/admin/account" || strings.HasPrefix(path, "/admin/account/two-step")
+	return path == "/admin/account" || strings.HasPrefix(path, "/admin/account/")
 }
 
 // adminRouter registers the back office's routes: pages on the mux, API

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ func (s *Server) adminAccountRoutes(a *adminRouter) {
 	a.page("POST /admin/account/two-step/cancel", staff.PermViewReports, s.adminTwoStepCancel)
 	a.page("POST /admin/account/two-step/off", staff.PermViewReports, s.adminTwoStepOff)
 	a.page("POST /admin/account/recovery-codes", staff.PermViewReports, s.adminRecoveryCodes)
+	a.page("POST /admin/account/password", staff.PermViewReports, s.adminChangePassword)
 	a.page("POST /admin/staff/{id}/two-step/reset", staff.PermManageStaff, s.adminTwoStepReset)
 	a.page("POST /admin/staff/two-step-policy", staff.PermManageStaff, s.adminTwoStepPolicy)
 }
@@ -230,6 +232,39 @@ func (s *Server) accountRefused(w http.ResponseWriter, r *http.Request, err erro
 	default:
 		retryAfter(w, err)
 		s.renderStaffAccount(w, r, status, adminAccountContent{Error: body.Message})
+	}
+}
+
+// adminChangePassword changes the member's password, given the current
+// one under the sign-in limits (a wrong one counts as a failed sign-in),
+// and ends their other sessions.
+func (s *Server) adminChangePassword(w http.ResponseWriter, r *http.Request) {
+	if !s.memberOnly(w, r) {
+		return
+	}
+	c := s.staffCaller(r)
+	m, err := s.staff.Get(r.Context(), c.MemberID)
+	account := strings.ToLower(strings.TrimSpace(m.Email))
+	if err == nil {
+		err = s.limit(r, ratelimit.StaffSignInPerIP, clientIP(r))
+	}
+	if err == nil {
+		err = s.overLimit(r, ratelimit.StaffSignInPerAccount, account)
+	}
+	if err == nil {
+		err = s.staff.ChangePassword(r.Context(), m.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"), c.token)
+	}
+	switch {
+	case err == nil:
+		s.adminRedirect(w, r, "/admin/account", "Password changed. Your other sessions have ended.")
+	case errors.Is(err, staff.ErrInvalidCredentials):
+		s.countFailure(r, ratelimit.StaffSignInPerAccount, account)
+		s.renderStaffAccount(w, r, http.StatusUnauthorized, adminAccountContent{Error: "Your current password is not right. Nothing was changed."})
+	case errors.Is(err, staff.ErrPasswordLength):
+		s.renderStaffAccount(w, r, http.StatusUnprocessableEntity, adminAccountContent{
+			Error: fmt.Sprintf("The new password must be %d to %d characters. Nothing was changed.", staff.MinPasswordLen, staff.MaxPasswordLen)})
+	default:
+		s.accountRefused(w, r, err)
 	}
 }
 

@@ -17,7 +17,11 @@
 // A key whose request never finished because its process died after its
 // change committed stays running until it expires: nobody can tell
 // whether that request's answer reached the client, and refusing the
-// retry (409) is the answer that can never do anything twice.
+// retry (409) is the answer that can never do anything twice. Once it has
+// been running for InterruptedAfter, far longer than any request runs,
+// Lookup says so (ErrInterrupted) instead of "still in progress", so that
+// the client stops waiting for an answer that will not come and looks at
+// what exists instead.
 package idempotency
 
 import (
@@ -38,6 +42,11 @@ import (
 // TTL is how long a key and its answer are kept.
 const TTL = 24 * time.Hour
 
+// InterruptedAfter is how long a key may stay running before its request
+// is taken to have been interrupted (its process stopped) rather than
+// still running. The server gives up writing an answer after a minute.
+const InterruptedAfter = 10 * time.Minute
+
 // MaxKeyLen is the longest key accepted, in bytes.
 const MaxKeyLen = 255
 
@@ -53,6 +62,10 @@ var (
 	ErrKeyReused = errors.New("idempotency: key already used for a different request")
 	// ErrInProgress means the first request with the key is still running.
 	ErrInProgress = errors.New("idempotency: a request with this key is still in progress")
+	// ErrInterrupted means the first request with the key was cut short
+	// (its process stopped) after it claimed the key: it may or may not
+	// have taken effect, and it will never be answered.
+	ErrInterrupted = errors.New("idempotency: the request with this key was interrupted")
 	// ErrInvalidKey means the key is empty, too long or not printable ASCII.
 	ErrInvalidKey = errors.New("idempotency: invalid key")
 	// ErrTaken means Claim or Record found the key held by an earlier
@@ -218,26 +231,30 @@ func (s *Store) Held(ctx context.Context, scope, key, fingerprint string) (Outco
 // Lookup says what became of key for a request with fingerprint that did
 // not claim it: a Replay of the stored answer, ErrKeyReused when the key
 // belongs to a different request, ErrInProgress while its request runs,
-// and ErrUnknownKey when nobody holds it (never claimed, released, or
+// ErrInterrupted when it has been running for InterruptedAfter, and
+// ErrUnknownKey when nobody holds it (never claimed, released, or
 // expired).
 func (s *Store) Lookup(ctx context.Context, scope, key, fingerprint string) (Outcome, error) {
 	var (
 		fp, state, contentType, body string
 		status                       int
-		expires                      time.Time
+		created, expires             time.Time
 	)
-	err := s.db.Reader().QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, expires_at
+	err := s.db.Reader().QueryRowContext(ctx, `SELECT fingerprint, state, status, content_type, body, created_at, expires_at
 		FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
-		Scan(&fp, &state, &status, &contentType, &body, &expires)
+		Scan(&fp, &state, &status, &contentType, &body, &created, &expires)
+	now := db.Time(s.now())
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Outcome{}, ErrUnknownKey
 	case err != nil:
 		return Outcome{}, fmt.Errorf("idempotency: look up %q: %w", key, err)
-	case !expires.After(db.Time(s.now())):
+	case !expires.After(now):
 		return Outcome{}, ErrUnknownKey
 	case fp != fingerprint:
 		return Outcome{}, ErrKeyReused
+	case state == "running" && !now.Before(created.Add(InterruptedAfter)):
+		return Outcome{}, ErrInterrupted
 	case state == "running":
 		return Outcome{}, ErrInProgress
 	}

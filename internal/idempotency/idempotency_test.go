@@ -216,8 +216,8 @@ func TestExpiry(t *testing.T) {
 		if out, err := begin(t, s, "s", "done", "fp"); err != nil || out.Proceed {
 			t.Errorf("just before expiry: %+v, %v; want the replay", out, err)
 		}
-		if _, err := begin(t, s, "s", "stuck", "fp"); !errors.Is(err, idempotency.ErrInProgress) {
-			t.Errorf("stuck key before expiry: %v, want ErrInProgress", err)
+		if _, err := begin(t, s, "s", "stuck", "fp"); !errors.Is(err, idempotency.ErrInterrupted) {
+			t.Errorf("stuck key before expiry: %v, want ErrInterrupted", err)
 		}
 		if n, err := s.Sweep(ctx); err != nil || n != 0 {
 			t.Errorf("Sweep before expiry = %d, %v", n, err)
@@ -238,6 +238,40 @@ func TestExpiry(t *testing.T) {
 		}
 		if n := countKeys(t, d); n != 0 {
 			t.Errorf("%d keys left after Sweep", n)
+		}
+	})
+}
+
+// TestInterrupted: a key whose request never finished is "in progress"
+// for as long as a request could run, then "interrupted" until it
+// expires; a request that was only slow still stores its answer.
+func TestInterrupted(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		c := newClock()
+		s := idempotency.NewStore(d, c.Now)
+		mustProceed(t, s, "s", "k", "fp")
+		mustProceed(t, s, "s", "slow", "fp")
+		c.Add(idempotency.InterruptedAfter - time.Second)
+		if _, err := begin(t, s, "s", "k", "fp"); !errors.Is(err, idempotency.ErrInProgress) {
+			t.Fatalf("a second before: %v, want ErrInProgress", err)
+		}
+		c.Add(time.Second)
+		if _, err := begin(t, s, "s", "k", "fp"); !errors.Is(err, idempotency.ErrInterrupted) {
+			t.Fatalf("at InterruptedAfter: %v, want ErrInterrupted", err)
+		}
+		if _, err := s.Lookup(ctx, "s", "k", "fp"); !errors.Is(err, idempotency.ErrInterrupted) {
+			t.Fatalf("Lookup: %v, want ErrInterrupted", err)
+		}
+		// A different request with the key is still told it reused it.
+		if _, err := begin(t, s, "s", "k", "other"); !errors.Is(err, idempotency.ErrKeyReused) {
+			t.Fatalf("another request: %v, want ErrKeyReused", err)
+		}
+		if err := s.Finish(ctx, "s", "slow", 201, "application/json", []byte(`{"late":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := begin(t, s, "s", "slow", "fp"); err != nil || string(out.Replay.Body) != `{"late":true}` {
+			t.Fatalf("a slow request's answer: %+v, %v", out, err)
 		}
 	})
 }

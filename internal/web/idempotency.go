@@ -106,6 +106,14 @@ func (s *Server) answerHeld(w http.ResponseWriter, r *http.Request, out idempote
 			Message: "This Idempotency-Key was already used for a different request; use a new key for a new request.",
 			Field:   idempotencyHeader,
 		}})
+	case errors.Is(err, idempotency.ErrInterrupted):
+		// No Retry-After: retrying with this key will never get an answer.
+		s.writeJSON(w, r, http.StatusConflict, map[string]apiError{"error": {
+			Code: codeIdempotencyKeyInUse,
+			Message: "The first request with this Idempotency-Key was interrupted (the server stopped) and will not be answered; " +
+				"it may or may not have taken effect. Look at what exists (for example GET the cart or the order) before you try again with a new key.",
+			Field: idempotencyHeader,
+		}})
 	case errors.Is(err, idempotency.ErrInProgress):
 		w.Header().Set("Retry-After", "1")
 		s.writeJSON(w, r, http.StatusConflict, map[string]apiError{"error": {
@@ -186,7 +194,7 @@ func (s *Server) heldElsewhere(ctx context.Context, w http.ResponseWriter, r *ht
 	switch {
 	case errors.Is(err, idempotency.ErrUnknownKey):
 		return false
-	case err == nil, errors.Is(err, idempotency.ErrKeyReused), errors.Is(err, idempotency.ErrInProgress):
+	case err == nil, errors.Is(err, idempotency.ErrKeyReused), errors.Is(err, idempotency.ErrInProgress), errors.Is(err, idempotency.ErrInterrupted):
 		s.answerHeld(w, r, out, err)
 		return true
 	}

@@ -1,14 +1,19 @@
 package web_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
+	"mistore/internal/idempotency"
 )
 
 // TestIdempotencyCartEndToEnd: a retried cart creation, and a retried
@@ -149,6 +154,46 @@ func TestIdempotencyCheckoutRace(t *testing.T) {
 		// Once answered, a retry is given the order.
 		if st, body, h := s.do("POST", "/api/v1/carts/"+id+"/checkout", checkoutJSON, "X-Cart-Token", tok, "Idempotency-Key", "7d1e4c9a-checkout-race"); st != 201 || h.Get("Idempotency-Replayed") != "true" || !strings.Contains(body, `"number"`) {
 			t.Errorf("retry: %d %s", st, body)
+		}
+	})
+}
+
+// TestIdempotencyInterruptedCheckout: a checkout whose process stopped
+// after it claimed its key (the key still running) is "in progress" for
+// a while, with Retry-After, and then "interrupted", without: a client
+// stops waiting for an answer that will never come. Neither runs the
+// checkout again.
+func TestIdempotencyInterruptedCheckout(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id, tok := s.cartWith("MB8-BLK", 1)
+		path := "/api/v1/carts/" + id + "/checkout"
+		sum := sha256.Sum256([]byte(tok))
+		scope := "cart:" + hex.EncodeToString(sum[:])
+		fp := idempotency.Fingerprint("POST", path, []byte(checkoutJSON))
+		now := time.Now().UTC()
+		for key, claimed := range map[string]time.Time{"k-recent": now.Add(-time.Minute), "k-interrupted": now.Add(-idempotency.InterruptedAfter - time.Minute)} {
+			if _, err := d.Exec(context.Background(), `INSERT INTO idempotency_keys (scope, key, fingerprint, state, status, content_type, body, created_at, expires_at)
+				VALUES ($1, $2, $3, 'running', 0, '', '', $4, $5)`, scope, key, fp, claimed, claimed.Add(idempotency.TTL)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, body, h := s.do("POST", path, checkoutJSON, "X-Cart-Token", tok, "Idempotency-Key", "k-recent")
+		if st != http.StatusConflict || apiCode(t, body) != "idempotency_key_in_use" || h.Get("Retry-After") != "1" {
+			t.Fatalf("a key claimed a minute ago: %d %q %s", st, h.Get("Retry-After"), body)
+		}
+		st, body, h = s.do("POST", path, checkoutJSON, "X-Cart-Token", tok, "Idempotency-Key", "k-interrupted")
+		if st != http.StatusConflict || apiCode(t, body) != "idempotency_key_in_use" || h.Get("Retry-After") != "" || !strings.Contains(body, "interrupted") {
+			t.Fatalf("a key claimed %s ago: %d %q %s", idempotency.InterruptedAfter+time.Minute, st, h.Get("Retry-After"), body)
+		}
+		var orders int
+		if err := d.Read.QueryRow("SELECT count(*) FROM orders").Scan(&orders); err != nil || orders != 0 {
+			t.Fatalf("%d orders placed by held keys (%v)", orders, err)
+		}
+		// A new key checks out as usual.
+		if st, body, _ := s.do("POST", path, checkoutJSON, "X-Cart-Token", tok, "Idempotency-Key", "k-new"); st != http.StatusCreated {
+			t.Fatalf("checkout with a new key: %d %s", st, body)
 		}
 	})
 }

@@ -85,6 +85,7 @@ func openShop(ctx context.Context, cfg Config, d *db.DB, c *catalog.Service, inv
 	s.customers = customer.NewService(d, mailer, publicURL, nil)
 	s.limits = ratelimit.New(d, nil)
 	s.staff = staff.NewService(d, nil)
+	s.staff.Mailer = mailer // notices of changes to how a member signs in
 	s.flash = flashsale.NewService(d, c, s.carts, flashsale.Options{Log: log})
 	s.checkout.SetClaims(s.flash)
 	s.orders.SetClaims(s.flash)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/user"
 	"strings"
 
@@ -115,6 +116,17 @@ func cmdStaffResetTwoStep(ctx context.Context, args []string, getenv func(string
 		return errors.New("--email is required")
 	}
 	members := staff.NewService(d, nil)
+	// The member is told by email, as when an owner does it on the Staff
+	// page: through the store's mail server if one is configured (the
+	// running store sends it), else into the outbox.
+	mcfg := defaultConfig()
+	mcfg.SMTPURL = getenv("MISTORE_SMTP_URL")
+	if from := getenv("MISTORE_MAIL_FROM"); from != "" {
+		mcfg.MailFrom = from
+	}
+	if members.Mailer, err = newMailer(mcfg, d, slog.New(slog.DiscardHandler)); err != nil {
+		return fmt.Errorf("staff reset-two-step: %w", err)
+	}
 	m, err := members.ByEmail(ctx, *email)
 	if err != nil {
 		return fmt.Errorf("staff reset-two-step: %w", err)

@@ -107,6 +107,12 @@ func TestStaffAndAPIKeyCommands(t *testing.T) {
 			if len(entries) == 0 || entries[0].Action != "staff.two_step_reset" || entries[0].Actor.Kind != audit.KindCLI {
 				t.Errorf("last audit entry: %+v", entries)
 			}
+			// The member is told, through the outbox (no mail server here).
+			var told int
+			d.Read.QueryRow("SELECT count(*) FROM emails WHERE kind = 'staff_security' AND to_address = 'Owner@Example.com' AND text_body LIKE '%owner of the shop (or on%'").Scan(&told)
+			if told != 1 {
+				t.Errorf("%d notices of the reset in the outbox, want 1", told)
+			}
 		})
 	}
 }

@@ -19,6 +19,7 @@ const (
 	KindPasswordReset     = "password_reset"
 	KindEmailVerification = "email_verification"
 	KindAccountChanged    = "account_changed"
+	KindStaffSecurity     = "staff_security"
 )
 
 // AccountEmail is what an email about a customer account needs: a password
@@ -119,6 +120,43 @@ func AccountChanged(e AccountEmail, change AccountChange) (Message, error) {
 		return Message{}, fmt.Errorf("account change email: %w", err)
 	}
 	return renderAccount(KindAccountChanged, subject, "account-changed:", accountView{AccountEmail: e, Change: change})
+}
+
+// StaffChange is what changed on a back-office member's sign-in, for
+// StaffSecurity.
+type StaffChange string
+
+// The changes a staff member is told about.
+const (
+	StaffPasswordChanged StaffChange = "password"
+	StaffTwoStepOn       StaffChange = "two_step_on"
+	StaffTwoStepOff      StaffChange = "two_step_off"
+	StaffTwoStepReset    StaffChange = "two_step_reset"
+	StaffRecoveryCodes   StaffChange = "recovery_codes"
+)
+
+// staffSubjects are the StaffSecurity emails' subjects.
+var staffSubjects = map[StaffChange]string{
+	StaffPasswordChanged: "Your Mistore back-office password was changed",
+	StaffTwoStepOn:       "Two-step sign-in is on for your Mistore back office",
+	StaffTwoStepOff:      "Two-step sign-in was turned off for your Mistore back office",
+	StaffTwoStepReset:    "Two-step sign-in was turned off for your Mistore back office",
+	StaffRecoveryCodes:   "New recovery codes for your Mistore back office",
+}
+
+// StaffSecurity renders the notice to a back-office member that the way
+// they sign in changed (password, two-step sign-in, recovery codes), so
+// that a change they did not make does not go unnoticed. The back office
+// is English only, and so is this email.
+func StaffSecurity(e AccountEmail, change StaffChange) (Message, error) {
+	subject, ok := staffSubjects[change]
+	if !ok {
+		return Message{}, fmt.Errorf("staff security email: unknown change %q", change)
+	}
+	if err := e.validate(false); err != nil {
+		return Message{}, fmt.Errorf("staff security email: %w", err)
+	}
+	return renderAccount(KindStaffSecurity, subject, "staff-security:", accountView{AccountEmail: e, Change: AccountChange(change)})
 }
 
 func renderAccount(kind, subject, keyPrefix string, v accountView) (Message, error) {

@@ -95,6 +95,37 @@ func TestAccountChangedContent(t *testing.T) {
 	}
 }
 
+func TestStaffSecurityContent(t *testing.T) {
+	e := sampleAccountEmail()
+	e.URL, e.ValidFor = "", 0
+	e.Name = "Ada <b>Lovelace</b>"
+	e.At = time.Date(2026, 11, 27, 12, 30, 0, 0, time.UTC)
+	for change, want := range map[notify.StaffChange]string{
+		notify.StaffPasswordChanged: "Your other sessions were signed out.",
+		notify.StaffTwoStepOn:       "asks for a code from your\nauthenticator app",
+		notify.StaffTwoStepOff:      "your password alone now signs you in",
+		notify.StaffTwoStepReset:    "by an\nowner of the shop",
+		notify.StaffRecoveryCodes:   "the\nearlier ones no longer work",
+	} {
+		m, err := notify.StaffSecurity(e, change)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind != notify.KindStaffSecurity || m.UniqueKey != "staff-security:0f1e2d" || !strings.Contains(m.Text, want) ||
+			!strings.Contains(m.Text, "November 27, 2026 at 12:30 UTC") || !strings.Contains(m.Text, "tell an owner of the shop at once") ||
+			!strings.Contains(m.HTML, "Ada &lt;b&gt;Lovelace&lt;/b&gt;") || strings.Contains(m.HTML, "<b>Lovelace") {
+			t.Errorf("%s notice %+v\n%s", change, m, m.Text)
+		}
+	}
+	if _, err := notify.StaffSecurity(e, "role"); err == nil {
+		t.Error("unknown change accepted")
+	}
+	e.To = "not an address"
+	if _, err := notify.StaffSecurity(e, notify.StaffTwoStepOn); err == nil {
+		t.Error("a bad address accepted")
+	}
+}
+
 func TestAccountEmailsRefuseIncompleteInput(t *testing.T) {
 	for name, f := range map[string]func(*notify.AccountEmail){
 		"no id":          func(e *notify.AccountEmail) { e.ID = "" },

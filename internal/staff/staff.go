@@ -16,7 +16,9 @@ package staff
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -29,6 +31,7 @@ import (
 	"mistore/internal/audit"
 	"mistore/internal/customer"
 	"mistore/internal/db"
+	"mistore/internal/notify"
 )
 
 // Errors the service returns, for errors.Is.
@@ -92,9 +95,38 @@ type Service struct {
 	db  *db.DB
 	now func() time.Time
 
+	// Mailer, when set, tells a member by email, in the transaction of
+	// the change, whenever how they sign in changes: their password,
+	// two-step sign-in, their recovery codes. Set it before first use.
+	Mailer Queuer
+
 	// hasher runs the argon2id work, a bounded number at once, and keeps
 	// the dummy hash an unknown address is verified against.
 	hasher *customer.Hasher
+}
+
+// Queuer queues an email inside a transaction; notify.Mailer is one.
+type Queuer interface {
+	Queue(ctx context.Context, tx db.Querier, msg notify.Message) error
+}
+
+// tell queues the notice of change to member id, inside tx, when the
+// service has a mailer.
+func (s *Service) tell(ctx context.Context, tx db.Querier, id int64, change notify.StaffChange) error {
+	if s.Mailer == nil {
+		return nil
+	}
+	var email, name string
+	if err := tx.QueryRowContext(ctx, "SELECT email, name FROM staff WHERE id = $1", id).Scan(&email, &name); err != nil {
+		return fmt.Errorf("notice to staff member %d: %w", id, err)
+	}
+	b := make([]byte, 12)
+	rand.Read(b)
+	msg, err := notify.StaffSecurity(notify.AccountEmail{To: email, Name: name, At: s.now().UTC(), ID: hex.EncodeToString(b)}, change)
+	if err != nil {
+		return fmt.Errorf("notice to staff member %d: %w", id, err)
+	}
+	return s.Mailer.Queue(ctx, tx, msg)
 }
 
 // NewService returns the staff service on d. now is its clock (nil means
@@ -251,7 +283,10 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, k
 		if _, err := tx.ExecContext(ctx, "DELETE FROM staff_challenges WHERE staff_id = $1", id); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "staff.change_password", subject(id), nil, nil)
+		if err := audit.Record(ctx, tx, "staff.change_password", subject(id), nil, nil); err != nil {
+			return err
+		}
+		return s.tell(ctx, tx, id, notify.StaffPasswordChanged)
 	})
 	if errors.Is(err, ErrInvalidCredentials) {
 		return err

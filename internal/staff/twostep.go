@@ -26,6 +26,7 @@ import (
 	"mistore/internal/audit"
 	"mistore/internal/customer"
 	"mistore/internal/db"
+	"mistore/internal/notify"
 )
 
 // Two-step sign-in's parameters.
@@ -344,7 +345,10 @@ func (s *Service) ConfirmTwoStep(ctx context.Context, id int64, typed string) ([
 		if err := storeRecoveryCodes(ctx, tx, id, codes); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "staff.two_step_on", subject(id), map[string]bool{"two_step": false}, map[string]bool{"two_step": true})
+		if err := audit.Record(ctx, tx, "staff.two_step_on", subject(id), map[string]bool{"two_step": false}, map[string]bool{"two_step": true}); err != nil {
+			return err
+		}
+		return s.tell(ctx, tx, id, notify.StaffTwoStepOn)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("confirm two-step sign-in for staff member %d: %w", id, err)
@@ -387,7 +391,10 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, id int64) ([]string, err
 		if err := storeRecoveryCodes(ctx, tx, id, codes); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "staff.recovery_codes", subject(id), nil, map[string]int{"recovery_codes": len(codes)})
+		if err := audit.Record(ctx, tx, "staff.recovery_codes", subject(id), nil, map[string]int{"recovery_codes": len(codes)}); err != nil {
+			return err
+		}
+		return s.tell(ctx, tx, id, notify.StaffRecoveryCodes)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new recovery codes for staff member %d: %w", id, err)
@@ -431,7 +438,14 @@ func (s *Service) TurnOffTwoStep(ctx context.Context, id int64, action string) e
 		if !on {
 			return nil
 		}
-		return audit.Record(ctx, tx, action, subject(id), map[string]bool{"two_step": true}, map[string]bool{"two_step": false})
+		if err := audit.Record(ctx, tx, action, subject(id), map[string]bool{"two_step": true}, map[string]bool{"two_step": false}); err != nil {
+			return err
+		}
+		change := notify.StaffTwoStepOff
+		if action != "staff.two_step_off" {
+			change = notify.StaffTwoStepReset
+		}
+		return s.tell(ctx, tx, id, change)
 	})
 	if err != nil {
 		return fmt.Errorf("turn off two-step sign-in for staff member %d: %w", id, err)

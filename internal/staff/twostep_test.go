@@ -2,16 +2,17 @@ package staff_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"mistore/internal/audit"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
+	"mistore/internal/notify"
 	"mistore/internal/staff"
 )
 
@@ -188,6 +189,61 @@ func TestTwoStepCodes(t *testing.T) {
 	})
 }
 
+// TestSignInChangesAreToldByEmail: every change to how a member signs in
+// queues a notice to their address, in the change's transaction; a
+// refused change queues none.
+func TestSignInChangesAreToldByEmail(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		e.s.Mailer = notify.NewMailer(d, nil, "Mistore <staff@mistore.invalid>", nil)
+		ctx := bg()
+		m := e.create(t, "ada@example.com", staff.RoleOwner)
+		if err := e.s.ChangePassword(ctx, m.ID, "wrong wrong wrong", "a new and longer passphrase", ""); !errors.Is(err, staff.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+		if err := e.s.ChangePassword(ctx, m.ID, password, "a new and longer passphrase", ""); err != nil {
+			t.Fatal(err)
+		}
+		e.turnOnTwoStep(t, m)
+		if _, err := e.s.NewRecoveryCodes(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.TurnOffTwoStep(ctx, m.ID, "staff.two_step_off"); err != nil {
+			t.Fatal(err)
+		}
+		e.turnOnTwoStep(t, m)
+		if err := e.s.TurnOffTwoStep(ctx, m.ID, "staff.two_step_reset"); err != nil {
+			t.Fatal(err)
+		}
+		// Off already: nothing to tell.
+		if err := e.s.TurnOffTwoStep(ctx, m.ID, "staff.two_step_reset"); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		err := db.EachRow(ctx, d.Reader(), "SELECT subject FROM emails WHERE kind = 'staff_security' AND to_address = 'ada@example.com' ORDER BY id", nil,
+			func(rows *sql.Rows) error {
+				var subject string
+				err := rows.Scan(&subject)
+				got = append(got, subject)
+				return err
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			"Your Mistore back-office password was changed",
+			"Two-step sign-in is on for your Mistore back office",
+			"New recovery codes for your Mistore back office",
+			"Two-step sign-in was turned off for your Mistore back office",
+			"Two-step sign-in is on for your Mistore back office",
+			"Two-step sign-in was turned off for your Mistore back office",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("notices:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
 // TestTwoStepCodeRace: one code typed in 50 sign-ins at once passes
 // exactly one of them.
 func TestTwoStepCodeRace(t *testing.T) {
@@ -289,5 +345,3 @@ func TestSignInChallenge(t *testing.T) {
 		}
 	})
 }
-
-var _ = time.Second

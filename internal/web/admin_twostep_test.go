@@ -178,6 +178,11 @@ func TestAdminTwoStepSignIn(t *testing.T) {
 		if got := strings.Join(actions, " "); got != "staff.two_step_off staff.recovery_code_used staff.recovery_code_used staff.two_step_on" {
 			t.Fatalf("audit log: %s", got)
 		}
+		// The owner was told of both changes by email.
+		var told int
+		if err := d.Read.QueryRow("SELECT count(*) FROM emails WHERE kind = 'staff_security' AND to_address = $1", email).Scan(&told); err != nil || told != 2 {
+			t.Fatalf("%d notices in the outbox, want 2 (%v)", told, err)
+		}
 	})
 }
 

@@ -79,6 +79,7 @@ func newShop(t *testing.T, d *db.DB) *shop {
 	customers.Params = customer.Params{Memory: 64, Time: 1, Threads: 1} // cheap hashes for tests
 	members := staff.NewService(d, nil)
 	members.Params = customers.Params
+	members.Mailer = mailer
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	runner := jobs.NewRunner(d, log)

@@ -338,8 +338,11 @@ func (s *Service) ConfirmTwoStep(ctx context.Context, id int64, typed string) ([
 		if step == 0 {
 			return ErrWrongCode
 		}
+		// Of two confirmations racing, the second finds it on already.
 		if err := mustAffect(tx.ExecContext(ctx, `UPDATE staff_two_step SET confirmed_at = $2, last_step = $3
-			WHERE staff_id = $1 AND confirmed_at IS NULL`, id, now, step)); err != nil {
+			WHERE staff_id = $1 AND confirmed_at IS NULL`, id, now, step)); errors.Is(err, ErrNotFound) {
+			return ErrTwoStepNotSetUp
+		} else if err != nil {
 			return err
 		}
 		if err := storeRecoveryCodes(ctx, tx, id, codes); err != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"mistore/internal/staff"
 )
 
@@ -30,6 +32,16 @@ func twoStepJourney(t *testing.T, ctx context.Context, base string) {
 	}
 	click(t, ctx, `form[action="/admin/account/two-step"] button[type=submit]`, 200)
 	wantPath(t, ctx, "/admin/account")
+	// The QR code is drawn, at a size a phone's camera can read off a
+	// screen.
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => {
+		const svg = document.querySelector('#totp-qr svg[role=img][aria-label]');
+		return svg ? svg.getBoundingClientRect().width : 0;
+	})()`))
+	if err != nil || width < 120 {
+		t.Errorf("the setup page's QR code is %v px wide (%v)\n%s", width, err, pageText(ctx))
+	}
+	screenshots(t, ctx, "admin-two-step-setup")
 	key := strings.ReplaceAll(oneText(t, ctx, "#totp-key"), " ", "")
 	code := func(d time.Duration) string {
 		c, err := staff.TOTPCode(key, time.Now().Add(d))

@@ -59,6 +59,9 @@ type adminAccountContent struct {
 	// SetupURI is the key's otpauth: link. html/template would refuse
 	// the scheme; the store builds the link from the key and its host.
 	SetupURI template.URL
+	// SetupQR is that link as a QR code (inline SVG), for a phone's
+	// authenticator app to scan.
+	SetupQR template.HTML
 	// RecoveryCodes are new codes, shown this once.
 	RecoveryCodes []string
 	// Required: the shop requires two-step sign-in of every member.
@@ -106,6 +109,10 @@ func (s *Server) renderStaffAccount(w http.ResponseWriter, r *http.Request, stat
 		}
 		c.KeyGroups = strings.Join(groups, " ")
 		c.SetupURI = template.URL(st.URI)
+		if c.SetupQR, err = qrSVG(st.URI, "QR code of the key, for an authenticator app to scan"); err != nil {
+			s.adminFail(w, r, err)
+			return
+		}
 	}
 	s.renderAdmin(w, r, status, "admin_account", "account", "Your account", c)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"mistore/internal/audit"
 	"mistore/internal/customer"
 	"mistore/internal/db"
 )
@@ -120,4 +121,59 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sweep staff sessions: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// SessionInfo is one of a member's sessions, as their account page lists
+// it.
+type SessionInfo struct {
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	// Current marks the session the list was asked for from.
+	Current bool
+}
+
+// Sessions returns member id's live sessions, most recently used first;
+// the one token opens is marked Current.
+func (s *Service) Sessions(ctx context.Context, id int64, token string) ([]SessionInfo, error) {
+	now := db.Time(s.now())
+	current := customer.HashToken(token)
+	var out []SessionInfo
+	err := db.EachRow(ctx, s.db.Reader(), `SELECT id, created_at, last_seen_at, expires_at FROM staff_sessions
+		WHERE staff_id = $1 AND expires_at > $2 AND last_seen_at > $3 ORDER BY last_seen_at DESC, created_at DESC`,
+		[]any{id, now, now.Add(-IdleTimeout)}, func(rows *sql.Rows) error {
+			var sid string
+			var si SessionInfo
+			if err := rows.Scan(&sid, &si.CreatedAt, &si.LastSeenAt, &si.ExpiresAt); err != nil {
+				return err
+			}
+			si.Current = sid == current
+			si.CreatedAt, si.LastSeenAt, si.ExpiresAt = si.CreatedAt.UTC(), si.LastSeenAt.UTC(), si.ExpiresAt.UTC()
+			out = append(out, si)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("sessions of staff member %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// EndOtherSessions signs member id out everywhere but in the session keep
+// opens, and returns how many sessions ended.
+func (s *Service) EndOtherSessions(ctx context.Context, id int64, keep string) (int64, error) {
+	var n int64
+	err := s.db.Tx(ctx, func(tx db.Querier) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM staff_sessions WHERE staff_id = $1 AND id <> $2", id, customer.HashToken(keep))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return audit.Record(ctx, tx, "staff.end_sessions", subject(id), nil, map[string]int64{"sessions_ended": n})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("end other sessions of staff member %d: %w", id, err)
+	}
+	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"mistore/internal/audit"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
 	"mistore/internal/staff"
@@ -272,6 +273,48 @@ func TestTokensStoredHashed(t *testing.T) {
 			if err := rows.Close(); err != nil || found != 1 {
 				t.Fatalf("%s: %d rows, %v", q, found, err)
 			}
+		}
+	})
+}
+
+func TestSessionsListAndEndOthers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		ctx := bg()
+		m := e.create(t, "ada@example.com", staff.RoleSupport)
+		other := e.create(t, "bea@example.com", staff.RoleSupport)
+		e.s.NewSession(ctx, m.ID) // idles out below, not yet swept
+		e.clock.Add(staff.IdleTimeout + time.Minute)
+		a, _ := e.s.NewSession(ctx, m.ID)
+		e.clock.Add(time.Minute)
+		here, _ := e.s.NewSession(ctx, m.ID)
+		theirs, _ := e.s.NewSession(ctx, other.ID)
+		list, err := e.s.Sessions(ctx, m.ID, here)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 || !list[0].Current || list[1].Current || !list[0].LastSeenAt.After(list[1].LastSeenAt) {
+			t.Fatalf("Sessions = %+v, want here (current) then a", list)
+		}
+		n, err := e.s.EndOtherSessions(ctx, m.ID, here)
+		if err != nil || n != 2 { // a, and the idled-out one
+			t.Fatalf("EndOtherSessions = %d, %v", n, err)
+		}
+		if _, err := e.s.Session(ctx, a); !errors.Is(err, staff.ErrNoSession) {
+			t.Fatalf("an ended session: %v", err)
+		}
+		if _, err := e.s.Session(ctx, here); err != nil {
+			t.Fatalf("the kept session: %v", err)
+		}
+		if _, err := e.s.Session(ctx, theirs); err != nil {
+			t.Fatalf("another member's session: %v", err)
+		}
+		if n, err := e.s.EndOtherSessions(ctx, m.ID, here); err != nil || n != 0 {
+			t.Fatalf("again: %d, %v", n, err)
+		}
+		entries, _ := audit.List(ctx, d.Reader(), audit.Filter{})
+		if entries[0].Action != "staff.end_sessions" || string(entries[0].After) != `{"sessions_ended":2}` {
+			t.Fatalf("last audit entry: %+v", entries[0])
 		}
 	})
 }

@@ -23,6 +23,7 @@ func (s *Server) adminAccountRoutes(a *adminRouter) {
 	a.page("POST /admin/account/two-step/off", staff.PermViewReports, s.adminTwoStepOff)
 	a.page("POST /admin/account/recovery-codes", staff.PermViewReports, s.adminRecoveryCodes)
 	a.page("POST /admin/account/password", staff.PermViewReports, s.adminChangePassword)
+	a.page("POST /admin/account/sessions/end-others", staff.PermViewReports, s.adminEndOtherSessions)
 	a.page("POST /admin/staff/{id}/two-step/reset", staff.PermManageStaff, s.adminTwoStepReset)
 	a.page("POST /admin/staff/two-step-policy", staff.PermManageStaff, s.adminTwoStepPolicy)
 }
@@ -66,6 +67,8 @@ type adminAccountContent struct {
 	RecoveryCodes []string
 	// Required: the shop requires two-step sign-in of every member.
 	Required bool
+	// Sessions are the member's live sessions, this one marked.
+	Sessions []staff.SessionInfo
 	Error    string
 }
 
@@ -98,6 +101,10 @@ func (s *Server) renderStaffAccount(w http.ResponseWriter, r *http.Request, stat
 		return
 	}
 	if c.Required, err = s.staff.TwoStepRequired(r.Context()); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	if c.Sessions, err = s.staff.Sessions(r.Context(), m.ID, caller.token); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -273,6 +280,27 @@ func (s *Server) adminChangePassword(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.accountRefused(w, r, err)
 	}
+}
+
+// adminEndOtherSessions signs the member out everywhere but here.
+func (s *Server) adminEndOtherSessions(w http.ResponseWriter, r *http.Request) {
+	if !s.memberOnly(w, r) {
+		return
+	}
+	c := s.staffCaller(r)
+	n, err := s.staff.EndOtherSessions(r.Context(), c.MemberID, c.token)
+	if err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	msg := "You were signed in nowhere else."
+	switch {
+	case n == 1:
+		msg = "Signed out of 1 other session."
+	case n > 1:
+		msg = fmt.Sprintf("Signed out of %d other sessions.", n)
+	}
+	s.adminRedirect(w, r, "/admin/account", msg)
 }
 
 // adminTwoStepReset turns another member's two-step sign-in off, for one

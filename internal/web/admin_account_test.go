@@ -65,3 +65,34 @@ func TestAdminChangePassword(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminEndOtherSessions(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		here := s.adminCookie("support")
+		there := s.adminCookie("support")
+		owner := s.adminCookie("owner")
+		_, body, _ := s.adminGet(here, "/admin/account")
+		if strings.Count(body, "<tr><td class=\"nowrap\">") != 2 || strings.Count(body, `status-on">This browser`) != 1 ||
+			!strings.Contains(body, `action="/admin/account/sessions/end-others"`) {
+			t.Fatalf("sessions on the account page:\n%s", body)
+		}
+		st, _, hdr := s.adminForm(here, "/admin/account/sessions/end-others", nil)
+		if st != http.StatusSeeOther {
+			t.Fatalf("end others: %d", st)
+		}
+		if _, body, _ := s.adminGet(here, "/admin/account", hdr); !strings.Contains(body, "Signed out of 1 other session.") ||
+			strings.Contains(body, `action="/admin/account/sessions/end-others"`) {
+			t.Fatal("no word of the session ended, or still a button to end others")
+		}
+		if st, _, _ := s.adminGet(there, "/admin/orders"); st != http.StatusSeeOther {
+			t.Fatalf("the other session: %d, want the sign-in redirect", st)
+		}
+		for name, c := range map[string]*http.Cookie{"this one": here, "another member's": owner} {
+			if st, _, _ := s.adminGet(c, "/admin/orders"); st != 200 {
+				t.Fatalf("%s session: %d", name, st)
+			}
+		}
+	})
+}

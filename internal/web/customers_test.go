@@ -589,3 +589,44 @@ func TestSignInWithoutEmail(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountsSignOutOtherDevices: with the password given again, the
+// customer signs out every other browser and app token; this browser stays
+// signed in. A wrong password ends nothing.
+func TestAccountsSignOutOtherDevices(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newAccountShop(t, d)
+		s.register("away@example.com", "correct horse battery", "Away")
+		other, _ := s.signIn("away@example.com", "correct horse battery")
+		mine, _ := s.signIn("away@example.com", "correct horse battery")
+		cookie := "mistore_session=" + mine
+		if st, page, _ := s.form("/us/account/sessions/end-others", url.Values{"others_password": {"wrong password!"}}, "Cookie", cookie); st != 401 || !strings.Contains(page, "no session was ended") {
+			t.Fatalf("with a wrong password: %d", st)
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+other); st != 200 {
+			t.Fatalf("a wrong password ended another session: %d", st)
+		}
+		st, _, h := s.form("/us/account/sessions/end-others", url.Values{"others_password": {"correct horse battery"}}, "Cookie", cookie)
+		if st != http.StatusSeeOther || h.Get("Location") != "/us/account?note=others-ended" {
+			t.Fatalf("sign out others: %d %q", st, h.Get("Location"))
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+other); st != 401 {
+			t.Errorf("the other session survived: %d", st)
+		}
+		if st, _, _ := s.do(http.MethodGet, "/api/v1/me", "", "Authorization", "Bearer "+mine); st != 200 {
+			t.Errorf("this session ended too: %d", st)
+		}
+		_, page, _ := s.do(http.MethodGet, "/us/account?note=others-ended", "", "Cookie", cookie)
+		if !strings.Contains(page, "signed out on every other device") {
+			t.Error("the account page does not say so")
+		}
+		// In Chinese on the cn store.
+		if _, page, _ := s.do(http.MethodGet, "/cn/account", "", "Cookie", cookie); !strings.Contains(page, "退出其他设备") {
+			t.Error("the cn account page's button is not in Chinese")
+		}
+		if st, _, h := s.form("/us/account/sessions/end-others", url.Values{"others_password": {"correct horse battery"}}); st != http.StatusSeeOther || h.Get("Location") != "/us/account" {
+			t.Errorf("signed out: %d %q", st, h.Get("Location"))
+		}
+	})
+}

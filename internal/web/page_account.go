@@ -41,6 +41,7 @@ var accountNotes = map[string]string{
 	"password":        "Your password is changed. Every other session of your account is signed out.",
 	"email":           "Your email address is changed. We have sent a link to the new address to confirm it.",
 	"address-removed": "The address is removed.",
+	"others-ended":    "You are signed out on every other device and app. This one stays signed in.",
 }
 
 // renderAccount shows an account page in market code.
@@ -319,6 +320,26 @@ func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	clearSessionCookie(w, r)
 	accountRedirect(w, r, "deleted")
+}
+
+// pageEndOtherSessions signs the customer out everywhere but here (a
+// shared computer, a lost phone), once their password is given again
+// under the sign-in limits.
+func (s *Server) pageEndOtherSessions(w http.ResponseWriter, r *http.Request) {
+	who, err := s.signedIn(r)
+	if err != nil {
+		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
+		return
+	}
+	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue("others_password")); err != nil {
+		s.overviewWithErrors(w, r, who, err, map[string]string{"others_password": s.langOf(r, r.PathValue("market")).T("The password is not right; no session was ended.")})
+		return
+	}
+	if err := s.customers.EndSessions(r.Context(), who.customer.ID, who.token); err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	accountRedirect(w, r, "others-ended")
 }
 
 // overviewWithErrors shows the account overview again with errs next to

@@ -49,6 +49,7 @@ func (s *Server) customerRoutes(store *http.ServeMux, api *apiRouter) {
 	store.HandleFunc("GET /{market}/account/export", s.pageExport)
 	store.HandleFunc("POST /{market}/account/delete", s.pageDelete)
 	store.HandleFunc("POST /{market}/account/password", s.pagePassword)
+	store.HandleFunc("POST /{market}/account/sessions/end-others", s.pageEndOtherSessions)
 	store.HandleFunc("POST /{market}/account/email", s.pageEmail)
 	store.HandleFunc("POST /{market}/account/addresses/{id}/delete", s.pageAddressDelete)
 }

@@ -305,41 +305,45 @@ func (s *Server) pageExport(w http.ResponseWriter, r *http.Request) {
 // pageDelete deletes the signed-in customer's account after asking for
 // the password again.
 func (s *Server) pageDelete(w http.ResponseWriter, r *http.Request) {
-	who, err := s.signedIn(r)
-	if err != nil {
-		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
-		return
-	}
-	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue("password")); err != nil {
-		s.overviewWithErrors(w, r, who, err, map[string]string{"delete_password": s.langOf(r, r.PathValue("market")).T("The password is not right; the account is not deleted.")})
-		return
-	}
-	if err := s.customers.Delete(r.Context(), who.customer.ID); err != nil {
-		s.pageFail(w, r, err)
-		return
-	}
-	clearSessionCookie(w, r)
-	accountRedirect(w, r, "deleted")
+	s.withPassword(w, r, "password", "delete_password", "The password is not right; the account is not deleted.", func(who caller) error {
+		if err := s.customers.Delete(r.Context(), who.customer.ID); err != nil {
+			return err
+		}
+		clearSessionCookie(w, r)
+		accountRedirect(w, r, "deleted")
+		return nil
+	})
 }
 
 // pageEndOtherSessions signs the customer out everywhere but here (a
-// shared computer, a lost phone), once their password is given again
-// under the sign-in limits.
+// shared computer, a lost phone), once their password is given again.
 func (s *Server) pageEndOtherSessions(w http.ResponseWriter, r *http.Request) {
+	s.withPassword(w, r, "others_password", "others_password", "The password is not right; no session was ended.", func(who caller) error {
+		if err := s.customers.EndSessions(r.Context(), who.customer.ID, who.token); err != nil {
+			return err
+		}
+		accountRedirect(w, r, "others-ended")
+		return nil
+	})
+}
+
+// withPassword runs done for the signed-in customer once the password in
+// form field input is right, under the sign-in limits. A wrong one shows
+// the overview again with wrong (a message key) next to field errField;
+// done's error is a failed page.
+func (s *Server) withPassword(w http.ResponseWriter, r *http.Request, input, errField, wrong string, done func(caller) error) {
 	who, err := s.signedIn(r)
 	if err != nil {
 		localRedirect(w, r, "/"+r.PathValue("market")+"/account", http.StatusSeeOther)
 		return
 	}
-	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue("others_password")); err != nil {
-		s.overviewWithErrors(w, r, who, err, map[string]string{"others_password": s.langOf(r, r.PathValue("market")).T("The password is not right; no session was ended.")})
+	if _, err := s.signIn(r, who.customer.Email, r.PostFormValue(input)); err != nil {
+		s.overviewWithErrors(w, r, who, err, map[string]string{errField: s.langOf(r, r.PathValue("market")).T(wrong)})
 		return
 	}
-	if err := s.customers.EndSessions(r.Context(), who.customer.ID, who.token); err != nil {
+	if err := done(who); err != nil {
 		s.pageFail(w, r, err)
-		return
 	}
-	accountRedirect(w, r, "others-ended")
 }
 
 // overviewWithErrors shows the account overview again with errs next to

@@ -104,3 +104,37 @@ func (s *Service) setDisabled(ctx context.Context, id int64, disable bool, reaso
 	}
 	return s.Account(ctx, id)
 }
+
+// SignOutEverywhere ends every session of customer id (browsers and app
+// tokens) for a staff member, say after the customer reports a lost phone,
+// without disabling the account: they sign in again. It is recorded in
+// the audit log with how many sessions ended, and returns the account.
+func (s *Service) SignOutEverywhere(ctx context.Context, id int64) (Account, error) {
+	err := s.db.Tx(ctx, func(tx db.Querier) error {
+		var email string
+		err := tx.QueryRowContext(ctx, "SELECT email FROM customers WHERE id = $1", id).Scan(&email)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM customer_sessions WHERE customer_id = $1", id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, "customer.sign_out", fmt.Sprintf("customer:%d", id), nil,
+			map[string]any{"email": email, "sessions_ended": n})
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Account{}, err
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("sign out customer %d: %w", id, err)
+	}
+	return s.Account(ctx, id)
+}

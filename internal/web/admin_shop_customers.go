@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,14 +12,15 @@ import (
 )
 
 // Customers in the back office: search by email or name, one customer
-// with their orders, and disabling an account (it cannot sign in, its
-// sessions end) and enabling it again.
+// with their orders, disabling an account (it cannot sign in, its
+// sessions end) and enabling it again, and signing it out everywhere.
 
 func (s *Server) adminCustomerRoutes(a *adminRouter) {
 	a.page("GET /admin/customers", permCustomerRead, s.adminCustomersPage)
 	a.page("GET /admin/customers/{id}", permCustomerRead, s.adminCustomerPage)
-	a.page("POST /admin/customers/{id}/disable", permCustomerWrite, s.adminCustomerDisable)
-	a.page("POST /admin/customers/{id}/enable", permCustomerWrite, s.adminCustomerEnable)
+	a.page("POST /admin/customers/{id}/disable", permCustomerWrite, s.adminCustomerChange(s.disableCustomer, "%s is disabled: signed out everywhere, and cannot sign in."))
+	a.page("POST /admin/customers/{id}/enable", permCustomerWrite, s.adminCustomerChange(s.enableCustomer, "%s can sign in again."))
+	a.page("POST /admin/customers/{id}/sign-out", permCustomerWrite, s.adminCustomerChange(s.signOutCustomer, "%s is signed out everywhere; they can sign in again."))
 
 	idParam := paramDoc{name: "id", in: "path", typ: "integer", desc: "Customer id.", required: true}
 	a.api("GET /api/v1/admin/customers", permCustomerRead, s.apiAdminCustomers, opDoc{
@@ -28,12 +31,16 @@ func (s *Server) adminCustomerRoutes(a *adminRouter) {
 	a.api("GET /api/v1/admin/customers/{id}", permCustomerRead, s.apiAdminCustomer, opDoc{
 		summary: "One customer with every order placed with their email address.", response: "CustomerDetail", params: []paramDoc{idParam},
 	})
-	a.api("POST /api/v1/admin/customers/{id}/disable", permCustomerWrite, s.apiAdminCustomerDisable, opDoc{
+	a.api("POST /api/v1/admin/customers/{id}/disable", permCustomerWrite, s.apiCustomerChange(s.disableCustomer), opDoc{
 		summary:  "Disable an account: its sessions end and sign-in answers invalid_credentials as for a wrong password.",
 		response: "CustomerAccount", request: "CustomerDisableRequest", params: []paramDoc{idParam},
 	})
-	a.api("POST /api/v1/admin/customers/{id}/enable", permCustomerWrite, s.apiAdminCustomerEnable, opDoc{
+	a.api("POST /api/v1/admin/customers/{id}/enable", permCustomerWrite, s.apiCustomerChange(s.enableCustomer), opDoc{
 		summary: "Let a disabled account sign in again.", response: "CustomerAccount", params: []paramDoc{idParam},
+	})
+	a.api("POST /api/v1/admin/customers/{id}/sign-out", permCustomerWrite, s.apiCustomerChange(s.signOutCustomer), opDoc{
+		summary:  "End every session of an account (browsers and app tokens) without disabling it: the customer signs in again.",
+		response: "CustomerAccount", params: []paramDoc{idParam},
 	})
 }
 
@@ -88,37 +95,64 @@ type customerDisableRequest struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Server) apiAdminCustomerDisable(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
+// customerChange is one of staff's changes to customer account id: it
+// returns the account as it is afterwards.
+type customerChange func(ctx context.Context, r *http.Request, id int64) (customer.Account, error)
+
+// disableCustomer disables the account with the reason the request gives:
+// the page's form field, or the API's optional JSON body.
+func (s *Server) disableCustomer(ctx context.Context, r *http.Request, id int64) (customer.Account, error) {
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		return s.customers.Disable(ctx, id, r.PostFormValue("reason"))
 	}
 	var req customerDisableRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
-		s.apiFail(w, r, err)
-		return
+		return customer.Account{}, err
 	}
-	a, err := s.customers.Disable(r.Context(), id, req.Reason)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, a)
+	return s.customers.Disable(ctx, id, req.Reason)
 }
 
-func (s *Server) apiAdminCustomerEnable(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
+func (s *Server) enableCustomer(ctx context.Context, _ *http.Request, id int64) (customer.Account, error) {
+	return s.customers.Enable(ctx, id)
+}
+
+func (s *Server) signOutCustomer(ctx context.Context, _ *http.Request, id int64) (customer.Account, error) {
+	return s.customers.SignOutEverywhere(ctx, id)
+}
+
+// apiCustomerChange answers an admin API call that makes change to
+// customer {id} with the account afterwards.
+func (s *Server) apiCustomerChange(change customerChange) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		var a customer.Account
+		if err == nil {
+			a, err = change(r.Context(), r, id)
+		}
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		s.writeJSON(w, r, http.StatusOK, a)
 	}
-	a, err := s.customers.Enable(r.Context(), id)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
+}
+
+// adminCustomerChange answers a customer page's form that makes change:
+// back to the page, with done(email) said once.
+func (s *Server) adminCustomerChange(change customerChange, done string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		var a customer.Account
+		if err == nil {
+			a, err = change(r.Context(), r, id)
+		}
+		page := "/admin/customers/" + strconv.FormatInt(id, 10)
+		if err != nil {
+			s.adminFormFail(w, r, err, page)
+			return
+		}
+		s.adminRedirect(w, r, page, fmt.Sprintf(done, a.Email))
 	}
-	s.writeJSON(w, r, http.StatusOK, a)
 }
 
 // adminCustomersContent is the customer search page's content.
@@ -188,30 +222,4 @@ func (s *Server) adminCustomerPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.renderAdmin(w, r, http.StatusOK, "admin_customer", "customers", d.Name,
 		adminCustomerContent{Customer: d, CanDisable: s.staffCaller(r).Can(permCustomerWrite), Member: m})
-}
-
-func (s *Server) adminCustomerDisable(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	var a customer.Account
-	if err == nil {
-		a, err = s.customers.Disable(r.Context(), id, r.PostFormValue("reason"))
-	}
-	if err != nil {
-		s.adminFormFail(w, r, err, "/admin/customers/"+strconv.FormatInt(id, 10))
-		return
-	}
-	s.adminRedirect(w, r, "/admin/customers/"+strconv.FormatInt(a.ID, 10), a.Email+" is disabled: signed out everywhere, and cannot sign in.")
-}
-
-func (s *Server) adminCustomerEnable(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	var a customer.Account
-	if err == nil {
-		a, err = s.customers.Enable(r.Context(), id)
-	}
-	if err != nil {
-		s.adminFormFail(w, r, err, "/admin/customers/"+strconv.FormatInt(id, 10))
-		return
-	}
-	s.adminRedirect(w, r, "/admin/customers/"+strconv.FormatInt(a.ID, 10), a.Email+" can sign in again.")
 }

@@ -158,6 +158,7 @@ var shopAPIWrites = []struct{ method, path, body string }{
 	{"PUT", "/api/v1/admin/tax-rates", `{"market":"us","region":"NJ","name":"NJ","rate_pcm":1000,"tax_shipping":false}`},
 	{"POST", "/api/v1/admin/customers/CUSTOMER/disable", `{}`},
 	{"POST", "/api/v1/admin/customers/CUSTOMER/enable", ``},
+	{"POST", "/api/v1/admin/customers/CUSTOMER/sign-out", ``},
 }
 
 var shopPageWrites = []struct {
@@ -172,6 +173,7 @@ var shopPageWrites = []struct {
 	{"/admin/tax-rates", url.Values{"market": {"us"}, "region": {"NJ"}, "name": {"NJ"}, "rate_pcm": {"1000"}}},
 	{"/admin/customers/CUSTOMER/disable", url.Values{}},
 	{"/admin/customers/CUSTOMER/enable", url.Values{}},
+	{"/admin/customers/CUSTOMER/sign-out", url.Values{}},
 }
 
 // registerCustomer makes an account through the API and returns its id.
@@ -320,6 +322,59 @@ func TestAdminDisableCustomer(t *testing.T) {
 		}
 		if st, _, _ := s.do("POST", "/api/v1/admin/customers/999999/disable", "", bearer(support)...); st != http.StatusNotFound {
 			t.Errorf("unknown customer: %d", st)
+		}
+	})
+}
+
+// TestAdminCustomerSignOut: staff end every session of a customer (say,
+// a lost phone) without disabling the account; it is audited with the
+// count, and the customer signs in again.
+func TestAdminCustomerSignOut(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		id := s.registerCustomer("lost@example.com", "Lost Phone")
+		var tokens []string
+		for range 2 {
+			_, b, _ := s.do("POST", "/api/v1/sessions", `{"email":"lost@example.com","password":"correct horse battery"}`)
+			var tok struct {
+				Token string `json:"token"`
+			}
+			json.Unmarshal([]byte(b), &tok)
+			tokens = append(tokens, tok.Token)
+		}
+		page := "/admin/customers/" + strconv.FormatInt(id, 10)
+		support := s.adminCookie("support")
+		if _, body, _ := s.adminGet(support, page); !strings.Contains(body, `action="`+page+`/sign-out"`) {
+			t.Fatal("the customer page offers no sign-out")
+		}
+		st, _, hdr := s.adminForm(support, page+"/sign-out", nil)
+		if st != http.StatusSeeOther || hdr.Get("Location") != page {
+			t.Fatalf("sign out: %d %q", st, hdr.Get("Location"))
+		}
+		if _, body, _ := s.adminGet(support, page, hdr); !strings.Contains(body, "lost@example.com is signed out everywhere") ||
+			strings.Contains(body, `action="`+page+`/sign-out"`) || strings.Contains(body, "Disabled</span>") {
+			t.Fatal("after signing out: no word of it, still a sign-out button, or disabled")
+		}
+		for _, tok := range tokens {
+			if st, _, _ := s.do("GET", "/api/v1/me", "", "Authorization", "Bearer "+tok); st != http.StatusUnauthorized {
+				t.Fatalf("a token after sign-out everywhere: %d", st)
+			}
+		}
+		if st, _, _ := s.do("POST", "/api/v1/sessions", `{"email":"lost@example.com","password":"correct horse battery"}`); st != http.StatusOK {
+			t.Fatalf("sign in again: %d", st)
+		}
+		var after string
+		if err := d.Read.QueryRow("SELECT after FROM audit_log WHERE action = 'customer.sign_out' AND subject = $1", "customer:"+strconv.FormatInt(id, 10)).Scan(&after); err != nil ||
+			!strings.Contains(after, `"sessions_ended":2`) {
+			t.Fatalf("audit entry: %q, %v", after, err)
+		}
+		key := s.adminKey("support")
+		if st, b, _ := s.do("POST", "/api/v1/admin/customers/"+strconv.FormatInt(id, 10)+"/sign-out", "", bearer(key)...); st != http.StatusOK || !strings.Contains(b, `"email":"lost@example.com"`) {
+			t.Fatalf("sign out through the API: %d %s", st, b)
+		}
+		if st, _, _ := s.do("POST", "/api/v1/admin/customers/999999/sign-out", "", bearer(key)...); st != http.StatusNotFound {
+			t.Fatalf("unknown customer: %d", st)
 		}
 	})
 }

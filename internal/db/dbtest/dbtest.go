@@ -9,10 +9,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"mistore/internal/db"
 )
@@ -82,9 +86,21 @@ func DSN(t testing.TB, dialect db.Dialect) string {
 	}
 	t.Cleanup(func() {
 		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		// Packages' tests drop their schemas side by side, and PostgreSQL
+		// now and then picks one of two such drops as a deadlock victim
+		// (seen once in CI): that drop is tried again.
+		var err error
+		for try := 1; try <= 5; try++ {
+			if _, err = admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err == nil {
+				return
+			}
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "40P01" { // deadlock_detected
+				break
+			}
+			time.Sleep(time.Duration(try) * 50 * time.Millisecond)
 		}
+		t.Errorf("drop schema %s: %v", schema, err)
 	})
 	u, err := url.Parse(base)
 	if err != nil {

@@ -19,28 +19,36 @@ import (
 // openStoreWith is openStore for commands with flags of their own: extra
 // adds them to the flag set before parsing.
 func openStoreWith(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*db.DB, []string, error) {
+	d, _, rest, err := openStoreConfig(ctx, name, args, getenv, stderr, extra)
+	return d, rest, err
+}
+
+// openStoreConfig is openStoreWith that also takes the configuration
+// flags named (beside --db, with their environment variables) and
+// returns the configuration they give.
+func openStoreConfig(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet), names ...string) (*db.DB, Config, []string, error) {
 	cfg := defaultConfig()
 	fs := newFlagSet(name, stderr)
-	validate, err := configFlags(fs, &cfg, getenv, "db")
+	validate, err := configFlags(fs, &cfg, getenv, append([]string{"db"}, names...)...)
 	if err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
 	extra(fs)
 	if err := parseFlags(fs, args); err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
 	if err := validate(); err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
 	d, err := db.Open(ctx, cfg.DB, db.Options{})
 	if err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
 	if _, err := d.Migrate(ctx); err != nil {
 		d.Close()
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
-	return d, fs.Args(), nil
+	return d, cfg, fs.Args(), nil
 }
 
 const staffUsage = `usage: mistore staff create --email EMAIL --role owner|manager|support|viewer [--name NAME] [--db ...]
@@ -102,9 +110,12 @@ func cmdStaff(ctx context.Context, args []string, getenv func(string) string, st
 // --email off.
 func cmdStaffResetTwoStep(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var email *string
-	d, rest, err := openStoreWith(ctx, "staff reset-two-step", args, getenv, stderr, func(fs *flag.FlagSet) {
+	// The member is told by email, as when an owner does it on the Staff
+	// page: through the store's mail server if one is configured (the
+	// running store sends it), else into the outbox.
+	d, cfg, rest, err := openStoreConfig(ctx, "staff reset-two-step", args, getenv, stderr, func(fs *flag.FlagSet) {
 		email = fs.String("email", "", "the staff member's email address (required)")
-	})
+	}, "smtp-url", "mail-from")
 	if err != nil {
 		return err
 	}
@@ -116,15 +127,7 @@ func cmdStaffResetTwoStep(ctx context.Context, args []string, getenv func(string
 		return errors.New("--email is required")
 	}
 	members := staff.NewService(d, nil)
-	// The member is told by email, as when an owner does it on the Staff
-	// page: through the store's mail server if one is configured (the
-	// running store sends it), else into the outbox.
-	mcfg := defaultConfig()
-	mcfg.SMTPURL = getenv("MISTORE_SMTP_URL")
-	if from := getenv("MISTORE_MAIL_FROM"); from != "" {
-		mcfg.MailFrom = from
-	}
-	if members.Mailer, err = newMailer(mcfg, d, slog.New(slog.DiscardHandler)); err != nil {
+	if members.Mailer, err = newMailer(cfg, d, slog.New(slog.DiscardHandler)); err != nil {
 		return fmt.Errorf("staff reset-two-step: %w", err)
 	}
 	m, err := members.ByEmail(ctx, *email)

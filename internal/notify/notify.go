@@ -142,6 +142,13 @@ func (m *Mailer) Queue(ctx context.Context, tx db.Querier, msg Message) error {
 	return nil
 }
 
+// absoluteHTTP reports whether raw is an absolute http(s) URL: an email
+// is read far from the store, where a relative link leads nowhere.
+func absoluteHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
 // validate checks what every message needs before it is stored: a
 // recipient address, a one-line subject, a body and a key.
 func (msg Message) validate() error {
@@ -163,9 +170,7 @@ func (msg Message) validate() error {
 	if msg.Unsubscribe != "" {
 		// It becomes a header: nothing in it may end the header or the
 		// angle brackets it is sent in.
-		u, err := url.Parse(msg.Unsubscribe)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-			strings.ContainsAny(msg.Unsubscribe, "\r\n<> \t") {
+		if !absoluteHTTP(msg.Unsubscribe) || strings.ContainsAny(msg.Unsubscribe, "\r\n<> \t") {
 			return fmt.Errorf("unsubscribe address %q is not an absolute http(s) URL", msg.Unsubscribe)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -123,10 +122,7 @@ func (o OrderEmail) validate() error {
 	if len(o.Lines) == 0 {
 		return errors.New("no lines")
 	}
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		// An email is read far from the store: a relative link leads
-		// nowhere.
+	if !absoluteHTTP(o.URL) {
 		return fmt.Errorf("order URL %q is not an absolute http(s) URL", o.URL)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"net/mail"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,10 +195,8 @@ func (e AccountEmail) validate(needLink bool) error {
 	if e.URL == "" && !needLink {
 		return nil
 	}
-	u, err := url.Parse(e.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		// An email is read far from the store: a relative link leads
-		// nowhere. The URL is not quoted: it may hold a token.
+	if !absoluteHTTP(e.URL) {
+		// The URL is not quoted: it may hold a token.
 		return errors.New("the link is not an absolute http(s) URL")
 	}
 	if needLink && e.ValidFor <= 0 {

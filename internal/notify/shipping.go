@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"net/url"
 	"strings"
 	"sync"
 
@@ -81,8 +80,7 @@ func (s ShippingEmail) validate() error {
 	if s.Carrier == "" || s.TrackingNumber == "" {
 		return errors.New("no carrier or tracking number")
 	}
-	u, err := url.Parse(s.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !absoluteHTTP(s.URL) {
 		return fmt.Errorf("order URL %q is not an absolute http(s) URL", s.URL)
 	}
 	return nil

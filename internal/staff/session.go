@@ -72,23 +72,33 @@ func (s *Service) NewSession(ctx context.Context, staffID int64) (string, error)
 // disabled. Using a session keeps it alive: its last use is recorded, at
 // most once per TouchInterval.
 func (s *Service) Session(ctx context.Context, token string) (Member, error) {
+	m, _, err := s.SessionState(ctx, token)
+	return m, err
+}
+
+// SessionState is Session, and also whether the member must set up
+// two-step sign-in before anything else (the shop requires it and
+// theirs is off), read in the same statement.
+func (s *Service) SessionState(ctx context.Context, token string) (m Member, twoStepDue bool, err error) {
 	if !customer.WellFormedToken(token) {
-		return Member{}, ErrNoSession
+		return Member{}, false, ErrNoSession
 	}
 	id := customer.HashToken(token)
 	var lastSeen, expires time.Time
-	m, err := scanMember(s.db.Reader().QueryRowContext(ctx, `SELECT m.id, m.email, m.name, m.role, m.created_at, m.disabled_at,
-			s.last_seen_at, s.expires_at
-		FROM staff_sessions s JOIN staff m ON m.id = s.staff_id WHERE s.id = $1`, id), &lastSeen, &expires)
+	m, err = scanMember(s.db.Reader().QueryRowContext(ctx, `SELECT m.id, m.email, m.name, m.role, m.created_at, m.disabled_at,
+			s.last_seen_at, s.expires_at,
+			coalesce((SELECT require_two_step FROM staff_policy WHERE id = 1), FALSE)
+				AND NOT EXISTS (SELECT 1 FROM staff_two_step t WHERE t.staff_id = m.id AND t.confirmed_at IS NOT NULL)
+		FROM staff_sessions s JOIN staff m ON m.id = s.staff_id WHERE s.id = $1`, id), &lastSeen, &expires, &twoStepDue)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Member{}, ErrNoSession
+		return Member{}, false, ErrNoSession
 	}
 	if err != nil {
-		return Member{}, fmt.Errorf("staff session: %w", err)
+		return Member{}, false, fmt.Errorf("staff session: %w", err)
 	}
 	now := db.Time(s.now())
 	if m.Disabled || !now.Before(expires) || !now.Before(lastSeen.Add(IdleTimeout)) {
-		return Member{}, ErrNoSession
+		return Member{}, false, ErrNoSession
 	}
 	if now.Sub(lastSeen) >= TouchInterval {
 		// Relaxed: losing a touch in a database crash only brings the idle
@@ -96,7 +106,7 @@ func (s *Service) Session(ctx context.Context, token string) (Member, error) {
 		// session; the next request tries again.
 		_, _ = s.db.ExecRelaxed(ctx, "UPDATE staff_sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2", id, now)
 	}
-	return m, nil
+	return m, twoStepDue, nil
 }
 
 // EndSession signs out the session token opens. Ending a session that
@@ -163,11 +173,8 @@ func (s *Service) Sessions(ctx context.Context, id int64, token string) ([]Sessi
 func (s *Service) EndOtherSessions(ctx context.Context, id int64, keep string) (int64, error) {
 	var n int64
 	err := s.db.Tx(ctx, func(tx db.Querier) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM staff_sessions WHERE staff_id = $1 AND id <> $2", id, customer.HashToken(keep))
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
+		var err error
+		if n, err = endOtherSessions(ctx, tx, id, keep); err != nil || n == 0 {
 			return err
 		}
 		return audit.Record(ctx, tx, "staff.end_sessions", subject(id), nil, map[string]int64{"sessions_ended": n})
@@ -176,4 +183,14 @@ func (s *Service) EndOtherSessions(ctx context.Context, id int64, keep string) (
 		return 0, fmt.Errorf("end other sessions of staff member %d: %w", id, err)
 	}
 	return n, nil
+}
+
+// endOtherSessions deletes, in tx, member id's sessions but the one keep
+// opens ("" keeps none), and returns how many.
+func endOtherSessions(ctx context.Context, tx db.Querier, id int64, keep string) (int64, error) {
+	res, err := tx.ExecContext(ctx, "DELETE FROM staff_sessions WHERE staff_id = $1 AND id <> $2", id, customer.HashToken(keep))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

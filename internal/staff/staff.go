@@ -16,9 +16,7 @@ package staff
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -120,9 +118,11 @@ func (s *Service) tell(ctx context.Context, tx db.Querier, id int64, change noti
 	if err := tx.QueryRowContext(ctx, "SELECT email, name FROM staff WHERE id = $1", id).Scan(&email, &name); err != nil {
 		return fmt.Errorf("notice to staff member %d: %w", id, err)
 	}
-	b := make([]byte, 12)
-	rand.Read(b)
-	msg, err := notify.StaffSecurity(notify.AccountEmail{To: email, Name: name, At: s.now().UTC(), ID: hex.EncodeToString(b)}, change)
+	noticeID, err := customer.NewToken() // tells this notice apart in the outbox
+	if err != nil {
+		return fmt.Errorf("notice to staff member %d: %w", id, err)
+	}
+	msg, err := notify.StaffSecurity(notify.AccountEmail{To: email, Name: name, At: s.now().UTC(), ID: noticeID}, change)
 	if err != nil {
 		return fmt.Errorf("notice to staff member %d: %w", id, err)
 	}
@@ -277,7 +277,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, k
 		} else if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM staff_sessions WHERE staff_id = $1 AND id <> $2", id, customer.HashToken(keep)); err != nil {
+		if _, err := endOtherSessions(ctx, tx, id, keep); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM staff_challenges WHERE staff_id = $1", id); err != nil {

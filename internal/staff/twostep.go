@@ -10,13 +10,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/base32"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -208,12 +206,6 @@ func newRecoveryCodes() ([]string, error) {
 	return codes, nil
 }
 
-// hashRecoveryCode is what the store keeps of a normalized recovery code.
-func hashRecoveryCode(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
-}
-
 // otpauthURI is the Key URI Format that authenticator apps read: the
 // account is the member's email address under issuer.
 func otpauthURI(issuer, email string, key []byte) string {
@@ -246,8 +238,9 @@ func (s *Service) TwoStep(ctx context.Context, id int64, issuer string) (TwoStep
 	case confirmed.Valid:
 		st.On = true
 	default:
+		// A key being set up has no recovery codes yet: they come with
+		// the confirmation.
 		st.Setup = &TwoStepSetup{Key: base32Key.EncodeToString(key), URI: otpauthURI(issuer, email, key)}
-		st.RecoveryLeft = 0
 	}
 	return st, nil
 }
@@ -367,7 +360,7 @@ func storeRecoveryCodes(ctx context.Context, tx db.Querier, id int64, codes []st
 	for _, c := range codes {
 		n, _, _ := normalizeCode(c)
 		if _, err := tx.ExecContext(ctx, "INSERT INTO staff_recovery_codes (staff_id, code_hash) VALUES ($1, $2)",
-			id, hashRecoveryCode(n)); err != nil {
+			id, customer.HashToken(n)); err != nil {
 			return err
 		}
 	}
@@ -456,6 +449,30 @@ func (s *Service) TurnOffTwoStep(ctx context.Context, id int64, action string) e
 	return nil
 }
 
+// CancelTwoStepSetup drops the key member id is setting up, if any.
+// Two-step sign-in that is on stays on (ErrTwoStepOn): turning it off
+// asks for more (TurnOffTwoStep's callers).
+func (s *Service) CancelTwoStepSetup(ctx context.Context, id int64) error {
+	err := s.db.Tx(ctx, func(tx db.Querier) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM staff_two_step WHERE staff_id = $1 AND confirmed_at IS NULL", id); err != nil {
+			return err
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM staff_two_step WHERE staff_id = $1", id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err == nil {
+			return ErrTwoStepOn
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cancel two-step setup of staff member %d: %w", id, err)
+	}
+	return nil
+}
+
 // TwoStepOn reports whether member id has two-step sign-in on.
 func (s *Service) TwoStepOn(ctx context.Context, id int64) (bool, error) {
 	var one int
@@ -492,7 +509,7 @@ func (s *Service) useCode(ctx context.Context, tx db.Querier, id int64, typed st
 		res, err := tx.ExecContext(ctx, `UPDATE staff_recovery_codes SET used_at = $3
 			WHERE staff_id = $1 AND code_hash = $2 AND used_at IS NULL
 			AND EXISTS (SELECT 1 FROM staff_two_step t WHERE t.staff_id = $1 AND t.confirmed_at IS NOT NULL)`,
-			id, hashRecoveryCode(code), now)
+			id, customer.HashToken(code), now)
 		if err := mustAffect(res, err); errors.Is(err, ErrNotFound) {
 			return ErrWrongCode
 		} else if err != nil {
@@ -584,7 +601,6 @@ func (s *Service) PassChallenge(ctx context.Context, token, typed string) (Membe
 		// A recovery code used here is logged as used by its member.
 		ctx = audit.WithActor(ctx, audit.Actor{Kind: audit.KindStaff, ID: m.ID, Name: m.Email})
 	}
-	var wrong bool
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		// Ending the challenge first makes it single-use: of two requests
 		// racing with it, one finds it gone.
@@ -595,16 +611,13 @@ func (s *Service) PassChallenge(ctx context.Context, token, typed string) (Membe
 		}
 		return s.useCode(ctx, tx, m.ID, typed)
 	})
-	if errors.Is(err, ErrWrongCode) {
-		wrong = true
-	} else if err != nil {
-		if errors.Is(err, ErrNoChallenge) {
-			return Member{}, err
-		}
-		return Member{}, fmt.Errorf("sign-in challenge of staff member %d: %w", m.ID, err)
-	}
-	if !wrong {
+	switch {
+	case err == nil:
 		return m, nil
+	case errors.Is(err, ErrNoChallenge):
+		return Member{}, err
+	case !errors.Is(err, ErrWrongCode):
+		return Member{}, fmt.Errorf("sign-in challenge of staff member %d: %w", m.ID, err)
 	}
 	// The wrong code rolled the deletion back: count it instead, and end
 	// the challenge at the last allowed failure.
@@ -621,8 +634,9 @@ func (s *Service) PassChallenge(ctx context.Context, token, typed string) (Membe
 	return Member{}, ErrWrongCode
 }
 
-// EndChallenge ends a second step that will not come (the member went
-// back to the password form). Ending one that does not exist is fine.
+// EndChallenge ends a second step that will not come: the browser
+// signed in with its password again. Ending one that does not exist is
+// fine.
 func (s *Service) EndChallenge(ctx context.Context, token string) error {
 	if !customer.WellFormedToken(token) {
 		return nil
@@ -645,18 +659,6 @@ func (s *Service) TwoStepRequired(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("staff policy: %w", err)
 	}
 	return on, nil
-}
-
-// TwoStepDue reports whether member id must set up two-step sign-in
-// before anything else: the shop requires it and theirs is not on.
-func (s *Service) TwoStepDue(ctx context.Context, id int64) (bool, error) {
-	var due bool
-	err := s.db.Reader().QueryRowContext(ctx, `SELECT coalesce((SELECT require_two_step FROM staff_policy WHERE id = 1), FALSE)
-		AND NOT EXISTS (SELECT 1 FROM staff_two_step WHERE staff_id = $1 AND confirmed_at IS NOT NULL)`, id).Scan(&due)
-	if err != nil {
-		return false, fmt.Errorf("two-step sign-in of staff member %d: %w", id, err)
-	}
-	return due, nil
 }
 
 // SetTwoStepRequired makes two-step sign-in required of every member (or

@@ -81,6 +81,11 @@ type staffCaller struct {
 	twoStepDue bool
 }
 
+// email is a member's email address, the name they have in the audit
+// log. For an API key it is the key's name: only back-office pages, which
+// admit members alone, ask for it.
+func (c *staffCaller) email() string { return c.Actor.Name }
+
 // Can reports whether the caller's role holds p.
 func (c *staffCaller) Can(p staff.Permission) bool { return c != nil && c.Role.Can(p) }
 
@@ -102,12 +107,7 @@ func withStaffCaller(r *http.Request, c *staffCaller) *http.Request {
 
 // adminToken returns the back-office session token a browser sends.
 func adminToken(r *http.Request) string {
-	for _, name := range []string{adminCookieTLS, adminCookiePlain} {
-		if c, err := r.Cookie(name); err == nil && c.Value != "" {
-			return c.Value
-		}
-	}
-	return ""
+	return adminCookieValue(r, adminCookieTLS, adminCookiePlain)
 }
 
 // staffFromSession returns the member whose back-office session cookie r
@@ -117,14 +117,10 @@ func (s *Server) staffFromSession(r *http.Request) (*staffCaller, error) {
 	if token == "" || s.staff == nil {
 		return nil, errStaffSignInRequired
 	}
-	m, err := s.staff.Session(r.Context(), token)
+	m, due, err := s.staff.SessionState(r.Context(), token)
 	if errors.Is(err, staff.ErrNoSession) {
 		return nil, errStaffSignInRequired
 	}
-	if err != nil {
-		return nil, err
-	}
-	due, err := s.staff.TwoStepDue(r.Context(), m.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 
-	"mistore/internal/ratelimit"
 	"mistore/internal/staff"
 )
 
@@ -65,8 +64,8 @@ type adminAccountContent struct {
 	SetupQR template.HTML
 	// RecoveryCodes are new codes, shown this once.
 	RecoveryCodes []string
-	// Required: the shop requires two-step sign-in of every member.
-	Required bool
+	// Due: the shop requires two-step sign-in and this member's is off.
+	Due bool
 	// Sessions are the member's live sessions, this one marked.
 	Sessions []staff.SessionInfo
 	Error    string
@@ -90,21 +89,13 @@ func (s *Server) adminAccountPage(w http.ResponseWriter, r *http.Request) {
 // afresh.
 func (s *Server) renderStaffAccount(w http.ResponseWriter, r *http.Request, status int, c adminAccountContent) {
 	caller := s.staffCaller(r)
-	m, err := s.staff.Get(r.Context(), caller.MemberID)
-	if err != nil {
+	c.Email, c.Due = caller.email(), caller.twoStepDue
+	var err error
+	if c.TwoStep, err = s.staff.TwoStep(r.Context(), caller.MemberID, s.issuer(r)); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
-	c.Email = m.Email
-	if c.TwoStep, err = s.staff.TwoStep(r.Context(), m.ID, s.issuer(r)); err != nil {
-		s.adminFail(w, r, err)
-		return
-	}
-	if c.Required, err = s.staff.TwoStepRequired(r.Context()); err != nil {
-		s.adminFail(w, r, err)
-		return
-	}
-	if c.Sessions, err = s.staff.Sessions(r.Context(), m.ID, caller.token); err != nil {
+	if c.Sessions, err = s.staff.Sessions(r.Context(), caller.MemberID, caller.token); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}
@@ -124,20 +115,7 @@ func (s *Server) renderStaffAccount(w http.ResponseWriter, r *http.Request, stat
 	s.renderAdmin(w, r, status, "admin_account", "account", "Your account", c)
 }
 
-// memberOnly answers for an API key, which has no account page: only a
-// signed-in member does.
-func (s *Server) memberOnly(w http.ResponseWriter, r *http.Request) bool {
-	if s.staffCaller(r).MemberID == 0 {
-		s.adminFail(w, r, staff.ErrNotFound)
-		return false
-	}
-	return true
-}
-
 func (s *Server) adminTwoStepStart(w http.ResponseWriter, r *http.Request) {
-	if !s.memberOnly(w, r) {
-		return
-	}
 	if _, err := s.staff.SetUpTwoStep(r.Context(), s.staffCaller(r).MemberID, s.issuer(r)); err != nil {
 		s.adminFormFail(w, r, err, "/admin/account")
 		return
@@ -146,9 +124,6 @@ func (s *Server) adminTwoStepStart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminTwoStepConfirm(w http.ResponseWriter, r *http.Request) {
-	if !s.memberOnly(w, r) {
-		return
-	}
 	codes, err := s.staff.ConfirmTwoStep(r.Context(), s.staffCaller(r).MemberID, r.PostFormValue("code"))
 	switch {
 	case errors.Is(err, staff.ErrWrongCode):
@@ -162,20 +137,7 @@ func (s *Server) adminTwoStepConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminTwoStepCancel(w http.ResponseWriter, r *http.Request) {
-	if !s.memberOnly(w, r) {
-		return
-	}
-	id := s.staffCaller(r).MemberID
-	on, err := s.staff.TwoStepOn(r.Context(), id)
-	if err == nil && on {
-		// Cancelling a setup never turns off what is on: that asks for
-		// the password and a code.
-		err = staff.ErrTwoStepOn
-	}
-	if err == nil {
-		err = s.staff.TurnOffTwoStep(r.Context(), id, "staff.two_step_off")
-	}
-	if err != nil {
+	if err := s.staff.CancelTwoStepSetup(r.Context(), s.staffCaller(r).MemberID); err != nil {
 		s.adminFormFail(w, r, err, "/admin/account")
 		return
 	}
@@ -187,26 +149,15 @@ func (s *Server) adminTwoStepCancel(w http.ResponseWriter, r *http.Request) {
 // be enough to take the second step away.
 func (s *Server) reauthenticate(r *http.Request) error {
 	c := s.staffCaller(r)
-	m, err := s.staff.Get(r.Context(), c.MemberID)
-	if err != nil {
-		return err
-	}
-	if _, err := s.staffSignIn(r, m.Email, r.PostFormValue("password")); err != nil {
-		return err
-	}
-	if err := s.staff.CheckCode(r.Context(), m.ID, r.PostFormValue("code")); err != nil {
-		if errors.Is(err, staff.ErrWrongCode) {
-			s.countFailure(r, ratelimit.StaffSignInPerAccount, strings.ToLower(strings.TrimSpace(m.Email)))
+	return s.underStaffLimits(r, c.email(), func() error {
+		if _, err := s.staff.Authenticate(r.Context(), c.email(), r.PostFormValue("password")); err != nil {
+			return err
 		}
-		return err
-	}
-	return nil
+		return s.staff.CheckCode(r.Context(), c.MemberID, r.PostFormValue("code"))
+	})
 }
 
 func (s *Server) adminTwoStepOff(w http.ResponseWriter, r *http.Request) {
-	if !s.memberOnly(w, r) {
-		return
-	}
 	err := s.reauthenticate(r)
 	if err == nil {
 		err = s.staff.TurnOffTwoStep(r.Context(), s.staffCaller(r).MemberID, "staff.two_step_off")
@@ -219,9 +170,6 @@ func (s *Server) adminTwoStepOff(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	if !s.memberOnly(w, r) {
-		return
-	}
 	err := s.reauthenticate(r)
 	var codes []string
 	if err == nil {
@@ -253,26 +201,14 @@ func (s *Server) accountRefused(w http.ResponseWriter, r *http.Request, err erro
 // one under the sign-in limits (a wrong one counts as a failed sign-in),
 // and ends their other sessions.
 func (s *Server) adminChangePassword(w http.ResponseWriter, r *http.Request) {
-	if !s.memberOnly(w, r) {
-		return
-	}
 	c := s.staffCaller(r)
-	m, err := s.staff.Get(r.Context(), c.MemberID)
-	account := strings.ToLower(strings.TrimSpace(m.Email))
-	if err == nil {
-		err = s.limit(r, ratelimit.StaffSignInPerIP, clientIP(r))
-	}
-	if err == nil {
-		err = s.overLimit(r, ratelimit.StaffSignInPerAccount, account)
-	}
-	if err == nil {
-		err = s.staff.ChangePassword(r.Context(), m.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"), c.token)
-	}
+	err := s.underStaffLimits(r, c.email(), func() error {
+		return s.staff.ChangePassword(r.Context(), c.MemberID, r.PostFormValue("current_password"), r.PostFormValue("new_password"), c.token)
+	})
 	switch {
 	case err == nil:
 		s.adminRedirect(w, r, "/admin/account", "Password changed. Your other sessions have ended.")
 	case errors.Is(err, staff.ErrInvalidCredentials):
-		s.countFailure(r, ratelimit.StaffSignInPerAccount, account)
 		s.renderStaffAccount(w, r, http.StatusUnauthorized, adminAccountContent{Error: "Your current password is not right. Nothing was changed."})
 	case errors.Is(err, staff.ErrPasswordLength):
 		s.renderStaffAccount(w, r, http.StatusUnprocessableEntity, adminAccountContent{
@@ -284,9 +220,6 @@ func (s *Server) adminChangePassword(w http.ResponseWriter, r *http.Request) {
 
 // adminEndOtherSessions signs the member out everywhere but here.
 func (s *Server) adminEndOtherSessions(w http.ResponseWriter, r *http.Request) {
-	if !s.memberOnly(w, r) {
-		return
-	}
 	c := s.staffCaller(r)
 	n, err := s.staff.EndOtherSessions(r.Context(), c.MemberID, c.token)
 	if err != nil {

@@ -85,12 +85,16 @@ func (s *Server) adminSignIn(w http.ResponseWriter, r *http.Request) {
 		// The password was right; the session waits for the code. The
 		// failures counted against the account stay until the code is
 		// right too, so that a stolen password buys few guesses.
+		if err := s.staff.EndChallenge(r.Context(), challengeToken(r)); err != nil {
+			s.adminFail(w, r, err)
+			return
+		}
 		token, err := s.staff.NewChallenge(r.Context(), m.ID)
 		if err != nil {
 			s.adminFail(w, r, err)
 			return
 		}
-		setChallengeCookie(w, r, token, int(staff.ChallengeLifetime.Seconds()))
+		setAdminCookie(w, r, adminChallengeCookieTLS, adminChallengeCookiePlain, token, int(staff.ChallengeLifetime.Seconds()))
 		localRedirect(w, r, "/admin/sign-in/code?next="+url.QueryEscape(f.Next), http.StatusSeeOther)
 		return
 	}
@@ -114,13 +118,31 @@ func (s *Server) startStaffSession(w http.ResponseWriter, r *http.Request, id in
 		s.adminFail(w, r, err)
 		return
 	}
-	name := adminCookiePlain
-	if overTLS(r) {
-		name = adminCookieTLS
-	}
-	http.SetCookie(w, &http.Cookie{Name: name, Value: token, Path: "/", MaxAge: int(staff.SessionLifetime.Seconds()),
-		HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
+	setAdminCookie(w, r, adminCookieTLS, adminCookiePlain, token, int(staff.SessionLifetime.Seconds()))
 	localRedirect(w, r, next, http.StatusSeeOther)
+}
+
+// setAdminCookie sets (maxAge > 0) or clears (maxAge < 0) a back-office
+// cookie: named tlsName over HTTPS and plainName otherwise, HttpOnly and
+// SameSite=Strict.
+func setAdminCookie(w http.ResponseWriter, r *http.Request, tlsName, plainName, value string, maxAge int) {
+	name := plainName
+	if overTLS(r) {
+		name = tlsName
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
+}
+
+// adminCookieValue returns the first of the named cookies a browser sends
+// with a value.
+func adminCookieValue(r *http.Request, names ...string) string {
+	for _, name := range names {
+		if c, err := r.Cookie(name); err == nil && c.Value != "" {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // Cookie of a sign-in waiting for its second step, on the same terms as
@@ -130,25 +152,9 @@ const (
 	adminChallengeCookiePlain = "mistore_admin_code"
 )
 
-// setChallengeCookie sets (maxAge > 0) or clears (maxAge < 0) the
-// browser's second-step cookie.
-func setChallengeCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
-	name := adminChallengeCookiePlain
-	if overTLS(r) {
-		name = adminChallengeCookieTLS
-	}
-	http.SetCookie(w, &http.Cookie{Name: name, Value: token, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
-}
-
 // challengeToken returns the second-step token a browser sends.
 func challengeToken(r *http.Request) string {
-	for _, name := range []string{adminChallengeCookieTLS, adminChallengeCookiePlain} {
-		if c, err := r.Cookie(name); err == nil && c.Value != "" {
-			return c.Value
-		}
-	}
-	return ""
+	return adminCookieValue(r, adminChallengeCookieTLS, adminChallengeCookiePlain)
 }
 
 // adminCodeForm is the second step's page content.
@@ -190,28 +196,22 @@ func (s *Server) adminCode(w http.ResponseWriter, r *http.Request) {
 	token := challengeToken(r)
 	m, err := s.staff.Challenge(r.Context(), token)
 	if err == nil {
-		err = s.limit(r, ratelimit.StaffSignInPerIP, clientIP(r))
-	}
-	account := ""
-	if err == nil {
-		account = strings.ToLower(strings.TrimSpace(m.Email))
-		err = s.overLimit(r, ratelimit.StaffSignInPerAccount, account)
-	}
-	if err == nil {
-		actor := audit.Actor{Kind: audit.KindStaff, ID: m.ID, Name: m.Email, IP: clientIP(r)}
-		m, err = s.staff.PassChallenge(audit.WithActor(r.Context(), actor), token, r.PostForm.Get("code"))
+		err = s.underStaffLimits(r, m.Email, func() error {
+			actor := audit.Actor{Kind: audit.KindStaff, ID: m.ID, Name: m.Email, IP: clientIP(r)}
+			_, err := s.staff.PassChallenge(audit.WithActor(r.Context(), actor), token, r.PostForm.Get("code"))
+			return err
+		})
 	}
 	switch {
 	case err == nil:
-		setChallengeCookie(w, r, "", -1)
+		setAdminCookie(w, r, adminChallengeCookieTLS, adminChallengeCookiePlain, "", -1)
 		s.resetSignInFailures(r, m.Email)
 		s.startStaffSession(w, r, m.ID, f.Next)
 	case errors.Is(err, staff.ErrNoChallenge):
-		setChallengeCookie(w, r, "", -1)
+		setAdminCookie(w, r, adminChallengeCookieTLS, adminChallengeCookiePlain, "", -1)
 		s.renderAdminSignIn(w, r, http.StatusUnauthorized, adminSignInForm{Next: f.Next,
 			Error: "Your sign-in timed out or had too many wrong codes. Sign in again."})
 	case errors.Is(err, staff.ErrWrongCode):
-		s.countFailure(r, ratelimit.StaffSignInPerAccount, account)
 		f.Error = "That code is not right, or it was used already. Type the code your app shows now, or a recovery code."
 		s.renderAdminCode(w, r, http.StatusUnauthorized, f)
 	default:
@@ -232,8 +232,7 @@ func (s *Server) resetSignInFailures(r *http.Request, email string) {
 	if s.limits == nil {
 		return
 	}
-	account := strings.ToLower(strings.TrimSpace(email))
-	if err := s.limits.Reset(r.Context(), ratelimit.StaffSignInPerAccount, account); err != nil {
+	if err := s.limits.Reset(r.Context(), ratelimit.StaffSignInPerAccount, staffAccount(email)); err != nil {
 		s.log.WarnContext(r.Context(), "reset staff sign-in failures", "err", err)
 	}
 }
@@ -245,23 +244,36 @@ func (s *Server) staffSignIn(r *http.Request, email, password string) (staff.Mem
 	if s.staff == nil {
 		return staff.Member{}, staff.ErrInvalidCredentials
 	}
-	if err := s.limit(r, ratelimit.StaffSignInPerIP, clientIP(r)); err != nil {
-		return staff.Member{}, err
-	}
-	account := strings.ToLower(strings.TrimSpace(email))
-	if err := s.overLimit(r, ratelimit.StaffSignInPerAccount, account); err != nil {
-		return staff.Member{}, err
-	}
-	m, err := s.staff.Authenticate(r.Context(), email, password)
-	if errors.Is(err, staff.ErrInvalidCredentials) {
-		s.countFailure(r, ratelimit.StaffSignInPerAccount, account)
-		return staff.Member{}, err
-	}
-	if err != nil {
-		return staff.Member{}, err
-	}
-	return m, nil
+	var m staff.Member
+	err := s.underStaffLimits(r, email, func() (err error) {
+		m, err = s.staff.Authenticate(r.Context(), email, password)
+		return err
+	})
+	return m, err
 }
+
+// underStaffLimits runs check, a password or code check of the member
+// with email, under the staff sign-in limits: every attempt from the
+// address counts, the account's past failures may refuse it before it
+// runs, and a wrong password or code counts as one more failure.
+func (s *Server) underStaffLimits(r *http.Request, email string, check func() error) error {
+	if err := s.limit(r, ratelimit.StaffSignInPerIP, clientIP(r)); err != nil {
+		return err
+	}
+	account := staffAccount(email)
+	if err := s.overLimit(r, ratelimit.StaffSignInPerAccount, account); err != nil {
+		return err
+	}
+	err := check()
+	if errors.Is(err, staff.ErrInvalidCredentials) || errors.Is(err, staff.ErrWrongCode) {
+		s.countFailure(r, ratelimit.StaffSignInPerAccount, account)
+	}
+	return err
+}
+
+// staffAccount is the key the per-account limits count a member's email
+// address under.
+func staffAccount(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // adminSignOut ends the back-office session on the server and in the
 // browser.

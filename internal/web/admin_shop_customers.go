@@ -18,7 +18,7 @@ import (
 func (s *Server) adminCustomerRoutes(a *adminRouter) {
 	a.page("GET /admin/customers", permCustomerRead, s.adminCustomersPage)
 	a.page("GET /admin/customers/{id}", permCustomerRead, s.adminCustomerPage)
-	a.page("POST /admin/customers/{id}/disable", permCustomerWrite, s.adminCustomerChange(s.disableCustomer, "%s is disabled: signed out everywhere, and cannot sign in."))
+	a.page("POST /admin/customers/{id}/disable", permCustomerWrite, s.adminCustomerChange(s.disableCustomerForm, "%s is disabled: signed out everywhere, and cannot sign in."))
 	a.page("POST /admin/customers/{id}/enable", permCustomerWrite, s.adminCustomerChange(s.enableCustomer, "%s can sign in again."))
 	a.page("POST /admin/customers/{id}/sign-out", permCustomerWrite, s.adminCustomerChange(s.signOutCustomer, "%s is signed out everywhere; they can sign in again."))
 
@@ -31,7 +31,7 @@ func (s *Server) adminCustomerRoutes(a *adminRouter) {
 	a.api("GET /api/v1/admin/customers/{id}", permCustomerRead, s.apiAdminCustomer, opDoc{
 		summary: "One customer with every order placed with their email address.", response: "CustomerDetail", params: []paramDoc{idParam},
 	})
-	a.api("POST /api/v1/admin/customers/{id}/disable", permCustomerWrite, s.apiCustomerChange(s.disableCustomer), opDoc{
+	a.api("POST /api/v1/admin/customers/{id}/disable", permCustomerWrite, s.apiCustomerChange(s.disableCustomerJSON), opDoc{
 		summary:  "Disable an account: its sessions end and sign-in answers invalid_credentials as for a wrong password.",
 		response: "CustomerAccount", request: "CustomerDisableRequest", params: []paramDoc{idParam},
 	})
@@ -99,12 +99,15 @@ type customerDisableRequest struct {
 // returns the account as it is afterwards.
 type customerChange func(ctx context.Context, r *http.Request, id int64) (customer.Account, error)
 
-// disableCustomer disables the account with the reason the request gives:
-// the page's form field, or the API's optional JSON body.
-func (s *Server) disableCustomer(ctx context.Context, r *http.Request, id int64) (customer.Account, error) {
-	if !strings.HasPrefix(r.URL.Path, "/api/") {
-		return s.customers.Disable(ctx, id, r.PostFormValue("reason"))
-	}
+// disableCustomerForm disables the account for the page's form, with
+// its reason field.
+func (s *Server) disableCustomerForm(ctx context.Context, r *http.Request, id int64) (customer.Account, error) {
+	return s.customers.Disable(ctx, id, r.PostFormValue("reason"))
+}
+
+// disableCustomerJSON disables the account for the API, with the reason
+// of its optional JSON body.
+func (s *Server) disableCustomerJSON(ctx context.Context, r *http.Request, id int64) (customer.Account, error) {
 	var req customerDisableRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
 		return customer.Account{}, err

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,8 +18,11 @@ import (
 	"time"
 
 	"mistore/internal/audit"
+	"mistore/internal/catalog"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
+	"mistore/internal/inventory"
+	"mistore/internal/media"
 	"mistore/internal/staff"
 	"mistore/internal/storecopy"
 )
@@ -85,6 +91,36 @@ func twoStepOwner(t *testing.T, dsn string) string {
 	return setup.Key
 }
 
+// productPhoto gives a product of the store at dsn a photo and returns
+// the address of its narrowest rendition and that rendition's bytes.
+func productPhoto(t *testing.T, dsn string) (path string, data []byte) {
+	t.Helper()
+	d, err := db.Open(context.Background(), dsn, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	img := image.NewNRGBA(image.Rect(0, 0, 600, 400))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	pic, err := media.Process(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindCLI, Name: "test"})
+	c := catalog.NewService(d, inventory.NewService(d), catalog.Options{})
+	p, err := c.PutImage(ctx, "mistore-band-8", "front", "The band", pic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "/media/" + p.Photos[0].File + "/400", pic.Renditions[0].Data
+}
+
 func getBody(t *testing.T, u string, hdr ...string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", u, nil)
@@ -122,6 +158,7 @@ func TestCopyToPostgres(t *testing.T) {
 	target := dbtest.DSN(t, db.Postgres)
 	src, orders, session := busyStore(t)
 	key := twoStepOwner(t, src)
+	photoPath, photoData := productPhoto(t, src)
 	code, out, errOut := runCLI(t, nil, "copy", "--from", src, "--to", target)
 	if code != 0 {
 		t.Fatalf("copy: exit %d\n%s\n%s", code, out, errOut)
@@ -173,6 +210,11 @@ func TestCopyToPostgres(t *testing.T) {
 	}
 	if st, b := call(t, "POST", m.URL()+"/api/v1/sessions", `{"email":"grace@example.com","password":"correct horse battery"}`); st != 200 {
 		t.Errorf("sign in on the new store: %d %v", st, b)
+	}
+	// A product photo, a BLOB on SQLite and bytea on PostgreSQL, came
+	// along byte for byte.
+	if got := getBody(t, m.URL()+photoPath); got != string(photoData) {
+		t.Errorf("the photo on PostgreSQL is %d bytes, not the %d it was", len(got), len(photoData))
 	}
 	// New rows get new ids: the identity sequences follow the copied ids.
 	placeOrder(t, m.URL())

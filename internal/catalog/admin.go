@@ -875,6 +875,10 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 			})
 		},
 		func() error { return loadTextsOf(ctx, q, p) },
+		func() error {
+			return db.EachRow(ctx, q, photosQuery+" WHERE i.product_id = $1 ORDER BY i.position, i.id, r.width", []any{p.ID},
+				func(rows *sql.Rows) error { return scanPhotos(rows, func(int64) *Product { return p }) })
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

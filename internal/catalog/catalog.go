@@ -29,8 +29,13 @@ type Product struct {
 	Category    string
 	Description string
 	Specs       []Spec
-	Image       string
-	Featured    bool
+	// Image is the name of the product's built-in art, shown while it
+	// has no photos (see Cover).
+	Image string
+	// Photos are the pictures staff uploaded, in order; the first is the
+	// cover.
+	Photos   []Photo
+	Featured bool
 	// PurchaseLimit is the most units of one SKU a cart may hold; 0 means
 	// the store default.
 	PurchaseLimit int

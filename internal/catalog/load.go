@@ -44,7 +44,7 @@ func loadSnapshot(ctx context.Context, d *db.DB) (*snapshot, error) {
 	}
 	steps := []func(context.Context, *sql.Tx) error{
 		s.loadCategories, s.loadProducts, s.loadVariants, s.loadPrices,
-		s.loadListings, s.loadCertifications, s.loadResellers, s.loadTexts,
+		s.loadListings, s.loadCertifications, s.loadResellers, s.loadTexts, s.loadPhotos,
 	}
 	for _, step := range steps {
 		if err := step(ctx, tx); err != nil {
@@ -101,6 +101,21 @@ func (s *snapshot) loadProducts(ctx context.Context, tx *sql.Tx) error {
 		s.products = append(s.products, p)
 		s.bySlug[p.Slug] = p
 		s.byID[p.ID] = p
+	}
+	return rows.Err()
+}
+
+func (s *snapshot) loadPhotos(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, photosQuery+" ORDER BY i.product_id, i.position, i.id, r.width")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byID := func(id int64) *Product { return s.byID[id] }
+	for rows.Next() {
+		if err := scanPhotos(rows, byID); err != nil {
+			return err
+		}
 	}
 	return rows.Err()
 }

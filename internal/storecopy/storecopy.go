@@ -8,6 +8,7 @@
 package storecopy
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -125,7 +126,7 @@ type table struct {
 
 type column struct {
 	name string
-	// kind is the target's type: bool, time, int, text or other.
+	// kind is the target's type: bool, time, int, text, bytes or other.
 	kind string
 }
 
@@ -441,6 +442,11 @@ func convert(v any, kind string) (any, error) {
 		return nil, nil
 	}
 	if b, ok := v.([]byte); ok {
+		if kind == "bytes" {
+			// A BLOB stays bytes: as a string PostgreSQL would read it
+			// as bytea's escaped text form.
+			return bytes.Clone(b), nil
+		}
 		v = string(b)
 	}
 	switch kind {
@@ -636,6 +642,8 @@ func kindOf(pgType string) string {
 		return "int"
 	case "text", "character varying", "character":
 		return "text"
+	case "bytea":
+		return "bytes"
 	}
 	return "other"
 }

@@ -100,6 +100,7 @@ func (s *Server) adminCatalogRoutes(a *adminRouter) {
 		response: "AdminProduct", params: []paramDoc{slugParam, marketParam},
 	})
 	s.adminTextRoutes(a, slugParam)
+	s.adminImageRoutes(a, slugParam)
 	a.api("GET /api/v1/admin/markets/{market}/readiness", view, s.apiAdminReadiness, opDoc{
 		summary:  "Launch readiness: for each product, what still blocks selling it in the market, and warnings (certificates expiring within 30 days).",
 		response: "AdminReadiness", params: []paramDoc{marketParam},
@@ -128,6 +129,7 @@ func adminCatalogSchemas() map[string]any {
 			"certifications": map[string]any{"type": "object", "description": "By market code.", "additionalProperties": schemaArray(cert)},
 			"resellers":      map[string]any{"type": "object", "description": "By market code.", "additionalProperties": schemaArray(reseller)},
 			"texts":          map[string]any{"type": "object", "description": "The product's words in other languages, by language tag (zh-Hans).", "additionalProperties": schemaRef("AdminProductText")},
+			"images":         schemaArray(schemaRef("AdminImage")),
 		}),
 		"AdminProductList": schemaObject([]string{"products"}, map[string]any{"products": schemaArray(schemaRef("AdminProduct"))}),
 		"AdminProductCreate": schemaObject([]string{"slug", "name", "category", "variants"}, map[string]any{
@@ -186,6 +188,8 @@ type adminProductJSON struct {
 	Resellers      map[string][]catalog.Reseller `json:"resellers"`
 	// Texts are the product's words in other languages, by language tag.
 	Texts map[string]catalog.ProductText `json:"texts"`
+	// Images are the photos staff uploaded, the cover first.
+	Images []adminImageJSON `json:"images"`
 }
 
 type adminVariantJSON struct {
@@ -223,7 +227,7 @@ func adminProductOut(p *catalog.Product) adminProductJSON {
 		Image: p.Image, Featured: p.Featured, PurchaseLimit: p.PurchaseLimit, UpdatedAt: p.UpdatedAt.UTC(),
 		Variants: make([]adminVariantJSON, len(p.Variants)), Listings: map[string]adminListingJSON{},
 		Certifications: map[string][]adminCertJSON{}, Resellers: map[string][]catalog.Reseller{},
-		Texts: map[string]catalog.ProductText{},
+		Texts: map[string]catalog.ProductText{}, Images: adminImagesOut(p),
 	}
 	for lang, t := range p.Texts {
 		out.Texts[lang] = t

@@ -97,7 +97,7 @@ func (s *Server) apiProducts(w http.ResponseWriter, r *http.Request) {
 			v := &list.Products[i]
 			out[i] = apiProductSummary{
 				Slug: v.Slug, Name: v.Name, Category: v.Category,
-				Image: s.imageURL(v.Image), Availability: string(v.Availability.State), Reason: v.Availability.Reason,
+				Image: s.imageURL(v.Cover()), Availability: string(v.Availability.State), Reason: v.Availability.Reason,
 				Price: fromPrice(v), URL: "/" + code + "/products/" + v.Slug,
 			}
 		}
@@ -133,7 +133,7 @@ func (s *Server) apiProduct(w http.ResponseWriter, r *http.Request) {
 func (s *Server) productJSON(code string, v *catalog.View) apiProduct {
 	out := apiProduct{
 		Slug: v.Slug, Name: v.Name, Category: v.Category, Description: v.Description,
-		Images: []string{s.imageURL(v.Image)}, Specs: v.Specs,
+		Images: s.imageURLs(v.Product), Specs: v.Specs,
 		Availability: string(v.Availability.State), Reason: v.Availability.Reason,
 		Resellers: v.Resellers, Variants: make([]apiVariant, len(v.Variants)),
 		URL: "/" + code + "/products/" + v.Slug,
@@ -173,10 +173,7 @@ func (s *Server) marketOf(r *http.Request, code string) (market.Market, error) {
 
 // imageURL is the address of a product's art.
 func (s *Server) imageURL(image string) string {
-	if image == "" {
-		image = "placeholder"
-	}
-	u, err := s.assets.URL("art/" + image + ".svg")
+	u, err := s.assets.imagePath(image, mediaLarge)
 	if err != nil {
 		u, _ = s.assets.URL("art/placeholder.svg")
 	}
@@ -187,4 +184,17 @@ func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusNotFound, map[string]apiError{"error": {
 		Code: codeNotFound, Message: "There is no API endpoint " + r.Method + " " + r.URL.Path + "; see /api/v1/openapi.json.",
 	}})
+}
+
+// imageURLs are the addresses of a product's photos, the cover first, or
+// of its built-in art when it has none.
+func (s *Server) imageURLs(p *catalog.Product) []string {
+	if len(p.Photos) == 0 {
+		return []string{s.imageURL(p.Image)}
+	}
+	out := make([]string, len(p.Photos))
+	for i, ph := range p.Photos {
+		out[i] = mediaPath(ph.File, mediaLarge)
+	}
+	return out
 }

@@ -84,7 +84,7 @@ type errorMapping struct {
 
 // errorTable is every mapping: the storefront's below, then each back
 // office surface's own (admin_*.go), so the table stays one list.
-var errorTable = slices.Concat(storeErrors, flashSaleErrors, adminErrors, adminOrderErrors, adminCatalogErrors, adminShopErrors, adminDashboardErrors, communityErrors, waitlistErrors)
+var errorTable = slices.Concat(storeErrors, flashSaleErrors, adminErrors, adminOrderErrors, adminCatalogErrors, adminImageErrors, adminShopErrors, adminDashboardErrors, communityErrors, waitlistErrors)
 
 // storeErrors maps the storefront's domain sentinel errors.
 var storeErrors = []errorMapping{

@@ -75,12 +75,10 @@ func loadPages(a *assets, english *locale.Lang) (*pages, error) {
 	p.bufs.New = func() any { return new(bytes.Buffer) }
 	funcs := template.FuncMap{
 		"asset": a.URL,
-		"art": func(image string) (string, error) {
-			if image == "" {
-				image = "placeholder"
-			}
-			return a.URL("art/" + image + ".svg")
-		},
+		// art is the address of a product's Cover or built-in art.
+		"art":     func(image string) (string, error) { return a.imagePath(image, mediaCard) },
+		"media":   mediaPath,
+		"srcset":  srcset,
 		"money":   func(m money.Money) string { return m.Format() },
 		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"add":     func(a, b int) int { return a + b },

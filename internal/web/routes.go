@@ -45,6 +45,7 @@ func (s *Server) routes(mux *recordingMux) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.guardMetrics(s.metrics.handler()))
 	mux.Handle("GET /static/{hash}/{file...}", s.assets)
+	mux.HandleFunc("GET /media/{file}/{width}", s.serveMedia)
 	mux.HandleFunc("GET /robots.txt", s.robots)
 	mux.HandleFunc("GET /favicon.ico", s.favicon)
 	// The demo's outbox: every email the store would have sent.

@@ -17,11 +17,7 @@ var ldAvailability = map[catalog.State]string{
 // html/template writes it as JSON inside the ld+json script, escaping "<".
 func (s *Server) productLD(p *page, v *catalog.View, box *communityBox) map[string]any {
 	url := p.Origin + "/" + p.Market.Code + "/products/" + v.Slug
-	image := v.Image
-	if image == "" {
-		image = "placeholder"
-	}
-	art, err := s.assets.URL("art/" + image + ".svg")
+	art, err := s.assets.imagePath(v.Cover(), mediaLarge)
 	if err != nil {
 		art = ""
 	}

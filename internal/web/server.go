@@ -152,6 +152,9 @@ type Server struct {
 	// the database on first use (flashsale_page.go).
 	queueKeyMu    sync.Mutex
 	queueKeyBytes []byte
+	// imageWork holds a slot for each upload being scaled
+	// (admin_images.go).
+	imageWork chan struct{}
 	// community serves comments, reviews and their moderation
 	// (community*.go, admin_moderation*.go).
 	community *community.Service
@@ -168,11 +171,12 @@ func New(deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web: a database and a catalog are required")
 	}
 	s := &Server{
-		db:      deps.DB,
-		catalog: deps.Catalog,
-		log:     deps.Log,
-		version: deps.Version,
-		started: time.Now(),
+		db:        deps.DB,
+		catalog:   deps.Catalog,
+		log:       deps.Log,
+		version:   deps.Version,
+		started:   time.Now(),
+		imageWork: make(chan struct{}, imageWorkers),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -91,6 +91,23 @@ func twoStepOwner(t *testing.T, dsn string) string {
 	return setup.Key
 }
 
+// testJPEG is a w×h JPEG of colour stripes.
+func testJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // productPhoto gives a product of the store at dsn a photo and returns
 // the address of its narrowest rendition and that rendition's bytes.
 func productPhoto(t *testing.T, dsn string) (path string, data []byte) {
@@ -100,15 +117,7 @@ func productPhoto(t *testing.T, dsn string) (path string, data []byte) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	img := image.NewNRGBA(image.Rect(0, 0, 600, 400))
-	for i := range img.Pix {
-		img.Pix[i] = byte(i * 7)
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	pic, err := media.Process(b.Bytes())
+	pic, err := media.Process(testJPEG(t, 600, 400))
 	if err != nil {
 		t.Fatal(err)
 	}

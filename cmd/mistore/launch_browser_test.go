@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,6 +73,20 @@ func launchProduct(t *testing.T, ctx context.Context, base string, p launchPhone
 	if flash := oneText(t, ctx, ".admin-flash"); !strings.Contains(flash, "listed in US") {
 		t.Fatalf("after listing: %q\n%s", flash, pageText(ctx))
 	}
+	// A photo through the page's upload form becomes the product's picture.
+	photo := filepath.Join(t.TempDir(), "front.jpg")
+	if err := os.WriteFile(photo, testJPEG(t, 900, 600), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#ph-file"), []string{photo})); err != nil {
+		t.Fatal(err)
+	}
+	setField(t, ctx, "#ph-name", "front")
+	setField(t, ctx, "#ph-alt", "The phone from the front")
+	click(t, ctx, "form:has(#ph-file) button[type=submit]", 200)
+	if flash := oneText(t, ctx, ".admin-flash"); !strings.Contains(flash, "Photo front saved.") {
+		t.Fatalf("after the upload: %q\n%s", flash, pageText(ctx))
+	}
 	screenshots(t, ctx, "admin-product")
 	docShot(t, ctx, "admin-product", desktopWidth)
 
@@ -80,6 +96,25 @@ func launchProduct(t *testing.T, ctx context.Context, base string, p launchPhone
 	visit(t, ctx, base+product, 200)
 	if page := pageText(ctx); strings.Contains(page, "Not sold in the United States") || !strings.Contains(page, "$"+p.price) {
 		t.Fatalf("the storefront after the launch:\n%s", page)
+	}
+	// The browser loaded one of the photo's renditions (which one depends
+	// on the window and its pixel ratio), with its text alternative.
+	type picture struct {
+		Src   string `json:"src"`
+		Alt   string `json:"alt"`
+		Width int    `json:"width"`
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[picture](`(() => { const i = document.querySelector('.product-art img');
+		return {src: i.currentSrc, alt: i.alt, width: i.complete ? i.naturalWidth : -1}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// naturalWidth is the rendition's width over the density srcset gave
+	// it, so only loaded (more than 0) is certain.
+	rendition := shown.Src[strings.LastIndex(shown.Src, "/")+1:]
+	if !strings.Contains(shown.Src, "/media/") || shown.Alt != "The phone from the front" || shown.Width < 1 ||
+		(rendition != "400" && rendition != "800" && rendition != "900") {
+		t.Errorf("the product page's picture: %+v", shown)
 	}
 	visit(t, ctx, base+"/admin/audit", 200)
 	if page := pageText(ctx); !strings.Contains(page, "certification.add") || !strings.Contains(page, "listing.set") {

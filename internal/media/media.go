@@ -14,7 +14,6 @@ import (
 	"image/jpeg"
 	"image/png"
 
-	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // registers the WebP decoder
 )
 
@@ -104,10 +103,12 @@ func Process(data []byte) (Picture, error) {
 	out := Picture{Width: w, Height: h}
 
 	// Scaled from the widest rendition down, each from the one before, so
-	// that only the first pass reads the whole upload.
+	// that only the first step reads the whole upload. A large upload is
+	// first reduced by the whole factor that keeps it at least as wide as
+	// the widest rendition (see reduce).
 	targets := renditionWidths(w)
-	scaled := make([]*image.NRGBA, len(targets))
-	prev := src
+	scaled := make([]*image.RGBA, len(targets))
+	prev := reduce(src, max(1, b.Dx()/rawWidth(targets[len(targets)-1], w, h, orientation)))
 	for i := len(targets) - 1; i >= 0; i-- {
 		tw := targets[i]
 		th := max(1, (h*tw+w/2)/w)
@@ -115,14 +116,10 @@ func Process(data []byte) (Picture, error) {
 		if swapsSides(orientation) {
 			rw, rh = th, tw
 		}
-		dst := image.NewNRGBA(image.Rect(0, 0, rw, rh))
-		if rw == b.Dx() && rh == b.Dy() {
-			draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
-		} else {
-			draw.CatmullRom.Scale(dst, dst.Bounds(), prev, prev.Bounds(), draw.Src, nil)
+		if rw != prev.Rect.Dx() || rh != prev.Rect.Dy() {
+			prev = resample(prev, rw, rh)
 		}
-		scaled[i] = dst
-		prev = dst
+		scaled[i] = prev
 	}
 	for _, img := range scaled {
 		upright := orient(img, orientation)
@@ -133,6 +130,15 @@ func Process(data []byte) (Picture, error) {
 		out.Renditions = append(out.Renditions, r)
 	}
 	return out, nil
+}
+
+// rawWidth is the width, in the file's own frame, of the rendition
+// targetWidth wide once upright, of a picture w×h upright.
+func rawWidth(targetWidth, w, h, orientation int) int {
+	if swapsSides(orientation) {
+		return max(1, (h*targetWidth+w/2)/w)
+	}
+	return targetWidth
 }
 
 // renditionWidths are the widths a picture w pixels wide is kept at.
@@ -154,15 +160,14 @@ func isOpaque(img image.Image) bool {
 	return !ok || o.Opaque()
 }
 
-func encode(img *image.NRGBA, opaque bool) (Rendition, error) {
+// encode writes a rendition, premultiplied RGBA, as JPEG when it has no
+// transparency, else as PNG.
+func encode(img *image.RGBA, opaque bool) (Rendition, error) {
 	var buf bytes.Buffer
 	r := Rendition{Width: img.Rect.Dx(), Height: img.Rect.Dy()}
 	if opaque {
 		r.ContentType = "image/jpeg"
-		// Opaque, its pixels are the same premultiplied or not, and the
-		// encoder has a fast path for RGBA.
-		rgba := &image.RGBA{Pix: img.Pix, Stride: img.Stride, Rect: img.Rect}
-		if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: JPEGQuality}); err != nil {
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: JPEGQuality}); err != nil {
 			return Rendition{}, fmt.Errorf("encode %d px JPEG: %w", r.Width, err)
 		}
 	} else {

@@ -272,3 +272,92 @@ func FuzzProcess(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkProcess is the work of one upload: a 12-megapixel camera JPEG
+// (4000×3000) and a 2000×2000 web-sized PNG, each decoded, scaled to
+// three widths and encoded again.
+func BenchmarkProcess(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"jpeg-4000x3000", encodeJPEG(b, halves(4000, 3000, 255))},
+		{"png-2000x2000", encodePNG(b, halves(2000, 2000, 255))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				if _, err := Process(c.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestResampleKeepsFlatColour: the weights of every output pixel, at the
+// edges too, sum to one, so a flat picture stays exactly its colour at
+// any size, up or down, and a transparent one keeps its colour under
+// its alpha.
+func TestResampleKeepsFlatColour(t *testing.T) {
+	for _, c := range []struct {
+		pix          color.RGBA // premultiplied
+		sw, sh, w, h int
+	}{
+		{color.RGBA{10, 200, 30, 255}, 1000, 700, 333, 233},
+		{color.RGBA{10, 200, 30, 255}, 97, 13, 400, 54},
+		{color.RGBA{60, 0, 100, 128}, 640, 480, 41, 31},
+	} {
+		src := image.NewRGBA(image.Rect(0, 0, c.sw, c.sh))
+		for i := 0; i < len(src.Pix); i += 4 {
+			src.Pix[i], src.Pix[i+1], src.Pix[i+2], src.Pix[i+3] = c.pix.R, c.pix.G, c.pix.B, c.pix.A
+		}
+		dst := resample(src, c.w, c.h)
+		if dst.Rect.Dx() != c.w || dst.Rect.Dy() != c.h {
+			t.Fatalf("%d×%d, want %d×%d", dst.Rect.Dx(), dst.Rect.Dy(), c.w, c.h)
+		}
+		for y := range c.h {
+			for x := range c.w {
+				if got := dst.RGBAAt(x, y); absDiff(got.R, c.pix.R) > 1 || absDiff(got.G, c.pix.G) > 1 || absDiff(got.B, c.pix.B) > 1 || absDiff(got.A, c.pix.A) > 1 {
+					t.Fatalf("%d×%d to %d×%d: pixel (%d, %d) is %v, want %v", c.sw, c.sh, c.w, c.h, x, y, got, c.pix)
+				}
+			}
+		}
+	}
+}
+
+func absDiff(a, b uint8) uint8 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// TestReduceAverages: each pixel of a reduction is its block's average,
+// premultiplied, the short blocks of the last row and column included.
+func TestReduceAverages(t *testing.T) {
+	src := image.NewNRGBA(image.Rect(0, 0, 5, 3))
+	for y := range 3 {
+		for x := range 5 {
+			src.SetNRGBA(x, y, color.NRGBA{R: uint8(40 * x), G: uint8(100 * y), B: 7, A: 255})
+		}
+	}
+	src.SetNRGBA(4, 2, color.NRGBA{R: 255, A: 0}) // transparent: its colour must not count
+	dst := reduce(src, 2)
+	if dst.Rect.Dx() != 3 || dst.Rect.Dy() != 2 {
+		t.Fatalf("%v", dst.Rect)
+	}
+	for _, c := range []struct {
+		x, y int
+		want color.RGBA
+	}{
+		{0, 0, color.RGBA{20, 50, 7, 255}},   // (0,40,0,40) and (0,0,100,100)
+		{2, 0, color.RGBA{160, 50, 7, 255}},  // the last column: one pixel wide
+		{1, 1, color.RGBA{100, 200, 7, 255}}, // the last row: one pixel high
+		{2, 1, color.RGBA{0, 0, 0, 0}},       // only the transparent pixel
+	} {
+		if got := dst.RGBAAt(c.x, c.y); got != c.want {
+			t.Errorf("(%d, %d) = %v, want %v", c.x, c.y, got, c.want)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func swapsSides(orientation int) bool { return orientation >= 5 && orientation <
 // 3 half a turn, 4 flipped, 5 mirrored along the main diagonal, 6 stored a
 // quarter turn anticlockwise (so turned clockwise here), 7 the other
 // diagonal, 8 stored a quarter turn clockwise.
-func orient(img *image.NRGBA, o int) *image.NRGBA {
+func orient(img *image.RGBA, o int) *image.RGBA {
 	if o < 2 || o > 8 {
 		return img
 	}
@@ -101,7 +101,7 @@ func orient(img *image.NRGBA, o int) *image.NRGBA {
 	if swapsSides(o) {
 		dw, dh = h, w
 	}
-	dst := image.NewNRGBA(image.Rect(0, 0, dw, dh))
+	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 	for y := range h {
 		row := img.Pix[y*img.Stride:]
 		for x := range w {

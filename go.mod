@@ -6,11 +6,10 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
+	golang.org/x/image v0.46.0
 	modernc.org/sqlite v1.62.0
 	rsc.io/qr v0.2.0
 )
-
-require golang.org/x/image v0.46.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

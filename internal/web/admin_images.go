@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -17,10 +18,10 @@ import (
 // API (package media checks and scales them, package catalog keeps them),
 // and the storefront serves their renditions from /media/.
 
-// imageWorkers bounds the uploads being decoded and scaled at once: a
-// large photo takes a core for a second or so, and the shoppers' requests
-// must keep the others.
-const imageWorkers = 2
+// imageWorkers bounds the uploads being decoded and scaled at once, to
+// half the cores (at least one): a camera photo takes a core for half a
+// second, and the shoppers' requests must keep the rest.
+func imageWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // mediaCacheControl lets browsers and CDNs keep a rendition for good: its
 // file name is new whenever its picture changes.

@@ -176,7 +176,7 @@ func New(deps Deps) (*Server, error) {
 		log:       deps.Log,
 		version:   deps.Version,
 		started:   time.Now(),
-		imageWork: make(chan struct{}, imageWorkers),
+		imageWork: make(chan struct{}, imageWorkers()),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -168,11 +168,14 @@ func imageInputError(err error) error {
 	case errors.Is(err, media.ErrNotImage):
 		return &catalog.FieldError{Field: "image", Msg: "The file is not a JPEG, PNG or WebP picture, or it is damaged."}
 	case errors.Is(err, media.ErrTooLarge):
-		return &bodyError{kind: errBodyTooLarge, msg: fmt.Sprintf("The picture is too large: at most %d MB, %d megapixels and %d pixels a side.",
-			media.MaxBytes>>20, media.MaxPixels/1_000_000, media.MaxSide)}
+		return &bodyError{kind: errBodyTooLarge, msg: pictureTooLarge}
 	}
 	return err
 }
+
+// pictureTooLarge says what media.ErrTooLarge means.
+var pictureTooLarge = fmt.Sprintf("The picture is too large: at most %d MB, %d megapixels and %d pixels a side.",
+	media.MaxBytes>>20, media.MaxPixels/1_000_000, media.MaxSide)
 
 func (s *Server) apiAdminImagePatch(w http.ResponseWriter, r *http.Request) {
 	var in struct {
@@ -225,8 +228,7 @@ func (s *Server) adminImageUpload(w http.ResponseWriter, r *http.Request) {
 // imageFormError is imageInputError as the product page shows it.
 func imageFormError(err error) error {
 	if errors.Is(err, media.ErrTooLarge) {
-		return &catalog.FieldError{Field: "file", Msg: fmt.Sprintf("The picture is too large: at most %d MB, %d megapixels and %d pixels a side.",
-			media.MaxBytes>>20, media.MaxPixels/1_000_000, media.MaxSide)}
+		return &catalog.FieldError{Field: "file", Msg: pictureTooLarge}
 	}
 	return imageInputError(err)
 }

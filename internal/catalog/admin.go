@@ -652,6 +652,14 @@ func (s *Service) edit(ctx context.Context, slug string, fn editFunc) (*Product,
 	}
 	var result *Product
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
+		// Edits of one product take turns, so that each starts from the
+		// one before it (two new photos must not both take the last
+		// place). SQLite's one writer does that already.
+		if s.db.Dialect == db.Postgres {
+			if _, err := tx.ExecContext(ctx, "SELECT 1 FROM products WHERE slug = $1 FOR UPDATE", slug); err != nil {
+				return fmt.Errorf("lock product %s: %w", slug, err)
+			}
+		}
 		p, err := loadProduct(ctx, tx, slug)
 		if err != nil {
 			return err

@@ -123,7 +123,7 @@ func productPhoto(t *testing.T, dsn string) (path string, data []byte) {
 	}
 	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindCLI, Name: "test"})
 	c := catalog.NewService(d, inventory.NewService(d), catalog.Options{})
-	p, err := c.PutImage(ctx, "mistore-band-8", "front", "The band", pic)
+	p, err := c.PutImage(ctx, "mistore-band-8", catalog.ImageInput{Name: "front", Alt: "The band"}, pic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,20 +37,43 @@ type Photo struct {
 	Name string
 	File string
 	Alt  string
+	// SKU is the variant the photo shows, or empty for the product as a
+	// whole.
+	SKU string
 	// Width and Height are the picture's, upright.
 	Width, Height int
 	// Widths are those of its renditions, narrowest first.
 	Widths []int
 }
 
-// Cover is the name of the image that stands for the product in lists,
-// the cart and link previews: its first photo, as PhotoPrefix and the
-// photo's file, or else its built-in art.
-func (p *Product) Cover() string {
-	if len(p.Photos) > 0 {
-		return PhotoPrefix + p.Photos[0].File
+// Cover is the name of the image that stands for the product in lists
+// and link previews: its first photo, as PhotoPrefix and the photo's
+// file, or else its built-in art.
+func (p *Product) Cover() string { return p.CoverFor("") }
+
+// CoverFor is Cover for the variant sku (a cart's line): the first photo
+// of that variant, if it has one.
+func (p *Product) CoverFor(sku string) string {
+	if ph, ok := p.PhotoFor(sku); ok {
+		return PhotoPrefix + ph.File
 	}
 	return p.Image
+}
+
+// PhotoFor returns the photo to show first for the variant sku: its own
+// first photo, else the product's first; false when there are none.
+func (p *Product) PhotoFor(sku string) (Photo, bool) {
+	if sku != "" {
+		for _, ph := range p.Photos {
+			if ph.SKU == sku {
+				return ph, true
+			}
+		}
+	}
+	if len(p.Photos) == 0 {
+		return Photo{}, false
+	}
+	return p.Photos[0], true
 }
 
 // Photo returns the product's photo called name.
@@ -68,6 +91,7 @@ type imageRecord struct {
 	Name     string `json:"name"`
 	File     string `json:"file"`
 	Alt      string `json:"alt"`
+	SKU      string `json:"sku,omitempty"`
 	Position int    `json:"position"`
 	Width    int    `json:"width"`
 	Height   int    `json:"height"`
@@ -76,7 +100,7 @@ type imageRecord struct {
 func imageRecordOf(p *Product, name string) *imageRecord {
 	for i, ph := range p.Photos {
 		if ph.Name == name {
-			return &imageRecord{ph.Name, ph.File, ph.Alt, i + 1, ph.Width, ph.Height}
+			return &imageRecord{ph.Name, ph.File, ph.Alt, ph.SKU, i + 1, ph.Width, ph.Height}
 		}
 	}
 	return nil
@@ -91,6 +115,17 @@ func CheckImageName(name string) error {
 	return nil
 }
 
+// checkSKU validates the variant a photo of p shows: one of p's, or none.
+func checkSKU(p *Product, sku string) error {
+	if sku == "" {
+		return nil
+	}
+	if _, ok := p.Variant(sku); !ok {
+		return invalid("sku", "%s is not a variant of this product.", sku)
+	}
+	return nil
+}
+
 func checkAlt(alt string) (string, error) {
 	alt = strings.TrimSpace(alt)
 	if utf8.RuneCountInString(alt) > maxAltLen || strings.ContainsAny(alt, "\x00\r\n") {
@@ -99,12 +134,23 @@ func checkAlt(alt string) (string, error) {
 	return alt, nil
 }
 
-// PutImage stores pic as the product's photo called name: a new photo
-// goes last, one that exists keeps its place and gets the new picture
-// (under a new file, so caches of the old one do not show it). alt
-// describes the picture for those who cannot see it; for an existing
-// photo an empty alt keeps the one it has.
-func (s *Service) PutImage(ctx context.Context, slug, name, alt string, pic media.Picture) (*Product, error) {
+// ImageInput is what staff say about a photo they upload.
+type ImageInput struct {
+	// Name is the photo's name within the product.
+	Name string
+	// Alt describes the picture for those who cannot see it; empty keeps
+	// a replaced photo's own.
+	Alt string
+	// SKU is the variant the photo shows ("" for none); nil keeps a
+	// replaced photo's own.
+	SKU *string
+}
+
+// PutImage stores pic as the product's photo in.Name: a new photo goes
+// last, one that exists keeps its place and gets the new picture (under
+// a new file, so caches of the old one do not show it).
+func (s *Service) PutImage(ctx context.Context, slug string, in ImageInput, pic media.Picture) (*Product, error) {
+	name, alt := in.Name, in.Alt
 	if err := CheckImageName(name); err != nil {
 		return nil, err
 	}
@@ -123,13 +169,20 @@ func (s *Service) PutImage(ctx context.Context, slug, name, alt string, pic medi
 		now := s.dbNow()
 		var id int64
 		old, exists := p.Photo(name)
+		sku := old.SKU
+		if in.SKU != nil {
+			sku = *in.SKU
+		}
+		if err := checkSKU(p, sku); err != nil {
+			return "", nil, nil, err
+		}
 		switch {
 		case exists:
 			if alt == "" {
 				alt = old.Alt
 			}
-			err := tx.QueryRowContext(ctx, `UPDATE product_images SET file = $3, alt = $4, width = $5, height = $6, updated_at = $7
-				WHERE product_id = $1 AND name = $2 RETURNING id`, p.ID, name, file, alt, pic.Width, pic.Height, now).Scan(&id)
+			err := tx.QueryRowContext(ctx, `UPDATE product_images SET file = $3, alt = $4, width = $5, height = $6, updated_at = $7, sku = $8
+				WHERE product_id = $1 AND name = $2 RETURNING id`, p.ID, name, file, alt, pic.Width, pic.Height, now, nullSKU(sku)).Scan(&id)
 			if err != nil {
 				return "", nil, nil, fmt.Errorf("replace photo %s: %w", name, err)
 			}
@@ -139,8 +192,8 @@ func (s *Service) PutImage(ctx context.Context, slug, name, alt string, pic medi
 		case len(p.Photos) >= MaxPhotos:
 			return "", nil, nil, invalid("name", "A product can have at most %d photos; delete one first.", MaxPhotos)
 		default:
-			err := tx.QueryRowContext(ctx, `INSERT INTO product_images (product_id, name, file, position, alt, width, height, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`, p.ID, name, file, len(p.Photos), alt, pic.Width, pic.Height, now).Scan(&id)
+			err := tx.QueryRowContext(ctx, `INSERT INTO product_images (product_id, name, file, position, alt, width, height, created_at, updated_at, sku)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id`, p.ID, name, file, len(p.Photos), alt, pic.Width, pic.Height, now, nullSKU(sku)).Scan(&id)
 			if err != nil {
 				return "", nil, nil, fmt.Errorf("add photo %s: %w", name, err)
 			}
@@ -151,7 +204,7 @@ func (s *Service) PutImage(ctx context.Context, slug, name, alt string, pic medi
 				return "", nil, nil, fmt.Errorf("store photo %s at %d px: %w", name, r.Width, err)
 			}
 		}
-		after := imageRecord{Name: name, File: file, Alt: alt, Position: len(p.Photos) + 1, Width: pic.Width, Height: pic.Height}
+		after := imageRecord{Name: name, File: file, Alt: alt, SKU: sku, Position: len(p.Photos) + 1, Width: pic.Width, Height: pic.Height}
 		if before := imageRecordOf(p, name); before != nil {
 			after.Position = before.Position
 			return "product.image_put", before, after, nil
@@ -160,10 +213,19 @@ func (s *Service) PutImage(ctx context.Context, slug, name, alt string, pic medi
 	})
 }
 
-// UpdateImage changes a photo's text alternative (when alt is not nil)
-// and its place among the product's photos (when position is not nil;
-// from 1, the cover, to the number of photos).
-func (s *Service) UpdateImage(ctx context.Context, slug, name string, alt *string, position *int) (*Product, error) {
+// ImagePatch is a change of a photo; nil fields stay as they are.
+type ImagePatch struct {
+	Alt *string
+	// Position is the photo's place, from 1 (the cover) to the number of
+	// photos.
+	Position *int
+	// SKU is the variant the photo shows; "" for none.
+	SKU *string
+}
+
+// UpdateImage changes a photo's text alternative, place or variant.
+func (s *Service) UpdateImage(ctx context.Context, slug, name string, patch ImagePatch) (*Product, error) {
+	alt, position := patch.Alt, patch.Position
 	var cleanAlt string
 	if alt != nil {
 		var err error
@@ -181,6 +243,16 @@ func (s *Service) UpdateImage(ctx context.Context, slug, name string, alt *strin
 			after.Alt = cleanAlt
 			if _, err := tx.ExecContext(ctx, "UPDATE product_images SET alt = $3, updated_at = $4 WHERE product_id = $1 AND name = $2",
 				p.ID, name, cleanAlt, s.dbNow()); err != nil {
+				return "", nil, nil, fmt.Errorf("update photo %s: %w", name, err)
+			}
+		}
+		if patch.SKU != nil && *patch.SKU != before.SKU {
+			if err := checkSKU(p, *patch.SKU); err != nil {
+				return "", nil, nil, err
+			}
+			after.SKU = *patch.SKU
+			if _, err := tx.ExecContext(ctx, "UPDATE product_images SET sku = $3, updated_at = $4 WHERE product_id = $1 AND name = $2",
+				p.ID, name, nullSKU(after.SKU), s.dbNow()); err != nil {
 				return "", nil, nil, fmt.Errorf("update photo %s: %w", name, err)
 			}
 		}
@@ -233,6 +305,14 @@ func (s *Service) DeleteImage(ctx context.Context, slug, name string) (*Product,
 	})
 }
 
+// nullSKU stores "no variant" as NULL.
+func nullSKU(sku string) any {
+	if sku == "" {
+		return nil
+	}
+	return sku
+}
+
 // renumberImages gives the product's photos the positions of names' order.
 func renumberImages(ctx context.Context, tx db.Querier, productID int64, names []string) error {
 	for i, n := range names {
@@ -277,7 +357,7 @@ func (s *Service) ImageRendition(ctx context.Context, file string, width int) (R
 
 // photosQuery reads photos with their renditions' widths, in order; the
 // product's id comes first.
-const photosQuery = `SELECT i.product_id, i.name, i.file, i.alt, i.width, i.height, r.width
+const photosQuery = `SELECT i.product_id, i.name, i.file, i.alt, coalesce(i.sku, ''), i.width, i.height, r.width
 	FROM product_images i JOIN image_renditions r ON r.image_id = i.id`
 
 // scanPhotos appends each row of photosQuery to the photos of the product
@@ -286,7 +366,7 @@ func scanPhotos(rows *sql.Rows, byID func(int64) *Product) error {
 	var pid int64
 	var ph Photo
 	var w int
-	if err := rows.Scan(&pid, &ph.Name, &ph.File, &ph.Alt, &ph.Width, &ph.Height, &w); err != nil {
+	if err := rows.Scan(&pid, &ph.Name, &ph.File, &ph.Alt, &ph.SKU, &ph.Width, &ph.Height, &w); err != nil {
 		return err
 	}
 	p := byID(pid)

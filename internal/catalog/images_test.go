@@ -45,12 +45,12 @@ func TestConcurrentPhotos(t *testing.T) {
 		errs := make(chan error, 2*n)
 		for i := range n {
 			wg.Go(func() {
-				if _, err := s.PutImage(ctx, "mistore-phone-15", fmt.Sprintf("view-%d", i), "", pic); err != nil {
+				if _, err := s.PutImage(ctx, "mistore-phone-15", catalog.ImageInput{Name: fmt.Sprintf("view-%d", i)}, pic); err != nil {
 					errs <- err
 				}
 			})
 			wg.Go(func() {
-				if _, err := s.PutImage(ctx, "mistore-phone-15", "front", "", pic); err != nil {
+				if _, err := s.PutImage(ctx, "mistore-phone-15", catalog.ImageInput{Name: "front"}, pic); err != nil {
 					errs <- err
 				}
 			})

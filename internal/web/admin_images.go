@@ -48,7 +48,8 @@ func (s *Server) adminImageRoutes(a *adminRouter, slugParam paramDoc) {
 			"without its metadata, at 400, 800 and 1,600 pixels wide (never wider than it is).",
 		response: "AdminProduct",
 		params: []paramDoc{slugParam, nameParam, {name: "alt", in: "query", typ: "string",
-			desc: "The photo's text alternative (at most 300 characters); left out, a replaced photo keeps its own."}},
+			desc: "The photo's text alternative (at most 300 characters); left out, a replaced photo keeps its own."},
+			{name: "sku", in: "query", typ: "string", desc: "The variant the photo shows, empty for none; left out, a replaced photo keeps its own."}},
 	})
 	a.api("PATCH /api/v1/admin/products/{slug}/images/{name}", edit, s.apiAdminImagePatch, opDoc{
 		summary: "Change a photo's text alternative or its place: position 1 makes it the cover.",
@@ -63,13 +64,15 @@ func (s *Server) adminImageRoutes(a *adminRouter, slugParam paramDoc) {
 // adminImageSchemas are the OpenAPI schemas of the product-photo API.
 func adminImageSchemas() map[string]any {
 	return map[string]any{
-		"AdminImage": schemaObject([]string{"name", "position", "url", "alt", "width", "height", "widths"}, map[string]any{
+		"AdminImage": schemaObject([]string{"name", "position", "url", "alt", "sku", "width", "height", "widths"}, map[string]any{
 			"name": schemaString, "position": schemaInteger, "alt": schemaString, "width": schemaInteger, "height": schemaInteger,
+			"sku": map[string]any{"type": "string", "description": "The variant the photo shows; empty for the product as a whole."},
 			"url":    map[string]any{"type": "string", "description": "The widest rendition's path; /media/{file}/{width} gives the rendition nearest any width."},
 			"widths": schemaArray(schemaInteger),
 		}),
 		"AdminImagePatch": schemaObject(nil, map[string]any{
 			"alt":      schemaString,
+			"sku":      map[string]any{"type": "string", "description": "The variant the photo shows (the product page shows it when that variant is chosen, the cart on its line); empty for none."},
 			"position": map[string]any{"type": "integer", "minimum": 1, "description": "From 1, the cover, to the number of photos."},
 		}),
 	}
@@ -86,6 +89,7 @@ type adminImageJSON struct {
 	Position int    `json:"position"`
 	URL      string `json:"url"`
 	Alt      string `json:"alt"`
+	SKU      string `json:"sku"`
 	Width    int    `json:"width"`
 	Height   int    `json:"height"`
 	Widths   []int  `json:"widths"`
@@ -95,7 +99,7 @@ func adminImagesOut(p *catalog.Product) []adminImageJSON {
 	out := make([]adminImageJSON, len(p.Photos))
 	for i, ph := range p.Photos {
 		out[i] = adminImageJSON{Name: ph.Name, Position: i + 1, URL: mediaPath(ph.File, ph.Widths[len(ph.Widths)-1]),
-			Alt: ph.Alt, Width: ph.Width, Height: ph.Height, Widths: ph.Widths}
+			Alt: ph.Alt, SKU: ph.SKU, Width: ph.Width, Height: ph.Height, Widths: ph.Widths}
 	}
 	return out
 }
@@ -157,7 +161,12 @@ func (s *Server) apiAdminImagePut(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, imageInputError(err))
 		return
 	}
-	p, err := s.catalog.PutImage(r.Context(), r.PathValue("slug"), r.PathValue("name"), r.URL.Query().Get("alt"), pic)
+	in := catalog.ImageInput{Name: r.PathValue("name"), Alt: r.URL.Query().Get("alt")}
+	if q := r.URL.Query(); q.Has("sku") {
+		sku := q.Get("sku")
+		in.SKU = &sku
+	}
+	p, err := s.catalog.PutImage(r.Context(), r.PathValue("slug"), in, pic)
 	s.answerProduct(w, r, http.StatusOK, p, err)
 }
 
@@ -181,12 +190,13 @@ func (s *Server) apiAdminImagePatch(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Alt      *string `json:"alt"`
 		Position *int    `json:"position"`
+		SKU      *string `json:"sku"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	p, err := s.catalog.UpdateImage(r.Context(), r.PathValue("slug"), r.PathValue("name"), in.Alt, in.Position)
+	p, err := s.catalog.UpdateImage(r.Context(), r.PathValue("slug"), r.PathValue("name"), catalog.ImagePatch(in))
 	s.answerProduct(w, r, http.StatusOK, p, err)
 }
 
@@ -221,7 +231,8 @@ func (s *Server) adminImageUpload(w http.ResponseWriter, r *http.Request) {
 		s.productWrite(w, r, "", imageFormError(err))
 		return
 	}
-	_, err = s.catalog.PutImage(r.Context(), r.PathValue("slug"), name, r.PostFormValue("alt"), pic)
+	sku := r.PostFormValue("sku")
+	_, err = s.catalog.PutImage(r.Context(), r.PathValue("slug"), catalog.ImageInput{Name: name, Alt: r.PostFormValue("alt"), SKU: &sku}, pic)
 	s.productWrite(w, r, "Photo "+name+" saved.", err)
 }
 
@@ -266,11 +277,11 @@ func (s *Server) adminImageChange(w http.ResponseWriter, r *http.Request) {
 		default:
 			pos = 1
 		}
-		_, err = s.catalog.UpdateImage(ctx, slug, name, nil, &pos)
+		_, err = s.catalog.UpdateImage(ctx, slug, name, catalog.ImagePatch{Position: &pos})
 		flash = "Photo " + name + " moved."
 	default:
-		alt := r.PostFormValue("alt")
-		_, err = s.catalog.UpdateImage(ctx, slug, name, &alt, nil)
+		alt, sku := r.PostFormValue("alt"), r.PostFormValue("sku")
+		_, err = s.catalog.UpdateImage(ctx, slug, name, catalog.ImagePatch{Alt: &alt, SKU: &sku})
 		flash = "Photo " + name + " saved."
 	}
 	s.productWrite(w, r, flash, err)

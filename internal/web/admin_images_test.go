@@ -318,10 +318,92 @@ func TestAdminPhotoForms(t *testing.T) {
 		if imgs := imagesOf(t, out).Images; len(imgs) != 1 || imgs[0].Name != "front" {
 			t.Fatalf("after deleting back: %+v", imgs)
 		}
+		// The row's variant select.
+		if st, _, _ := s.adminForm(cookie, page+"/images/front", url.Values{"action": {"save"}, "alt": {"The band"}, "sku": {"MB8-BLK"}}); st != http.StatusSeeOther {
+			t.Fatalf("save the variant: %d", st)
+		}
+		_, out, _ = s.do("GET", "/api/v1/admin/products/mistore-band-8", "", bearer(s.adminKey("viewer"))...)
+		if imgs := imagesOf(t, out).Images; len(imgs) != 1 || !strings.Contains(out, `"name":"front","position":1,"url":"/media/`) || !strings.Contains(out, `"alt":"The band","sku":"MB8-BLK"`) {
+			t.Fatalf("after choosing the variant: %s", out)
+		}
+		if st, body, _ := s.adminForm(cookie, page+"/images/front", url.Values{"action": {"save"}, "sku": {"NOPE"}}); st != http.StatusUnprocessableEntity || !strings.Contains(body, "NOPE is not a variant of this product") {
+			t.Errorf("an unknown variant: %d", st)
+		}
 		// A viewer sees the photos but no forms.
 		_, body, _ = s.adminGet(s.adminCookie("viewer"), page)
 		if !strings.Contains(body, "<code>front</code>") || strings.Contains(body, page+"/images\"") {
 			t.Error("a viewer's product page shows no photos, or the upload form")
+		}
+	})
+}
+
+// TestVariantPhotos: a photo can show one variant (a strap in one
+// colour): the product page shows it large when that variant is chosen,
+// the cart on that variant's line; a variant without a photo shows the
+// cover.
+func TestVariantPhotos(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newShop(t, d)
+		manager := bearer(s.adminKey("manager"))
+		const base = "/api/v1/admin/products/mistore-band-8-strap/images/"
+		files := map[string]string{}
+		for _, c := range []struct{ name, query string }{{"box", ""}, {"orange", "?sku=MB8S-ORG"}, {"olive", "?sku=MB8S-OLV&alt=Olive"}} {
+			st, out, _ := s.do("PUT", base+c.name+c.query, string(photo(t, 500, 500, false)), append([]string{"Content-Type", "image/jpeg"}, manager...)...)
+			if st != http.StatusOK {
+				t.Fatalf("PUT %s: %d %s", c.name, st, out)
+			}
+			for _, im := range imagesOf(t, out).Images {
+				files[im.Name] = mediaFile(im.URL)
+			}
+		}
+		if _, out, _ := s.do("GET", "/api/v1/admin/products/mistore-band-8-strap", "", manager...); !strings.Contains(out, `"name":"orange","position":2,"url":"/media/`+files["orange"]+`/500","alt":"","sku":"MB8S-ORG"`) {
+			t.Errorf("the admin product: %s", out)
+		}
+		main := func(query string) string {
+			t.Helper()
+			_, page, _ := s.do("GET", "/us/products/mistore-band-8-strap"+query, "")
+			i := strings.Index(page, `class="product-art"`)
+			if i < 0 {
+				t.Fatalf("no product art on %s", query)
+			}
+			return mediaFile(page[strings.Index(page[i:], `src="`)+i+5:])
+		}
+		for query, want := range map[string]string{"?variant=MB8S-OLV": "olive", "?variant=MB8S-ORG": "orange", "?variant=MB8S-PNK": "box"} {
+			if got := main(query); got != files[want] {
+				t.Errorf("%s shows %s, want the %s photo (%s)", query, got, want, files[want])
+			}
+		}
+		id, token := s.cartWith("MB8S-ORG", 1)
+		lineImage := func() string {
+			t.Helper()
+			_, out, _ := s.do("GET", "/api/v1/carts/"+id, "", "X-Cart-Token", token)
+			var c struct {
+				Lines []struct {
+					Image string `json:"image"`
+				} `json:"lines"`
+			}
+			if err := json.Unmarshal([]byte(out), &c); err != nil || len(c.Lines) != 1 {
+				t.Fatalf("cart: %v %s", err, out)
+			}
+			return mediaFile(c.Lines[0].Image)
+		}
+		if got := lineImage(); got != files["orange"] {
+			t.Errorf("the orange strap's cart line shows %s, want the orange photo", got)
+		}
+		// Not a variant of this product: refused, nothing changed.
+		if st, out, _ := s.do("PUT", base+"black?sku=MB8-BLK", string(photo(t, 50, 50, false)), append([]string{"Content-Type", "image/jpeg"}, manager...)...); st != 422 || !strings.Contains(out, `"field":"sku"`) {
+			t.Errorf("a photo of another product's variant: %d %s", st, out)
+		}
+		if st, _, _ := s.do("PATCH", base+"orange", `{"sku":"NOPE"}`, manager...); st != 422 {
+			t.Errorf("PATCH to an unknown SKU: %d", st)
+		}
+		// Cleared, the orange photo shows the product: the line shows the cover.
+		if st, out, _ := s.do("PATCH", base+"orange", `{"sku":""}`, manager...); st != http.StatusOK || !strings.Contains(out, `"name":"orange","position":2,"url":"/media/`+files["orange"]+`/500","alt":"","sku":""`) {
+			t.Fatalf("clear the variant: %d %s", st, out)
+		}
+		if got := lineImage(); got != files["box"] {
+			t.Errorf("after clearing, the cart line shows %s, want the cover", got)
 		}
 	})
 }

@@ -103,7 +103,7 @@ func (s *Server) card(ctx context.Context, l *locale.Lang, sale *flashsale.Sale,
 	}
 	// The catalog is in memory: the art and the usual price cost nothing.
 	if it, err := s.catalog.Item(ctx, sale.Market, sale.SKU); err == nil {
-		c.Image = it.Product.Cover()
+		c.Image = it.Product.CoverFor(sale.SKU)
 		if it.HasPrice && it.Price.Currency == sale.Price.Currency && it.Price.Amount > sale.Price.Amount {
 			c.Regular = it.Price.Format()
 		}

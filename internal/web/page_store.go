@@ -282,6 +282,10 @@ func listQuery(r *http.Request, cats []catalog.Category) (catalog.ListQuery, err
 type productContent struct {
 	View     *catalog.View
 	Selected *catalog.VariantView
+	// Photo is the photo shown large (the selected variant's, else the
+	// cover), Photos the others; Photo is nil when the product has none.
+	Photo  *catalog.Photo
+	Photos []catalog.Photo
 	// Reason and SelectedReason are the availability reasons of the
 	// product and of the selected variant, in the page's language.
 	Reason, SelectedReason string
@@ -341,6 +345,14 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 	if c.Selected != nil {
 		selected = c.Selected.SKU
 		c.SelectedReason = p.Lang.Say(c.Selected.Availability.Why)
+	}
+	if ph, ok := v.PhotoFor(selected); ok {
+		c.Photo = &ph
+		for _, o := range v.Photos {
+			if o.File != ph.File {
+				c.Photos = append(c.Photos, o)
+			}
+		}
 	}
 	// The waitlist box first: it is cheap, and it marks the page Private
 	// when it shows anything personal.

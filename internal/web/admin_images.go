@@ -66,7 +66,7 @@ func adminImageSchemas() map[string]any {
 	return map[string]any{
 		"AdminImage": schemaObject([]string{"name", "position", "url", "alt", "sku", "width", "height", "widths"}, map[string]any{
 			"name": schemaString, "position": schemaInteger, "alt": schemaString, "width": schemaInteger, "height": schemaInteger,
-			"sku": map[string]any{"type": "string", "description": "The variant the photo shows; empty for the product as a whole."},
+			"sku":    map[string]any{"type": "string", "description": "The variant the photo shows; empty for the product as a whole."},
 			"url":    map[string]any{"type": "string", "description": "The widest rendition's path; /media/{file}/{width} gives the rendition nearest any width."},
 			"widths": schemaArray(schemaInteger),
 		}),

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -324,4 +325,27 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		w.Write(rend.Data)
 	}
+}
+
+// ogImage makes a product's cover the page's Open Graph image: its
+// rendition nearest mediaLarge, with that rendition's size, or else the
+// built-in art.
+func (s *Server) ogImage(p *page, prod *catalog.Product) {
+	ph, ok := prod.PhotoFor("")
+	if !ok {
+		if art, err := s.assets.imagePath(prod.Image, mediaLarge); err == nil {
+			p.OGImage = art
+		}
+		return
+	}
+	w := ph.Widths[len(ph.Widths)-1]
+	for _, cand := range ph.Widths {
+		if cand >= mediaLarge {
+			w = cand
+			break
+		}
+	}
+	p.OGImage = mediaPath(ph.File, mediaLarge)
+	p.OGImageWidth, p.OGImageHeight = w, max(1, (ph.Height*w+ph.Width/2)/ph.Width)
+	p.OGImageAlt = cmp.Or(ph.Alt, prod.Name)
 }

@@ -140,11 +140,16 @@ func TestProductPhotos(t *testing.T) {
 			`srcset="/media/` + file + `/400 400w, /media/` + file + `/800 800w, /media/` + file + `/1200 1200w"`,
 			`alt="The band from the front" width="1200" height="900"`,
 			`<meta property="og:image" content="` + s.url + `/media/` + file + `/1600">`,
-			`"image":"` + s.url + `/media/` + file + `/1600"`,
+			`"image":["` + s.url + `/media/` + file + `/1600"]`,
+			`<meta property="og:image:width" content="1200"><meta property="og:image:height" content="900"><meta property="og:image:alt" content="The band from the front">`,
 		} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the product page lacks %s", want)
 			}
+		}
+		if _, sm, _ := s.do("GET", "/us/sitemap.xml", ""); !strings.Contains(sm, `xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"`) ||
+			!strings.Contains(sm, "<loc>"+s.url+"/us/products/mistore-band-8</loc>\n    <image:image>\n      <image:loc>"+s.url+"/media/"+file+"/1600</image:loc>") {
+			t.Errorf("the sitemap does not list the photo:\n%s", sm)
 		}
 		if _, list, _ := s.do("GET", "/us/products?category=wearables", ""); !strings.Contains(list, `src="/media/`+file+`/800"`) {
 			t.Error("the list's card does not show the cover")

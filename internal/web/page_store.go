@@ -381,9 +381,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 		key = ""
 	}
 	p.LD, p.OGType = s.productLD(p, v, c.Community), "product"
-	if img, ok := p.LD["image"].(string); ok {
-		p.OGImage = strings.TrimPrefix(img, p.Origin)
-	}
+	s.ogImage(p, v.Product)
 	p.Content = c
 	s.render(w, r, status, "product", key, p)
 }

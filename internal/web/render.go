@@ -201,7 +201,11 @@ type page struct {
 	// the logo); LD is the page's schema.org data, written as JSON-LD.
 	OGType  string
 	OGImage string
-	LD      map[string]any
+	// OGImageWidth, OGImageHeight and OGImageAlt describe OGImage when
+	// it is a photo, so that a link preview can lay it out at once.
+	OGImageWidth, OGImageHeight int
+	OGImageAlt                  string
+	LD                          map[string]any
 	// NoIndex keeps private pages (orders, payment) out of search engines.
 	NoIndex bool
 	// Private pages (cart, checkout, orders, payment) show one shopper's

@@ -17,9 +17,14 @@ var ldAvailability = map[catalog.State]string{
 // html/template writes it as JSON inside the ld+json script, escaping "<".
 func (s *Server) productLD(p *page, v *catalog.View, box *communityBox) map[string]any {
 	url := p.Origin + "/" + p.Market.Code + "/products/" + v.Slug
-	art, err := s.assets.imagePath(v.Cover(), mediaLarge)
-	if err != nil {
-		art = ""
+	var images []string
+	for _, ph := range v.Photos {
+		images = append(images, p.Origin+mediaPath(ph.File, mediaLarge))
+	}
+	if len(images) == 0 {
+		if art, err := s.assets.imagePath(v.Image, mediaLarge); err == nil {
+			images = []string{p.Origin + art}
+		}
 	}
 	ld := map[string]any{
 		"@context":    "https://schema.org",
@@ -30,8 +35,8 @@ func (s *Server) productLD(p *page, v *catalog.View, box *communityBox) map[stri
 		"brand":       map[string]any{"@type": "Brand", "name": "Mistore"},
 		"category":    v.CategoryName,
 	}
-	if art != "" {
-		ld["image"] = p.Origin + art
+	if len(images) > 0 {
+		ld["image"] = images
 	}
 	if len(v.Variants) == 1 {
 		ld["sku"] = v.Variants[0].SKU

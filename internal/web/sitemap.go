@@ -12,14 +12,23 @@ import (
 
 // sitemapURLSet is a sitemaps.org urlset.
 type sitemapURLSet struct {
-	XMLName xml.Name     `xml:"urlset"`
-	XMLNS   string       `xml:"xmlns,attr"`
-	URLs    []sitemapURL `xml:"url"`
+	XMLName xml.Name `xml:"urlset"`
+	XMLNS   string   `xml:"xmlns,attr"`
+	// XMLNSImage declares Google's image extension, which lists a
+	// page's photos so that image search finds them.
+	XMLNSImage string       `xml:"xmlns:image,attr"`
+	URLs       []sitemapURL `xml:"url"`
 }
 
-// sitemapURL is one page of a sitemap.
+// sitemapURL is one page of a sitemap, with its photos.
 type sitemapURL struct {
-	Loc string `xml:"loc"`
+	Loc    string         `xml:"loc"`
+	Images []sitemapImage `xml:"image:image"`
+}
+
+// sitemapImage is one photo of a page (the image extension).
+type sitemapImage struct {
+	Loc string `xml:"image:loc"`
 }
 
 // sitemap lists a market's pages for search engines: its home, the
@@ -38,8 +47,8 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := s.siteURL(r) + "/" + code
-	out := sitemapURLSet{XMLNS: "http://www.sitemaps.org/schemas/sitemap/0.9",
-		URLs: []sitemapURL{{base + "/"}, {base + "/products"}, {base + "/flash-sales"}}}
+	out := sitemapURLSet{XMLNS: "http://www.sitemaps.org/schemas/sitemap/0.9", XMLNSImage: "http://www.google.com/schemas/sitemap-image/1.1",
+		URLs: []sitemapURL{{Loc: base + "/"}, {Loc: base + "/products"}, {Loc: base + "/flash-sales"}}}
 	for page := 1; ; page++ {
 		list, err := s.catalog.List(r.Context(), code, catalog.ListQuery{Page: page, PerPage: catalog.MaxPerPage})
 		if err != nil {
@@ -47,7 +56,11 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, p := range list.Products {
-			out.URLs = append(out.URLs, sitemapURL{base + "/products/" + p.Slug})
+			u := sitemapURL{Loc: base + "/products/" + p.Slug}
+			for _, ph := range p.Photos {
+				u.Images = append(u.Images, sitemapImage{Loc: s.siteURL(r) + mediaPath(ph.File, mediaLarge)})
+			}
+			out.URLs = append(out.URLs, u)
 		}
 		if len(list.Products) == 0 || page*list.PerPage >= list.Total || page >= catalog.MaxPage {
 			break

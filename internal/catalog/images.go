@@ -355,6 +355,15 @@ func (s *Service) ImageRendition(ctx context.Context, file string, width int) (R
 	return r, nil
 }
 
+// PhotoFileLive reports whether file is the file of a product's photo in
+// the catalog as this process last loaded it: false for a photo deleted
+// or replaced since, and (for a moment) for one another instance has
+// just uploaded.
+func (s *Service) PhotoFileLive(ctx context.Context, file string) bool {
+	snap, err := s.current(ctx)
+	return err == nil && snap.photoFiles[file]
+}
+
 // photosQuery reads photos with their renditions' widths, in order; the
 // product's id comes first.
 const photosQuery = `SELECT i.product_id, i.name, i.file, i.alt, coalesce(i.sku, ''), i.width, i.height, r.width

@@ -24,6 +24,8 @@ type snapshot struct {
 	bySlug     map[string]*Product
 	byID       map[int64]*Product
 	bySKU      map[string]*Product
+	// photoFiles are the files of every product's photos.
+	photoFiles map[string]bool
 	loadedAt   time.Time
 }
 
@@ -35,7 +37,7 @@ func loadSnapshot(ctx context.Context, d *db.DB) (*snapshot, error) {
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}
 	defer tx.Rollback()
-	s := &snapshot{bySlug: map[string]*Product{}, byID: map[int64]*Product{}, bySKU: map[string]*Product{}}
+	s := &snapshot{bySlug: map[string]*Product{}, byID: map[int64]*Product{}, bySKU: map[string]*Product{}, photoFiles: map[string]bool{}}
 	if err := tx.QueryRowContext(ctx, "SELECT revision FROM catalog_revision WHERE id = 1").Scan(&s.revision); err != nil {
 		return nil, fmt.Errorf("load catalog revision: %w", err)
 	}
@@ -117,7 +119,15 @@ func (s *snapshot) loadPhotos(ctx context.Context, tx *sql.Tx) error {
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range s.products {
+		for _, ph := range p.Photos {
+			s.photoFiles[ph.File] = true
+		}
+	}
+	return nil
 }
 
 func (s *snapshot) loadVariants(ctx context.Context, tx *sql.Tx) error {

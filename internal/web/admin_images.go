@@ -305,15 +305,27 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	rend, err := s.catalog.ImageRendition(r.Context(), file, width)
-	if errors.Is(err, catalog.ErrImageNotFound) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "serve photo", "file", file, "err", err)
-		http.Error(w, "The picture could not be read.", http.StatusServiceUnavailable)
-		return
+	// Only the photos the catalog shows are kept in memory: a deleted
+	// or replaced picture is read (and found gone) from the database, as
+	// is one uploaded a moment ago through another instance.
+	key := file + "/" + strconv.Itoa(width)
+	live := s.catalog.PhotoFileLive(r.Context(), file)
+	rend, ok := s.media.get(key)
+	if !ok || !live {
+		var err error
+		rend, err = s.catalog.ImageRendition(r.Context(), file, width)
+		if errors.Is(err, catalog.ErrImageNotFound) {
+			http.NotFound(w, r)
+			return
+		}
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "serve photo", "file", file, "err", err)
+			http.Error(w, "The picture could not be read.", http.StatusServiceUnavailable)
+			return
+		}
+		if live {
+			s.media.put(key, rend)
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", rend.ContentType)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
@@ -15,8 +16,14 @@ import (
 	"strings"
 	"testing"
 
+	"mistore/internal/audit"
+	"mistore/internal/catalog"
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
+	"mistore/internal/demo"
+	"mistore/internal/inventory"
+	"mistore/internal/media"
+	"mistore/internal/web"
 )
 
 // photo is a w×h picture, left half red and right half blue, as a JPEG,
@@ -410,5 +417,41 @@ func TestVariantPhotos(t *testing.T) {
 		if got := lineImage(); got != files["box"] {
 			t.Errorf("after clearing, the cart line shows %s, want the cover", got)
 		}
+	})
+}
+
+// BenchmarkMedia serves an 800-pixel rendition of a product photo from
+// SQLite, as a product page's visitors ask for it (a browser that has it
+// asks no more: it is cached as immutable).
+func BenchmarkMedia(b *testing.B) {
+	d := dbtest.Open(b, db.SQLite)
+	c := catalog.NewService(d, inventory.NewService(d), catalog.Options{})
+	if _, err := demo.Seed(context.Background(), c); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	img := image.NewNRGBA(image.Rect(0, 0, 2000, 1500))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 31 / 7) // noise-like, so the JPEG is photo-sized
+	}
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	pic, err := media.Process(buf.Bytes())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindCLI, Name: "bench"})
+	p, err := c.PutImage(ctx, "mistore-band-8", catalog.ImageInput{Name: "front"}, pic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := web.New(web.Deps{DB: d, Catalog: c, Version: "test", Theme: theme(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("800px", func(b *testing.B) {
+		b.SetBytes(int64(len(pic.Renditions[1].Data)))
+		runGet(b, s, "/media/"+p.Photos[0].File+"/800")
 	})
 }

@@ -155,6 +155,8 @@ type Server struct {
 	// imageWork holds a slot for each upload being scaled
 	// (admin_images.go).
 	imageWork chan struct{}
+	// media keeps the renditions visitors ask for most (mediacache.go).
+	media *mediaCache
 	// community serves comments, reviews and their moderation
 	// (community*.go, admin_moderation*.go).
 	community *community.Service
@@ -177,6 +179,7 @@ func New(deps Deps) (*Server, error) {
 		version:   deps.Version,
 		started:   time.Now(),
 		imageWork: make(chan struct{}, imageWorkers()),
+		media:     newMediaCache(mediaCacheBytes),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -8,9 +8,10 @@ import (
 )
 
 // mediaCacheBytes bounds the photo renditions kept in memory: the covers
-// and thumbnails of the products a crowd is looking at (a 800-pixel JPEG
-// is about 100-150 KB), without eating into the store's memory budget.
-const mediaCacheBytes = 16 << 20
+// and thumbnails of the products a crowd is looking at (an 800-pixel
+// JPEG is about 100-150 KB, so 8 MB holds the cover of every product of
+// a brand's catalog), within issue 2's memory budget of 100 MB.
+const mediaCacheBytes = 8 << 20
 
 // mediaCache keeps recently served renditions in memory, least recently
 // used out first, so that a crowd opening the same product page costs the

@@ -13,11 +13,11 @@ import (
 var ldScript = regexp.MustCompile(`(?s)<script type="application/ld\+json">(.*?)</script>`)
 
 type productLD struct {
-	Context string `json:"@context"`
-	Type    string `json:"@type"`
-	Name    string `json:"name"`
-	URL     string `json:"url"`
-	Image   string `json:"image"`
+	Context string   `json:"@context"`
+	Type    string   `json:"@type"`
+	Name    string   `json:"name"`
+	URL     string   `json:"url"`
+	Image   []string `json:"image"`
 	Offers  []struct {
 		Type          string `json:"@type"`
 		SKU           string `json:"sku"`
@@ -62,7 +62,7 @@ func TestSearchEngineMarkup(t *testing.T) {
 		us := page("/us/products/mistore-band-8")
 		ld := pageLD(t, us)
 		if ld.Context != "https://schema.org" || ld.Type != "Product" || ld.Name != "Mistore Band 8" ||
-			ld.URL != s.url+"/us/products/mistore-band-8" || !strings.HasPrefix(ld.Image, s.url+"/static/") {
+			ld.URL != s.url+"/us/products/mistore-band-8" || len(ld.Image) != 1 || !strings.HasPrefix(ld.Image[0], s.url+"/static/") {
 			t.Errorf("us product LD: %+v", ld)
 		}
 		if len(ld.Offers) == 0 {

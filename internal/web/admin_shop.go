@@ -27,6 +27,7 @@ func (s *Server) adminShopRoutes(a *adminRouter) {
 	s.adminInventoryRoutes(a)
 	s.adminCouponRoutes(a)
 	s.adminTaxRoutes(a)
+	s.adminShippingRoutes(a)
 	if s.customers != nil {
 		s.adminCustomerRoutes(a)
 	}
@@ -40,6 +41,7 @@ var adminShopErrors = []errorMapping{
 	{inventory.ErrUnknownStock, http.StatusNotFound, codeNotFound},
 	{checkout.ErrCouponNotFound, http.StatusNotFound, codeNotFound},
 	{checkout.ErrCouponExists, http.StatusConflict, "coupon_exists"},
+	{checkout.ErrShippingMethodNotFound, http.StatusNotFound, codeNotFound},
 }
 
 // Permissions of the shop surface, named once.

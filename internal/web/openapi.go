@@ -148,7 +148,7 @@ func (s *Server) apiMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // storefront's and each back-office surface's.
 func schemas() map[string]any {
 	out := storeSchemas()
-	for _, more := range []map[string]any{adminSchemas(), adminOrderSchemas(), adminCatalogSchemas(), adminTextSchemas(), adminImageSchemas(), adminShopSchemas(), adminDashboardSchemas(), flashSaleSchemas(), communitySchemas(), waitlistSchemas()} {
+	for _, more := range []map[string]any{adminSchemas(), adminOrderSchemas(), adminCatalogSchemas(), adminTextSchemas(), adminImageSchemas(), adminShippingSchemas(), adminShopSchemas(), adminDashboardSchemas(), flashSaleSchemas(), communitySchemas(), waitlistSchemas()} {
 		maps.Copy(out, more)
 	}
 	return out

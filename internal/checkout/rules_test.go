@@ -90,8 +90,8 @@ func TestRatesFromMemory(t *testing.T) {
 }
 
 // TestTaxRateChangeReachesOtherInstances: on PostgreSQL, setting a rate
-// tells the other instances (changefeed.Rates), whose checkout then
-// forgets what it remembered.
+// or a shipping method tells the other instances (changefeed.Rates),
+// whose checkout then forgets what it remembered.
 func TestTaxRateChangeReachesOtherInstances(t *testing.T) {
 	dsn := dbtest.DSN(t, db.Postgres)
 	d, err := db.Open(context.Background(), dsn, db.Options{MaxReaders: 2})
@@ -137,6 +137,26 @@ func TestTaxRateChangeReachesOtherInstances(t *testing.T) {
 	select {
 	case <-heard:
 		t.Error("a rejected change was announced")
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// Shipping methods are the same rules: a change is heard, a refused
+	// one is not.
+	free := int64(2500)
+	if _, err := admin.SetShippingMethod(staffCtx(), checkout.ShippingMethod{Market: "us", Code: "standard", Name: "Standard", Kind: "flat", Amount: 499, FreeOver: &free}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-heard:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shipping change was not heard within 10s")
+	}
+	if _, err := admin.SetShippingMethod(staffCtx(), checkout.ShippingMethod{Market: "us", Code: "standard", Name: "Standard", Kind: "air", Amount: 499}); err == nil {
+		t.Fatal("an unknown kind was accepted")
+	}
+	select {
+	case <-heard:
+		t.Error("a refused shipping change was announced")
 	case <-time.After(300 * time.Millisecond):
 	}
 }

@@ -413,7 +413,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		} else {
 			t.Error("no admin order page to check: the buy step placed no order")
 		}
-		for _, p := range []string{"/admin/orders", "/admin/products", "/admin/products/mistore-phone-14", "/admin/flash-sales/1", "/admin/inventory", "/admin/customers", "/admin/audit", "/admin/staff", "/admin/account"} {
+		for _, p := range []string{"/admin/orders", "/admin/products", "/admin/products/mistore-phone-14", "/admin/flash-sales/1", "/admin/inventory", "/admin/shipping", "/admin/tax-rates", "/admin/customers", "/admin/audit", "/admin/staff", "/admin/account"} {
 			visit(t, ctx, base+p, 200)
 			checkSchemes(t, ctx, p)
 		}

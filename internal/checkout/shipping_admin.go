@@ -94,13 +94,8 @@ func (m *ShippingMethod) check(ctx context.Context, q db.Querier) error {
 	m.Code = strings.TrimSpace(m.Code)
 	m.Name = strings.TrimSpace(m.Name)
 	m.Days = strings.TrimSpace(m.Days)
-	var one int
-	err := q.QueryRowContext(ctx, "SELECT 1 FROM markets WHERE code = $1", m.Market).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return input.Invalid("market", "There is no market %q.", m.Market)
-	}
-	if err != nil {
-		return fmt.Errorf("market %s: %w", m.Market, err)
+	if err := checkMarket(ctx, q, m.Market); err != nil {
+		return err
 	}
 	oneLine := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl) }
 	switch {

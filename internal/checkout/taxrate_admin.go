@@ -65,13 +65,8 @@ func (t *TaxRate) check(ctx context.Context, q db.Querier) error {
 	t.Market = strings.ToLower(strings.TrimSpace(t.Market))
 	t.Region = strings.ToUpper(strings.TrimSpace(t.Region))
 	t.Name = strings.TrimSpace(t.Name)
-	var one int
-	err := q.QueryRowContext(ctx, "SELECT 1 FROM markets WHERE code = $1", t.Market).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return input.Invalid("market", "There is no market %q.", t.Market)
-	}
-	if err != nil {
-		return fmt.Errorf("market %s: %w", t.Market, err)
+	if err := checkMarket(ctx, q, t.Market); err != nil {
+		return err
 	}
 	if t.Region != "" {
 		if t.Market == "us" {
@@ -92,6 +87,20 @@ func (t *TaxRate) check(ctx context.Context, q db.Querier) error {
 		return input.Invalid("name", "The name must be on one line.")
 	case t.RatePCM < 0 || t.RatePCM > MaxTaxRatePCM:
 		return input.Invalid("rate_pcm", "The rate is between 0 and %d thousandths of a percent (100%%).", MaxTaxRatePCM)
+	}
+	return nil
+}
+
+// checkMarket fails with an *InvalidError on field market unless a
+// market's code is code.
+func checkMarket(ctx context.Context, q db.Querier, code string) error {
+	var one int
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM markets WHERE code = $1", code).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return input.Invalid("market", "There is no market %q.", code)
+	}
+	if err != nil {
+		return fmt.Errorf("market %s: %w", code, err)
 	}
 	return nil
 }

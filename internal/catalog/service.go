@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,8 +228,54 @@ type ListQuery struct {
 	Q        string // full-text search; empty lists everything
 	Category string // category slug; empty means all
 	Featured bool   // only featured products
-	Page     int    // from 1
-	PerPage  int
+	// Sort is the order: SortDefault (featured first, or by relevance to
+	// Q), SortPriceAsc or SortPriceDesc.
+	Sort    string
+	Page    int // from 1
+	PerPage int
+}
+
+// The orders a list can be sorted in. By price means by the lowest price
+// of a product's variants in the market ("from $24.99"); products without
+// one there come last either way.
+const (
+	SortDefault   = ""
+	SortPriceAsc  = "price_asc"
+	SortPriceDesc = "price_desc"
+)
+
+// sortByPrice orders ps by their lowest price in market, cheapest first
+// or dearest first, keeping the default order among equal prices.
+func sortByPrice(ps []*Product, market string, desc bool) {
+	type keyed struct {
+		p     *Product
+		price int64
+		has   bool
+	}
+	ks := make([]keyed, len(ps))
+	for i, p := range ps {
+		ks[i].p = p
+		for _, v := range p.Variants {
+			if m, ok := v.Prices[market]; ok && (!ks[i].has || m.Amount < ks[i].price) {
+				ks[i].price, ks[i].has = m.Amount, true
+			}
+		}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		switch {
+		case a.has != b.has:
+			if a.has {
+				return -1
+			}
+			return 1
+		case desc:
+			return cmp.Compare(b.price, a.price)
+		}
+		return cmp.Compare(a.price, b.price)
+	})
+	for i := range ks {
+		ps[i] = ks[i].p
+	}
 }
 
 // Page limits for ListQuery.
@@ -281,6 +329,9 @@ func (s *Service) List(ctx context.Context, code string, q ListQuery) (*ListResu
 		if (q.Category == "" || p.Category == q.Category) && (!q.Featured || p.Featured) {
 			matched = append(matched, p)
 		}
+	}
+	if q.Sort == SortPriceAsc || q.Sort == SortPriceDesc {
+		sortByPrice(matched, m.Code, q.Sort == SortPriceDesc)
 	}
 	res := &ListResult{Revision: snap.revision, Page: q.Page, PerPage: q.PerPage, Total: len(matched)}
 	start := (q.Page - 1) * q.PerPage

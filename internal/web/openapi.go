@@ -48,6 +48,7 @@ var (
 	slugParam     = paramDoc{name: "slug", in: "path", typ: "string", desc: "Product slug.", required: true}
 	qParam        = paramDoc{name: "q", in: "query", typ: "string", desc: "Search text (at most 200 characters); every word must match."}
 	categoryParam = paramDoc{name: "category", in: "query", typ: "string", desc: "Category slug."}
+	sortParam     = paramDoc{name: "sort", in: "query", typ: "string", desc: "price_asc or price_desc (by the lowest price of a product's variants in the market; products without one there last); empty: featured first, or by relevance to q."}
 	pageParam     = paramDoc{name: "page", in: "query", typ: "integer", desc: "Page number from 1 (default 1)."}
 	perPageParam  = paramDoc{name: "per_page", in: "query", typ: "integer", desc: "Products per page, 1 to 100 (default 24)."}
 )

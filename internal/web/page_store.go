@@ -160,7 +160,9 @@ type productsContent struct {
 	Query        string
 	Category     string
 	CategoryName string
-	List         *catalog.ListResult
+	// Sort is the list's order (catalog.SortPriceAsc, ...), "" the default.
+	Sort string
+	List *catalog.ListResult
 	// Cards are List's products with their ratings (community_cards.go).
 	Cards      []productCard
 	Pages      []pageLink
@@ -195,7 +197,7 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	c := productsContent{Query: q.Q, Category: q.Category, List: list}
+	c := productsContent{Query: q.Q, Category: q.Category, Sort: q.Sort, List: list}
 	p.Title = p.Lang.T("All products")
 	for _, cat := range p.Categories {
 		if cat.Slug == q.Category {
@@ -218,6 +220,9 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 		}
 		if q.Category != "" {
 			v.Set("category", q.Category)
+		}
+		if q.Sort != "" {
+			v.Set("sort", q.Sort)
 		}
 		if n > 1 {
 			v.Set("page", strconv.Itoa(n))
@@ -247,7 +252,7 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Cards = cards
 	p.Content = c
-	params := fmt.Sprintf("%q|%s|%d|%d|%d", q.Q, q.Category, q.Page, q.PerPage, list.Total) + ratings
+	params := fmt.Sprintf("%q|%s|%s|%d|%d|%d", q.Q, q.Category, q.Sort, q.Page, q.PerPage, list.Total) + ratings
 	s.render(w, r, http.StatusOK, "products", pageKey("products", code, list.Revision, params, list.Products...), p)
 }
 
@@ -265,6 +270,11 @@ func listQuery(r *http.Request, cats []catalog.Category) (catalog.ListQuery, err
 	q.Q = strings.TrimSpace(v.Get("q"))
 	if len(q.Q) > catalog.MaxQueryLength {
 		return q, badParam("q", "q must be at most %d characters", catalog.MaxQueryLength)
+	}
+	switch q.Sort = v.Get("sort"); q.Sort {
+	case catalog.SortDefault, catalog.SortPriceAsc, catalog.SortPriceDesc:
+	default:
+		return q, badParam("sort", "sort is %s or %s, or empty for the default order", catalog.SortPriceAsc, catalog.SortPriceDesc)
 	}
 	q.Category = v.Get("category")
 	if q.Category != "" {

@@ -75,7 +75,7 @@ func (s *Server) routes(mux *recordingMux) {
 	})
 	api.handle("GET /api/v1/markets/{market}/products", s.apiProducts, opDoc{
 		summary: "List or search a market's products.", tag: "catalog", response: "ProductList",
-		params: []paramDoc{marketParam, qParam, categoryParam, pageParam, perPageParam},
+		params: []paramDoc{marketParam, qParam, categoryParam, sortParam, pageParam, perPageParam},
 	})
 	api.handle("GET /api/v1/markets/{market}/products/{slug}", s.apiProduct, opDoc{
 		summary: "One product as a market sees it, with its availability there.", tag: "catalog", response: "Product",

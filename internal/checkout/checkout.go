@@ -155,8 +155,9 @@ type QuoteLine struct {
 	Tax                money.Money
 }
 
-// ShippingMethods prices the market's shipping methods for a cart.
-func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]Method, error) {
+// ShippingMethods prices the market's shipping methods for a cart sent
+// to region (a US state code; "" when it is not known yet: every method).
+func (s *Service) ShippingMethods(ctx context.Context, cartID, token, region string) ([]Method, error) {
 	m, lines, h, err := s.openCart(ctx, cartID, token)
 	if err != nil {
 		return nil, err
@@ -169,7 +170,7 @@ func (s *Service) ShippingMethods(ctx context.Context, cartID, token string) ([]
 	if err != nil {
 		return nil, err
 	}
-	rules := pr.shippingMethods(m.Code)
+	rules := pr.shippingMethods(m.Code, region)
 	var subtotal int64
 	weight := 0
 	for _, l := range priced {
@@ -359,7 +360,7 @@ func (s *Service) quote(ctx context.Context, q db.Querier, pr *pricingRules, m m
 	if err != nil {
 		return nil, nil, err
 	}
-	rules := pr.shippingMethods(m.Code)
+	rules := pr.shippingMethods(m.Code, "")
 	var ship *methodRule
 	for i := range rules {
 		if rules[i].code == req.ShippingMethod {
@@ -368,6 +369,9 @@ func (s *Service) quote(ctx context.Context, q db.Querier, pr *pricingRules, m m
 	}
 	if ship == nil {
 		return nil, nil, fieldError("shipping_method", "There is no shipping method %q in %s.", req.ShippingMethod, locale.M(m.Place()))
+	}
+	if !ship.offeredTo(req.Address.Region) {
+		return nil, nil, fieldError("shipping_method", "Is not offered to %s: %s ships to %s only.", req.Address.Region, ship.name, strings.Join(ship.regions, ", "))
 	}
 	var subtotal int64
 	for _, l := range priced {

@@ -2,6 +2,8 @@ package checkout
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"mistore/internal/money"
 )
@@ -19,6 +21,14 @@ type methodRule struct {
 	code, name, kind, days string
 	price, perKg           int64
 	freeOver               int64 // -1: never free
+	// regions are the regions it is offered to; none: everywhere.
+	regions []string
+}
+
+// offeredTo reports whether the method ships to region; an unknown
+// region ("") is offered every method, to be checked once it is known.
+func (m methodRule) offeredTo(region string) bool {
+	return len(m.regions) == 0 || region == "" || slices.Contains(m.regions, strings.ToUpper(strings.TrimSpace(region)))
 }
 
 // priceFor is the method's price for goods worth subtotal (after discount)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,13 +91,14 @@ func (r *rules) current(ctx context.Context) (*pricingRules, error) {
 func (r *rules) load(ctx context.Context, now time.Time) (*pricingRules, error) {
 	pr := &pricingRules{methods: map[string][]methodRule{}, taxes: map[string]map[string]taxRow{}, loaded: now}
 	q := r.db.Reader()
-	err := db.EachRow(ctx, q, `SELECT market, code, name, kind, days, price, per_kg, coalesce(free_over, -1)
+	err := db.EachRow(ctx, q, `SELECT market, code, name, kind, days, price, per_kg, coalesce(free_over, -1), regions
 		FROM shipping_methods ORDER BY market, position, code`, nil, func(rows *sql.Rows) error {
-		var mk string
+		var mk, regions string
 		var m methodRule
-		if err := rows.Scan(&mk, &m.code, &m.name, &m.kind, &m.days, &m.price, &m.perKg, &m.freeOver); err != nil {
+		if err := rows.Scan(&mk, &m.code, &m.name, &m.kind, &m.days, &m.price, &m.perKg, &m.freeOver, &regions); err != nil {
 			return err
 		}
+		m.regions = strings.Fields(regions)
 		pr.methods[mk] = append(pr.methods[mk], m)
 		return nil
 	})
@@ -121,10 +123,16 @@ func (r *rules) load(ctx context.Context, now time.Time) (*pricingRules, error) 
 	return pr, nil
 }
 
-// shippingMethods returns a copy of market code's shipping methods, in the
-// order shoppers see them.
-func (pr *pricingRules) shippingMethods(code string) []methodRule {
-	return append([]methodRule(nil), pr.methods[code]...)
+// shippingMethods returns market code's shipping methods offered to
+// region ("" for all), in the order shoppers see them.
+func (pr *pricingRules) shippingMethods(code, region string) []methodRule {
+	var out []methodRule
+	for _, m := range pr.methods[code] {
+		if m.offeredTo(region) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // taxFor finds the rate for a destination in m: the region's, else the

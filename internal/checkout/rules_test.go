@@ -69,7 +69,7 @@ func TestRatesFromMemory(t *testing.T) {
 		}
 		express := func() int64 {
 			t.Helper()
-			ms, err := co.ShippingMethods(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken)
+			ms, err := co.ShippingMethods(ctx, s.cart(t, "us", inventory.Line{SKU: "MB8-BLK", Quantity: 1}), cartToken, "")
 			if err != nil {
 				t.Fatal(err)
 			}

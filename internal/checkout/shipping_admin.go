@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -39,6 +40,9 @@ type ShippingMethod struct {
 	Days string `json:"days"`
 	// Position orders a market's methods; the first is checkout's default.
 	Position int `json:"position"`
+	// Regions are the regions (US state codes) the method is offered to,
+	// sorted; empty means the whole market.
+	Regions []string `json:"regions"`
 }
 
 // maxShippingAmount bounds a shipping charge or threshold: 100 million
@@ -56,7 +60,7 @@ func ShippingMethodSubject(market, code string) string {
 // ShippingMethods returns the shipping methods of one market, or of all
 // when market is "", by market and in the order shoppers see them.
 func (a *Admin) ShippingMethods(ctx context.Context, market string) ([]ShippingMethod, error) {
-	query := "SELECT market, code, name, kind, price, free_over, per_kg, days, position FROM shipping_methods"
+	query := "SELECT " + shippingColumns + " FROM shipping_methods"
 	args := []any{}
 	if market != "" {
 		query += " WHERE market = $1"
@@ -74,16 +78,24 @@ func (a *Admin) ShippingMethods(ctx context.Context, market string) ([]ShippingM
 	return out, nil
 }
 
+// shippingColumns are what scanShippingMethod reads.
+const shippingColumns = "market, code, name, kind, price, free_over, per_kg, days, position, regions"
+
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanShippingMethod(row rowScanner) (ShippingMethod, error) {
 	var m ShippingMethod
 	var free sql.NullInt64
-	if err := row.Scan(&m.Market, &m.Code, &m.Name, &m.Kind, &m.Amount, &free, &m.PerKg, &m.Days, &m.Position); err != nil {
+	var regions string
+	if err := row.Scan(&m.Market, &m.Code, &m.Name, &m.Kind, &m.Amount, &free, &m.PerKg, &m.Days, &m.Position, &regions); err != nil {
 		return ShippingMethod{}, err
 	}
 	if free.Valid {
 		m.FreeOver = &free.Int64
+	}
+	m.Regions = strings.Fields(regions)
+	if m.Regions == nil {
+		m.Regions = []string{}
 	}
 	return m, nil
 }
@@ -120,6 +132,19 @@ func (m *ShippingMethod) check(ctx context.Context, q db.Querier) error {
 	case m.Position < 0 || m.Position > 1000:
 		return input.Invalid("position", "The position is 0 to 1000.")
 	}
+	regions := make([]string, 0, len(m.Regions))
+	for _, r := range m.Regions {
+		r = strings.ToUpper(strings.TrimSpace(r))
+		if r == "" || slices.Contains(regions, r) {
+			continue
+		}
+		if err := checkRegion(m.Market, r, "regions"); err != nil {
+			return err
+		}
+		regions = append(regions, r)
+	}
+	slices.Sort(regions)
+	m.Regions = regions
 	return nil
 }
 
@@ -135,11 +160,12 @@ func (a *Admin) SetShippingMethod(ctx context.Context, m ShippingMethod) (Shippi
 		if m.FreeOver != nil {
 			free = *m.FreeOver
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shipping_methods (market, code, name, kind, price, free_over, per_kg, days, position)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO shipping_methods (market, code, name, kind, price, free_over, per_kg, days, position, regions)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (market, code) DO UPDATE SET name = excluded.name, kind = excluded.kind, price = excluded.price,
-				free_over = excluded.free_over, per_kg = excluded.per_kg, days = excluded.days, position = excluded.position`,
-			m.Market, m.Code, m.Name, m.Kind, m.Amount, free, m.PerKg, m.Days, m.Position); err != nil {
+				free_over = excluded.free_over, per_kg = excluded.per_kg, days = excluded.days, position = excluded.position,
+				regions = excluded.regions`,
+			m.Market, m.Code, m.Name, m.Kind, m.Amount, free, m.PerKg, m.Days, m.Position, strings.Join(m.Regions, " ")); err != nil {
 			return nil, fmt.Errorf("set shipping method %s: %w", ShippingMethodSubject(m.Market, m.Code), err)
 		}
 		return m, nil
@@ -186,8 +212,7 @@ func (a *Admin) editShipping(ctx context.Context, market, code, action string, f
 			return fmt.Errorf("shipping method %s: %w", ShippingMethodSubject(market, code), err)
 		}
 		var before *ShippingMethod
-		old, err := scanShippingMethod(tx.QueryRowContext(ctx, `SELECT market, code, name, kind, price, free_over, per_kg, days, position
-			FROM shipping_methods WHERE market = $1 AND code = $2`, market, code))
+		old, err := scanShippingMethod(tx.QueryRowContext(ctx, "SELECT "+shippingColumns+" FROM shipping_methods WHERE market = $1 AND code = $2", market, code))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:

@@ -69,13 +69,8 @@ func (t *TaxRate) check(ctx context.Context, q db.Querier) error {
 		return err
 	}
 	if t.Region != "" {
-		if t.Market == "us" {
-			// Checkout looks the rate up by the address's state code.
-			if _, ok := usStates[t.Region]; !ok {
-				return input.Invalid("region", "%q is not a US state code such as NJ.", t.Region)
-			}
-		} else if len(t.Region) > 10 || strings.ContainsFunc(t.Region, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') }) {
-			return input.Invalid("region", "A region is a code of up to 10 letters and digits, or empty for the whole market.")
+		if err := checkRegion(t.Market, t.Region, "region"); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -87,6 +82,22 @@ func (t *TaxRate) check(ctx context.Context, q db.Querier) error {
 		return input.Invalid("name", "The name must be on one line.")
 	case t.RatePCM < 0 || t.RatePCM > MaxTaxRatePCM:
 		return input.Invalid("rate_pcm", "The rate is between 0 and %d thousandths of a percent (100%%).", MaxTaxRatePCM)
+	}
+	return nil
+}
+
+// checkRegion validates a region code of market, as checkout compares it
+// with an address's region: a US state code in the US, elsewhere a code
+// of up to 10 letters, digits and hyphens. field names it in the error.
+func checkRegion(market, region, field string) error {
+	if market == "us" {
+		if _, ok := usStates[region]; !ok {
+			return input.Invalid(field, "%q is not a US state code such as NJ.", region)
+		}
+		return nil
+	}
+	if len(region) > 10 || strings.ContainsFunc(region, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') }) {
+		return input.Invalid(field, "A region is a code of up to 10 letters and digits.")
 	}
 	return nil
 }

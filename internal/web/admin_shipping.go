@@ -28,7 +28,8 @@ func (s *Server) adminShippingRoutes(a *adminRouter) {
 	a.api("PUT /api/v1/admin/shipping-methods/{market}/{code}", staff.PermEditPrices, s.apiAdminShippingSet, opDoc{
 		summary: "Create or replace a market's shipping method. Money is in minor units of the market's currency: amount " +
 			"(the charge), free_over (flat: free at or over this subtotal after discounts; null: never), per_kg (weight: " +
-			"added for each started kilogram). Checkouts priced from then on use it; orders placed keep theirs.",
+			"added for each started kilogram). regions limits it to some regions (US state codes). Checkouts priced from " +
+			"then on use it; orders placed keep theirs.",
 		request: "ShippingMethodPut", response: "ShippingMethod", params: params,
 	})
 	a.api("DELETE /api/v1/admin/shipping-methods/{market}/{code}", staff.PermEditPrices, s.apiAdminShippingDelete, opDoc{
@@ -48,6 +49,7 @@ func adminShippingSchemas() map[string]any {
 		"per_kg":    minor("Weight only: added for each started kilogram (minor units)."),
 		"days":      map[string]any{"type": "string", "description": "The delivery estimate shoppers see."},
 		"position":  map[string]any{"type": "integer", "description": "Order in checkout; the first is the default."},
+		"regions":   map[string]any{"type": "array", "items": schemaString, "description": "The regions (US state codes) the method is offered to; empty: the whole market."},
 	}
 	full := map[string]any{"market": schemaString, "code": schemaString}
 	for k, v := range fields {
@@ -55,7 +57,7 @@ func adminShippingSchemas() map[string]any {
 	}
 	return map[string]any{
 		"ShippingMethodPut":  schemaObject([]string{"name", "kind", "amount"}, fields),
-		"ShippingMethod":     schemaObject([]string{"market", "code", "name", "kind", "amount", "free_over", "per_kg", "days", "position"}, full),
+		"ShippingMethod":     schemaObject([]string{"market", "code", "name", "kind", "amount", "free_over", "per_kg", "days", "position", "regions"}, full),
 		"ShippingMethodList": schemaObject([]string{"shipping_methods"}, map[string]any{"shipping_methods": schemaArray(schemaRef("ShippingMethod"))}),
 	}
 }
@@ -71,13 +73,14 @@ func (s *Server) apiAdminShippingMethods(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) apiAdminShippingSet(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Name     string `json:"name"`
-		Kind     string `json:"kind"`
-		Amount   *int64 `json:"amount"`
-		FreeOver *int64 `json:"free_over"`
-		PerKg    int64  `json:"per_kg"`
-		Days     string `json:"days"`
-		Position int    `json:"position"`
+		Name     string   `json:"name"`
+		Kind     string   `json:"kind"`
+		Amount   *int64   `json:"amount"`
+		FreeOver *int64   `json:"free_over"`
+		PerKg    int64    `json:"per_kg"`
+		Days     string   `json:"days"`
+		Position int      `json:"position"`
+		Regions  []string `json:"regions"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		s.apiFail(w, r, err)
@@ -88,7 +91,7 @@ func (s *Server) apiAdminShippingSet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.coupons.SetShippingMethod(r.Context(), checkout.ShippingMethod{Market: r.PathValue("market"), Code: r.PathValue("code"),
-		Name: in.Name, Kind: in.Kind, Amount: *in.Amount, FreeOver: in.FreeOver, PerKg: in.PerKg, Days: in.Days, Position: in.Position})
+		Name: in.Name, Kind: in.Kind, Amount: *in.Amount, FreeOver: in.FreeOver, PerKg: in.PerKg, Days: in.Days, Position: in.Position, Regions: in.Regions})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -120,13 +123,13 @@ type adminShippingContent struct {
 // adminShippingRow is a method with its money as staff type it.
 type adminShippingRow struct {
 	checkout.ShippingMethod
-	Currency                string
-	Amount, FreeOver, PerKg string
+	Currency                         string
+	Amount, FreeOver, PerKg, Regions string
 }
 
 // adminShippingForm is the method form, as typed: money in major units.
 type adminShippingForm struct {
-	Market, Code, Name, Kind, Amount, FreeOver, PerKg, Days, Position string
+	Market, Code, Name, Kind, Amount, FreeOver, PerKg, Days, Position, Regions string
 }
 
 func (s *Server) adminShippingPage(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +154,7 @@ func (s *Server) renderShippingPage(w http.ResponseWriter, r *http.Request, stat
 	c.Markets, c.CanEdit = markets, s.staffCaller(r).Can(staff.PermEditPrices)
 	for _, m := range list {
 		cur := currency[m.Market]
-		row := adminShippingRow{ShippingMethod: m, Currency: cur, Amount: money.Money{Amount: m.Amount, Currency: cur}.Decimal()}
+		row := adminShippingRow{ShippingMethod: m, Currency: cur, Amount: money.Money{Amount: m.Amount, Currency: cur}.Decimal(), Regions: strings.Join(m.Regions, " ")}
 		if m.FreeOver != nil {
 			row.FreeOver = money.Money{Amount: *m.FreeOver, Currency: cur}.Decimal()
 		}
@@ -167,7 +170,8 @@ func (s *Server) renderShippingPage(w http.ResponseWriter, r *http.Request, stat
 func (s *Server) adminShippingSet(w http.ResponseWriter, r *http.Request) {
 	f := adminShippingForm{Market: r.PostFormValue("market"), Code: strings.TrimSpace(r.PostFormValue("code")), Name: r.PostFormValue("name"),
 		Kind: r.PostFormValue("kind"), Amount: strings.TrimSpace(r.PostFormValue("amount")), FreeOver: strings.TrimSpace(r.PostFormValue("free_over")),
-		PerKg: strings.TrimSpace(r.PostFormValue("per_kg")), Days: r.PostFormValue("days"), Position: strings.TrimSpace(r.PostFormValue("position"))}
+		PerKg: strings.TrimSpace(r.PostFormValue("per_kg")), Days: r.PostFormValue("days"), Position: strings.TrimSpace(r.PostFormValue("position")),
+		Regions: r.PostFormValue("regions")}
 	m, err := s.shippingFromForm(r, f)
 	if err == nil {
 		m, err = s.coupons.SetShippingMethod(r.Context(), m)
@@ -201,7 +205,8 @@ func (s *Server) shippingRefused(w http.ResponseWriter, r *http.Request, f admin
 // shippingFromForm reads the form's amounts, typed in major units of the
 // market's currency.
 func (s *Server) shippingFromForm(r *http.Request, f adminShippingForm) (checkout.ShippingMethod, error) {
-	m := checkout.ShippingMethod{Market: strings.ToLower(strings.TrimSpace(f.Market)), Code: f.Code, Name: f.Name, Kind: f.Kind, Days: f.Days}
+	m := checkout.ShippingMethod{Market: strings.ToLower(strings.TrimSpace(f.Market)), Code: f.Code, Name: f.Name, Kind: f.Kind, Days: f.Days,
+		Regions: strings.FieldsFunc(f.Regions, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })}
 	mk, err := s.marketOf(r, m.Market)
 	if err != nil {
 		return m, &checkout.InvalidError{Field: "market", Msg: fmt.Sprintf("There is no market %q.", m.Market)}

@@ -55,7 +55,7 @@ func (s *Server) apiCheckout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiShippingMethods(w http.ResponseWriter, r *http.Request) {
-	methods, err := s.checkout.ShippingMethods(r.Context(), r.PathValue("id"), r.Header.Get("X-Cart-Token"))
+	methods, err := s.checkout.ShippingMethods(r.Context(), r.PathValue("id"), r.Header.Get("X-Cart-Token"), r.URL.Query().Get("region"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

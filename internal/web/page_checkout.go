@@ -83,7 +83,7 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 		localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
 	}
-	methods, err := s.checkout.ShippingMethods(r.Context(), id, token)
+	methods, err := s.checkout.ShippingMethods(r.Context(), id, token, f.Region)
 	if err != nil {
 		if errors.Is(err, checkout.ErrUnknownCart) {
 			localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)

@@ -341,6 +341,10 @@ func TestAdminPhotoForms(t *testing.T) {
 		if st, body, _ := s.adminForm(cookie, page+"/images/front", url.Values{"action": {"save"}, "sku": {"NOPE"}}); st != http.StatusUnprocessableEntity || !strings.Contains(body, "NOPE is not a variant of this product") {
 			t.Errorf("an unknown variant: %d", st)
 		}
+		// The products list counts them.
+		if _, list, _ := s.adminGet(cookie, "/admin/products"); !strings.Contains(list, `<td class="num photo-count">1</td>`) || !strings.Contains(list, `<td class="num photo-count"><span class="muted" title="The storefront shows its built-in art">none</span>`) {
+			t.Error("the products list does not count photos")
+		}
 		// A viewer sees the photos but no forms.
 		_, body, _ = s.adminGet(s.adminCookie("viewer"), page)
 		if !strings.Contains(body, "<code>front</code>") || strings.Contains(body, page+"/images\"") {

@@ -230,9 +230,12 @@ type ListQuery struct {
 	Featured bool   // only featured products
 	// Sort is the order: SortDefault (featured first, or by relevance to
 	// Q), SortPriceAsc or SortPriceDesc.
-	Sort    string
-	Page    int // from 1
-	PerPage int
+	Sort string
+	// Available keeps only the products a shopper can buy in the market
+	// now (State Available): in stock, priced, listed and certified.
+	Available bool
+	Page      int // from 1
+	PerPage   int
 }
 
 // The orders a list can be sorted in. By price means by the lowest price
@@ -332,6 +335,20 @@ func (s *Service) List(ctx context.Context, code string, q ListQuery) (*ListResu
 	}
 	if q.Sort == SortPriceAsc || q.Sort == SortPriceDesc {
 		sortByPrice(matched, m.Code, q.Sort == SortPriceDesc)
+	}
+	if q.Available {
+		// Availability needs stock, so every match is decided before the
+		// page is cut from those that can be bought.
+		all, err := s.views(ctx, snap, m, matched)
+		if err != nil {
+			return nil, err
+		}
+		all = slices.DeleteFunc(all, func(v View) bool { return v.Availability.State != Available })
+		res := &ListResult{Revision: snap.revision, Page: q.Page, PerPage: q.PerPage, Total: len(all)}
+		if start := (q.Page - 1) * q.PerPage; start < len(all) {
+			res.Products = all[start:min(start+q.PerPage, len(all))]
+		}
+		return res, nil
 	}
 	res := &ListResult{Revision: snap.revision, Page: q.Page, PerPage: q.PerPage, Total: len(matched)}
 	start := (q.Page - 1) * q.PerPage

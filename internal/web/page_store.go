@@ -160,9 +160,15 @@ type productsContent struct {
 	Query        string
 	Category     string
 	CategoryName string
-	// Sort is the list's order (catalog.SortPriceAsc, ...), "" the default.
-	Sort string
-	List *catalog.ListResult
+	// Sort is the list's order (catalog.SortPriceAsc, ...), "" the default;
+	// Available shows only what can be bought now.
+	Sort      string
+	Available bool
+	// AllURL and CategoryURLs are the filter links, keeping the search,
+	// the order and Available.
+	AllURL       string
+	CategoryURLs map[string]string
+	List         *catalog.ListResult
 	// Cards are List's products with their ratings (community_cards.go).
 	Cards      []productCard
 	Pages      []pageLink
@@ -197,7 +203,7 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	c := productsContent{Query: q.Q, Category: q.Category, Sort: q.Sort, List: list}
+	c := productsContent{Query: q.Q, Category: q.Category, Sort: q.Sort, Available: q.Available, List: list, CategoryURLs: map[string]string{}}
 	p.Title = p.Lang.T("All products")
 	for _, cat := range p.Categories {
 		if cat.Slug == q.Category {
@@ -213,16 +219,19 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 	if q.Category != "" {
 		p.Canonical += "?category=" + url.QueryEscape(q.Category)
 	}
-	pageURL := func(n int) string {
+	listURL := func(category string, n int) string {
 		v := url.Values{}
 		if q.Q != "" {
 			v.Set("q", q.Q)
 		}
-		if q.Category != "" {
-			v.Set("category", q.Category)
+		if category != "" {
+			v.Set("category", category)
 		}
 		if q.Sort != "" {
 			v.Set("sort", q.Sort)
+		}
+		if q.Available {
+			v.Set("available", "true")
 		}
 		if n > 1 {
 			v.Set("page", strconv.Itoa(n))
@@ -234,6 +243,11 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 			return "/" + code + "/products"
 		}
 		return "/" + code + "/products?" + v.Encode()
+	}
+	pageURL := func(n int) string { return listURL(q.Category, n) }
+	c.AllURL = listURL("", 1)
+	for _, cat := range p.Categories {
+		c.CategoryURLs[cat.Slug] = listURL(cat.Slug, 1)
 	}
 	last := (list.Total + list.PerPage - 1) / list.PerPage
 	for n := 1; n <= last && last > 1; n++ {
@@ -252,7 +266,7 @@ func (s *Server) pageProducts(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Cards = cards
 	p.Content = c
-	params := fmt.Sprintf("%q|%s|%s|%d|%d|%d", q.Q, q.Category, q.Sort, q.Page, q.PerPage, list.Total) + ratings
+	params := fmt.Sprintf("%q|%s|%s|%t|%d|%d|%d", q.Q, q.Category, q.Sort, q.Available, q.Page, q.PerPage, list.Total) + ratings
 	s.render(w, r, http.StatusOK, "products", pageKey("products", code, list.Revision, params, list.Products...), p)
 }
 
@@ -270,6 +284,13 @@ func listQuery(r *http.Request, cats []catalog.Category) (catalog.ListQuery, err
 	q.Q = strings.TrimSpace(v.Get("q"))
 	if len(q.Q) > catalog.MaxQueryLength {
 		return q, badParam("q", "q must be at most %d characters", catalog.MaxQueryLength)
+	}
+	switch v.Get("available") {
+	case "", "0", "false":
+	case "1", "true":
+		q.Available = true
+	default:
+		return q, badParam("available", "available is true or false")
 	}
 	switch q.Sort = v.Get("sort"); q.Sort {
 	case catalog.SortDefault, catalog.SortPriceAsc, catalog.SortPriceDesc:

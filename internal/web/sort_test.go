@@ -85,8 +85,31 @@ func TestListSortedByPrice(t *testing.T) {
 		if cn := get(t, s, "/cn/products"); !strings.Contains(cn.body, "排序方式") || !strings.Contains(cn.body, "价格从低到高") {
 			t.Error("the cn list's sort form is not in Chinese")
 		}
-		for _, p := range []string{"/us/products?sort=cheapest", "/api/v1/markets/us/products?sort=price"} {
-			if r := get(t, s, p); r.status != http.StatusBadRequest || !strings.Contains(r.body, "sort") {
+		// Only what can be bought now: every product available, fewer than all.
+		var all, avail struct {
+			Total    int `json:"total"`
+			Products []struct {
+				Availability string `json:"availability"`
+			} `json:"products"`
+		}
+		json.Unmarshal([]byte(get(t, s, "/api/v1/markets/us/products?per_page=100").body), &all)
+		json.Unmarshal([]byte(get(t, s, "/api/v1/markets/us/products?available=true&sort=price_asc&per_page=100").body), &avail)
+		if avail.Total == 0 || avail.Total >= all.Total || len(avail.Products) != avail.Total {
+			t.Errorf("available: %d of %d", avail.Total, all.Total)
+		}
+		for _, p := range avail.Products {
+			if p.Availability != "available" {
+				t.Errorf("available=true lists a product that is %s", p.Availability)
+			}
+		}
+		r = get(t, s, "/us/products?available=true&sort=price_desc")
+		for _, want := range []string{`name="available" value="true" checked`, `href="/us/products?available=true&amp;category=audio&amp;sort=price_desc"`, "Not sold in"} {
+			if strings.Contains(r.body, want) != (want != "Not sold in") {
+				t.Errorf("the in-stock page: %s", want)
+			}
+		}
+		for _, p := range []string{"/us/products?sort=cheapest", "/api/v1/markets/us/products?sort=price", "/us/products?available=maybe"} {
+			if r := get(t, s, p); r.status != http.StatusBadRequest || !(strings.Contains(r.body, "sort") || strings.Contains(r.body, "available")) {
 				t.Errorf("%s: %d", p, r.status)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -268,5 +269,28 @@ func TestOpenAPIIsServed(t *testing.T) {
 	var doc map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc["openapi"] == nil {
 		t.Fatalf("openapi.json: %v %v", err, doc)
+	}
+}
+
+// TestOpenMetricsWarned: a store that is not the demo and leaves /metrics
+// without a token says so when it starts; with a token, or as the demo,
+// it does not.
+func TestOpenMetricsWarned(t *testing.T) {
+	for _, c := range []struct {
+		demo  bool
+		token string
+		warn  bool
+	}{{false, "", true}, {false, "s3cret-token", false}, {true, "", false}} {
+		var logs bytes.Buffer
+		cfg := defaultConfig()
+		cfg.Addr, cfg.DB, cfg.Demo, cfg.MetricsToken = "127.0.0.1:0", dbtest.DSN(t, db.SQLite), c.demo, c.token
+		m := NewMain(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err := m.Open(context.Background()); err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		m.Close()
+		if got := strings.Contains(logs.String(), "/metrics is open"); got != c.warn {
+			t.Errorf("demo %v, token %q: warned %v, want %v\n%s", c.demo, c.token, got, c.warn, logs.String())
+		}
 	}
 }

@@ -148,6 +148,10 @@ func (m *Main) openServices(ctx context.Context) error {
 			return err
 		}
 	}
+	if !m.Config.Demo && m.Config.MetricsToken == "" {
+		// The order counters are the shop's sales (docs/operations.md).
+		m.Log.Warn("/metrics is open to anyone who can reach this address: set --metrics-token, or block it at the proxy")
+	}
 	m.Web, err = web.New(web.Deps{
 		DB: d, Catalog: m.Catalog, Log: m.Log, Version: version, Demo: m.Config.Demo, Mailer: m.Mailer,
 		Cart: m.shop.carts, Orders: m.shop.orders, Checkout: m.shop.checkout, TestPay: m.shop.testPay,

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -84,6 +85,18 @@ func (p *Product) Photo(name string) (Photo, bool) {
 		}
 	}
 	return Photo{}, false
+}
+
+// RenditionWidth is the width of the rendition ImageRendition serves to a
+// page that asks for width: the narrowest at least that wide, or else the
+// widest.
+func (ph Photo) RenditionWidth(width int) int {
+	for _, w := range ph.Widths {
+		if w >= width {
+			return w
+		}
+	}
+	return ph.Widths[len(ph.Widths)-1]
 }
 
 // imageRecord is a photo as the audit log keeps it: never its bytes.
@@ -168,8 +181,11 @@ func (s *Service) PutImage(ctx context.Context, slug string, in ImageInput, pic 
 	return s.edit(ctx, slug, func(tx db.Querier, p *Product) (string, any, any, error) {
 		now := s.dbNow()
 		var id int64
-		old, exists := p.Photo(name)
-		sku := old.SKU
+		before := imageRecordOf(p, name)
+		sku := ""
+		if before != nil {
+			sku = before.SKU
+		}
 		if in.SKU != nil {
 			sku = *in.SKU
 		}
@@ -177,9 +193,9 @@ func (s *Service) PutImage(ctx context.Context, slug string, in ImageInput, pic 
 			return "", nil, nil, err
 		}
 		switch {
-		case exists:
+		case before != nil:
 			if alt == "" {
-				alt = old.Alt
+				alt = before.Alt
 			}
 			err := tx.QueryRowContext(ctx, `UPDATE product_images SET file = $3, alt = $4, width = $5, height = $6, updated_at = $7, sku = $8
 				WHERE product_id = $1 AND name = $2 RETURNING id`, p.ID, name, file, alt, pic.Width, pic.Height, now, nullSKU(sku)).Scan(&id)
@@ -205,7 +221,7 @@ func (s *Service) PutImage(ctx context.Context, slug string, in ImageInput, pic 
 			}
 		}
 		after := imageRecord{Name: name, File: file, Alt: alt, SKU: sku, Position: len(p.Photos) + 1, Width: pic.Width, Height: pic.Height}
-		if before := imageRecordOf(p, name); before != nil {
+		if before != nil {
 			after.Position = before.Position
 			return "product.image_put", before, after, nil
 		}
@@ -219,6 +235,9 @@ type ImagePatch struct {
 	// Position is the photo's place, from 1 (the cover) to the number of
 	// photos.
 	Position *int
+	// Move, when Position is nil, moves the photo this many places
+	// later (earlier when negative), as far as it can go.
+	Move int
 	// SKU is the variant the photo shows; "" for none.
 	SKU *string
 }
@@ -239,6 +258,10 @@ func (s *Service) UpdateImage(ctx context.Context, slug, name string, patch Imag
 			return "", nil, nil, fmt.Errorf("%w: %q of %s", ErrImageNotFound, name, slug)
 		}
 		after := *before
+		if position == nil && patch.Move != 0 {
+			to := min(max(before.Position+patch.Move, 1), len(p.Photos))
+			position = &to
+		}
 		if alt != nil && cleanAlt != before.Alt {
 			after.Alt = cleanAlt
 			if _, err := tx.ExecContext(ctx, "UPDATE product_images SET alt = $3, updated_at = $4 WHERE product_id = $1 AND name = $2",
@@ -266,7 +289,7 @@ func (s *Service) UpdateImage(ctx context.Context, slug, name string, patch Imag
 					names = append(names, ph.Name)
 				}
 			}
-			names = append(names[:*position-1], append([]string{name}, names[*position-1:]...)...)
+			names = slices.Insert(names, *position-1, name)
 			if err := renumberImages(ctx, tx, p.ID, names); err != nil {
 				return "", nil, nil, err
 			}
@@ -286,9 +309,7 @@ func (s *Service) DeleteImage(ctx context.Context, slug, name string) (*Product,
 		if before == nil {
 			return "", nil, nil, fmt.Errorf("%w: %q of %s", ErrImageNotFound, name, slug)
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM image_renditions WHERE image_id IN (SELECT id FROM product_images WHERE product_id = $1 AND name = $2)", p.ID, name); err != nil {
-			return "", nil, nil, fmt.Errorf("delete photo %s: %w", name, err)
-		}
+		// Its renditions go with it (ON DELETE CASCADE).
 		if _, err := tx.ExecContext(ctx, "DELETE FROM product_images WHERE product_id = $1 AND name = $2", p.ID, name); err != nil {
 			return "", nil, nil, fmt.Errorf("delete photo %s: %w", name, err)
 		}

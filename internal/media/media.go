@@ -111,7 +111,7 @@ func Process(data []byte) (Picture, error) {
 	prev := reduce(src, max(1, b.Dx()/rawWidth(targets[len(targets)-1], w, h, orientation)))
 	for i := len(targets) - 1; i >= 0; i-- {
 		tw := targets[i]
-		th := max(1, (h*tw+w/2)/w)
+		th := ScaledHeight(w, h, tw)
 		rw, rh := tw, th // in the file's own frame, before turning upright
 		if swapsSides(orientation) {
 			rw, rh = th, tw
@@ -132,11 +132,15 @@ func Process(data []byte) (Picture, error) {
 	return out, nil
 }
 
+// ScaledHeight is the height of the rendition width wide of a picture
+// w×h: rounded, at least 1. Pages that state a rendition's size use it.
+func ScaledHeight(w, h, width int) int { return max(1, (h*width+w/2)/w) }
+
 // rawWidth is the width, in the file's own frame, of the rendition
 // targetWidth wide once upright, of a picture w×h upright.
 func rawWidth(targetWidth, w, h, orientation int) int {
 	if swapsSides(orientation) {
-		return max(1, (h*targetWidth+w/2)/w)
+		return ScaledHeight(w, h, targetWidth)
 	}
 	return targetWidth
 }

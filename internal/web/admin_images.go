@@ -197,7 +197,7 @@ func (s *Server) apiAdminImagePatch(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	p, err := s.catalog.UpdateImage(r.Context(), r.PathValue("slug"), r.PathValue("name"), catalog.ImagePatch(in))
+	p, err := s.catalog.UpdateImage(r.Context(), r.PathValue("slug"), r.PathValue("name"), catalog.ImagePatch{Alt: in.Alt, Position: in.Position, SKU: in.SKU})
 	s.answerProduct(w, r, http.StatusOK, p, err)
 }
 
@@ -255,30 +255,9 @@ func (s *Server) adminImageChange(w http.ResponseWriter, r *http.Request) {
 	case "delete":
 		_, err = s.catalog.DeleteImage(ctx, slug, name)
 		flash = "Photo " + name + " deleted."
-	case "up", "down", "cover":
-		var p *catalog.Product
-		if p, err = s.catalog.AdminProduct(ctx, slug); err != nil {
-			break
-		}
-		pos := 0
-		for i, ph := range p.Photos {
-			if ph.Name == name {
-				pos = i + 1
-			}
-		}
-		if pos == 0 {
-			err = fmt.Errorf("%w: %q", catalog.ErrImageNotFound, name)
-			break
-		}
-		switch action {
-		case "up":
-			pos = max(1, pos-1)
-		case "down":
-			pos = min(len(p.Photos), pos+1)
-		default:
-			pos = 1
-		}
-		_, err = s.catalog.UpdateImage(ctx, slug, name, catalog.ImagePatch{Position: &pos})
+	case "up", "down":
+		move := map[string]int{"up": -1, "down": 1}[action]
+		_, err = s.catalog.UpdateImage(ctx, slug, name, catalog.ImagePatch{Move: move})
 		flash = "Photo " + name + " moved."
 	default:
 		alt, sku := r.PostFormValue("alt"), r.PostFormValue("sku")
@@ -350,14 +329,8 @@ func (s *Server) ogImage(p *page, prod *catalog.Product) {
 		}
 		return
 	}
-	w := ph.Widths[len(ph.Widths)-1]
-	for _, cand := range ph.Widths {
-		if cand >= mediaLarge {
-			w = cand
-			break
-		}
-	}
+	w := ph.RenditionWidth(mediaLarge)
 	p.OGImage = mediaPath(ph.File, mediaLarge)
-	p.OGImageWidth, p.OGImageHeight = w, max(1, (ph.Height*w+ph.Width/2)/ph.Width)
+	p.OGImageWidth, p.OGImageHeight = w, media.ScaledHeight(ph.Width, ph.Height, w)
 	p.OGImageAlt = cmp.Or(ph.Alt, prod.Name)
 }

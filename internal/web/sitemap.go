@@ -46,7 +46,8 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 		s.pageNotFound(w, r)
 		return
 	}
-	base := s.siteURL(r) + "/" + code
+	site := s.siteURL(r)
+	base := site + "/" + code
 	out := sitemapURLSet{XMLNS: "http://www.sitemaps.org/schemas/sitemap/0.9", XMLNSImage: "http://www.google.com/schemas/sitemap-image/1.1",
 		URLs: []sitemapURL{{Loc: base + "/"}, {Loc: base + "/products"}, {Loc: base + "/flash-sales"}}}
 	for page := 1; ; page++ {
@@ -58,7 +59,7 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 		for _, p := range list.Products {
 			u := sitemapURL{Loc: base + "/products/" + p.Slug}
 			for _, ph := range p.Photos {
-				u.Images = append(u.Images, sitemapImage{Loc: s.siteURL(r) + mediaPath(ph.File, mediaLarge)})
+				u.Images = append(u.Images, sitemapImage{Loc: site + mediaPath(ph.File, mediaLarge)})
 			}
 			out.URLs = append(out.URLs, u)
 		}

@@ -92,6 +92,16 @@ func (s *Service) current(ctx context.Context) (*snapshot, error) {
 	return fresh, nil
 }
 
+// StockMaxAge is how old the stock its views are decided on may be: 0
+// when they read it fresh. Whatever keeps views for that long shows
+// nothing older than the views themselves may.
+func (s *Service) StockMaxAge() time.Duration {
+	if c, ok := s.stock.(interface{ MaxAge() time.Duration }); ok {
+		return c.MaxAge()
+	}
+	return 0
+}
+
 // Refresh reloads the catalog from the database now. Writers call it after
 // they commit.
 func (s *Service) Refresh(ctx context.Context) (*snapshot, error) {

@@ -29,6 +29,9 @@ func NewDisplayCache(svc *Service, maxAge time.Duration) *DisplayCache {
 	return &DisplayCache{svc: svc, maxAge: maxAge, markets: map[string]*marketStock{}}
 }
 
+// MaxAge is how old the levels it answers with may be.
+func (c *DisplayCache) MaxAge() time.Duration { return c.maxAge }
+
 // Available returns the sellable units of skus in market, as of at most
 // maxAge ago.
 func (c *DisplayCache) Available(ctx context.Context, market string, skus []string) (map[string]int, error) {

@@ -325,6 +325,8 @@ type productContent struct {
 	Waitlist *waitlistBox
 	// Community is the product's comments and reviews (community_page.go).
 	Community *communityBox
+	// Related are other products of the same category, as cards.
+	Related []productCard
 }
 
 func (s *Server) pageProduct(w http.ResponseWriter, r *http.Request) {
@@ -396,9 +398,15 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request, status int)
 		s.pageFail(w, r, err)
 		return
 	}
+	rel, err := s.related(r.Context(), p.Lang, v)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
+	}
+	c.Related = rel.cards
 	key := ""
 	if !p.Private && !cv.private && status == http.StatusOK {
-		key = pageKey("product", code, v.Revision, selected+cv.keyPart, *v)
+		key = pageKey("product", code, v.Revision, selected+cv.keyPart+rel.key, *v)
 		if e := s.cache.get(p.cacheKey(key)); e != nil {
 			e.serve(w, r)
 			return

@@ -120,6 +120,8 @@ type Server struct {
 	*Theme
 	api   *apiDoc
 	cache *bodyCache
+	// relatedMemo keeps the product pages' suggestions (related.go).
+	relatedMemo relatedMemo
 	// idempotency backs the Idempotency-Key middleware of API POSTs.
 	idempotency *idempotency.Store
 	handler     http.Handler

@@ -102,11 +102,45 @@ const (
 	MaxNameLen = 100
 )
 
-// Links in account emails, below the store's public URL.
+// Links in account emails, below the store's public URL and the market's
+// code: /cn/account/reset.
 const (
-	ResetPath  = "/us/account/reset"
-	VerifyPath = "/us/account/verify"
+	ResetPath  = "/account/reset"
+	VerifyPath = "/account/verify"
 )
+
+// DefaultMarket is the market whose pages account emails link to when the
+// request came from none (the API).
+const DefaultMarket = "us"
+
+// Storefront is the store a customer is using when they register, ask
+// for a password reset or change their account: the market whose pages
+// the account emails link to, and the language they are written in, so
+// that a shopper of the Chinese store gets a Chinese email that opens the
+// Chinese store. It travels in the request's context, like the audit
+// actor, since the same methods serve every market's pages and the API,
+// which has no market (DefaultMarket, in English).
+type Storefront struct {
+	Market string
+	Lang   *locale.Lang
+}
+
+type storefrontKey struct{}
+
+// WithStorefront returns ctx carrying sf.
+func WithStorefront(ctx context.Context, sf Storefront) context.Context {
+	return context.WithValue(ctx, storefrontKey{}, sf)
+}
+
+// storefrontOf returns the storefront ctx carries, or DefaultMarket in
+// English.
+func storefrontOf(ctx context.Context) Storefront {
+	sf, _ := ctx.Value(storefrontKey{}).(Storefront)
+	if sf.Market == "" {
+		sf.Market = DefaultMarket
+	}
+	return sf
+}
 
 // How long one-time links work.
 const (
@@ -196,7 +230,7 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (C
 	if err != nil {
 		return Customer{}, fmt.Errorf("register: %w", err)
 	}
-	v, err := s.newVerification(email, name)
+	v, err := s.newVerification(ctx, email, name)
 	if err != nil {
 		return Customer{}, fmt.Errorf("register: %w", err)
 	}
@@ -321,7 +355,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 		return fmt.Errorf("change password of customer %d: %w", id, err)
 	}
 	now := db.Time(s.now())
-	notice, err := s.changeNotice(c.Email, c.Name, notify.PasswordChanged, now)
+	notice, err := s.changeNotice(ctx, c.Email, c.Name, notify.PasswordChanged, now)
 	if err != nil {
 		return fmt.Errorf("change password of customer %d: %w", id, err)
 	}
@@ -375,11 +409,11 @@ func (s *Service) ChangeEmail(ctx context.Context, id int64, password, newEmail 
 		}
 		return nil
 	}
-	v, err := s.newVerification(email, c.Name)
+	v, err := s.newVerification(ctx, email, c.Name)
 	if err != nil {
 		return fmt.Errorf("change email of customer %d: %w", id, err)
 	}
-	notice, err := s.changeNotice(c.Email, c.Name, notify.EmailChanged, now)
+	notice, err := s.changeNotice(ctx, c.Email, c.Name, notify.EmailChanged, now)
 	if err != nil {
 		return fmt.Errorf("change email of customer %d: %w", id, err)
 	}
@@ -468,14 +502,15 @@ func (s *Service) queue(ctx context.Context, tx db.Querier, msg notify.Message) 
 }
 
 // changeNotice renders the email that tells to the account's address that
-// its password or address changed.
-func (s *Service) changeNotice(to, name string, change notify.AccountChange, at time.Time) (notify.Message, error) {
-	return notify.AccountChanged(notify.AccountEmail{To: to, Name: name, At: at, ID: randomID()}, change)
+// its password or address changed, in the language of ctx's storefront.
+func (s *Service) changeNotice(ctx context.Context, to, name string, change notify.AccountChange, at time.Time) (notify.Message, error) {
+	return notify.AccountChanged(notify.AccountEmail{To: to, Name: name, At: at, ID: randomID(), Lang: storefrontOf(ctx).Lang}, change)
 }
 
-// link is the absolute address of path with a one-time token.
-func (s *Service) link(path, token string) string {
-	return s.publicURL + path + "?token=" + url.QueryEscape(token)
+// link is the absolute address of path, on the pages of ctx's
+// storefront's market, with a one-time token.
+func (s *Service) link(ctx context.Context, path, token string) string {
+	return s.publicURL + "/" + url.PathEscape(storefrontOf(ctx).Market) + path + "?token=" + url.QueryEscape(token)
 }
 
 const customerColumns = "id, email, name, email_verified_at, created_at"

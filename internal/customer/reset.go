@@ -30,7 +30,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	}
 	// Rendered before the account is looked up, to the address as typed:
 	// the work must not depend on whether it exists.
-	msg, err := notify.PasswordReset(notify.AccountEmail{To: email, URL: s.link(ResetPath, token), ValidFor: ResetTTL, ID: hash})
+	msg, err := notify.PasswordReset(notify.AccountEmail{To: email, URL: s.link(ctx, ResetPath, token), ValidFor: ResetTTL, ID: hash,
+		Lang: storefrontOf(ctx).Lang})
 	if err != nil {
 		return fmt.Errorf("request password reset: %w", err)
 	}
@@ -104,7 +105,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	if err != nil {
 		return fmt.Errorf("reset password: %w", err)
 	}
-	notice, err := s.changeNotice(c.Email, c.Name, notify.PasswordChanged, now)
+	notice, err := s.changeNotice(ctx, c.Email, c.Name, notify.PasswordChanged, now)
 	if err != nil {
 		return fmt.Errorf("reset password: %w", err)
 	}
@@ -191,7 +192,7 @@ func (s *Service) SendVerification(ctx context.Context, id int64) error {
 	if c.EmailVerified {
 		return nil
 	}
-	v, err := s.newVerification(c.Email, c.Name)
+	v, err := s.newVerification(ctx, c.Email, c.Name)
 	if err != nil {
 		return fmt.Errorf("send verification to customer %d: %w", id, err)
 	}
@@ -223,13 +224,13 @@ type verification struct {
 }
 
 // newVerification makes a verification link for email and renders its
-// email, outside any transaction.
-func (s *Service) newVerification(email, name string) (verification, error) {
+// email, for ctx's storefront, outside any transaction.
+func (s *Service) newVerification(ctx context.Context, email, name string) (verification, error) {
 	token, hash, err := newToken()
 	if err != nil {
 		return verification{}, err
 	}
-	msg, err := notify.EmailVerification(notify.AccountEmail{To: email, Name: name, URL: s.link(VerifyPath, token),
+	msg, err := notify.EmailVerification(notify.AccountEmail{To: email, Name: name, URL: s.link(ctx, VerifyPath, token), Lang: storefrontOf(ctx).Lang,
 		ValidFor: VerificationTTL, ID: hash})
 	if err != nil {
 		return verification{}, err

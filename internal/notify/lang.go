@@ -79,6 +79,13 @@ func parseBodiesFS(name string, extra map[string]any) (*Bodies, error) {
 // English l, is English. what names the email in errors ("order
 // confirmation US-100001").
 func (b *Bodies) Render(l *locale.Lang, what string, data any) (text, html string, err error) {
+	return b.RenderNamed(l, "", what, data)
+}
+
+// RenderNamed is Render for bodies that define one template per kind of
+// email: it executes the template called name in each, or the bodies
+// themselves when name is empty.
+func (b *Bodies) RenderNamed(l *locale.Lang, name, what string, data any) (text, html string, err error) {
 	t, err := b.forLang(l)
 	if err != nil {
 		return "", "", err
@@ -86,10 +93,20 @@ func (b *Bodies) Render(l *locale.Lang, what string, data any) (text, html strin
 	var tb, hb bytes.Buffer
 	tb.Grow(sizeHint(&b.textSize))
 	hb.Grow(sizeHint(&b.htmlSize))
-	if err := t.text.Execute(&tb, data); err != nil {
+	if name == "" {
+		err = t.text.Execute(&tb, data)
+	} else {
+		err = t.text.ExecuteTemplate(&tb, name, data)
+	}
+	if err != nil {
 		return "", "", fmt.Errorf("%s: text: %w", what, err)
 	}
-	if err := t.html.Execute(&hb, data); err != nil {
+	if name == "" {
+		err = t.html.Execute(&hb, data)
+	} else {
+		err = t.html.ExecuteTemplate(&hb, name, data)
+	}
+	if err != nil {
 		return "", "", fmt.Errorf("%s: HTML: %w", what, err)
 	}
 	b.textSize.Store(int64(tb.Len()))
@@ -153,11 +170,12 @@ func LangTag(l *locale.Lang) string {
 // textFuncs are the text body's functions in language l.
 func textFuncs(l *locale.Lang) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
-		"t":     func(key string, args ...any) string { return Say(l, key, args...) },
-		"date":  func(t time.Time) string { return formatDate(l, t) },
-		"clock": func(t time.Time) string { return formatClock(l, t) },
-		"money": formatMoney,
-		"lang":  func() string { return LangTag(l) },
+		"t":        func(key string, args ...any) string { return Say(l, key, args...) },
+		"date":     func(t time.Time) string { return formatDate(l, t) },
+		"clock":    func(t time.Time) string { return formatClock(l, t) },
+		"duration": func(d time.Duration) string { return formatDuration(l, d) },
+		"money":    formatMoney,
+		"lang":     func() string { return LangTag(l) },
 	}
 }
 
@@ -165,12 +183,13 @@ func textFuncs(l *locale.Lang) texttemplate.FuncMap {
 // that a sentence can hold a name and still be translated whole.
 func htmlFuncs(l *locale.Lang) htmltemplate.FuncMap {
 	return htmltemplate.FuncMap{
-		"t":      func(key string, args ...any) htmltemplate.HTML { return sayHTML(l, key, args...) },
-		"date":   func(t time.Time) string { return formatDate(l, t) },
-		"clock":  func(t time.Time) string { return formatClock(l, t) },
-		"money":  formatMoney,
-		"lang":   func() string { return LangTag(l) },
-		"strong": func(s string) htmltemplate.HTML { return "<strong>" + htmltemplate.HTML(escapeHTML(s)) + "</strong>" },
+		"t":        func(key string, args ...any) htmltemplate.HTML { return sayHTML(l, key, args...) },
+		"date":     func(t time.Time) string { return formatDate(l, t) },
+		"clock":    func(t time.Time) string { return formatClock(l, t) },
+		"duration": func(d time.Duration) string { return formatDuration(l, d) },
+		"money":    formatMoney,
+		"lang":     func() string { return LangTag(l) },
+		"strong":   func(s string) htmltemplate.HTML { return "<strong>" + htmltemplate.HTML(escapeHTML(s)) + "</strong>" },
 	}
 }
 

@@ -1,16 +1,15 @@
 package notify
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"net/mail"
-	"strconv"
 	"strings"
 	"sync"
-	texttemplate "text/template"
 	"time"
+
+	"mistore/internal/locale"
 )
 
 // Kinds of account email.
@@ -44,6 +43,10 @@ type AccountEmail struct {
 	// outbox. It must not be the link's token, since the outbox key is
 	// stored and logged in the clear: the token's SHA-256 will do.
 	ID string
+	// Lang is the language the email is written in: the one of the store
+	// the customer was using when they asked for it. nil is English, and
+	// a back-office email (StaffSecurity) is always English.
+	Lang *locale.Lang
 }
 
 // AccountChange is what changed on an account, for AccountChanged.
@@ -57,22 +60,15 @@ const (
 
 // accountTemplates are the account emails' bodies: each file holds one
 // named template per kind of email, parsed on first use.
-var accountTemplates = sync.OnceValues(func() (*accountBodies, error) {
-	funcs := map[string]any{"duration": formatDuration, "date": formatTime}
-	text, err := texttemplate.New("password_reset.txt").Funcs(funcs).ParseFS(templateFiles, "templates/password_reset.txt")
-	if err != nil {
-		return nil, fmt.Errorf("account email text template: %w", err)
-	}
-	html, err := htmltemplate.New("password_reset.html").Funcs(funcs).ParseFS(templateFiles, "templates/password_reset.html")
-	if err != nil {
-		return nil, fmt.Errorf("account email HTML template: %w", err)
-	}
-	return &accountBodies{text: text, html: html}, nil
+var accountTemplates = sync.OnceValues(func() (*Bodies, error) {
+	return parseBodiesFS("password_reset", map[string]any{"link": linkHTML})
 })
 
-type accountBodies struct {
-	text *texttemplate.Template
-	html *htmltemplate.Template
+// linkHTML is a link to an absolute URL that shows the URL itself, to go
+// into a translated sentence of an HTML body.
+func linkHTML(url string) htmltemplate.HTML {
+	u := escapeHTML(url)
+	return htmltemplate.HTML(`<a href="` + u + `" style="color:#14161a">` + u + `</a>`)
 }
 
 // accountView is what the account templates see.
@@ -89,7 +85,8 @@ func PasswordReset(e AccountEmail) (Message, error) {
 	if err := e.validate(true); err != nil {
 		return Message{}, fmt.Errorf("password reset email: %w", err)
 	}
-	return renderAccount(KindPasswordReset, "Reset your Mistore password", "password-reset:", accountView{AccountEmail: e, Action: "Choose a new password"})
+	return renderAccount(KindPasswordReset, Say(e.Lang, "Reset your Mistore password"), "password-reset:",
+		accountView{AccountEmail: e, Action: Say(e.Lang, "Choose a new password")})
 }
 
 // EmailVerification renders the email that asks a customer to confirm
@@ -98,7 +95,8 @@ func EmailVerification(e AccountEmail) (Message, error) {
 	if err := e.validate(true); err != nil {
 		return Message{}, fmt.Errorf("email verification email: %w", err)
 	}
-	return renderAccount(KindEmailVerification, "Confirm your email address for Mistore", "email-verification:", accountView{AccountEmail: e, Action: "Confirm my email address"})
+	return renderAccount(KindEmailVerification, Say(e.Lang, "Confirm your email address for Mistore"), "email-verification:",
+		accountView{AccountEmail: e, Action: Say(e.Lang, "Confirm my email address")})
 }
 
 // AccountChanged renders the notice that a customer's password or email
@@ -109,14 +107,19 @@ func AccountChanged(e AccountEmail, change AccountChange) (Message, error) {
 	var subject string
 	switch change {
 	case PasswordChanged:
-		subject = "Your Mistore password was changed"
+		subject = Say(e.Lang, "Your Mistore password was changed")
 	case EmailChanged:
-		subject = "The email address of your Mistore account was changed"
+		subject = Say(e.Lang, "The email address of your Mistore account was changed")
 	default:
 		return Message{}, fmt.Errorf("account change email: unknown change %q", change)
 	}
 	if err := e.validate(false); err != nil {
 		return Message{}, fmt.Errorf("account change email: %w", err)
+	}
+	if e.At.IsZero() {
+		// The notice says when, so that a change the customer did not
+		// make can be told from one they did.
+		return Message{}, errors.New("account change email: no time of the change")
 	}
 	return renderAccount(KindAccountChanged, subject, "account-changed:", accountView{AccountEmail: e, Change: change})
 }
@@ -155,6 +158,7 @@ func StaffSecurity(e AccountEmail, change StaffChange) (Message, error) {
 	if err := e.validate(false); err != nil {
 		return Message{}, fmt.Errorf("staff security email: %w", err)
 	}
+	e.Lang = nil
 	return renderAccount(KindStaffSecurity, subject, "staff-security:", accountView{AccountEmail: e, Change: AccountChange(change)})
 }
 
@@ -163,19 +167,16 @@ func renderAccount(kind, subject, keyPrefix string, v accountView) (Message, err
 	if err != nil {
 		return Message{}, err
 	}
-	var tb, hb bytes.Buffer
-	if err := tpl.text.ExecuteTemplate(&tb, kind, v); err != nil {
-		return Message{}, fmt.Errorf("%s email: text: %w", kind, err)
-	}
-	if err := tpl.html.ExecuteTemplate(&hb, kind, v); err != nil {
-		return Message{}, fmt.Errorf("%s email: HTML: %w", kind, err)
+	text, html, err := tpl.RenderNamed(v.Lang, kind, kind+" email", v)
+	if err != nil {
+		return Message{}, err
 	}
 	return Message{
 		Kind:      kind,
 		To:        v.To,
 		Subject:   subject,
-		Text:      tb.String(),
-		HTML:      hb.String(),
+		Text:      text,
+		HTML:      html,
 		UniqueKey: keyPrefix + v.ID,
 	}, nil
 }
@@ -205,21 +206,21 @@ func (e AccountEmail) validate(needLink bool) error {
 	return nil
 }
 
-// formatDuration writes how long a link works in words: "30 minutes",
-// "1 hour", "7 days".
-func formatDuration(d time.Duration) string {
-	unit := func(n int64, word string) string {
+// formatDuration writes how long a link works in words, in language l:
+// "30 minutes", "1 hour", "7 days".
+func formatDuration(l *locale.Lang, d time.Duration) string {
+	unit := func(n int64, one, many string) string {
 		if n == 1 {
-			return "1 " + word
+			return Say(l, one, n)
 		}
-		return strconv.FormatInt(n, 10) + " " + word + "s"
+		return Say(l, many, n)
 	}
 	switch {
 	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return unit(int64(d/(24*time.Hour)), "day")
+		return unit(int64(d/(24*time.Hour)), "%d day", "%d days")
 	case d >= time.Hour && d%time.Hour == 0:
-		return unit(int64(d/time.Hour), "hour")
+		return unit(int64(d/time.Hour), "%d hour", "%d hours")
 	default:
-		return unit(max(int64(d.Round(time.Minute)/time.Minute), 1), "minute")
+		return unit(max(int64(d.Round(time.Minute)/time.Minute), 1), "%d minute", "%d minutes")
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -163,7 +164,7 @@ func (s *Server) pageRegisterSubmit(w http.ResponseWriter, r *http.Request) {
 	err := s.limit(r, ratelimit.RegisterPerIP, clientIP(r))
 	var c customer.Customer
 	if err == nil {
-		c, err = s.customers.Register(r.Context(), email, r.PostFormValue("password"), name)
+		c, err = s.customers.Register(s.storefront(r), email, r.PostFormValue("password"), name)
 	}
 	if err == nil {
 		s.jobs.Notify() // the verification email
@@ -221,7 +222,7 @@ func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
 // for a link answers the same whether or not the address has an account.
 func (s *Server) pageResetSubmit(w http.ResponseWriter, r *http.Request) {
 	if token := r.PostFormValue("token"); token != "" {
-		err := s.customers.ResetPassword(r.Context(), token, r.PostFormValue("password"))
+		err := s.customers.ResetPassword(s.storefront(r), token, r.PostFormValue("password"))
 		if err != nil {
 			status, field, msg := s.formProblem(r, err)
 			if status >= 500 {
@@ -247,7 +248,7 @@ func (s *Server) pageResetSubmit(w http.ResponseWriter, r *http.Request) {
 		err = s.limit(r, ratelimit.ResetPerAccount, strings.ToLower(strings.TrimSpace(email)))
 	}
 	if err == nil {
-		err = s.customers.RequestPasswordReset(r.Context(), email)
+		err = s.customers.RequestPasswordReset(s.storefront(r), email)
 		s.jobs.Notify()
 	}
 	if err != nil {
@@ -373,7 +374,7 @@ func (s *Server) pagePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = s.reauthenticated(r, who, func() error {
-		return s.customers.ChangePassword(r.Context(), who.customer.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+		return s.customers.ChangePassword(s.storefront(r), who.customer.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
 	})
 	if err == nil {
 		_, err = s.startSession(w, r, who.customer, customer.SessionBrowser)
@@ -398,7 +399,7 @@ func (s *Server) pageEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.reauthenticated(r, who, func() error {
-		return s.customers.ChangeEmail(r.Context(), who.customer.ID, r.PostFormValue("email_password"), r.PostFormValue("new_email"))
+		return s.customers.ChangeEmail(s.storefront(r), who.customer.ID, r.PostFormValue("email_password"), r.PostFormValue("new_email"))
 	}); err != nil {
 		_, field, msg := s.formProblem(r, err)
 		errs := map[string]string{"email_password": msg}
@@ -426,4 +427,11 @@ func (s *Server) adoptCart(w http.ResponseWriter, r *http.Request, c customer.Cu
 		setCartCookie(w, r, code, id, token)
 	}
 	return nil
+}
+
+// storefront is r's context for the customer service's calls that send an
+// account email: the email links to the pages of r's market and is
+// written in their language (customer.Storefront).
+func (s *Server) storefront(r *http.Request) context.Context {
+	return customer.WithStorefront(r.Context(), customer.Storefront{Market: r.PathValue("market"), Lang: s.requestLang(r)})
 }

@@ -85,6 +85,8 @@ type store struct {
 	seq      atomic.Int64
 	// locales writes the emails in each order's market's language.
 	locales *locale.Catalog
+	// secret signs the test provider's webhooks.
+	secret []byte
 }
 
 func newStore(t testing.TB, d *db.DB) *store {
@@ -113,7 +115,7 @@ func newStore(t testing.TB, d *db.DB) *store {
 	r := jobs.NewRunner(d, nil)
 	orders.Register(r)
 	mailer.Register(r)
-	return &store{d: d, orders: orders, checkout: co, provider: tp, runner: r, mail: mail, locales: locales}
+	return &store{d: d, orders: orders, checkout: co, provider: tp, runner: r, mail: mail, locales: locales, secret: secret}
 }
 
 // staffCtx is a context acting as a staff member, as the web layer's

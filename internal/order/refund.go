@@ -2,6 +2,8 @@ package order
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -11,6 +13,8 @@ import (
 	"mistore/internal/inventory"
 	"mistore/internal/jobs"
 	"mistore/internal/money"
+	"mistore/internal/notify"
+	"mistore/internal/payment"
 )
 
 // refundable are the states in which staff may give money back: paid,
@@ -236,4 +240,97 @@ func markRefunded(ctx context.Context, tx db.Querier, refundID int64, providerRe
 		return fmt.Errorf("refund %d: %w", refundID, err)
 	}
 	return nil
+}
+
+// providerRefundable are the states in which a refund made at the provider
+// is counted: those staff may refund in. A cancelled order's money went
+// back with its cancellation.
+var providerRefundable = []Status{Paid, Fulfilled, Delivered, PartiallyRefunded}
+
+// applyProviderRefund counts money the provider says it gave back of an
+// order's charge that the store did not give back itself: a refund made
+// in the provider's dashboard. ev.Amount is all that has been given back
+// of the charge so far, by anyone. The store counts its own refunds in
+// the order's refunded amount from the moment staff ask for them, before
+// the provider hears of them, so only a total above that amount is new
+// money back, and it is counted by one conditional update: the same
+// event again, or an older one with a smaller total, changes nothing.
+// An order paid by more than one charge (a second payment, refunded by
+// the store) is left alone, since its refunded amount is not one
+// charge's. Inside tx.
+func applyProviderRefund(ctx context.Context, tx db.Querier, provider string, ev payment.Event) error {
+	o, err := Get(ctx, tx, ev.Reference)
+	if errors.Is(err, ErrNotFound) && ev.ChargeID != "" {
+		o, err = byCharge(ctx, tx, provider, ev.ChargeID)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.PaymentProvider != provider || ev.Amount.Currency != o.Currency || ev.Amount.Amount <= o.RefundedAmount.Amount {
+		return nil
+	}
+	var charges int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded'`,
+		o.ID).Scan(&charges); err != nil {
+		return fmt.Errorf("charges of %s: %w", o.Number, err)
+	}
+	if charges != 1 {
+		return nil
+	}
+	total := ev.Amount.Amount
+	now := db.Now()
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET refunded_amount = $2,
+			status = CASE WHEN $2 >= paid_amount THEN 'refunded' ELSE 'partially_refunded' END, updated_at = $3
+		WHERE id = $1 AND status IN (`+statusList(providerRefundable)+`) AND refunded_amount < $2 AND $2 <= paid_amount`,
+		o.ID, total, now)
+	if err != nil {
+		return fmt.Errorf("count the refund at %s of %s: %w", provider, o.Number, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	back := money.New(total-o.RefundedAmount.Amount, o.Currency)
+	// The money is back: it is a payment row like the store's own
+	// refunds, named by the total it brought the charge to, which no
+	// other event can bring it to again.
+	key := "provider-refund:" + provider + ":" + o.Number + ":" + strconv.FormatInt(total, 10)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, provider, kind, provider_ref, amount, currency, status, idempotency_key, created_at, updated_at)
+		VALUES ($1, $2, 'refund', $3, $4, $5, 'succeeded', $6, $7, $7)`, o.ID, provider, ev.ID, back.Amount, back.Currency, key, now); err != nil {
+		return fmt.Errorf("record the refund at %s of %s: %w", provider, o.Number, err)
+	}
+	actor := audit.Actor{Kind: audit.KindSystem, Name: provider}
+	ctx = audit.WithActor(ctx, actor)
+	reason := "refunded at " + provider + ", outside the store"
+	if _, err := tx.ExecContext(ctx, `INSERT INTO order_refunds (order_id, amount, currency, reason, status, provider_ref, actor, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'succeeded', $5, $6, $7, $7)`, o.ID, back.Amount, back.Currency, reason, ev.ID, actor.String(), now); err != nil {
+		return fmt.Errorf("record the refund at %s of %s: %w", provider, o.Number, err)
+	}
+	if err := AddEvent(ctx, tx, o.ID, "refunded", back.Format()+" refunded."); err != nil {
+		return err
+	}
+	after, err := Get(ctx, tx, o.Number)
+	if err != nil {
+		return err
+	}
+	if err := audit.Record(ctx, tx, "order.refund", subject(o), stateOf(o), refundAudit{stateOf(after), back, reason}); err != nil {
+		return err
+	}
+	return notify.EmitEvent(ctx, tx, notify.EventOrderRefunded, RefundWebhook{WebhookOrder: WebhookData(after, after.Status), Refund: back})
+}
+
+// byCharge finds the order whose payment at provider is chargeID.
+func byCharge(ctx context.Context, tx db.Querier, provider, chargeID string) (*Order, error) {
+	var number string
+	err := tx.QueryRowContext(ctx, `SELECT o.number FROM payments p JOIN orders o ON o.id = p.order_id
+		WHERE p.provider = $1 AND p.kind = 'charge' AND p.provider_ref = $2 ORDER BY p.id LIMIT 1`, provider, chargeID).Scan(&number)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("order of charge %s: %w", chargeID, err)
+	}
+	return Get(ctx, tx, number)
 }

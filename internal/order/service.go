@@ -232,6 +232,8 @@ func (s *Service) applyEvent(ctx context.Context, tx db.Querier, provider string
 		return s.applyPayment(ctx, tx, provider, ev.Reference, ev.SessionID, ev.ChargeID, ev.Amount, pre)
 	case payment.EventPaymentFailed:
 		return noteFailure(ctx, tx, ev)
+	case payment.EventRefunded:
+		return applyProviderRefund(ctx, tx, provider, ev)
 	default:
 		// Expiry is the order's own job; other events need nothing.
 		return nil

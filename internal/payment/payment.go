@@ -121,6 +121,12 @@ const (
 	EventPaymentFailed    EventType = "payment.failed"
 	EventSessionExpired   EventType = "session.expired"
 	EventRefundSucceeded  EventType = "refund.succeeded"
+	// EventRefunded says how much of a charge the provider has given
+	// back in all (Amount), whoever asked for it: the store, or someone
+	// in the provider's own dashboard. Providers send it after every
+	// refund, so a total the store did not count itself is money given
+	// back outside the store.
+	EventRefunded EventType = "charge.refunded"
 )
 
 // Event is a verified webhook event.

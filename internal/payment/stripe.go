@@ -308,7 +308,7 @@ func mapStripeEvent(se stripe.Event) (Event, error) {
 		if err := json.Unmarshal(raw, &ch); err != nil {
 			return Event{}, err
 		}
-		ev.Type = EventRefundSucceeded
+		ev.Type = EventRefunded
 		ev.ChargeID = ch.ID
 		if ch.PaymentIntent != nil && ch.PaymentIntent.ID != "" {
 			ev.ChargeID = ch.PaymentIntent.ID

@@ -614,7 +614,7 @@ func TestStripeWebhookEvents(t *testing.T) {
 		{"expired", "checkout.session.expired", `{"id":"cs_test_1","object":"checkout.session","client_reference_id":"US-10042","payment_intent":null,"amount_total":2999,"currency":"usd","status":"expired","payment_status":"unpaid"}`,
 			Event{Type: EventSessionExpired, SessionID: "cs_test_1", Reference: "US-10042", Amount: money.New(2999, "USD")}},
 		{"charge refunded", "charge.refunded", `{"id":"ch_1","object":"charge","payment_intent":"pi_1","amount":2999,"amount_refunded":500,"currency":"usd","refunded":false,"metadata":{"order":"US-10042"}}`,
-			Event{Type: EventRefundSucceeded, ChargeID: "pi_1", Reference: "US-10042", Amount: money.New(500, "USD")}},
+			Event{Type: EventRefunded, ChargeID: "pi_1", Reference: "US-10042", Amount: money.New(500, "USD")}},
 		{"refund succeeded", "refund.updated", `{"id":"re_1","object":"refund","payment_intent":"pi_1","charge":"ch_1","amount":500,"currency":"usd","status":"succeeded"}`,
 			Event{Type: EventRefundSucceeded, ChargeID: "pi_1", Amount: money.New(500, "USD")}},
 		{"refund still pending", "refund.updated", `{"id":"re_1","object":"refund","payment_intent":"pi_1","amount":500,"currency":"usd","status":"pending"}`,

@@ -429,6 +429,41 @@ func (p *TestProvider) Refund(ctx context.Context, req RefundRequest) (Refund, e
 	return out, nil
 }
 
+// RefundOutside gives amount of session id's charge back as if someone
+// did it in the provider's own dashboard, not through the store: the
+// store hears of it only from the charge.refunded webhook that follows,
+// which says how much of the charge has been given back in all.
+func (p *TestProvider) RefundOutside(ctx context.Context, id string, amount money.Money) error {
+	if amount.Amount <= 0 {
+		return errors.New("test provider: a refund needs a positive amount")
+	}
+	err := p.db.Tx(ctx, func(tx db.Querier) error {
+		now := db.Time(p.now())
+		var ref, cur, charge string
+		var total int64
+		err := tx.QueryRowContext(ctx, `UPDATE test_provider_sessions SET refunded = refunded + $2, updated_at = $4
+			WHERE id = $1 AND status = 'succeeded' AND currency = $3 AND refunded + $2 <= amount
+			RETURNING reference, currency, charge_id, refunded`, id, amount.Amount, amount.Currency, now).Scan(&ref, &cur, &charge, &total)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("session %s has no %s charge with %s left to refund", id, amount.Currency, amount.Format())
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO test_provider_refunds (session_id, amount, idempotency_key, created_at)
+			VALUES ($1, $2, $3, $4)`, id, amount.Amount, randomID("outside_"), now); err != nil {
+			return err
+		}
+		_, err = p.queueWebhookAt(ctx, tx, Event{ID: randomID("evt_"), Type: EventRefunded, SessionID: id, ChargeID: charge,
+			Reference: ref, Amount: money.New(total, cur), Created: now}, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("test provider: refund %s outside the store: %w", id, err)
+	}
+	return nil
+}
+
 // webhookBody is the JSON the test provider posts.
 type webhookBody struct {
 	ID      string    `json:"id"`
@@ -444,8 +479,15 @@ type webhookBody struct {
 }
 
 // queueWebhook queues the delivery of ev's webhook in tx and returns its
-// body.
+// body, for Pay to deliver at once; the job delivers it only if that
+// fails.
 func (p *TestProvider) queueWebhook(ctx context.Context, tx db.Querier, ev Event) ([]byte, error) {
+	return p.queueWebhookAt(ctx, tx, ev, p.now().Add(redeliverAfter))
+}
+
+// queueWebhookAt queues the delivery of ev's webhook in tx, due at, and
+// returns its body.
+func (p *TestProvider) queueWebhookAt(ctx context.Context, tx db.Querier, ev Event, at time.Time) ([]byte, error) {
 	var b webhookBody
 	b.ID, b.Type, b.Created = ev.ID, ev.Type, ev.Created.Unix()
 	b.Data.SessionID, b.Data.ChargeID, b.Data.Reference, b.Data.Amount, b.Data.Message = ev.SessionID, ev.ChargeID, ev.Reference, ev.Amount, ev.Message
@@ -454,7 +496,7 @@ func (p *TestProvider) queueWebhook(ctx context.Context, tx db.Querier, ev Event
 		return nil, err
 	}
 	return body, jobs.Enqueue(ctx, tx, webhookJob, json.RawMessage(body), jobs.Options{
-		UniqueKey: webhookKey(b.ID), MaxAttempts: 20, RunAt: p.now().Add(redeliverAfter),
+		UniqueKey: webhookKey(b.ID), MaxAttempts: 20, RunAt: at,
 	})
 }
 

@@ -1,0 +1,189 @@
+package order_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"mistore/internal/db"
+	"mistore/internal/db/dbtest"
+	"mistore/internal/money"
+	"mistore/internal/order"
+	"mistore/internal/payment"
+)
+
+// providerHooks takes the test provider's queued webhooks off its queue
+// and returns their bodies, oldest first.
+func (s *store) providerHooks(t *testing.T) [][]byte {
+	t.Helper()
+	var bodies [][]byte
+	err := db.EachRow(context.Background(), s.d.Reader(), `SELECT payload FROM jobs WHERE kind = 'testprovider.webhook' ORDER BY id`, nil,
+		func(rows *sql.Rows) error {
+			var b string
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			bodies = append(bodies, []byte(b))
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.d.Write.Exec(`DELETE FROM jobs WHERE kind = 'testprovider.webhook'`); err != nil {
+		t.Fatal(err)
+	}
+	return bodies
+}
+
+// deliver hands body to the store as the provider's signed webhook.
+func (s *store) deliver(t *testing.T, body []byte) {
+	t.Helper()
+	h := http.Header{}
+	h.Set(payment.SignatureHeader, payment.Sign(s.secret, body, time.Now()))
+	if err := s.orders.AcceptWebhook(context.Background(), "test", body, h); err != nil {
+		t.Fatalf("webhook %s: %v", body, err)
+	}
+}
+
+// withNewID is body as a different event: a provider's later event with
+// the same content.
+func withNewID(t *testing.T, body []byte, id string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["id"] = id
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRefundAtTheProvider checks that money given back in the provider's
+// own dashboard shows on the order: counted once, whatever the order and
+// number of the provider's events, beside the store's own refunds, and
+// never for a cancelled order.
+func TestRefundAtTheProvider(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := context.Background()
+		s.setStock(t, "MB8-BLK", 50)
+		o := s.paid(t, "ada@example.com", band(2))
+		s.providerHooks(t) // the payment's, delivered already
+		cur := o.Currency
+		outside := func(cents int64) []byte {
+			t.Helper()
+			if err := s.provider.RefundOutside(ctx, o.PaymentSession, money.New(cents, cur)); err != nil {
+				t.Fatal(err)
+			}
+			hooks := s.providerHooks(t)
+			if len(hooks) != 1 {
+				t.Fatalf("%d webhooks after a refund outside the store, want 1", len(hooks))
+			}
+			return hooks[0]
+		}
+		check := func(status order.Status, refunded int64) {
+			t.Helper()
+			got := s.get(t, o.Number)
+			if got.Status != status || got.RefundedAmount != money.New(refunded, cur) {
+				t.Errorf("order %s, %s refunded; want %s, %s", got.Status, got.RefundedAmount.Format(), status, money.New(refunded, cur).Format())
+			}
+		}
+
+		// $5 back in the dashboard.
+		first := outside(500)
+		check(order.Paid, 0) // not heard of yet
+		s.deliver(t, first)
+		check(order.PartiallyRefunded, 500)
+		// The same total again, as a new event, or the same event: nothing.
+		s.deliver(t, withNewID(t, first, "evt_again"))
+		s.deliver(t, first)
+		check(order.PartiallyRefunded, 500)
+
+		// Staff refund $3 through the store; then $2 more in the
+		// dashboard: the provider's total is $10, of which the store
+		// counted $8.
+		if _, err := s.orders.Refund(staffCtx(), o.Number, money.New(300, cur), "goodwill"); err != nil {
+			t.Fatal(err)
+		}
+		s.runJobs(t)
+		check(order.PartiallyRefunded, 800)
+		second := outside(200)
+		s.deliver(t, second)
+		check(order.PartiallyRefunded, 1000)
+		// The first event, late and under another id: a smaller total.
+		s.deliver(t, withNewID(t, first, "evt_late"))
+		check(order.PartiallyRefunded, 1000)
+
+		// What the store recorded: two refunds from the provider, one of
+		// staff's, each with its amount, and the audit log's three.
+		var fromProvider, sum int64
+		if err := d.Read.QueryRow(`SELECT count(*), coalesce(sum(r.amount), 0) FROM order_refunds r JOIN orders o ON o.id = r.order_id
+			WHERE o.number = $1 AND r.actor = 'system:test' AND r.status = 'succeeded'`, o.Number).Scan(&fromProvider, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if fromProvider != 2 || sum != 700 {
+			t.Errorf("refunds from the provider: %d of %d cents in all, want 2 of 700", fromProvider, sum)
+		}
+		if n := s.auditCount(t, "order.refund", "order:"+o.Number); n != 3 {
+			t.Errorf("%d refunds in the audit log, want 3", n)
+		}
+		got := s.get(t, o.Number)
+		events, err := order.Events(ctx, d.Read, got.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refunded := 0
+		for _, e := range events {
+			if e.Kind == "refunded" {
+				refunded++
+			}
+		}
+		if refunded != 3 {
+			t.Errorf("%d refunded events on the order's timeline, want 3: %+v", refunded, events)
+		}
+
+		// Every event was applied when it came, none queued to try again.
+		var retries int
+		if err := d.Read.QueryRow(`SELECT count(*) FROM jobs WHERE kind = 'payment.event'`).Scan(&retries); err != nil {
+			t.Fatal(err)
+		}
+		if retries != 0 {
+			t.Errorf("%d provider events failed to apply and wait to be tried again", retries)
+		}
+
+		// The rest back in the dashboard: refunded in full.
+		rest := got.PaidAmount.Amount - 1000
+		s.deliver(t, outside(rest))
+		check(order.Refunded, got.PaidAmount.Amount)
+
+		// A cancelled order's money goes back with its cancellation (counted
+		// at once, sent by a job not yet run here): a refund at the
+		// provider that comes meanwhile changes nothing more.
+		c := s.paid(t, "grace@example.com", band(1))
+		s.providerHooks(t)
+		if _, err := s.orders.Cancel(staffCtx(), c.Number); err != nil {
+			t.Fatal(err)
+		}
+		before := s.get(t, c.Number)
+		if before.Status != order.Cancelled {
+			t.Fatalf("cancelled order is %s", before.Status)
+		}
+		if err := s.provider.RefundOutside(ctx, c.PaymentSession, money.New(100, cur)); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range s.providerHooks(t) {
+			s.deliver(t, h)
+		}
+		if after := s.get(t, c.Number); after.Status != before.Status || after.RefundedAmount != before.RefundedAmount {
+			t.Errorf("a cancelled order moved to %s, %s refunded (was %s, %s)", after.Status, after.RefundedAmount.Format(),
+				before.Status, before.RefundedAmount.Format())
+		}
+	})
+}

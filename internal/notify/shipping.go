@@ -26,7 +26,10 @@ type ShippingEmail struct {
 	CustomerName   string
 	Carrier        string
 	TrackingNumber string
-	Lines          []OrderEmailLine
+	// TrackingURL is the carrier's page that follows the parcel; empty
+	// for a carrier the store has no page for.
+	TrackingURL string
+	Lines       []OrderEmailLine
 	// ShippingAddress is the address as written on the parcel, one line
 	// each.
 	ShippingAddress []string

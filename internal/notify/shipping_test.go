@@ -85,3 +85,37 @@ func TestOrderShippedInChinese(t *testing.T) {
 		t.Errorf("untranslated: %q", miss)
 	}
 }
+
+// TestOrderShippedTrackingLink checks the carrier's tracking page in the
+// shipping notice: a link where the store knows the carrier, in either
+// language, and nothing where it does not.
+func TestOrderShippedTrackingLink(t *testing.T) {
+	cat, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const link = "https://www.ups.com/track?tracknum=1Z999AA10123456784&x=1"
+	s := sampleShipping()
+	s.TrackingNumber, s.TrackingURL = "1Z999AA10123456784", link
+	m, err := notify.OrderShipped(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Text, "Follow the parcel at the carrier's site:\n"+link+"\n") {
+		t.Errorf("text lacks the tracking link:\n%s", m.Text)
+	}
+	if !strings.Contains(m.HTML, `<a href="https://www.ups.com/track?tracknum=1Z999AA10123456784&amp;x=1" style="color:#14161a;font-weight:600">Track your parcel</a>`) {
+		t.Errorf("HTML lacks the tracking link:\n%s", m.HTML)
+	}
+	s.Lang = cat.Lang("zh-CN")
+	if m, err = notify.OrderShipped(s); err != nil || !strings.Contains(m.Text, "在承运商网站上跟踪包裹：\n"+link) || !strings.Contains(m.HTML, ">跟踪包裹</a>") {
+		t.Errorf("Chinese tracking link (%v):\n%s", err, m.Text)
+	}
+	if miss := cat.Missing(); len(miss) > 0 {
+		t.Errorf("untranslated: %q", miss)
+	}
+	s = sampleShipping()
+	if m, err = notify.OrderShipped(s); err != nil || strings.Contains(m.Text, "Follow the parcel") || strings.Contains(m.HTML, "Track your parcel") {
+		t.Errorf("a tracking link without one to give (%v):\n%s", err, m.Text)
+	}
+}

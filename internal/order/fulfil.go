@@ -27,7 +27,7 @@ func (c MailConfirmer) RenderShipped(ctx context.Context, o *Order, sh Shipment)
 	}
 	e := notify.ShippingEmail{
 		OrderID: o.ID, Number: o.Number, MarketName: b.marketName, Email: o.Email, CustomerName: o.Address.Name,
-		Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber,
+		Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, TrackingURL: sh.TrackingURL(),
 		ShippingAddress: b.address, URL: b.url, Lines: b.lines, Lang: b.lang,
 	}
 	msg, err := notify.OrderShipped(e)

@@ -94,7 +94,7 @@ func adminOrderSchemas() map[string]any {
 			"orders": arr(ref("AdminOrderSummary")), "page": integer, "per_page": integer, "total": integer,
 		}),
 		"Shipment": obj([]string{"id", "carrier", "tracking_number", "created_at"}, map[string]any{
-			"id": integer, "carrier": str, "tracking_number": str, "by": str, "created_at": ts, "delivered_at": ts,
+			"id": integer, "carrier": str, "tracking_number": str, "tracking_url": map[string]any{"type": "string", "format": "uri", "description": "The carrier's page that follows the parcel; absent for a carrier the store has no page for (UPS, USPS, FedEx and DHL have one)."}, "by": str, "created_at": ts, "delivered_at": ts,
 		}),
 		"AdminRefund": obj([]string{"id", "amount", "status", "created_at"}, map[string]any{
 			"id": integer, "amount": ref("Money"), "reason": str,
@@ -145,12 +145,15 @@ type apiAdminOrderSummary struct {
 }
 
 type apiShipment struct {
-	ID             int64      `json:"id"`
-	Carrier        string     `json:"carrier"`
-	TrackingNumber string     `json:"tracking_number"`
-	By             string     `json:"by,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+	ID             int64  `json:"id"`
+	Carrier        string `json:"carrier"`
+	TrackingNumber string `json:"tracking_number"`
+	// TrackingURL is the carrier's page for the parcel, where the store
+	// knows the carrier (order.TrackingURL).
+	TrackingURL string     `json:"tracking_url,omitempty"`
+	By          string     `json:"by,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 }
 
 type apiAdminRefund struct {
@@ -220,7 +223,7 @@ func adminOrderJSON(d *order.Detail) apiAdminOrder {
 		Shipments:    make([]apiShipment, len(d.Shipments)), Refunds: make([]apiAdminRefund, len(d.Refunds)), Returns: make([]apiAdminReturn, len(d.Returns)),
 	}
 	for i, sh := range d.Shipments {
-		out.Shipments[i] = apiShipment{ID: sh.ID, Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, By: sh.Actor, CreatedAt: sh.CreatedAt}
+		out.Shipments[i] = apiShipment{ID: sh.ID, Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, TrackingURL: sh.TrackingURL(), By: sh.Actor, CreatedAt: sh.CreatedAt}
 		if !sh.DeliveredAt.IsZero() {
 			t := sh.DeliveredAt
 			out.Shipments[i].DeliveredAt = &t

@@ -32,6 +32,9 @@ type orderContent struct {
 	// ReturnReason is what was typed, kept when the form comes back with
 	// an error.
 	ReturnReason string
+	// Shipments are the parcels sent, each with its carrier's tracking
+	// page where the store knows it.
+	Shipments []order.Shipment
 }
 
 // pageOrder shows an order's status to whoever holds its link.
@@ -80,6 +83,7 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, token s
 		Declined:    o.PaymentStatus == "declined",
 		Cancellable: o.Status == order.PendingPayment || o.Status == order.Paid,
 		Returnable:  returnable, Returns: d.Returns, ReturnError: extra.ReturnError, ReturnReason: extra.ReturnReason,
+		Shipments: d.Shipments,
 	}
 	switch r.URL.Query().Get("note") {
 	case "cancelled":

@@ -93,6 +93,8 @@ type Detail struct {
 	Shipments []Shipment
 	Refunds   []RefundEntry
 	Returns   []Return
+	// Disputes are the chargebacks the payment provider reported.
+	Disputes []Dispute
 }
 
 // Refundable is what is left of the captured payment to give back.
@@ -114,6 +116,9 @@ func (s *Service) Detail(ctx context.Context, number string) (*Detail, error) {
 		return nil, err
 	}
 	if d.Refunds, err = refunds(ctx, q, o); err != nil {
+		return nil, err
+	}
+	if d.Disputes, err = disputes(ctx, q, o); err != nil {
 		return nil, err
 	}
 	if d.Returns, err = returns(ctx, q, o); err != nil {

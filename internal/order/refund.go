@@ -242,9 +242,9 @@ func markRefunded(ctx context.Context, tx db.Querier, refundID int64, providerRe
 	return nil
 }
 
-// providerRefundable are the states in which a refund made at the provider
-// is counted: those staff may refund in. A cancelled order's money went
-// back with its cancellation.
+// providerRefundable are the states in which money given back at the
+// provider is counted: those staff may refund in. A cancelled order's
+// money went back with its cancellation.
 var providerRefundable = []Status{Paid, Fulfilled, Delivered, PartiallyRefunded}
 
 // applyProviderRefund counts money the provider says it gave back of an
@@ -253,23 +253,21 @@ var providerRefundable = []Status{Paid, Fulfilled, Delivered, PartiallyRefunded}
 // of the charge so far, by anyone. The store counts its own refunds in
 // the order's refunded amount from the moment staff ask for them, before
 // the provider hears of them, so only a total above that amount is new
-// money back, and it is counted by one conditional update: the same
-// event again, or an older one with a smaller total, changes nothing.
-// An order paid by more than one charge (a second payment, refunded by
-// the store) is left alone, since its refunded amount is not one
-// charge's. Inside tx.
+// money back; the order's row is locked first, so the same event again,
+// or an older one with a smaller total, changes nothing. An order paid by
+// more than one charge (a second payment, refunded by the store) is left
+// alone, since its refunded amount is not one charge's. Inside tx.
 func applyProviderRefund(ctx context.Context, tx db.Querier, provider string, ev payment.Event) error {
-	o, err := Get(ctx, tx, ev.Reference)
-	if errors.Is(err, ErrNotFound) && ev.ChargeID != "" {
-		o, err = byCharge(ctx, tx, provider, ev.ChargeID)
-	}
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	o, err := eventOrder(ctx, tx, provider, ev)
+	if err != nil || o == nil || o.PaymentProvider != provider || ev.Amount.Currency != o.Currency {
 		return err
 	}
-	if o.PaymentProvider != provider || ev.Amount.Currency != o.Currency || ev.Amount.Amount <= o.RefundedAmount.Amount {
+	if o, err = lockForChange(ctx, tx, o.Number, providerRefundable...); errors.Is(err, ErrState) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if ev.Amount.Amount <= o.RefundedAmount.Amount {
 		return nil
 	}
 	var charges int
@@ -280,33 +278,39 @@ func applyProviderRefund(ctx context.Context, tx db.Querier, provider string, ev
 	if charges != 1 {
 		return nil
 	}
-	total := ev.Amount.Amount
+	// Named by the total it brought the charge to, which no other event
+	// can bring it to again.
+	key := "provider-refund:" + provider + ":" + o.Number + ":" + strconv.FormatInt(ev.Amount.Amount, 10)
+	back := money.New(ev.Amount.Amount-o.RefundedAmount.Amount, o.Currency)
+	return moneyBack(ctx, tx, o, provider, ev.ID, key, "refunded at "+provider+", outside the store", back)
+}
+
+// moneyBack counts back, money the provider gave back to the customer
+// without the store asking (a refund in its dashboard, a lost dispute),
+// against order o, whose row the caller locked in one of the
+// providerRefundable states: the order's refunded amount and status, a
+// payment row named key, a refund by the provider with reason, the
+// timeline, the audit log and the order.refunded webhook. More than is
+// left of the capture is not counted. Inside tx.
+func moneyBack(ctx context.Context, tx db.Querier, o *Order, provider, ref, key, reason string, back money.Money) error {
 	now := db.Now()
-	res, err := tx.ExecContext(ctx, `UPDATE orders SET refunded_amount = $2,
-			status = CASE WHEN $2 >= paid_amount THEN 'refunded' ELSE 'partially_refunded' END, updated_at = $3
-		WHERE id = $1 AND status IN (`+statusList(providerRefundable)+`) AND refunded_amount < $2 AND $2 <= paid_amount`,
-		o.ID, total, now)
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET refunded_amount = refunded_amount + $2,
+			status = CASE WHEN refunded_amount + $2 >= paid_amount THEN 'refunded' ELSE 'partially_refunded' END, updated_at = $3
+		WHERE id = $1 AND refunded_amount + $2 <= paid_amount`, o.ID, back.Amount, now)
 	if err != nil {
-		return fmt.Errorf("count the refund at %s of %s: %w", provider, o.Number, err)
+		return fmt.Errorf("count %s back at %s of %s: %w", back.Format(), provider, o.Number, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	back := money.New(total-o.RefundedAmount.Amount, o.Currency)
-	// The money is back: it is a payment row like the store's own
-	// refunds, named by the total it brought the charge to, which no
-	// other event can bring it to again.
-	key := "provider-refund:" + provider + ":" + o.Number + ":" + strconv.FormatInt(total, 10)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO payments (order_id, provider, kind, provider_ref, amount, currency, status, idempotency_key, created_at, updated_at)
-		VALUES ($1, $2, 'refund', $3, $4, $5, 'succeeded', $6, $7, $7)`, o.ID, provider, ev.ID, back.Amount, back.Currency, key, now); err != nil {
-		return fmt.Errorf("record the refund at %s of %s: %w", provider, o.Number, err)
+		VALUES ($1, $2, 'refund', $3, $4, $5, 'succeeded', $6, $7, $7)`, o.ID, provider, ref, back.Amount, back.Currency, key, now); err != nil {
+		return fmt.Errorf("record %s back at %s of %s: %w", back.Format(), provider, o.Number, err)
 	}
 	actor := audit.Actor{Kind: audit.KindSystem, Name: provider}
-	ctx = audit.WithActor(ctx, actor)
-	reason := "refunded at " + provider + ", outside the store"
 	if _, err := tx.ExecContext(ctx, `INSERT INTO order_refunds (order_id, amount, currency, reason, status, provider_ref, actor, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 'succeeded', $5, $6, $7, $7)`, o.ID, back.Amount, back.Currency, reason, ev.ID, actor.String(), now); err != nil {
-		return fmt.Errorf("record the refund at %s of %s: %w", provider, o.Number, err)
+		VALUES ($1, $2, $3, $4, 'succeeded', $5, $6, $7, $7)`, o.ID, back.Amount, back.Currency, reason, ref, actor.String(), now); err != nil {
+		return fmt.Errorf("record %s back at %s of %s: %w", back.Format(), provider, o.Number, err)
 	}
 	if err := AddEvent(ctx, tx, o.ID, "refunded", back.Format()+" refunded."); err != nil {
 		return err
@@ -315,10 +319,24 @@ func applyProviderRefund(ctx context.Context, tx db.Querier, provider string, ev
 	if err != nil {
 		return err
 	}
-	if err := audit.Record(ctx, tx, "order.refund", subject(o), stateOf(o), refundAudit{stateOf(after), back, reason}); err != nil {
+	if err := audit.RecordAs(ctx, tx, actor, "order.refund", subject(o), stateOf(o), refundAudit{stateOf(after), back, reason}); err != nil {
 		return err
 	}
 	return notify.EmitEvent(ctx, tx, notify.EventOrderRefunded, RefundWebhook{WebhookOrder: WebhookData(after, after.Status), Refund: back})
+}
+
+// eventOrder is the order a provider event is about, by the reference
+// the store gave the provider or else by its charge; nil when the store
+// has no such order.
+func eventOrder(ctx context.Context, tx db.Querier, provider string, ev payment.Event) (*Order, error) {
+	o, err := Get(ctx, tx, ev.Reference)
+	if errors.Is(err, ErrNotFound) && ev.ChargeID != "" {
+		o, err = byCharge(ctx, tx, provider, ev.ChargeID)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return o, err
 }
 
 // byCharge finds the order whose payment at provider is chargeID.

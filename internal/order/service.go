@@ -234,6 +234,8 @@ func (s *Service) applyEvent(ctx context.Context, tx db.Querier, provider string
 		return noteFailure(ctx, tx, ev)
 	case payment.EventRefunded:
 		return applyProviderRefund(ctx, tx, provider, ev)
+	case payment.EventDisputeOpened, payment.EventDisputeClosed:
+		return applyDispute(ctx, tx, provider, ev)
 	default:
 		// Expiry is the order's own job; other events need nothing.
 		return nil

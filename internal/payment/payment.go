@@ -127,6 +127,19 @@ const (
 	// refund, so a total the store did not count itself is money given
 	// back outside the store.
 	EventRefunded EventType = "charge.refunded"
+	// EventDisputeOpened says the customer's bank disputes Amount of a
+	// charge (a chargeback): it takes the money back unless the shop
+	// answers at the provider, with evidence, by DueBy.
+	EventDisputeOpened EventType = "dispute.opened"
+	// EventDisputeClosed says how dispute DisputeID ended: Outcome won
+	// (the money stays) or lost (Amount went back to the customer).
+	EventDisputeClosed EventType = "dispute.closed"
+)
+
+// The outcomes of a dispute (Event.Outcome).
+const (
+	DisputeWon  = "won"
+	DisputeLost = "lost"
 )
 
 // Event is a verified webhook event.
@@ -139,6 +152,12 @@ type Event struct {
 	Reference string
 	Amount    money.Money
 	Created   time.Time
-	// Message is the provider's words, e.g. why a card was declined.
+	// Message is the provider's words, e.g. why a card was declined, or
+	// the reason the customer's bank gave for a dispute.
 	Message string
+	// DisputeID, DueBy and Outcome describe a dispute, for the dispute
+	// events.
+	DisputeID string    `json:",omitempty"`
+	DueBy     time.Time `json:",omitzero"`
+	Outcome   string    `json:",omitempty"`
 }

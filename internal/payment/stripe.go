@@ -315,6 +315,32 @@ func mapStripeEvent(se stripe.Event) (Event, error) {
 		}
 		ev.Reference = ch.Metadata["order"]
 		ev.Amount = money.New(ch.AmountRefunded, strings.ToUpper(string(ch.Currency)))
+	case stripe.EventTypeChargeDisputeCreated, stripe.EventTypeChargeDisputeClosed:
+		var d stripe.Dispute
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return Event{}, err
+		}
+		ev.DisputeID = d.ID
+		ev.Amount = money.New(d.Amount, strings.ToUpper(string(d.Currency)))
+		ev.Message = strings.ReplaceAll(string(d.Reason), "_", " ")
+		// The store knows a Checkout payment by its PaymentIntent.
+		if d.PaymentIntent != nil && d.PaymentIntent.ID != "" {
+			ev.ChargeID = d.PaymentIntent.ID
+		} else if d.Charge != nil {
+			ev.ChargeID = d.Charge.ID
+		}
+		if d.EvidenceDetails != nil && d.EvidenceDetails.DueBy > 0 {
+			ev.DueBy = time.Unix(d.EvidenceDetails.DueBy, 0).UTC()
+		}
+		if se.Type == stripe.EventTypeChargeDisputeCreated {
+			ev.Type = EventDisputeOpened
+			break
+		}
+		ev.Type, ev.Outcome = EventDisputeClosed, DisputeWon
+		// An inquiry closed with a warning took no money either.
+		if d.Status == stripe.DisputeStatusLost {
+			ev.Outcome = DisputeLost
+		}
 	case stripe.EventTypeRefundUpdated:
 		var r stripe.Refund
 		if err := json.Unmarshal(raw, &r); err != nil {

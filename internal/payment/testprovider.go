@@ -475,7 +475,62 @@ type webhookBody struct {
 		Reference string      `json:"reference"`
 		Amount    money.Money `json:"amount"`
 		Message   string      `json:"message,omitempty"`
+		DisputeID string      `json:"dispute_id,omitempty"`
+		DueBy     int64       `json:"due_by,omitempty"`
+		Outcome   string      `json:"outcome,omitempty"`
 	} `json:"data"`
+}
+
+// DisputeAnswerTime is how long the test provider gives a shop to answer
+// a dispute, as card networks give about a week.
+const DisputeAnswerTime = 7 * 24 * time.Hour
+
+// OpenDispute opens a dispute of all of session id's charge, as a
+// customer's bank does when the customer asks it to take a payment back,
+// for reason, and returns its id. The store hears of it from the webhook
+// that follows.
+func (p *TestProvider) OpenDispute(ctx context.Context, id, reason string) (string, error) {
+	dispute := randomID("dp_")
+	err := p.disputeEvent(ctx, id, Event{Type: EventDisputeOpened, DisputeID: dispute, Message: reason})
+	return dispute, err
+}
+
+// CloseDispute ends dispute of session id's charge, won or lost, as the
+// customer's bank decides; the webhook that follows tells the store.
+func (p *TestProvider) CloseDispute(ctx context.Context, id, dispute string, won bool) error {
+	ev := Event{Type: EventDisputeClosed, DisputeID: dispute, Outcome: DisputeLost}
+	if won {
+		ev.Outcome = DisputeWon
+	}
+	return p.disputeEvent(ctx, id, ev)
+}
+
+// disputeEvent queues ev, a dispute of session id's charge, with the
+// charge's details filled in.
+func (p *TestProvider) disputeEvent(ctx context.Context, id string, ev Event) error {
+	err := p.db.Tx(ctx, func(tx db.Querier) error {
+		now := db.Time(p.now())
+		var amount int64
+		var cur string
+		err := tx.QueryRowContext(ctx, `SELECT reference, amount, currency, charge_id FROM test_provider_sessions WHERE id = $1 AND status = 'succeeded'`, id).
+			Scan(&ev.Reference, &amount, &cur, &ev.ChargeID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("session %s has no charge to dispute", id)
+		}
+		if err != nil {
+			return err
+		}
+		ev.ID, ev.SessionID, ev.Amount, ev.Created = randomID("evt_"), id, money.New(amount, cur), now
+		if ev.Type == EventDisputeOpened {
+			ev.DueBy = now.Add(DisputeAnswerTime)
+		}
+		_, err = p.queueWebhookAt(ctx, tx, ev, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("test provider: dispute %s: %w", id, err)
+	}
+	return nil
 }
 
 // queueWebhook queues the delivery of ev's webhook in tx and returns its
@@ -491,6 +546,10 @@ func (p *TestProvider) queueWebhookAt(ctx context.Context, tx db.Querier, ev Eve
 	var b webhookBody
 	b.ID, b.Type, b.Created = ev.ID, ev.Type, ev.Created.Unix()
 	b.Data.SessionID, b.Data.ChargeID, b.Data.Reference, b.Data.Amount, b.Data.Message = ev.SessionID, ev.ChargeID, ev.Reference, ev.Amount, ev.Message
+	b.Data.DisputeID, b.Data.Outcome = ev.DisputeID, ev.Outcome
+	if !ev.DueBy.IsZero() {
+		b.Data.DueBy = ev.DueBy.Unix()
+	}
 	body, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
@@ -605,10 +664,15 @@ func (p *TestProvider) ParseWebhook(payload []byte, header http.Header, now time
 	if err := dec.Decode(&b); err != nil || b.ID == "" || b.Type == "" || b.Data.SessionID == "" {
 		return Event{}, ErrMalformedWebhook
 	}
-	return Event{
+	ev := Event{
 		ID: b.ID, Type: b.Type, SessionID: b.Data.SessionID, ChargeID: b.Data.ChargeID, Reference: b.Data.Reference,
 		Amount: b.Data.Amount, Created: time.Unix(b.Created, 0).UTC(), Message: b.Data.Message,
-	}, nil
+		DisputeID: b.Data.DisputeID, Outcome: b.Data.Outcome,
+	}
+	if b.Data.DueBy != 0 {
+		ev.DueBy = time.Unix(b.Data.DueBy, 0).UTC()
+	}
+	return ev, nil
 }
 
 // parseSignature splits "t=UNIX,v1=HEX[,v1=HEX]".

@@ -102,6 +102,9 @@ type adminDashboardContent struct {
 	// Periods are the choices of period length.
 	Periods []int
 	Days    int
+	// Disputes are the chargebacks waiting for the shop's answer at the
+	// payment provider, the soonest due first.
+	Disputes []order.OpenDispute
 }
 
 func (s *Server) adminDashboardPage(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +114,10 @@ func (s *Server) adminDashboardPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := adminDashboardContent{Report: rep, Periods: []int{7, 30, 90}, Days: len(rep.Days)}
+	if c.Disputes, err = s.orders.OpenDisputes(r.Context()); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
 	for i, ch := range rep.SalesCharts() {
 		m := rep.Markets[i]
 		dc := dashboardChart{ID: ch.ID, Title: ch.Title, SVG: ch.SVG()}

@@ -108,9 +108,17 @@ func adminOrderSchemas() map[string]any {
 			"refund": ref("AdminRefund"),
 		}),
 		"AdminReturnList": obj([]string{"returns"}, map[string]any{"returns": arr(ref("AdminReturn"))}),
-		"AdminOrder": map[string]any{"allOf": []any{ref("Order"), obj([]string{"paid", "refundable", "shipments", "refunds", "returns"}, map[string]any{
+		"AdminDispute": obj([]string{"id", "provider", "provider_ref", "amount", "status", "created_at", "updated_at"}, map[string]any{
+			"id": integer, "provider": str, "provider_ref": str, "amount": ref("Money"), "reason": str,
+			"status": map[string]any{"type": "string", "enum": []string{"open", "won", "lost"},
+				"description": "A chargeback: open until the customer's bank decides; lost counts as money given back (a refund by the provider)."},
+			"due_by":     map[string]any{"type": "string", "format": "date-time", "description": "When the shop's answer must be in at the provider."},
+			"created_at": ts, "updated_at": ts,
+		}),
+		"AdminOrder": map[string]any{"allOf": []any{ref("Order"), obj([]string{"paid", "refundable", "shipments", "refunds", "returns", "disputes"}, map[string]any{
 			"paid": ref("Money"), "refundable": ref("Money"), "cancel_reason": str,
 			"shipments": arr(ref("Shipment")), "refunds": arr(ref("AdminRefund")), "returns": arr(ref("AdminReturn")),
+			"disputes": arr(ref("AdminDispute")),
 		})}},
 		"FulfilmentRequest": obj([]string{"carrier", "tracking_number"}, map[string]any{
 			"carrier":         map[string]any{"type": "string", "maxLength": 64},
@@ -194,6 +202,20 @@ type apiAdminOrder struct {
 	Shipments    []apiShipment    `json:"shipments"`
 	Refunds      []apiAdminRefund `json:"refunds"`
 	Returns      []apiAdminReturn `json:"returns"`
+	Disputes     []apiDispute     `json:"disputes"`
+}
+
+// apiDispute is a chargeback as the admin API shows it.
+type apiDispute struct {
+	ID        int64       `json:"id"`
+	Provider  string      `json:"provider"`
+	Ref       string      `json:"provider_ref"`
+	Amount    money.Money `json:"amount"`
+	Reason    string      `json:"reason,omitempty"`
+	Status    string      `json:"status"`
+	DueBy     *time.Time  `json:"due_by,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 }
 
 func refundJSON(r order.RefundEntry) apiAdminRefund {
@@ -234,6 +256,15 @@ func adminOrderJSON(d *order.Detail) apiAdminOrder {
 	}
 	for i, r := range d.Returns {
 		out.Returns[i] = returnJSON(r, d.Refunds)
+	}
+	out.Disputes = make([]apiDispute, len(d.Disputes))
+	for i, dp := range d.Disputes {
+		out.Disputes[i] = apiDispute{ID: dp.ID, Provider: dp.Provider, Ref: dp.Ref, Amount: dp.Amount, Reason: dp.Reason,
+			Status: string(dp.Status), CreatedAt: dp.CreatedAt, UpdatedAt: dp.UpdatedAt}
+		if !dp.DueBy.IsZero() {
+			t := dp.DueBy
+			out.Disputes[i].DueBy = &t
+		}
 	}
 	return out
 }

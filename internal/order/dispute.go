@@ -62,7 +62,7 @@ type disputeAudit struct {
 // cancelled already.
 func applyDispute(ctx context.Context, tx db.Querier, provider string, ev payment.Event) error {
 	o, err := eventOrder(ctx, tx, provider, ev)
-	if err != nil || o == nil || ev.DisputeID == "" || ev.Amount.Currency != o.Currency || ev.Amount.Amount <= 0 {
+	if err != nil || o == nil || o.PaymentProvider != provider || ev.DisputeID == "" || ev.Amount.Currency != o.Currency || ev.Amount.Amount <= 0 {
 		return err
 	}
 	status := DisputeOpen

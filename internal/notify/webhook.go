@@ -26,11 +26,12 @@ const (
 	EventOrderPaid                  = "order.paid"
 	EventOrderFulfilled             = "order.fulfilled"
 	EventOrderRefunded              = "order.refunded"
+	EventOrderDisputed              = "order.disputed"
 	EventProductAvailabilityChanged = "product.availability_changed"
 )
 
 // WebhookEvents lists every event an endpoint may subscribe to.
-var WebhookEvents = []string{EventOrderPlaced, EventOrderPaid, EventOrderFulfilled, EventOrderRefunded, EventProductAvailabilityChanged}
+var WebhookEvents = []string{EventOrderPlaced, EventOrderPaid, EventOrderFulfilled, EventOrderRefunded, EventOrderDisputed, EventProductAvailabilityChanged}
 
 // JobWebhook is the kind of the job that makes one attempt at delivering
 // one webhook.

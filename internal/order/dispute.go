@@ -10,6 +10,7 @@ import (
 	"mistore/internal/audit"
 	"mistore/internal/db"
 	"mistore/internal/money"
+	"mistore/internal/notify"
 	"mistore/internal/payment"
 )
 
@@ -43,7 +44,15 @@ const (
 	DisputeLost DisputeStatus = "lost"
 )
 
-// disputeAudit is what the audit log keeps of a dispute.
+// DisputeWebhook is the data of the order.disputed event: the order, and
+// the dispute as it now stands.
+type DisputeWebhook struct {
+	WebhookOrder
+	Dispute disputeAudit `json:"dispute"`
+}
+
+// disputeAudit is a dispute as the audit log and the order.disputed
+// webhook tell it.
 type disputeAudit struct {
 	Dispute string        `json:"dispute"`
 	Status  DisputeStatus `json:"status"`
@@ -95,8 +104,13 @@ func applyDispute(ctx context.Context, tx db.Querier, provider string, ev paymen
 	}
 	actor := audit.Actor{Kind: audit.KindSystem, Name: provider}
 	action := "order.dispute_" + string(status)
-	if err := audit.RecordAs(ctx, tx, actor, action, subject(o), nil,
-		disputeAudit{Dispute: ev.DisputeID, Status: status, Amount: ev.Amount, Reason: ev.Message, DueBy: due}); err != nil {
+	da := disputeAudit{Dispute: ev.DisputeID, Status: status, Amount: ev.Amount, Reason: ev.Message, DueBy: due}
+	if err := audit.RecordAs(ctx, tx, actor, action, subject(o), nil, da); err != nil {
+		return err
+	}
+	// Integrations hear of it too (a chat alert, say): an open dispute
+	// has a date to answer by.
+	if err := notify.EmitEvent(ctx, tx, notify.EventOrderDisputed, DisputeWebhook{WebhookOrder: WebhookData(o, o.Status), Dispute: da}); err != nil {
 		return err
 	}
 	if status != DisputeLost {

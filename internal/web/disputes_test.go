@@ -28,6 +28,12 @@ func TestAdminDisputes(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newShop(t, d)
+		s.registerWebhooks()
+		sink := newHookSink(t)
+		owner := s.adminKey("owner")
+		if st, b, _ := s.do("POST", "/api/v1/admin/webhooks", `{"url":"`+sink.srv.URL+`/in","events":["order.disputed"]}`, bearer(owner)...); st != http.StatusCreated {
+			t.Fatalf("register a webhook: %d %s", st, b)
+		}
 		ctx := context.Background()
 		number, _, total := s.paidOrder(1)
 		var session string
@@ -81,6 +87,32 @@ func TestAdminDisputes(t *testing.T) {
 		}
 		if st, page, _ := s.adminGet(cookie, "/admin/"); st != http.StatusOK || strings.Contains(page, "Payment disputes to answer") {
 			t.Errorf("the dashboard still lists a dispute that ended: %d", st)
+		}
+
+		// The integrations heard of the opening and of the loss.
+		s.runJobs()
+		sink.mu.Lock()
+		raw := sink.raw
+		sink.mu.Unlock()
+		var statuses []string
+		for _, b := range raw {
+			var body struct {
+				Event string `json:"event"`
+				Data  struct {
+					Number  string `json:"number"`
+					Dispute struct {
+						Dispute string `json:"dispute"`
+						Status  string `json:"status"`
+					} `json:"dispute"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(b, &body); err != nil || body.Event != "order.disputed" || body.Data.Number != number || body.Data.Dispute.Dispute != id {
+				t.Errorf("webhook %s (%v)", b, err)
+			}
+			statuses = append(statuses, body.Data.Dispute.Status)
+		}
+		if strings.Join(statuses, " ") != "open lost" {
+			t.Errorf("order.disputed webhooks said %v, want open then lost", statuses)
 		}
 	})
 }

@@ -127,6 +127,11 @@ func (s *Service) Detail(ctx context.Context, number string) (*Detail, error) {
 	return d, nil
 }
 
+// Shipments returns the parcels sent for order orderID, oldest first.
+func Shipments(ctx context.Context, q db.Querier, orderID int64) ([]Shipment, error) {
+	return shipments(ctx, q, orderID)
+}
+
 func shipments(ctx context.Context, q db.Querier, orderID int64) ([]Shipment, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, carrier, tracking_number, actor, created_at, delivered_at
 		FROM shipments WHERE order_id = $1 ORDER BY id`, orderID)

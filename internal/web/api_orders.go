@@ -33,6 +33,31 @@ type apiOrder struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	ExpiresAt       *time.Time      `json:"expires_at,omitempty"`
 	Timeline        []apiOrderEvent `json:"timeline"`
+	// Parcels are the shipments, for an order that has shipped (GET
+	// /api/v1/orders/{number} only; the back office has its own list).
+	Parcels []apiParcel `json:"parcels,omitempty"`
+}
+
+// apiParcel is a shipment as the customer sees it.
+type apiParcel struct {
+	Carrier        string     `json:"carrier"`
+	TrackingNumber string     `json:"tracking_number"`
+	TrackingURL    string     `json:"tracking_url,omitempty"`
+	ShippedAt      time.Time  `json:"shipped_at"`
+	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+}
+
+// shipped says whether an order in status st may have parcels: not
+// before it is fulfilled, and never once cancelled (an order ships only
+// paid and is cancelled only before it ships). The order API reads the
+// shipments only then, so polling an order that waits for its payment
+// costs no more than it did.
+func shipped(st order.Status) bool {
+	switch st {
+	case order.PendingPayment, order.Paid, order.Cancelled:
+		return false
+	}
+	return true
 }
 
 type apiOrderLine struct {
@@ -159,7 +184,23 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, orderJSON(o, events, ""))
+	out := orderJSON(o, events, "")
+	if shipped(o.Status) {
+		shipments, err := order.Shipments(r.Context(), s.db.Reader(), o.ID)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		for _, sh := range shipments {
+			p := apiParcel{Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, TrackingURL: sh.TrackingURL(), ShippedAt: sh.CreatedAt}
+			if !sh.DeliveredAt.IsZero() {
+				t := sh.DeliveredAt
+				p.DeliveredAt = &t
+			}
+			out.Parcels = append(out.Parcels, p)
+		}
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
 }
 
 func (s *Server) apiOrderCancel(w http.ResponseWriter, r *http.Request) {

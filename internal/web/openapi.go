@@ -265,6 +265,13 @@ func storeSchemas() map[string]any {
 			"created_at": map[string]any{"type": "string", "format": "date-time"},
 			"expires_at": map[string]any{"type": "string", "format": "date-time"},
 			"timeline":   arr(obj([]string{"kind", "detail", "at"}, map[string]any{"kind": str, "detail": str, "at": map[string]any{"type": "string", "format": "date-time"}})),
+			"parcels": map[string]any{"type": "array", "description": "The parcels sent, once the order has shipped (GET /api/v1/orders/{number}).",
+				"items": obj([]string{"carrier", "tracking_number", "shipped_at"}, map[string]any{
+					"carrier": str, "tracking_number": str,
+					"tracking_url": map[string]any{"type": "string", "format": "uri", "description": "The carrier's page for the parcel, where the store knows the carrier."},
+					"shipped_at":   map[string]any{"type": "string", "format": "date-time"},
+					"delivered_at": map[string]any{"type": "string", "format": "date-time"},
+				})},
 		}),
 		"WebhookReceived": obj([]string{"received"}, map[string]any{"received": boolean}),
 		// Customers (api_customers.go).

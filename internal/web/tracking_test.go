@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +27,9 @@ func TestTrackingLinks(t *testing.T) {
 			{"Acme Couriers", "AC-42", ""},
 		} {
 			number, token, _ := s.paidOrder(1)
+			if st, out, _ := s.do("GET", "/api/v1/orders/"+number, "", "X-Order-Token", token); st != http.StatusOK || strings.Contains(out, `"parcels"`) {
+				t.Errorf("%s: the order API before shipping: %d %s", tc.carrier, st, out)
+			}
 			body := `{"carrier":"` + tc.carrier + `","tracking_number":"` + tc.tracking + `"}`
 			if st, out, _ := s.do("POST", "/api/v1/admin/orders/"+number+"/fulfilments", body, bearer(support)...); st != http.StatusCreated {
 				t.Fatalf("fulfil: %d %s", st, out)
@@ -37,6 +41,20 @@ func TestTrackingLinks(t *testing.T) {
 			if st != http.StatusOK || strings.Contains(out, `"tracking_url"`) != (tc.link != "") ||
 				tc.link != "" && !strings.Contains(out, `"tracking_url":"`+tc.link+`"`) {
 				t.Errorf("%s: admin order: %d %s", tc.carrier, st, out)
+			}
+			// The order API.
+			st, out, _ = s.do("GET", "/api/v1/orders/"+number, "", "X-Order-Token", token)
+			var api struct {
+				Parcels []struct {
+					Carrier        string `json:"carrier"`
+					TrackingNumber string `json:"tracking_number"`
+					TrackingURL    string `json:"tracking_url"`
+					ShippedAt      string `json:"shipped_at"`
+				} `json:"parcels"`
+			}
+			if err := json.Unmarshal([]byte(out), &api); err != nil || st != http.StatusOK || len(api.Parcels) != 1 ||
+				api.Parcels[0].Carrier != tc.carrier || api.Parcels[0].TrackingNumber != tc.tracking || api.Parcels[0].TrackingURL != tc.link || api.Parcels[0].ShippedAt == "" {
+				t.Errorf("%s: the order API's parcels: %d %s", tc.carrier, st, out)
 			}
 			// The order page.
 			st, page, _ := s.do("GET", "/us/orders/"+number+"?token="+url.QueryEscape(token), "")

@@ -187,3 +187,61 @@ func TestRefundAtTheProvider(t *testing.T) {
 		}
 	})
 }
+
+// TestRefundRefused checks that a refund the provider refuses for good
+// (here: someone gave the whole payment back in its dashboard first) is
+// marked failed and no longer counted, the order going back to how it
+// stood, and that the money given back at the provider is then counted
+// from its webhook: nothing counted twice, nothing lost.
+func TestRefundRefused(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := context.Background()
+		s.setStock(t, "MB8-BLK", 50)
+		o := s.paid(t, "ada@example.com", band(2))
+		s.providerHooks(t)
+		if _, err := s.orders.Fulfil(staffCtx(), o.Number, "UPS", "1Z999"); err != nil {
+			t.Fatal(err)
+		}
+		s.runJobs(t)
+		if _, err := s.orders.Refund(staffCtx(), o.Number, money.New(300, o.Currency), "scratch"); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.get(t, o.Number); got.Status != order.PartiallyRefunded || got.RefundedAmount.Amount != 300 {
+			t.Fatalf("after asking for the refund: %s, %s", got.Status, got.RefundedAmount.Format())
+		}
+		// Before the store's refund reaches the provider, all of the
+		// payment is given back in the provider's dashboard.
+		if err := s.provider.RefundOutside(ctx, o.PaymentSession, o.PaidAmount); err != nil {
+			t.Fatal(err)
+		}
+		outside := s.providerHooks(t)
+		s.runJobs(t) // the store's refund: refused, more than is left
+		got := s.get(t, o.Number)
+		if got.Status != order.Fulfilled || got.RefundedAmount.Amount != 0 {
+			t.Errorf("after the refusal the order is %s, %s refunded; want fulfilled, nothing", got.Status, got.RefundedAmount.Format())
+		}
+		dt, err := s.orders.Detail(ctx, o.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dt.Refunds) != 1 || dt.Refunds[0].Status != order.RefundFailed {
+			t.Errorf("refunds after the refusal: %+v", dt.Refunds)
+		}
+		if !hasEvent(dt.Events, "refund_failed") || s.auditCount(t, "order.refund_failed", "order:"+o.Number) != 1 {
+			t.Errorf("the refusal is not on the timeline or in the audit log: %+v", dt.Events)
+		}
+		var waiting int
+		if err := d.Read.QueryRow(`SELECT count(*) FROM jobs WHERE kind = 'order.refund' AND state <> 'done'`).Scan(&waiting); err != nil || waiting != 0 {
+			t.Errorf("%d refund jobs left to retry (%v)", waiting, err)
+		}
+		// The dashboard's refund arrives: all of it counted, once.
+		for _, h := range outside {
+			s.deliver(t, h)
+		}
+		if got := s.get(t, o.Number); got.Status != order.Refunded || got.RefundedAmount != o.PaidAmount {
+			t.Errorf("after the provider's webhook: %s, %s refunded of %s", got.Status, got.RefundedAmount.Format(), o.PaidAmount.Format())
+		}
+	})
+}

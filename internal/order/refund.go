@@ -352,3 +352,51 @@ func byCharge(ctx context.Context, tx db.Querier, provider, chargeID string) (*O
 	}
 	return Get(ctx, tx, number)
 }
+
+// refundRefused records that the provider refused refund job rj for good
+// (refused: why), so that the order does not count money it never gave
+// back: a refund staff asked for (counted when asked) is marked failed
+// and its amount is no longer counted, the order going back to what it
+// was before (paid, fulfilled or delivered, or partially_refunded while
+// other refunds stay); a refund counted only once made (a cancelled
+// order's, a second payment's) had nothing counted. Either way the
+// timeline says the refund could not be made and the audit log keeps
+// the provider's words, for staff to settle at the provider. Once: a
+// refund already marked is left as it is.
+func (s *Service) refundRefused(ctx context.Context, rj refundJob, refused error) error {
+	return s.db.Tx(ctx, func(tx db.Querier) error {
+		o, err := Get(ctx, tx, rj.Number)
+		if err != nil {
+			return err
+		}
+		now := db.Now()
+		if rj.RefundID != 0 {
+			res, err := tx.ExecContext(ctx, `UPDATE order_refunds SET status = 'failed', updated_at = $2 WHERE id = $1 AND status = 'pending'`, rj.RefundID, now)
+			if err != nil {
+				return fmt.Errorf("refund %d of %s: %w", rj.RefundID, rj.Number, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE orders SET refunded_amount = refunded_amount - $2,
+					status = CASE WHEN status NOT IN ('refunded', 'partially_refunded') THEN status
+						WHEN refunded_amount - $2 > 0 THEN 'partially_refunded'
+						WHEN EXISTS (SELECT 1 FROM shipments WHERE order_id = $1 AND delivered_at IS NOT NULL) THEN 'delivered'
+						WHEN EXISTS (SELECT 1 FROM shipments WHERE order_id = $1) THEN 'fulfilled'
+						ELSE 'paid' END,
+					updated_at = $3
+				WHERE id = $1 AND refunded_amount >= $2`, o.ID, rj.Amount.Amount, now); err != nil {
+				return fmt.Errorf("uncount the refund of %s: %w", rj.Number, err)
+			}
+		}
+		if err := AddEvent(ctx, tx, o.ID, "refund_failed", "The refund of "+rj.Amount.Format()+" could not be made; we will contact you."); err != nil {
+			return err
+		}
+		after, err := Get(ctx, tx, rj.Number)
+		if err != nil {
+			return err
+		}
+		return audit.RecordAs(ctx, tx, audit.Actor{Kind: audit.KindSystem, Name: rj.Provider}, "order.refund_failed", subject(o), stateOf(o),
+			refundAudit{stateOf(after), rj.Amount, refused.Error()})
+	})
+}

@@ -551,6 +551,9 @@ func (s *Service) handleRefund(ctx context.Context, j jobs.Job) error {
 		return jobs.Permanent(fmt.Errorf("refund %s: no provider %q", rj.Number, rj.Provider))
 	}
 	r, err := p.Refund(ctx, payment.RefundRequest{SessionID: rj.SessionID, ChargeID: rj.ChargeID, Amount: rj.Amount, Reason: rj.Reason, IdempotencyKey: rj.Key})
+	if errors.Is(err, payment.ErrRefundRefused) {
+		return s.refundRefused(ctx, rj, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,10 @@ var (
 	// ErrUnavailable: the provider could not be reached or failed; the
 	// call may be retried with the same idempotency key.
 	ErrUnavailable = errors.New("payment provider unavailable")
+	// ErrRefundRefused: the provider will not make the refund as asked
+	// (the charge was refunded already, the amount is more than is left
+	// of it, the card cannot take it back): asking again will not help.
+	ErrRefundRefused = errors.New("the payment provider refused the refund")
 )
 
 // WebhookTolerance is how old a webhook's signature may be. Older ones are

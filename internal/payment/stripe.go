@@ -217,6 +217,9 @@ func (s *Stripe) Refund(ctx context.Context, req RefundRequest) (Refund, error) 
 	params.SetIdempotencyKey(req.IdempotencyKey)
 	r, err := s.client.V1Refunds.Create(ctx, params)
 	if err != nil {
+		if refusedRefund(err) {
+			return Refund{}, fmt.Errorf("%w: %w", ErrRefundRefused, stripeError("refund "+target, err, nil))
+		}
 		return Refund{}, stripeError("refund "+target, err, nil)
 	}
 	out := Refund{ID: r.ID, Amount: money.New(r.Amount, strings.ToUpper(string(r.Currency)))}
@@ -513,6 +516,23 @@ func stripeError(op string, err error, notFound error) error {
 	default:
 		return fmt.Errorf("stripe %s: invalid request (HTTP %d, %s %s): %s", op, se.HTTPStatusCode, se.Type, se.Code, detail)
 	}
+}
+
+// refusedRefund reports whether Stripe answered a refund with a refusal
+// of the refund itself (a card or request error, such as a charge
+// refunded already or an amount larger than is left), not with one that
+// a retry or a fixed setting could get past (unavailable, a refused key,
+// a reused idempotency key).
+func refusedRefund(err error) bool {
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.HTTPStatusCode {
+	case http.StatusUnauthorized, http.StatusConflict, http.StatusTooManyRequests:
+		return false
+	}
+	return se.HTTPStatusCode < 500 && (se.Type == stripe.ErrorTypeCard || se.Type == stripe.ErrorTypeInvalidRequest)
 }
 
 // Stripe is a Provider.

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"mistore/internal/money"
@@ -700,4 +701,27 @@ func TestStripeWebhookRejects(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRefusedRefund checks which of Stripe's answers to a refund mean the
+// refund will never be made as asked, and which may be got past.
+func TestRefusedRefund(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"charge refunded already", &stripe.Error{HTTPStatusCode: 400, Type: stripe.ErrorTypeInvalidRequest, Code: "charge_already_refunded"}, true},
+		{"card cannot take it", &stripe.Error{HTTPStatusCode: 402, Type: stripe.ErrorTypeCard}, true},
+		{"key refused", &stripe.Error{HTTPStatusCode: 401, Type: stripe.ErrorTypeInvalidRequest}, false},
+		{"too many requests", &stripe.Error{HTTPStatusCode: 429, Type: stripe.ErrorTypeInvalidRequest}, false},
+		{"conflict", &stripe.Error{HTTPStatusCode: 409, Type: stripe.ErrorTypeInvalidRequest}, false},
+		{"Stripe down", &stripe.Error{HTTPStatusCode: 500, Type: stripe.ErrorTypeAPI}, false},
+		{"idempotency key reused", &stripe.Error{HTTPStatusCode: 400, Type: stripe.ErrorTypeIdempotency}, false},
+		{"no answer", errors.New("connection reset"), false},
+	} {
+		if got := refusedRefund(c.err); got != c.want {
+			t.Errorf("%s: refused = %v, want %v", c.name, got, c.want)
+		}
+	}
 }

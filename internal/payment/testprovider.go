@@ -399,13 +399,13 @@ func (p *TestProvider) Refund(ctx context.Context, req RefundRequest) (Refund, e
 		err = tx.QueryRowContext(ctx, `SELECT status, amount, currency, refunded FROM test_provider_sessions WHERE id = $1`, req.SessionID).
 			Scan(&status, &charged, &cur, &refunded)
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrUnknownSession
+			return fmt.Errorf("%w: %w", ErrRefundRefused, ErrUnknownSession)
 		}
 		if err != nil {
 			return err
 		}
 		if status != string(SessionSucceeded) || cur != req.Amount.Currency {
-			return fmt.Errorf("session %s has no %s charge to refund", req.SessionID, req.Amount.Currency)
+			return fmt.Errorf("%w: session %s has no %s charge to refund", ErrRefundRefused, req.SessionID, req.Amount.Currency)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET refunded = refunded + $2, updated_at = $3
 			WHERE id = $1 AND refunded + $2 <= amount`, req.SessionID, req.Amount.Amount, db.Time(p.now()))
@@ -413,7 +413,7 @@ func (p *TestProvider) Refund(ctx context.Context, req RefundRequest) (Refund, e
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("refund of %s exceeds what is left of the charge", req.Amount)
+			return fmt.Errorf("%w: %s is more than is left of the charge", ErrRefundRefused, req.Amount)
 		}
 		var rid int64
 		if err := tx.QueryRowContext(ctx, `INSERT INTO test_provider_refunds (session_id, amount, idempotency_key, created_at)

@@ -127,6 +127,7 @@ var eventTexts = eventPatterns(
 	"%s refunded (%s).",
 	"%s refunded.",
 	"A refund of %s is on its way.",
+	"The refund of %s could not be made; we will contact you.",
 	"The order was not paid in time; its stock is released.",
 	"Cancelled by the store before payment.",
 	"Cancelled by the customer before payment.",

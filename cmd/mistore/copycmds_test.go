@@ -149,6 +149,22 @@ func getBody(t *testing.T, u string, hdr ...string) string {
 }
 
 // countRows counts a table's rows in the store at dsn.
+// disputeOrder records an open payment dispute (with the date to answer
+// by) against the first order of the store at dsn, as a provider's
+// webhook would.
+func disputeOrder(t *testing.T, dsn string) {
+	t.Helper()
+	d, err := db.Open(context.Background(), dsn, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Exec(context.Background(), `INSERT INTO order_disputes (order_id, provider, dispute_ref, amount, currency, reason, status, due_by, created_at, updated_at)
+		SELECT id, 'test', 'dp_copy', 100, currency, 'fraudulent', 'open', created_at, created_at, created_at FROM orders ORDER BY id LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func countRows(t *testing.T, dsn, table string) int {
 	t.Helper()
 	d, err := db.Open(context.Background(), dsn, db.Options{})
@@ -168,18 +184,22 @@ func TestCopyToPostgres(t *testing.T) {
 	src, orders, session := busyStore(t)
 	key := twoStepOwner(t, src)
 	photoPath, photoData := productPhoto(t, src)
+	disputeOrder(t, src)
 	code, out, errOut := runCLI(t, nil, "copy", "--from", src, "--to", target)
 	if code != 0 {
 		t.Fatalf("copy: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"check passed", "orders", "order_lines", "flash_sales", "comments", "waitlist_entries", "customers",
-		"orders.total", "USD", "CNY", "INR", "sessions not copied (1)"} {
+		"orders.total", "order_disputes", "USD", "CNY", "INR", "sessions not copied (1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
 	if countRows(t, target, "customer_sessions") != 0 {
 		t.Error("sessions were copied without --sessions")
+	}
+	if countRows(t, target, "order_disputes") != 1 {
+		t.Error("the payment dispute was not copied")
 	}
 	// The owner's two-step key came along byte for byte: the code made
 	// from it passes on PostgreSQL.

@@ -725,6 +725,7 @@ var moneySums = []struct{ what, query string }{
 	{"orders.refunded_amount", "SELECT currency, '', CAST(sum(refunded_amount) AS BIGINT) FROM orders GROUP BY currency"},
 	{"payments", "SELECT currency, kind || ' ' || status, CAST(sum(amount) AS BIGINT) FROM payments GROUP BY currency, kind, status"},
 	{"order_refunds", "SELECT currency, status, CAST(sum(amount) AS BIGINT) FROM order_refunds GROUP BY currency, status"},
+	{"order_disputes", "SELECT currency, status, CAST(sum(amount) AS BIGINT) FROM order_disputes GROUP BY currency, status"},
 }
 
 // moneyTotals reads the money sums from q; with into set, it fills in the

@@ -507,10 +507,10 @@ func (s *Service) changeNotice(ctx context.Context, to, name string, change noti
 	return notify.AccountChanged(notify.AccountEmail{To: to, Name: name, At: at, ID: randomID(), Lang: storefrontOf(ctx).Lang}, change)
 }
 
-// link is the absolute address of path, on the pages of ctx's
-// storefront's market, with a one-time token.
-func (s *Service) link(ctx context.Context, path, token string) string {
-	return s.publicURL + "/" + url.PathEscape(storefrontOf(ctx).Market) + path + "?token=" + url.QueryEscape(token)
+// link is the absolute address of path, on the pages of sf's market, with
+// a one-time token.
+func (s *Service) link(sf Storefront, path, token string) string {
+	return s.publicURL + "/" + url.PathEscape(sf.Market) + path + "?token=" + url.QueryEscape(token)
 }
 
 const customerColumns = "id, email, name, email_verified_at, created_at"

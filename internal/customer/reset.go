@@ -30,8 +30,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	}
 	// Rendered before the account is looked up, to the address as typed:
 	// the work must not depend on whether it exists.
-	msg, err := notify.PasswordReset(notify.AccountEmail{To: email, URL: s.link(ctx, ResetPath, token), ValidFor: ResetTTL, ID: hash,
-		Lang: storefrontOf(ctx).Lang})
+	sf := storefrontOf(ctx)
+	msg, err := notify.PasswordReset(notify.AccountEmail{To: email, URL: s.link(sf, ResetPath, token), ValidFor: ResetTTL, ID: hash, Lang: sf.Lang})
 	if err != nil {
 		return fmt.Errorf("request password reset: %w", err)
 	}
@@ -230,7 +230,8 @@ func (s *Service) newVerification(ctx context.Context, email, name string) (veri
 	if err != nil {
 		return verification{}, err
 	}
-	msg, err := notify.EmailVerification(notify.AccountEmail{To: email, Name: name, URL: s.link(ctx, VerifyPath, token), Lang: storefrontOf(ctx).Lang,
+	sf := storefrontOf(ctx)
+	msg, err := notify.EmailVerification(notify.AccountEmail{To: email, Name: name, URL: s.link(sf, VerifyPath, token), Lang: sf.Lang,
 		ValidFor: VerificationTTL, ID: hash})
 	if err != nil {
 		return verification{}, err

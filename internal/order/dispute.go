@@ -139,26 +139,37 @@ func applyDispute(ctx context.Context, tx db.Querier, provider string, ev paymen
 	return moneyBack(ctx, tx, locked, provider, ev.DisputeID, "dispute:"+provider+":"+ev.DisputeID, reason, back)
 }
 
+// disputeColumns are what scanDispute reads, in its order.
+const disputeColumns = `d.id, d.provider, d.dispute_ref, d.amount, d.currency, d.reason, d.status, d.due_by, d.created_at, d.updated_at`
+
+// scanDispute reads a row that ends with disputeColumns into a Dispute,
+// the row's first columns into first.
+func scanDispute(rows *sql.Rows, first ...any) (Dispute, error) {
+	var d Dispute
+	var amount int64
+	var cur, status string
+	var due sql.NullTime
+	dest := append(first, &d.ID, &d.Provider, &d.Ref, &amount, &cur, &d.Reason, &status, &due, &d.CreatedAt, &d.UpdatedAt)
+	if err := rows.Scan(dest...); err != nil {
+		return Dispute{}, err
+	}
+	d.Amount, d.Status = money.New(amount, cur), DisputeStatus(status)
+	if due.Valid {
+		d.DueBy = due.Time.UTC()
+	}
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	return d, nil
+}
+
 // disputes returns an order's disputes, oldest first.
 func disputes(ctx context.Context, q db.Querier, o *Order) ([]Dispute, error) {
 	var out []Dispute
-	err := db.EachRow(ctx, q, `SELECT id, provider, dispute_ref, amount, currency, reason, status, due_by, created_at, updated_at
-		FROM order_disputes WHERE order_id = $1 ORDER BY id`, []any{o.ID}, func(rows *sql.Rows) error {
-		var d Dispute
-		var amount int64
-		var cur, status string
-		var due sql.NullTime
-		if err := rows.Scan(&d.ID, &d.Provider, &d.Ref, &amount, &cur, &d.Reason, &status, &due, &d.CreatedAt, &d.UpdatedAt); err != nil {
+	err := db.EachRow(ctx, q, `SELECT `+disputeColumns+` FROM order_disputes d WHERE d.order_id = $1 ORDER BY d.id`, []any{o.ID},
+		func(rows *sql.Rows) error {
+			d, err := scanDispute(rows)
+			out = append(out, d)
 			return err
-		}
-		d.Amount, d.Status = money.New(amount, cur), DisputeStatus(status)
-		if due.Valid {
-			d.DueBy = due.Time.UTC()
-		}
-		d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
-		out = append(out, d)
-		return nil
-	})
+		})
 	if err != nil {
 		return nil, fmt.Errorf("disputes of %s: %w", o.Number, err)
 	}
@@ -179,22 +190,13 @@ const maxOpenDisputes = 100
 // (those without a due date last), at most maxOpenDisputes.
 func (s *Service) OpenDisputes(ctx context.Context) ([]OpenDispute, error) {
 	var out []OpenDispute
-	err := db.EachRow(ctx, s.db.Reader(), `SELECT o.number, d.id, d.provider, d.dispute_ref, d.amount, d.currency, d.reason, d.due_by, d.created_at
+	err := db.EachRow(ctx, s.db.Reader(), `SELECT o.number, `+disputeColumns+`
 		FROM order_disputes d JOIN orders o ON o.id = d.order_id
 		WHERE d.status = 'open' ORDER BY d.due_by IS NULL, d.due_by, d.id LIMIT $1`, []any{maxOpenDisputes}, func(rows *sql.Rows) error {
-		var d OpenDispute
-		var amount int64
-		var cur string
-		var due sql.NullTime
-		if err := rows.Scan(&d.Number, &d.ID, &d.Provider, &d.Ref, &amount, &cur, &d.Reason, &due, &d.CreatedAt); err != nil {
-			return err
-		}
-		d.Amount, d.Status, d.CreatedAt = money.New(amount, cur), DisputeOpen, d.CreatedAt.UTC()
-		if due.Valid {
-			d.DueBy = due.Time.UTC()
-		}
-		out = append(out, d)
-		return nil
+		var number string
+		d, err := scanDispute(rows, &number)
+		out = append(out, OpenDispute{Number: number, Dispute: d})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open disputes: %w", err)

@@ -36,8 +36,7 @@ func TestDisputes(t *testing.T) {
 		}
 
 		// Lost: the whole payment goes back to the customer.
-		lost := s.paid(t, "ada@example.com", band(1))
-		s.providerHooks(t)
+		lost := s.paidAtProvider(t, "ada@example.com", band(1))
 		id, err := s.provider.OpenDispute(ctx, lost.PaymentSession, "fraudulent")
 		if err != nil {
 			t.Fatal(err)
@@ -82,8 +81,7 @@ func TestDisputes(t *testing.T) {
 		}
 
 		// Won, heard of only when it ended: recorded, no money moves.
-		won := s.paid(t, "grace@example.com", band(1))
-		s.providerHooks(t)
+		won := s.paidAtProvider(t, "grace@example.com", band(1))
 		if err := s.provider.CloseDispute(ctx, won.PaymentSession, "dp_unheard", true); err != nil {
 			t.Fatal(err)
 		}
@@ -94,8 +92,7 @@ func TestDisputes(t *testing.T) {
 		}
 
 		// Lost after staff refunded part: only what was left goes back.
-		part := s.paid(t, "linus@example.com", band(2))
-		s.providerHooks(t)
+		part := s.paidAtProvider(t, "linus@example.com", band(2))
 		if _, err := s.orders.Refund(staffCtx(), part.Number, money.New(500, part.Currency), "scratch"); err != nil {
 			t.Fatal(err)
 		}
@@ -115,9 +112,6 @@ func TestDisputes(t *testing.T) {
 		if open, err := s.orders.OpenDisputes(ctx); err != nil || len(open) != 0 {
 			t.Errorf("open disputes at the end: %+v %v", open, err)
 		}
-		var retries int
-		if err := d.Read.QueryRow(`SELECT count(*) FROM jobs WHERE kind = 'payment.event'`).Scan(&retries); err != nil || retries != 0 {
-			t.Errorf("%d provider events failed to apply (%v)", retries, err)
-		}
+		s.noEventRetries(t)
 	})
 }

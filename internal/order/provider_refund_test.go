@@ -10,6 +10,7 @@ import (
 
 	"mistore/internal/db"
 	"mistore/internal/db/dbtest"
+	"mistore/internal/inventory"
 	"mistore/internal/money"
 	"mistore/internal/order"
 	"mistore/internal/payment"
@@ -48,6 +49,28 @@ func (s *store) deliver(t *testing.T, body []byte) {
 	}
 }
 
+// noEventRetries checks that every provider event was applied when it
+// was delivered: none failed and waits to be tried again.
+func (s *store) noEventRetries(t *testing.T) {
+	t.Helper()
+	var retries int
+	if err := s.d.Read.QueryRow(`SELECT count(*) FROM jobs WHERE kind = 'payment.event'`).Scan(&retries); err != nil {
+		t.Fatal(err)
+	}
+	if retries != 0 {
+		t.Errorf("%d provider events failed to apply and wait to be tried again", retries)
+	}
+}
+
+// paidAtProvider places and pays an order, as paid does, and takes the
+// payment's webhook (delivered already) off the provider's queue.
+func (s *store) paidAtProvider(t *testing.T, email string, lines ...inventory.Line) *order.Order {
+	t.Helper()
+	o := s.paid(t, email, lines...)
+	s.providerHooks(t)
+	return o
+}
+
 // withNewID is body as a different event: a provider's later event with
 // the same content.
 func withNewID(t *testing.T, body []byte, id string) []byte {
@@ -74,8 +97,7 @@ func TestRefundAtTheProvider(t *testing.T) {
 		s := newStore(t, d)
 		ctx := context.Background()
 		s.setStock(t, "MB8-BLK", 50)
-		o := s.paid(t, "ada@example.com", band(2))
-		s.providerHooks(t) // the payment's, delivered already
+		o := s.paidAtProvider(t, "ada@example.com", band(2))
 		cur := o.Currency
 		outside := func(cents int64) []byte {
 			t.Helper()
@@ -150,13 +172,7 @@ func TestRefundAtTheProvider(t *testing.T) {
 		}
 
 		// Every event was applied when it came, none queued to try again.
-		var retries int
-		if err := d.Read.QueryRow(`SELECT count(*) FROM jobs WHERE kind = 'payment.event'`).Scan(&retries); err != nil {
-			t.Fatal(err)
-		}
-		if retries != 0 {
-			t.Errorf("%d provider events failed to apply and wait to be tried again", retries)
-		}
+		s.noEventRetries(t)
 
 		// The rest back in the dashboard: refunded in full.
 		rest := got.PaidAmount.Amount - 1000
@@ -166,8 +182,7 @@ func TestRefundAtTheProvider(t *testing.T) {
 		// A cancelled order's money goes back with its cancellation (counted
 		// at once, sent by a job not yet run here): a refund at the
 		// provider that comes meanwhile changes nothing more.
-		c := s.paid(t, "grace@example.com", band(1))
-		s.providerHooks(t)
+		c := s.paidAtProvider(t, "grace@example.com", band(1))
 		if _, err := s.orders.Cancel(staffCtx(), c.Number); err != nil {
 			t.Fatal(err)
 		}
@@ -199,8 +214,7 @@ func TestRefundRefused(t *testing.T) {
 		s := newStore(t, d)
 		ctx := context.Background()
 		s.setStock(t, "MB8-BLK", 50)
-		o := s.paid(t, "ada@example.com", band(2))
-		s.providerHooks(t)
+		o := s.paidAtProvider(t, "ada@example.com", band(2))
 		if _, err := s.orders.Fulfil(staffCtx(), o.Number, "UPS", "1Z999"); err != nil {
 			t.Fatal(err)
 		}

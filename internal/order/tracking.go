@@ -8,15 +8,15 @@ import (
 
 // trackingPages are the public tracking pages of the carriers the store
 // knows, by the carrier's name folded (lower case, letters and digits
-// only), each taking the tracking number where it says %s. A carrier not
-// here has no link; its tracking number is still shown.
+// only), each to be followed by the tracking number as a query value. A
+// carrier not here has no link; its tracking number is still shown.
 var trackingPages = map[string]string{
-	"ups":                       "https://www.ups.com/track?tracknum=%s",
-	"usps":                      "https://tools.usps.com/go/TrackConfirmAction?tLabels=%s",
-	"unitedstatespostalservice": "https://tools.usps.com/go/TrackConfirmAction?tLabels=%s",
-	"fedex":                     "https://www.fedex.com/fedextrack/?trknbr=%s",
-	"dhl":                       "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id=%s",
-	"dhlexpress":                "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id=%s",
+	"ups":                       "https://www.ups.com/track?tracknum=",
+	"usps":                      "https://tools.usps.com/go/TrackConfirmAction?tLabels=",
+	"unitedstatespostalservice": "https://tools.usps.com/go/TrackConfirmAction?tLabels=",
+	"fedex":                     "https://www.fedex.com/fedextrack/?trknbr=",
+	"dhl":                       "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id=",
+	"dhlexpress":                "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id=",
 }
 
 // TrackingURL is the carrier's public page that follows the parcel with
@@ -35,7 +35,7 @@ func TrackingURL(carrier, number string) string {
 	if !ok || number == "" {
 		return ""
 	}
-	return strings.Replace(page, "%s", url.QueryEscape(number), 1)
+	return page + url.QueryEscape(number)
 }
 
 // TrackingURL is the page that follows sh, or "" (see TrackingURL).

@@ -158,10 +158,10 @@ type apiShipment struct {
 	TrackingNumber string `json:"tracking_number"`
 	// TrackingURL is the carrier's page for the parcel, where the store
 	// knows the carrier (order.TrackingURL).
-	TrackingURL string     `json:"tracking_url,omitempty"`
-	By          string     `json:"by,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	TrackingURL string    `json:"tracking_url,omitempty"`
+	By          string    `json:"by,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 }
 
 type apiAdminRefund struct {
@@ -213,7 +213,7 @@ type apiDispute struct {
 	Amount    money.Money `json:"amount"`
 	Reason    string      `json:"reason,omitempty"`
 	Status    string      `json:"status"`
-	DueBy     *time.Time  `json:"due_by,omitempty"`
+	DueBy     time.Time   `json:"due_by,omitzero"`
 	CreatedAt time.Time   `json:"created_at"`
 	UpdatedAt time.Time   `json:"updated_at"`
 }
@@ -245,11 +245,8 @@ func adminOrderJSON(d *order.Detail) apiAdminOrder {
 		Shipments:    make([]apiShipment, len(d.Shipments)), Refunds: make([]apiAdminRefund, len(d.Refunds)), Returns: make([]apiAdminReturn, len(d.Returns)),
 	}
 	for i, sh := range d.Shipments {
-		out.Shipments[i] = apiShipment{ID: sh.ID, Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, TrackingURL: sh.TrackingURL(), By: sh.Actor, CreatedAt: sh.CreatedAt}
-		if !sh.DeliveredAt.IsZero() {
-			t := sh.DeliveredAt
-			out.Shipments[i].DeliveredAt = &t
-		}
+		out.Shipments[i] = apiShipment{ID: sh.ID, Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, TrackingURL: sh.TrackingURL(),
+			By: sh.Actor, CreatedAt: sh.CreatedAt, DeliveredAt: sh.DeliveredAt}
 	}
 	for i, r := range d.Refunds {
 		out.Refunds[i] = refundJSON(r)
@@ -260,11 +257,7 @@ func adminOrderJSON(d *order.Detail) apiAdminOrder {
 	out.Disputes = make([]apiDispute, len(d.Disputes))
 	for i, dp := range d.Disputes {
 		out.Disputes[i] = apiDispute{ID: dp.ID, Provider: dp.Provider, Ref: dp.Ref, Amount: dp.Amount, Reason: dp.Reason,
-			Status: string(dp.Status), CreatedAt: dp.CreatedAt, UpdatedAt: dp.UpdatedAt}
-		if !dp.DueBy.IsZero() {
-			t := dp.DueBy
-			out.Disputes[i].DueBy = &t
-		}
+			Status: string(dp.Status), DueBy: dp.DueBy, CreatedAt: dp.CreatedAt, UpdatedAt: dp.UpdatedAt}
 	}
 	return out
 }

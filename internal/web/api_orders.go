@@ -40,11 +40,11 @@ type apiOrder struct {
 
 // apiParcel is a shipment as the customer sees it.
 type apiParcel struct {
-	Carrier        string     `json:"carrier"`
-	TrackingNumber string     `json:"tracking_number"`
-	TrackingURL    string     `json:"tracking_url,omitempty"`
-	ShippedAt      time.Time  `json:"shipped_at"`
-	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+	Carrier        string    `json:"carrier"`
+	TrackingNumber string    `json:"tracking_number"`
+	TrackingURL    string    `json:"tracking_url,omitempty"`
+	ShippedAt      time.Time `json:"shipped_at"`
+	DeliveredAt    time.Time `json:"delivered_at,omitzero"`
 }
 
 // shipped says whether an order in status st may have parcels: not
@@ -192,12 +192,8 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, sh := range shipments {
-			p := apiParcel{Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, TrackingURL: sh.TrackingURL(), ShippedAt: sh.CreatedAt}
-			if !sh.DeliveredAt.IsZero() {
-				t := sh.DeliveredAt
-				p.DeliveredAt = &t
-			}
-			out.Parcels = append(out.Parcels, p)
+			out.Parcels = append(out.Parcels, apiParcel{Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber, TrackingURL: sh.TrackingURL(),
+				ShippedAt: sh.CreatedAt, DeliveredAt: sh.DeliveredAt})
 		}
 	}
 	s.writeJSON(w, r, http.StatusOK, out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -257,5 +258,90 @@ func TestRefundRefused(t *testing.T) {
 		if got := s.get(t, o.Number); got.Status != order.Refunded || got.RefundedAmount != o.PaidAmount {
 			t.Errorf("after the provider's webhook: %s, %s refunded of %s", got.Status, got.RefundedAmount.Format(), o.PaidAmount.Format())
 		}
+	})
+}
+
+// TestRefundRefusedAfterTheDashboards checks the other order of events:
+// the provider reports a refund made in its dashboard while a refund of
+// the store's is still counted, then refuses the store's refund because
+// the dashboard's took the money. What the provider gave back is counted
+// in the end, once, whatever the store's refund came to.
+func TestRefundRefusedAfterTheDashboards(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newStore(t, d)
+		ctx := context.Background()
+		s.setStock(t, "MB8-BLK", 50)
+		cases := []struct {
+			name string
+			// store and outside are the store's refund and the
+			// dashboard's, as parts of what was paid.
+			store, outside func(paid int64) int64
+			// counted and status are what the order counts once the
+			// dashboard's refund is reported, before the refusal.
+			counted func(paid int64) int64
+			status  order.Status
+			after   order.Status
+		}{
+			{"all back in the dashboard after a part asked for",
+				func(int64) int64 { return 300 }, func(p int64) int64 { return p },
+				func(p int64) int64 { return p }, order.Refunded, order.Refunded},
+			{"a part back in the dashboard, the store asked for nearly all",
+				func(p int64) int64 { return p - 100 }, func(int64) int64 { return 200 },
+				func(p int64) int64 { return p - 100 }, order.PartiallyRefunded, order.PartiallyRefunded},
+			{"a part back in the dashboard, the store asked for all",
+				func(p int64) int64 { return p }, func(int64) int64 { return 200 },
+				func(p int64) int64 { return p }, order.Refunded, order.PartiallyRefunded},
+		}
+		for i, c := range cases {
+			o := s.paidAtProvider(t, fmt.Sprintf("case%d@example.com", i), band(2))
+			paid := o.PaidAmount.Amount
+			if _, err := s.orders.Refund(staffCtx(), o.Number, money.New(c.store(paid), o.Currency), "scratch"); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if err := s.provider.RefundOutside(ctx, o.PaymentSession, money.New(c.outside(paid), o.Currency)); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			reports := s.providerHooks(t)
+			for _, h := range reports {
+				s.deliver(t, h)
+			}
+			if got := s.get(t, o.Number); got.Status != c.status || got.RefundedAmount.Amount != c.counted(paid) {
+				t.Errorf("%s: once reported the order is %s, %s refunded; want %s, %d", c.name, got.Status, got.RefundedAmount.Format(),
+					c.status, c.counted(paid))
+			}
+			s.runJobs(t) // the store's refund: refused, more than is left
+			got := s.get(t, o.Number)
+			if got.Status != c.after || got.RefundedAmount.Amount != c.outside(paid) {
+				t.Errorf("%s: after the refusal the order is %s, %s refunded; want %s, %d (what the dashboard gave back)", c.name,
+					got.Status, got.RefundedAmount.Format(), c.after, c.outside(paid))
+			}
+			dt, err := s.orders.Detail(ctx, o.Number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var failed, fromProvider int64
+			for _, r := range dt.Refunds {
+				switch {
+				case r.Status == order.RefundFailed:
+					failed += r.Amount.Amount
+				case r.Status == order.RefundSucceeded && r.Actor == "system:test":
+					fromProvider += r.Amount.Amount
+				default:
+					t.Errorf("%s: refund %+v", c.name, r)
+				}
+			}
+			if failed != c.store(paid) || fromProvider != c.outside(paid) {
+				t.Errorf("%s: refunds failed %d, from the provider %d; want %d, %d", c.name, failed, fromProvider, c.store(paid), c.outside(paid))
+			}
+			// The same report again changes nothing more.
+			for _, h := range reports {
+				s.deliver(t, withNewID(t, h, "evt_again_"+o.Number))
+			}
+			if again := s.get(t, o.Number); again.RefundedAmount != got.RefundedAmount {
+				t.Errorf("%s: the same total reported again counted %s more", c.name, again.RefundedAmount.Sub0(got.RefundedAmount).Format())
+			}
+		}
+		s.noEventRetries(t)
 	})
 }

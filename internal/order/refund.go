@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"mistore/internal/audit"
@@ -247,13 +248,19 @@ func markRefunded(ctx context.Context, tx db.Querier, refundID int64, providerRe
 // money went back with its cancellation.
 var providerRefundable = []Status{Paid, Fulfilled, Delivered, PartiallyRefunded}
 
-// applyProviderRefund counts money the provider says it gave back of an
-// order's charge that the store did not give back itself: a refund made
-// in the provider's dashboard. ev.Amount is all that has been given back
-// of the charge so far, by anyone. The store counts its own refunds in
-// the order's refunded amount from the moment staff ask for them, before
-// the provider hears of them, so only a total above that amount is new
-// money back; the order's row is locked first, so the same event again,
+// providerReported are the states in which the provider's refunded total
+// is kept: those money given back is counted in, and refunded, since a
+// refund of the store's counted there may yet be refused.
+var providerReported = []Status{Paid, Fulfilled, Delivered, PartiallyRefunded, Refunded}
+
+// outsideReason is the reason on refunds made in the provider's dashboard.
+func outsideReason(provider string) string { return "refunded at " + provider + ", outside the store" }
+
+// applyProviderRefund keeps what the provider says it gave back of an
+// order's charge (ev.Amount: all of it so far, by anyone) and counts the
+// part the store did not give back itself, a refund made in the
+// provider's dashboard (countOutside). The order's row is locked first,
+// and only a total above the one kept is new, so the same event again,
 // or an older one with a smaller total, changes nothing. An order paid by
 // more than one charge (a second payment, refunded by the store) is left
 // alone, since its refunded amount is not one charge's. Inside tx.
@@ -262,13 +269,10 @@ func applyProviderRefund(ctx context.Context, tx db.Querier, provider string, ev
 	if err != nil || o == nil || o.PaymentProvider != provider || ev.Amount.Currency != o.Currency {
 		return err
 	}
-	if o, err = lockForChange(ctx, tx, o.Number, providerRefundable...); errors.Is(err, ErrState) {
+	if o, err = lockForChange(ctx, tx, o.Number, providerReported...); errors.Is(err, ErrState) {
 		return nil
 	} else if err != nil {
 		return err
-	}
-	if ev.Amount.Amount <= o.RefundedAmount.Amount {
-		return nil
 	}
 	var charges int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE order_id = $1 AND kind = 'charge' AND status = 'succeeded'`,
@@ -278,11 +282,49 @@ func applyProviderRefund(ctx context.Context, tx db.Querier, provider string, ev
 	if charges != 1 {
 		return nil
 	}
-	// Named by the total it brought the charge to, which no other event
-	// can bring it to again.
-	key := "provider-refund:" + provider + ":" + o.Number + ":" + strconv.FormatInt(ev.Amount.Amount, 10)
-	back := money.New(ev.Amount.Amount-o.RefundedAmount.Amount, o.Currency)
-	return moneyBack(ctx, tx, o, provider, ev.ID, key, "refunded at "+provider+", outside the store", back)
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET provider_refunded = $2 WHERE id = $1 AND provider_refunded < $2`, o.ID, ev.Amount.Amount)
+	if err != nil {
+		return fmt.Errorf("keep the refunded total of %s: %w", o.Number, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return countOutside(ctx, tx, o, provider, ev.ID)
+}
+
+// countOutside counts, for order o (its row locked by the caller), money
+// the provider reported given back that the store has not counted: the
+// provider's total less the store's own refunds (counted from the moment
+// staff ask for them, so also those the provider has yet to make) and
+// less what earlier reports counted. The store's own refunds are what the
+// order counts as refunded beyond what moneyBack counted (these reports
+// and lost disputes, which the provider's refunded total leaves out).
+// Run when the total grows and when one of the store's refunds is
+// refused, since a refund the provider refused because the dashboard's
+// took the money leaves the dashboard's refund to be counted. ref is the
+// provider's reference for the payment row. Inside tx.
+func countOutside(ctx context.Context, tx db.Querier, o *Order, provider, ref string) error {
+	if !slices.Contains(providerRefundable, o.Status) && o.Status != Refunded {
+		return nil
+	}
+	var reported, counted, outside int64
+	err := tx.QueryRowContext(ctx, `SELECT o.provider_refunded, coalesce(sum(p.amount), 0),
+			coalesce(sum(CASE WHEN p.idempotency_key LIKE 'provider-refund:%' THEN p.amount END), 0)
+		FROM orders o LEFT JOIN payments p ON p.order_id = o.id AND p.kind = 'refund'
+			AND (p.idempotency_key LIKE 'provider-refund:%' OR p.idempotency_key LIKE 'dispute:%')
+		WHERE o.id = $1 GROUP BY o.provider_refunded`, o.ID).Scan(&reported, &counted, &outside)
+	if err != nil {
+		return fmt.Errorf("refunds of %s at %s: %w", o.Number, provider, err)
+	}
+	own := o.RefundedAmount.Amount - counted
+	back := reported - own - outside
+	if back <= 0 {
+		return nil
+	}
+	// Named by what the dashboard's refunds come to with it, a total that
+	// only grows.
+	key := "provider-refund:" + provider + ":" + o.Number + ":outside:" + strconv.FormatInt(outside+back, 10)
+	return moneyBack(ctx, tx, o, provider, ref, key, outsideReason(provider), money.New(back, o.Currency))
 }
 
 // moneyBack counts back, money the provider gave back to the customer
@@ -361,8 +403,10 @@ func byCharge(ctx context.Context, tx db.Querier, provider, chargeID string) (*O
 // other refunds stay); a refund counted only once made (a cancelled
 // order's, a second payment's) had nothing counted. Either way the
 // timeline says the refund could not be made and the audit log keeps
-// the provider's words, for staff to settle at the provider. Once: a
-// refund already marked is left as it is.
+// the provider's words, for staff to settle at the provider; and money
+// the provider reported given back meanwhile that this refund accounted
+// for is counted now (countOutside). Once: a refund already marked is
+// left as it is.
 func (s *Service) refundRefused(ctx context.Context, rj refundJob, refused error) error {
 	return s.db.Tx(ctx, func(tx db.Querier) error {
 		o, err := Get(ctx, tx, rj.Number)
@@ -396,7 +440,16 @@ func (s *Service) refundRefused(ctx context.Context, rj refundJob, refused error
 		if err != nil {
 			return err
 		}
-		return audit.RecordAs(ctx, tx, audit.Actor{Kind: audit.KindSystem, Name: rj.Provider}, "order.refund_failed", subject(o), stateOf(o),
-			refundAudit{stateOf(after), rj.Amount, refused.Error()})
+		if err := audit.RecordAs(ctx, tx, audit.Actor{Kind: audit.KindSystem, Name: rj.Provider}, "order.refund_failed", subject(o), stateOf(o),
+			refundAudit{stateOf(after), rj.Amount, refused.Error()}); err != nil {
+			return err
+		}
+		if rj.RefundID == 0 {
+			return nil
+		}
+		// The provider may have refused because a refund in its dashboard
+		// took the money, reported while this one was counted and so not
+		// counted itself.
+		return countOutside(ctx, tx, after, rj.Provider, "")
 	})
 }

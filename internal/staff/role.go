@@ -61,6 +61,7 @@ const (
 	PermViewAudit        Permission = "audit.view"
 	PermManageStaff      Permission = "staff.manage"
 	PermManageAPIKeys    Permission = "apikeys.manage"
+	PermRetryJobs        Permission = "jobs.retry"
 	PermViewReports      Permission = "reports.view"
 )
 
@@ -100,6 +101,7 @@ var permissions = [...]grant{
 	{PermViewAudit, "Read the audit log", true, true, false, true},
 	{PermManageStaff, "Add staff, change their roles, disable them", true, false, false, false},
 	{PermManageAPIKeys, "Create and revoke API keys", true, false, false, false},
+	{PermRetryJobs, "Retry or dismiss background work that failed", true, true, false, false},
 	{PermViewReports, "See sales and stock reports", true, true, true, true},
 }
 

@@ -48,6 +48,7 @@ func TestMatrix(t *testing.T) {
 		{staff.PermViewAudit, o | m | v},
 		{staff.PermManageStaff, o},
 		{staff.PermManageAPIKeys, o},
+		{staff.PermRetryJobs, o | m},
 		{staff.PermViewReports, o | m | s | v},
 	}
 	bits := map[staff.Role]int{staff.RoleOwner: o, staff.RoleManager: m, staff.RoleSupport: s, staff.RoleViewer: v}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"mistore/internal/jobs"
 	"mistore/internal/notify"
 	"mistore/internal/order"
 	"mistore/internal/report"
@@ -23,6 +24,7 @@ func (s *Server) adminDashboardRoutes(a *adminRouter) {
 		params:   []paramDoc{{name: "days", in: "query", typ: "integer", desc: "Length of the period in days, 1 to 366 (default 30)."}},
 	})
 	s.adminWebhookRoutes(a)
+	s.adminJobRoutes(a)
 }
 
 // adminDashboardSchemas are the OpenAPI schemas of the report and
@@ -50,6 +52,9 @@ func adminDashboardSchemas() map[string]any {
 	for k, v := range webhookSchemas(str, integer, ts) {
 		out[k] = v
 	}
+	for k, v := range jobSchemas(str, integer, ts) {
+		out[k] = v
+	}
 	return out
 }
 
@@ -60,6 +65,7 @@ var adminDashboardErrors = []errorMapping{
 	{notify.ErrDeliveryNotFound, http.StatusNotFound, codeNotFound},
 	{notify.ErrWebhookURL, http.StatusUnprocessableEntity, "invalid_field"},
 	{notify.ErrWebhookEvents, http.StatusUnprocessableEntity, "invalid_field"},
+	{jobs.ErrNotFound, http.StatusNotFound, codeNotFound},
 }
 
 // salesReport reads the report of the days the request asks for.
@@ -105,6 +111,9 @@ type adminDashboardContent struct {
 	// Disputes are the chargebacks waiting for the shop's answer at the
 	// payment provider, the soonest due first.
 	Disputes []order.OpenDispute
+	// FailedJobs counts the background jobs that failed for good: a
+	// refund not made, an email not sent.
+	FailedJobs int
 }
 
 func (s *Server) adminDashboardPage(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +124,10 @@ func (s *Server) adminDashboardPage(w http.ResponseWriter, r *http.Request) {
 	}
 	c := adminDashboardContent{Report: rep, Periods: []int{7, 30, 90}, Days: len(rep.Days)}
 	if c.Disputes, err = s.orders.OpenDisputes(r.Context()); err != nil {
+		s.adminFail(w, r, err)
+		return
+	}
+	if c.FailedJobs, err = jobs.CountFailed(r.Context(), s.db.Reader()); err != nil {
 		s.adminFail(w, r, err)
 		return
 	}

@@ -22,6 +22,7 @@ const (
 	jobPaymentEvent = "payment.event"
 	jobRefund       = "order.refund"
 	jobConfirmation = "order.confirmation"
+	jobCloseSession = "order.close_session"
 )
 
 // Confirmer queues an order's confirmation email inside a transaction.
@@ -95,6 +96,7 @@ func (s *Service) Register(r *jobs.Runner) {
 	r.Handle(jobPaymentEvent, s.handlePaymentEvent)
 	r.Handle(jobRefund, s.handleRefund)
 	r.Handle(jobConfirmation, s.handleConfirmation)
+	r.Handle(jobCloseSession, s.handleCloseSession)
 }
 
 // Open returns the order number if token opens it, else ErrNotFound, the
@@ -372,6 +374,14 @@ func (s *Service) applyPayment(ctx context.Context, tx db.Querier, provider, num
 	}
 	// The stock rows change last (see inventory.CommitLater).
 	var sold inventory.Settlement
+	if o.Status == Cancelled && o.CancelReason != notPaidInTime {
+		// Cancelled on purpose, by the customer or staff, not by its
+		// payment window closing: the order stays cancelled.
+		if err := AddEvent(ctx, tx, o.ID, "paid_after_cancel", "Payment arrived after the order was cancelled; it is refunded."); err != nil {
+			return err
+		}
+		return s.refundCaptured(ctx, tx, o, sessionID, chargeID, amount, "paid after cancellation")
+	}
 	switch o.Status {
 	case PendingPayment, Cancelled:
 		if s.claims != nil {
@@ -683,6 +693,9 @@ func (s *Service) afterUnpaidCancel(ctx context.Context, tx db.Querier, number, 
 	if _, err := inventory.Release(ctx, tx, o.Owner()); err != nil {
 		return err
 	}
+	if err := s.closeSession(ctx, tx, o); err != nil {
+		return err
+	}
 	if o.CouponCode != "" {
 		res, err := tx.ExecContext(ctx, "DELETE FROM coupon_redemptions WHERE order_id = $1", o.ID)
 		if err != nil {
@@ -695,6 +708,51 @@ func (s *Service) afterUnpaidCancel(ctx context.Context, tx db.Querier, number, 
 		}
 	}
 	return AddEvent(ctx, tx, o.ID, "cancelled", detail)
+}
+
+// closeSession closes cancelled order o's payment session at its
+// provider, so that the shopper cannot pay for it any more: inside tx for
+// a provider whose sessions are the store's (the test provider's page
+// then says the payment window closed), by a job for one reached over
+// the network. A payment that gets in first is refunded when it is
+// reported (paid_after_cancel).
+func (s *Service) closeSession(ctx context.Context, tx db.Querier, o *Order) error {
+	if o.PaymentSession == "" {
+		return nil
+	}
+	switch p := s.providers[o.PaymentProvider].(type) {
+	case payment.LocalSessions:
+		return p.CloseSessionTx(ctx, tx, o.PaymentSession)
+	case payment.SessionCloser:
+		key := "close-session:" + o.PaymentProvider + ":" + o.PaymentSession
+		return jobs.Enqueue(ctx, tx, jobCloseSession, closeSessionJob{Number: o.Number, Provider: o.PaymentProvider, SessionID: o.PaymentSession},
+			jobs.Options{UniqueKey: key, MaxAttempts: 10})
+	}
+	return nil
+}
+
+// notPaidInTime is the cancel reason of an order whose payment window
+// closed (the statements that cancel one write it as a literal): a
+// payment that arrives late revives such an order if its stock is still
+// there, unlike one cancelled on purpose.
+const notPaidInTime = "not paid in time"
+
+type closeSessionJob struct {
+	Number    string `json:"number"`
+	Provider  string `json:"provider"`
+	SessionID string `json:"session_id"`
+}
+
+func (s *Service) handleCloseSession(ctx context.Context, j jobs.Job) error {
+	var cj closeSessionJob
+	if err := json.Unmarshal(j.Payload, &cj); err != nil {
+		return jobs.Permanent(err)
+	}
+	p, ok := s.providers[cj.Provider].(payment.SessionCloser)
+	if !ok {
+		return jobs.Permanent(fmt.Errorf("close the session of %s: provider %q cannot", cj.Number, cj.Provider))
+	}
+	return p.CloseSession(ctx, cj.SessionID)
 }
 
 // Cancel cancels an order for its customer before it ships: an unpaid one

@@ -63,6 +63,16 @@ type Provider interface {
 type LocalSessions interface {
 	// CreateSessionTx is CreateSession inside tx.
 	CreateSessionTx(ctx context.Context, tx db.Querier, req SessionRequest) (Session, error)
+	// CloseSessionTx closes session id inside tx, if it is still open,
+	// so that it takes no payment: its order was cancelled.
+	CloseSessionTx(ctx context.Context, tx db.Querier, id string) error
+}
+
+// SessionCloser is a provider whose open sessions the store can close, so
+// that a shopper cannot pay for an order that was cancelled. Closing a
+// session that is complete or closed already does nothing.
+type SessionCloser interface {
+	CloseSession(ctx context.Context, id string) error
 }
 
 // SessionRequest asks for a payment of Amount for an order.

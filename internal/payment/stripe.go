@@ -159,6 +159,21 @@ func (s *Stripe) CreateSession(ctx context.Context, req SessionRequest) (Session
 	return sessionFromStripe(cs), nil
 }
 
+// CloseSession expires Checkout Session id, so that it takes no payment.
+// A session Stripe will not expire (complete already, or expired) is
+// left as it is.
+func (s *Stripe) CloseSession(ctx context.Context, id string) error {
+	_, err := s.client.V1CheckoutSessions.Expire(ctx, id, nil)
+	var se *stripe.Error
+	if errors.As(err, &se) && (se.HTTPStatusCode == http.StatusBadRequest || se.HTTPStatusCode == http.StatusNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stripe: expire session %s: %w", id, err)
+	}
+	return nil
+}
+
 // GetSession retrieves a Checkout Session; an id Stripe does not know is
 // ErrUnknownSession.
 func (s *Stripe) GetSession(ctx context.Context, id string) (Session, error) {

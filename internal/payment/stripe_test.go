@@ -285,6 +285,19 @@ func TestStripeAgainstStripeMock(t *testing.T) {
 		}
 	})
 
+	t.Run("CloseSession", func(t *testing.T) {
+		sess, err := s.CreateSession(ctx, testSessionRequest(now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseSession(ctx, sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.last(t); got.Method != http.MethodPost || got.Path != "/v1/checkout/sessions/"+sess.ID+"/expire" {
+			t.Errorf("sent %s %s", got.Method, got.Path)
+		}
+	})
+
 	t.Run("SameIdempotencyKeyOnRetry", func(t *testing.T) {
 		req := testSessionRequest(now)
 		req.IdempotencyKey = "order-US-10043-session-1"
@@ -408,6 +421,23 @@ func fakeStripe(t *testing.T, status int, body string) (*httptest.Server, *atomi
 func TestStripeErrors(t *testing.T) {
 	ctx := context.Background()
 	apiError := `{"error":{"type":"api_error","message":"Something went wrong on Stripe's end."}}`
+
+	t.Run("CloseSessionNotOpen", func(t *testing.T) {
+		// Stripe will not expire a session that is complete or expired:
+		// nothing is left to close. A 5xx is an error, for the job to
+		// retry.
+		done := `{"error":{"type":"invalid_request_error","message":"Only Checkout Sessions with a status in [\"open\"] can be expired."}}`
+		srv, _ := fakeStripe(t, http.StatusBadRequest, done)
+		s, _ := newTestStripe(t, srv.URL, -1)
+		if err := s.CloseSession(ctx, "cs_test_done"); err != nil {
+			t.Errorf("closing a complete session: %v", err)
+		}
+		srv, _ = fakeStripe(t, http.StatusInternalServerError, apiError)
+		s, _ = newTestStripe(t, srv.URL, -1)
+		if err := s.CloseSession(ctx, "cs_test_open"); err == nil {
+			t.Error("a 500 from Stripe was taken for a closed session")
+		}
+	})
 
 	t.Run("500MapsToUnavailable", func(t *testing.T) {
 		srv, n := fakeStripe(t, http.StatusInternalServerError, apiError)

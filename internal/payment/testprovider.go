@@ -173,6 +173,16 @@ func (p *TestProvider) CreateSessionTx(ctx context.Context, tx db.Querier, req S
 	return Session{ID: id, URL: p.PageURL(id), Status: p.effectiveStatus(SessionOpen, req.ExpiresAt), Reference: req.Reference, Amount: req.Amount}, nil
 }
 
+// CloseSessionTx expires session id inside tx if it is still open: its
+// hosted page then takes no payment.
+func (p *TestProvider) CloseSessionTx(ctx context.Context, tx db.Querier, id string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE test_provider_sessions SET status = 'expired', updated_at = $2 WHERE id = $1 AND status = 'open'`,
+		id, db.Time(p.now())); err != nil {
+		return fmt.Errorf("test provider: close session %s: %w", id, err)
+	}
+	return nil
+}
+
 // GetSession returns a session as the provider sees it now.
 func (p *TestProvider) GetSession(ctx context.Context, id string) (Session, error) {
 	return p.sessionWhere(ctx, p.db.Reader(), "id = $1", id)

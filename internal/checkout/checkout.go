@@ -494,7 +494,7 @@ func (s *Service) Place(ctx context.Context, cartID, token string, req Request, 
 			Subtotal: q.Subtotal, Discount: q.Discount, Shipping: q.Shipping, Tax: q.Tax, Total: q.Total,
 			TaxIncluded: m.TaxIncluded, CouponCode: q.CouponCode, ShippingMethod: q.Method.Code, ShippingName: q.Method.Name,
 			Address: req.Address, PaymentProvider: s.provider, PaymentStatus: "none",
-			ExpiresAt: expires,
+			ExpiresAt: expires, PaidAmount: money.New(0, m.Currency), RefundedAmount: money.New(0, m.Currency),
 		}
 		for _, l := range priced {
 			o.Lines = append(o.Lines, order.Line{

@@ -176,7 +176,37 @@ func (s *shop) checkout(id, token string) orderResp {
 	}
 	var o orderResp
 	json.Unmarshal([]byte(body), &o)
+	moneyHasCurrency(s.t, "checkout", body)
 	return o
+}
+
+// moneyHasCurrency checks that every Money in the JSON body (an object
+// with an amount) names its currency, as API.md says Money always does.
+func moneyHasCurrency(t *testing.T, what, body string) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, ok := x["amount"]; ok {
+				if c, _ := x["currency"].(string); len(c) != 3 {
+					t.Errorf("%s: %s is Money without a currency: %v", what, path, x)
+				}
+			}
+			for k, e := range x {
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	walk("$", v)
 }
 
 // pay posts the hosted payment page's form, as a shopper's browser does.

@@ -292,13 +292,15 @@ func replay(w http.ResponseWriter, a idempotency.Replay) {
 // credentials are stored only as SHA-256 hashes, which is enough for
 // secrets this long and random.
 //
-// An anonymous caller has no identity to scope by, so anonymous requests
-// share one scope per path (say, everyone creating a cart in the US). The
-// scope cannot be the client's address: retries are exactly what happens
-// when a phone moves between networks. Such keys must therefore be
-// unguessable, random UUIDs as clients make them anyway: anyone who sent
-// the same key and the same body to the same path would be given the
-// first answer, such as a new cart's id and token.
+// An anonymous caller has no identity, so its scope is the path and the
+// client's address: otherwise anyone who guessed a weak key (a client's
+// "1", say) and sent the same body to the same path would be given the
+// first answer, a new cart's id and token among them. The price is that a
+// retry from another network (a phone moving from Wi-Fi to its carrier)
+// runs again: an anonymous cart is made twice, the first left to expire,
+// or a registration finds its email taken and the client signs in. Behind
+// a load balancer every client has its address (clientIP), so keys there
+// must be as unguessable as random UUIDs anyway.
 func idempotencyScope(r *http.Request) string {
 	if a := r.Header.Get("Authorization"); a != "" {
 		return "auth:" + sha256Hex(a)
@@ -306,7 +308,7 @@ func idempotencyScope(r *http.Request) string {
 	if t := r.Header.Get("X-Cart-Token"); t != "" {
 		return "cart:" + sha256Hex(t)
 	}
-	return "anon:" + r.URL.Path
+	return "anon:" + r.URL.Path + "@" + clientIP(r)
 }
 
 func sha256Hex(s string) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,26 @@ func TestIdempotencyCartEndToEnd(t *testing.T) {
 		}
 		if n := idemCountRows(t, d, "carts"); n != 1 {
 			t.Fatalf("%d carts, want 1", n)
+		}
+		// Someone else, elsewhere, who sends the same key is not given
+		// this cart and its token: an anonymous key is the client's
+		// address's.
+		req := httptest.NewRequest(http.MethodPost, create, strings.NewReader(`{}`))
+		req.RemoteAddr = "198.51.100.7:40000"
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		var other struct {
+			ID    string `json:"id"`
+			Token string `json:"token"`
+		}
+		decode(t, response{status: rec.Code, header: rec.Result().Header, body: rec.Body.String()}, &other)
+		if rec.Code != 201 || other.ID == c1.ID || other.Token == c1.Token || rec.Result().Header.Get("Idempotency-Replayed") != "" {
+			t.Errorf("the same key from another address: %d %s", rec.Code, rec.Body.String())
+		}
+		if _, err := d.Write.Exec(`DELETE FROM carts WHERE id = $1`, other.ID); err != nil {
+			t.Fatal(err)
 		}
 		if r := idemPost(t, s, create, `{"lines":[]}`, "Idempotency-Key", key); r.status != 422 {
 			t.Errorf("same key, other body: %d %s", r.status, r.body)

@@ -496,7 +496,7 @@ func TestIdempotencyClaimInTxWithoutWrites(t *testing.T) {
 		// A request that holds the key (running, in another instance say)
 		// comes first: the answer is to wait, final or not.
 		keys := idempotency.NewStore(d, nil)
-		if out, err := keys.Begin(context.Background(), "anon:"+path, "k3", idempotency.Fingerprint("POST", path, []byte(body))); err != nil || !out.Proceed {
+		if out, err := keys.Begin(context.Background(), "anon:"+path+"@192.0.2.1", "k3", idempotency.Fingerprint("POST", path, []byte(body))); err != nil || !out.Proceed {
 			t.Fatalf("Begin: %+v %v", out, err)
 		}
 		for _, st := range []int32{201, 429} {

@@ -71,17 +71,42 @@ func TestSeedIsIdempotent(t *testing.T) {
 		t.Run(string(dialect), func(t *testing.T) {
 			dsn := dbtest.DSN(t, dialect)
 			env := map[string]string{"MISTORE_DB": dsn}
-			for i := 0; i < 2; i++ {
+			seed := func(i int) {
+				t.Helper()
 				code, out, errOut := runCLI(t, env, "seed")
 				if code != 0 || !strings.Contains(out, "25 products") {
-					t.Fatalf("seed #%d: exit %d, %s %s", i+1, code, out, errOut)
+					t.Fatalf("seed #%d: exit %d, %s %s", i, code, out, errOut)
 				}
 			}
+			seed(1)
 			d, err := db.Open(context.Background(), dsn, db.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer d.Close()
+			// Between the seeds the shop sells and counts: one level
+			// changes, another is deleted.
+			var sku, gone string
+			if err := d.Read.QueryRow("SELECT sku FROM stock WHERE warehouse = 'us-west' ORDER BY sku LIMIT 1").Scan(&sku); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Read.QueryRow("SELECT sku FROM stock WHERE warehouse = 'us-west' ORDER BY sku DESC LIMIT 1").Scan(&gone); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Write.Exec("UPDATE stock SET on_hand = 7 WHERE sku = $1 AND warehouse = 'us-west'", sku); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Write.Exec("DELETE FROM stock WHERE sku = $1 AND warehouse = 'us-west'", gone); err != nil {
+				t.Fatal(err)
+			}
+			seed(2)
+			var kept, back int
+			if err := d.Read.QueryRow("SELECT on_hand FROM stock WHERE sku = $1 AND warehouse = 'us-west'", sku).Scan(&kept); err != nil || kept != 7 {
+				t.Errorf("seeding again set %s's stock to %d (%v), want the 7 counted since", sku, kept, err)
+			}
+			if err := d.Read.QueryRow("SELECT on_hand FROM stock WHERE sku = $1 AND warehouse = 'us-west'", gone).Scan(&back); err != nil || back <= 0 {
+				t.Errorf("seeding again left %s without stock (%d, %v), want the demo's level", gone, back, err)
+			}
 			var products, variants, certs, resellers int
 			d.Read.QueryRow("SELECT count(*) FROM products").Scan(&products)
 			d.Read.QueryRow("SELECT count(*) FROM variants").Scan(&variants)

@@ -172,6 +172,39 @@ type ImportOptions struct {
 	// (the file is read and checked whole first). It runs inside the
 	// import's transaction: it must be quick and touch no database.
 	Progress func(done, total int)
+	// KeepStock leaves the stock of a variant in a warehouse that has a
+	// level already as it is, setting only levels that are new: the demo
+	// seed, run again on a store that sells, must not put back units sold
+	// or counted since.
+	KeepStock bool
+}
+
+// keepStock drops from products the stock levels of variants and
+// warehouses that have one already (ImportOptions.KeepStock).
+func keepStock(ctx context.Context, tx db.Querier, products []importProduct) error {
+	have := map[[2]string]bool{}
+	err := db.EachRow(ctx, tx, "SELECT sku, warehouse FROM stock", nil, func(rows *sql.Rows) error {
+		var k [2]string
+		if err := rows.Scan(&k[0], &k[1]); err != nil {
+			return err
+		}
+		have[k] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("stock levels kept: %w", err)
+	}
+	for i := range products {
+		for j := range products[i].variants {
+			v := &products[i].variants[j]
+			for w := range v.stock {
+				if have[[2]string{v.sku, w}] {
+					delete(v.stock, w)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // importSummary is an import as the audit log keeps it: how much, and the
@@ -199,6 +232,11 @@ func (s *Service) ImportWith(ctx context.Context, r io.Reader, opts ImportOption
 	err = s.db.Tx(ctx, func(tx db.Querier) error {
 		if err := im.checkOwnership(ctx, tx, products); err != nil {
 			return err
+		}
+		if opts.KeepStock {
+			if err := keepStock(ctx, tx, products); err != nil {
+				return err
+			}
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
 		for i := range products {

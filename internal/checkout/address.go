@@ -34,6 +34,19 @@ func fieldError(field, format string, args ...any) *FieldError {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
+// Sentence is the problem as the API says it: "The email must be …" when
+// Msg reads on from the field's name, else Why's English sentence ("This
+// store ships to US only."), which says itself what it is about.
+func (e *FieldError) Sentence() string {
+	if first, _, _ := strings.Cut(e.Msg, " "); first == "is" || first == "must" {
+		return "The " + e.Field + " " + e.Msg + "."
+	}
+	if s := e.Why.String(); s != "" {
+		return s
+	}
+	return e.Field + ": " + e.Msg + "."
+}
+
 // usStates are the destinations the US store ships to: the states and DC.
 var usStates = map[string]string{
 	"AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",

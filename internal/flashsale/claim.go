@@ -320,14 +320,29 @@ func checkQuantity(qty, limit int) error {
 	switch {
 	case qty < 1:
 		return &input.FieldError{Field: "quantity", Msg: "Claim at least one unit."}
+	case qty > limit:
+		return &OverLimitError{Limit: limit}
 	case qty > most:
-		if most == 1 {
-			return &input.FieldError{Field: "quantity", Msg: "You may claim one unit of this sale."}
-		}
-		return &input.FieldError{Field: "quantity", Msg: fmt.Sprintf("You may claim at most %d units of this sale.", most)}
+		return &input.FieldError{Field: "quantity", Msg: fmt.Sprintf("A claim holds at most %d units.", most)}
 	}
 	return nil
 }
+
+// OverLimitError is a claim for more units than one customer may hold of
+// the sale: it is ErrLimitReached, told with the limit.
+type OverLimitError struct {
+	Limit int
+}
+
+func (e *OverLimitError) Error() string {
+	if e.Limit == 1 {
+		return "You may claim one unit of this sale."
+	}
+	return fmt.Sprintf("You may claim at most %d units of this sale.", e.Limit)
+}
+
+// Is makes an OverLimitError ErrLimitReached.
+func (e *OverLimitError) Is(target error) bool { return target == ErrLimitReached }
 
 // saleLine is one sale's state in the engine: its snapshot and its queue
 // of claims.

@@ -124,8 +124,10 @@ func TestClaimWindow(t *testing.T) {
 	})
 }
 
-// TestClaimQuantity: quantities no claim of the sale can have are a
-// field error on "quantity", decided before anything else is.
+// TestClaimQuantity: quantities no claim can have are a field error on
+// "quantity", and more than one customer may hold of the sale is
+// ErrLimitReached (a purchase limit, 429 in the API), decided before
+// anything else is.
 func TestClaimQuantity(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		env := newClEnv(t, d, Options{})
@@ -134,11 +136,18 @@ func TestClaimQuantity(t *testing.T) {
 		for _, c := range []struct {
 			sale int64
 			qty  int
-		}{{id, 0}, {id, -1}, {id, 4}, {id, 1 << 40}, {big, 1001}} {
+		}{{id, 0}, {id, -1}, {big, 1001}} {
 			_, err := env.s.Claim(context.Background(), c.sale, 1, c.qty)
 			var fe *input.FieldError
 			if !errors.As(err, &fe) || fe.InvalidField() != "quantity" {
 				t.Errorf("quantity %d: %v", c.qty, err)
+			}
+		}
+		for _, qty := range []int{4, 1 << 40} {
+			_, err := env.s.Claim(context.Background(), id, 1, qty)
+			var ole *OverLimitError
+			if !errors.Is(err, ErrLimitReached) || !errors.As(err, &ole) || ole.Limit != 3 {
+				t.Errorf("quantity %d over the limit of 3: %v", qty, err)
 			}
 		}
 		if c, err := env.s.Claim(context.Background(), id, 1, 3); err != nil || c.Quantity != 3 {

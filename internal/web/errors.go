@@ -186,7 +186,7 @@ func classify(err error) (int, apiError) {
 	}
 	var fe *checkout.FieldError
 	if errors.As(err, &fe) {
-		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: "The " + fe.Field + " " + fe.Msg + ".", Field: fe.Field}
+		return http.StatusUnprocessableEntity, apiError{Code: "invalid_field", Message: fe.Sentence(), Field: fe.Field}
 	}
 	var cfe *customer.FieldError
 	if errors.As(err, &cfe) && !errors.Is(err, customer.ErrEmailTaken) {
@@ -230,6 +230,10 @@ func userMessage(sentinel, err error) string {
 			return fmt.Sprintf("Only %d of %s are left; lower the quantity.", oos.Available, oos.SKU)
 		}
 		return fmt.Sprintf("%s is out of stock.", oos.SKU)
+	}
+	var overLimit *flashsale.OverLimitError
+	if errors.As(err, &overLimit) {
+		return overLimit.Error()
 	}
 	var limited *ratelimit.LimitedError
 	if errors.As(err, &limited) {

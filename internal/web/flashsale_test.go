@@ -161,11 +161,15 @@ func TestFlashSaleAPIContract(t *testing.T) {
 		if st, b, _ := s.claim(sale.ID, "forged-token-0123456789", `{"quantity":1}`); st != 401 {
 			t.Errorf("claim with a forged session: %d %s", st, b)
 		}
-		for _, q := range []string{`{"quantity":0}`, `{"quantity":-1}`, `{"quantity":3}`} {
+		for _, q := range []string{`{"quantity":0}`, `{"quantity":-1}`} {
 			st, b, _ := s.claim(sale.ID, ada, q)
 			if code, field := errCode(b); st != 422 || code != "invalid_field" || field != "quantity" {
 				t.Errorf("claim %s: %d %s", q, st, b)
 			}
+		}
+		// More than one customer may hold is the purchase limit.
+		if st, b, _ := s.claim(sale.ID, ada, `{"quantity":3}`); st != 429 || !strings.Contains(b, `"limit_reached"`) || !strings.Contains(b, "at most 2 units") {
+			t.Errorf("claim over the limit: %d %s", st, b)
 		}
 		for _, q := range []string{`{"quantity":"one"}`, `{"quantity":1`, `[1]`, `{"quantity":1,"unit_price":1}`} {
 			if st, b, _ := s.claim(sale.ID, ada, q); st != 400 {

@@ -676,9 +676,12 @@ func (s *Service) edit(ctx context.Context, slug string, fn editFunc) (*Product,
 		if err != nil {
 			return err
 		}
-		if err := updateSearchText(ctx, tx, q, cats[q.Category], s.dbNow()); err != nil {
+		now := s.dbNow()
+		if err := updateSearchText(ctx, tx, q, cats[q.Category], now); err != nil {
 			return err
 		}
+		// The answer is the product as written, its time of change too.
+		q.UpdatedAt = now
 		if err := audit.Record(ctx, tx, action, "product:"+slug, before, after); err != nil {
 			return err
 		}

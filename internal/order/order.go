@@ -25,6 +25,9 @@ var (
 	ErrNotFound = errors.New("order not found")
 	// ErrState: the order is not in a state that allows the change.
 	ErrState = errors.New("order state does not allow this")
+	// ErrUnknownProvider: a webhook for a payment provider the store does
+	// not use.
+	ErrUnknownProvider = errors.New("no such payment provider")
 )
 
 // Status is where an order stands (API.md).

@@ -165,7 +165,7 @@ func (s *Service) StartPaymentTx(ctx context.Context, tx db.Querier, o *Order, r
 func (s *Service) AcceptWebhook(ctx context.Context, provider string, payload []byte, header map[string][]string) error {
 	p, ok := s.providers[provider]
 	if !ok {
-		return fmt.Errorf("%w: no payment provider %q", ErrNotFound, provider)
+		return fmt.Errorf("%w: %q", ErrUnknownProvider, provider)
 	}
 	ev, err := p.ParseWebhook(payload, header, s.now())
 	if err != nil {

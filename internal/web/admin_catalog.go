@@ -430,8 +430,8 @@ func (s *Server) apiAdminCertRemove(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiAdminListingSet(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Listed   *bool      `json:"listed"`
-		LaunchAt *time.Time `json:"launch_at"`
+		Listed   *bool  `json:"listed"`
+		LaunchAt string `json:"launch_at"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		s.apiFail(w, r, err)
@@ -442,9 +442,12 @@ func (s *Server) apiAdminListingSet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := catalog.Listing{Listed: *in.Listed}
-	if in.LaunchAt != nil {
-		l.LaunchAt = *in.LaunchAt
+	launch, err := parseAdminTime("launch_at", in.LaunchAt)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
 	}
+	l.LaunchAt = launch
 	p, err := s.catalog.SetListing(r.Context(), r.PathValue("slug"), r.PathValue("market"), l)
 	s.answerProduct(w, r, http.StatusOK, p, err)
 }

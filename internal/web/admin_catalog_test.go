@@ -89,8 +89,25 @@ func TestAdminLaunchPhoneInUS(t *testing.T) {
 			}
 		}
 		setStock(t, d, "MP14-BLK-256", "us-east", 10)
+		if st, body, _ := s.do("PUT", "/api/v1/admin/products/"+slug+"/listings/us", `{"listed":true,"launch_at":"next week"}`, manager...); st != 422 ||
+			!strings.Contains(body, `"field":"launch_at"`) {
+			t.Errorf("a launch_at that is no time: %d %s", st, body)
+		}
 		if st, body, _ := s.do("PUT", "/api/v1/admin/products/"+slug+"/listings/us", `{"listed":true}`, manager...); st != 200 {
 			t.Fatalf("listing: %d %s", st, body)
+		}
+		// A change answers with the product as written: the same time of
+		// change as a read of it after.
+		var changed, read struct {
+			UpdatedAt string `json:"updated_at"`
+		}
+		st, body, _ = s.do("PATCH", "/api/v1/admin/products/"+slug, `{"description":"Now with more."}`, manager...)
+		if err := json.Unmarshal([]byte(body), &changed); st != 200 || err != nil {
+			t.Fatalf("PATCH: %d %s", st, body)
+		}
+		st, body, _ = s.do("GET", "/api/v1/admin/products/"+slug, "", manager...)
+		if err := json.Unmarshal([]byte(body), &read); st != 200 || err != nil || read.UpdatedAt != changed.UpdatedAt || changed.UpdatedAt == "" {
+			t.Errorf("updated_at: %q in the PATCH's answer, %q read after (%d)", changed.UpdatedAt, read.UpdatedAt, st)
 		}
 		if got := s.availability("us", slug); got != "not_sold" {
 			t.Fatalf("priced and stocked without FCC: %s", got)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -158,6 +159,11 @@ func (s *Server) apiAdminFlashSaleCreate(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	sale, err := s.flashsales.Create(r.Context(), ns)
+	var fe *input.FieldError
+	if errors.As(err, &fe) && fe.Field == "price" {
+		// The request names the sale's price "amount".
+		fe.Field = "amount"
+	}
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

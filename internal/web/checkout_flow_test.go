@@ -423,6 +423,11 @@ func TestWebhooksAreVerified(t *testing.T) {
 		}
 		now := time.Now()
 		body := event("evt_1")
+		// A provider the store does not use (Stripe, unconfigured here).
+		if status, resp, _ := s.do("POST", "/api/v1/payments/stripe/webhook", string(body), "Mistore-Signature", payment.Sign(s.secret, body, now)); status != 404 ||
+			!strings.Contains(resp, `"not_found"`) || !strings.Contains(resp, "provider") {
+			t.Errorf("a webhook for an unknown provider: %d %s", status, resp)
+		}
 		for _, c := range []struct {
 			name string
 			body []byte

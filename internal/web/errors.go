@@ -91,6 +91,7 @@ var storeErrors = []errorMapping{
 	{catalog.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{market.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{order.ErrNotFound, http.StatusNotFound, codeNotFound},
+	{order.ErrUnknownProvider, http.StatusNotFound, codeNotFound},
 	// Answered by idempotency.go; a handler that meets it answers
 	// something it replaces.
 	{idempotency.ErrTaken, http.StatusConflict, codeIdempotencyKeyInUse},
@@ -256,6 +257,8 @@ func userMessage(sentinel, err error) string {
 		return "There is already an account with this email address; sign in, or reset its password."
 	case customer.ErrInvalidToken:
 		return "This link has expired or was already used; ask for a new one."
+	case order.ErrUnknownProvider:
+		return "This store takes no payments through a provider of that name."
 	case order.ErrNotFound:
 		return "There is no such order, or its link is incomplete."
 	case order.ErrState:

@@ -123,6 +123,10 @@ func TestFlashSaleAPIContract(t *testing.T) {
 		if st, b, _ := s.do("POST", "/api/v1/admin/flash-sales", `{"market":"us","price":99}`, bearer(manager)...); st != 400 {
 			t.Errorf("price sent: %d %s", st, b)
 		}
+		if st, b, _ := s.do("POST", "/api/v1/admin/flash-sales", strings.Replace(body, `"amount":99`, `"amount":0`, 1), bearer(manager)...); st != 422 ||
+			!strings.Contains(b, `"field":"amount"`) {
+			t.Errorf("no amount: %d %s, want 422 on the field amount", st, b)
+		}
 		if st, b, _ := s.do("POST", "/api/v1/admin/flash-sales", strings.Replace(body, `"starts_at":"`, `"starts_at":"yesterday`, 1), bearer(manager)...); st != 400 {
 			t.Errorf("bad time: %d %s", st, b)
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -45,7 +46,7 @@ const RetryWindow = 72 * time.Hour
 var (
 	// ErrWebhookURL: the endpoint URL is not https (or plain http to this
 	// machine, for development).
-	ErrWebhookURL = errors.New("the webhook URL must be https (http only to localhost or 127.0.0.1)")
+	ErrWebhookURL = errors.New("the webhook URL must be https (http only to localhost or 127.0.0.1), and not to a link-local, multicast or unspecified address")
 	// ErrWebhookEvents: the event list is empty or names an unknown event.
 	ErrWebhookEvents = errors.New("the webhook events must be a non-empty subset of the known events")
 	// ErrEndpointNotFound: no such webhook endpoint (or it was deleted).
@@ -179,6 +180,9 @@ func CheckWebhookURL(raw string) error {
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" || len(raw) > 2000 {
 		return ErrWebhookURL
 	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && unreachableAddr(ip) {
+		return ErrWebhookURL
+	}
 	switch u.Scheme {
 	case "https":
 		return nil
@@ -189,6 +193,23 @@ func CheckWebhookURL(raw string) error {
 	}
 	return ErrWebhookURL
 }
+
+// unreachableAddr reports whether the store refuses to send webhooks to
+// ip: link-local addresses (among them the cloud metadata services at
+// 169.254.169.254 and fd00:ec2::254, which hand out credentials to any
+// process that asks), multicast and unspecified ones. An owner registers
+// endpoints, but a webhook must not be a way to make the store's server
+// fetch from its own host's private services. Private and loopback
+// addresses stay allowed: an integration on the shop's own network is a
+// normal thing to send to.
+func unreachableAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() ||
+		ip.IsUnspecified() || ip == awsMetadataV6
+}
+
+// awsMetadataV6 is the IPv6 address of EC2's instance metadata service.
+var awsMetadataV6 = netip.MustParseAddr("fd00:ec2::254")
 
 // checkEvents validates and normalises a subscription: known events, each
 // once, in the canonical order.

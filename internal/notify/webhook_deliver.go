@@ -12,9 +12,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"mistore/internal/db"
@@ -53,6 +56,10 @@ func NewWebhooks(d *db.DB, log *slog.Logger) *Webhooks {
 // not be able to bounce the store's signed request elsewhere.
 func webhookClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Checked when connecting, after the name is resolved, so that a
+	// name pointing at a refused address (or changing to one) gets
+	// nothing either.
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: refuseUnreachable}).DialContext
 	t.ResponseHeaderTimeout = 15 * time.Second
 	t.TLSHandshakeTimeout = 10 * time.Second
 	return &http.Client{
@@ -69,6 +76,19 @@ func webhookClient() *http.Client {
 			return nil
 		},
 	}
+}
+
+// refuseUnreachable is a dialer's Control: it refuses a connection to an
+// address unreachableAddr rules out.
+func refuseUnreachable(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("webhook: connect to %s: %w", address, err)
+	}
+	if unreachableAddr(ap.Addr()) {
+		return fmt.Errorf("webhook: %s is a link-local, multicast or unspecified address; webhooks are not sent there", ap.Addr())
+	}
+	return nil
 }
 
 // WebhookBackoff doubles from 30 seconds and is capped at 6 hours, which

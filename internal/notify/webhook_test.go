@@ -320,7 +320,9 @@ func TestWebhookRedirectToOtherHostNotFollowed(t *testing.T) {
 func TestWebhookEndpoints(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := staffCtx()
-		for _, bad := range []string{"javascript:alert(1)", "ftp://example.com/x", "http://example.com/hook", "https://", "//example.com", "https://u:p@example.com/", "example.com"} {
+		for _, bad := range []string{"javascript:alert(1)", "ftp://example.com/x", "http://example.com/hook", "https://", "//example.com", "https://u:p@example.com/", "example.com",
+			"https://169.254.169.254/latest/meta-data/", "https://[fe80::1]/h", "https://0.0.0.0/h", "https://[::ffff:169.254.169.254]/h",
+			"https://[fd00:ec2::254]/h", "https://224.0.0.1/h"} {
 			if _, _, err := notify.CreateEndpoint(ctx, d, bad, []string{notify.EventOrderPaid}); !errors.Is(err, notify.ErrWebhookURL) {
 				t.Errorf("%q: %v", bad, err)
 			}

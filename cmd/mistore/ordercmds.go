@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"mistore/internal/market"
 	"mistore/internal/order"
 )
 
@@ -36,6 +37,16 @@ func cmdExportOrders(ctx context.Context, args []string, getenv func(string) str
 		return errors.New(exportOrdersUsage)
 	}
 	f := order.Filter{Market: strings.ToLower(strings.TrimSpace(*mk)), Status: order.Status(strings.TrimSpace(*status))}
+	if f.Market != "" {
+		// A typo must not pass for a market with no orders.
+		set, err := market.Load(ctx, d.Reader())
+		if err != nil {
+			return err
+		}
+		if _, err := set.Get(f.Market); err != nil {
+			return fmt.Errorf("--market %q: %w", *mk, err)
+		}
+	}
 	if f.Status != "" && !order.ValidStatus(f.Status) {
 		names := make([]string, len(order.Statuses))
 		for i, s := range order.Statuses {

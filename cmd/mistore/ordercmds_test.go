@@ -108,6 +108,7 @@ func TestExportOrdersCommand(t *testing.T) {
 			}{
 				{[]string{"--status", "shipped"}, 1, `--status "shipped": give one of pending_payment, paid,`},
 				{[]string{"--since", "1/11/2026"}, 1, `--since "1/11/2026": give a date`},
+				{[]string{"--market", "xx"}, 1, `--market "xx": `},
 				{[]string{"extra"}, 1, "usage: mistore export orders"},
 				{[]string{"--colour", "red"}, 2, "flag provided but not defined"},
 			} {

@@ -77,7 +77,7 @@ func (s *Server) pageOutbox(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, err)
 		return
 	}
-	p, err := s.newPage(r, "us", "/admin/outbox")
+	p, err := s.outboxPage(r)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
@@ -118,12 +118,24 @@ func (s *Server) outboxLookup(w http.ResponseWriter, r *http.Request) (notify.Em
 	return e, true
 }
 
+// outboxPage is the shop's page around the outbox, which belongs to no
+// market: the market links go to each market's home, and no alternates
+// are announced (the pages are not to be indexed).
+func (s *Server) outboxPage(r *http.Request) (*page, error) {
+	p, err := s.newPage(r, "us", "/")
+	if err != nil {
+		return nil, err
+	}
+	p.NoIndex = true
+	return p, nil
+}
+
 func (s *Server) pageOutboxEmail(w http.ResponseWriter, r *http.Request) {
 	e, ok := s.outboxLookup(w, r)
 	if !ok {
 		return
 	}
-	p, err := s.newPage(r, "us", "/admin/outbox")
+	p, err := s.outboxPage(r)
 	if err != nil {
 		s.pageFail(w, r, err)
 		return

@@ -68,6 +68,11 @@ func TestOutboxPages(t *testing.T) {
 				t.Errorf("outbox page lacks %q", want)
 			}
 		}
+		// The outbox is no market's: its market links lead to the
+		// markets' homes, not to pages that do not exist.
+		if strings.Contains(r.body, "/us/admin/outbox") || strings.Contains(r.body, "/cn/admin/outbox") || !strings.Contains(r.body, `href="/cn/"`) {
+			t.Error("the outbox page links to a market's outbox, or not to the markets' homes")
+		}
 
 		r = get(t, s, fmt.Sprintf("/admin/outbox/%d", id))
 		if r.status != 200 {

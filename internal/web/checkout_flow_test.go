@@ -383,14 +383,14 @@ func TestCheckoutRejectsClientPrices(t *testing.T) {
 			{strings.Replace(checkoutJSON, `"NJ"`, `"ZZ"`, 1), 422, "invalid_field", "shipping_address.region"},
 			{strings.Replace(checkoutJSON, `ada@example.com`, `ada`, 1), 422, "invalid_field", "email"},
 			{strings.Replace(checkoutJSON, `"standard"`, `"drone"`, 1), 422, "invalid_field", "shipping_method"},
-			{strings.Replace(checkoutJSON, `"standard"`, `"standard","coupon_code":"FREE"`, 1), 422, "invalid_coupon", ""},
+			{strings.Replace(checkoutJSON, `"standard"`, `"standard","coupon_code":"FREE"`, 1), 422, "invalid_coupon", "coupon_code"},
 		} {
 			status, body, _ := s.do("POST", "/api/v1/carts/"+id+"/checkout", tc.body, "X-Cart-Token", tok)
 			var e struct {
 				Error struct{ Code, Field, Message string } `json:"error"`
 			}
 			json.Unmarshal([]byte(body), &e)
-			if status != tc.status || e.Error.Code != tc.code || (tc.field != "" && e.Error.Field != tc.field) || e.Error.Message == "" {
+			if status != tc.status || e.Error.Code != tc.code || e.Error.Field != tc.field || e.Error.Message == "" {
 				t.Errorf("%s\n  -> %d %s", tc.body, status, body)
 			}
 		}

@@ -204,7 +204,11 @@ func classify(err error) (int, apiError) {
 	}
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
-			return e.status, apiError{Code: e.code, Message: userMessage(e.err, err)}
+			out := apiError{Code: e.code, Message: userMessage(e.err, err)}
+			if e.err == checkout.ErrCoupon {
+				out.Field = "coupon_code"
+			}
+			return e.status, out
 		}
 	}
 	if db.IsUnavailable(err) {

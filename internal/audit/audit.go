@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"mistore/internal/db"
 )
@@ -150,7 +151,8 @@ func encode(v any) (string, error) {
 // Filter narrows a listing of the log. Zero fields do not filter.
 type Filter struct {
 	// Actor matches the actor's name exactly, or "kind:name" as
-	// Actor.String gives it.
+	// Actor.String gives it; an API key's name matches without the
+	// start of the key recorded after it.
 	Actor string
 	// Action matches exactly, or by prefix when it ends in "." (e.g.
 	// "order." for every order action).
@@ -178,10 +180,15 @@ func (f Filter) where() (string, []any) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	if f.Actor != "" {
-		if kind, name, ok := strings.Cut(f.Actor, ":"); ok && isKind(kind) {
-			conds = append(conds, "actor_kind = "+arg(kind)+" AND actor_name = "+arg(name))
+		// An API key's name is recorded with the start of the key after
+		// it ("nightly sync (msk_Ab12…)"): the name alone finds it too.
+		name := func(n string) string {
+			return "(actor_name = " + arg(n) + " OR substr(actor_name, 1, " + strconv.Itoa(utf8.RuneCountInString(n)+2) + ") = " + arg(n+" (") + ")"
+		}
+		if kind, n, ok := strings.Cut(f.Actor, ":"); ok && isKind(kind) {
+			conds = append(conds, "actor_kind = "+arg(kind)+" AND "+name(n))
 		} else {
-			conds = append(conds, "actor_name = "+arg(f.Actor))
+			conds = append(conds, name(f.Actor))
 		}
 	}
 	if f.Action != "" {

@@ -52,6 +52,10 @@ var (
 	// ErrQuantity means a quantity outside 1 to the product's limit, for
 	// one request or for the line it would make.
 	ErrQuantity = errors.New("invalid quantity")
+	// ErrPurchaseLimit means more of a product than one order may hold
+	// (its purchase limit, 10 unless staff set another): a purchase limit,
+	// not a malformed quantity. It is also ErrQuantity.
+	ErrPurchaseLimit = fmt.Errorf("%w: over the purchase limit", ErrQuantity)
 	// ErrNotSoldInMarket means the SKU is unknown or may not be sold in the
 	// cart's market for a reason other than stock.
 	ErrNotSoldInMarket = errors.New("not sold in this market")
@@ -72,6 +76,15 @@ type userError struct {
 
 func (e *userError) Error() string { return e.msg.String() }
 func (e *userError) Unwrap() error { return e.kind }
+
+// quantityOverLimit is what a quantity above a product's purchase limit is: the
+// purchase limit, unless no product could be bought so many at a time.
+func quantityOverLimit(qty int) error {
+	if qty > catalog.MaxPurchaseLimit {
+		return ErrQuantity
+	}
+	return ErrPurchaseLimit
+}
 
 func fail(kind error, format string, args ...any) error {
 	return failMsg(kind, locale.M(format, args...))

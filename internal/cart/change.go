@@ -32,7 +32,7 @@ func (s *Service) AddItem(ctx context.Context, id, token, sku string, qty int) e
 	}
 	name, limit := fullName(it.Product, it.Variant), it.Product.Limit()
 	if qty > limit {
-		return fail(ErrQuantity, "You can buy at most %d of %s at a time.", limit, name)
+		return fail(quantityOverLimit(qty), "You can buy at most %d of %s at a time.", limit, name)
 	}
 	now := s.now()
 	if err := refuse(it.Decide(stock, qty, now), name, stock, 0); err != nil {
@@ -53,7 +53,7 @@ func (s *Service) AddItem(ctx context.Context, id, token, sku string, qty int) e
 		}
 		total := have + qty
 		if total > limit {
-			return fail(ErrQuantity, "You can buy at most %d of %s at a time, and your cart already has %d.", limit, name, have)
+			return fail(ErrPurchaseLimit, "You can buy at most %d of %s at a time, and your cart already has %d.", limit, name, have)
 		}
 		// The stock read before the transaction is fresh to the millisecond;
 		// carts reserve nothing, so checkout checks again under its lock.
@@ -106,7 +106,7 @@ func (s *Service) SetQuantity(ctx context.Context, id, token, sku string, qty in
 	}
 	name, limit := fullName(it.Product, it.Variant), it.Product.Limit()
 	if qty > limit {
-		return fail(ErrQuantity, "You can buy at most %d of %s at a time.", limit, name)
+		return fail(quantityOverLimit(qty), "You can buy at most %d of %s at a time.", limit, name)
 	}
 	now := s.now()
 	a := it.Decide(stock, qty, now)

@@ -152,6 +152,10 @@ type resellersRecord struct {
 }
 
 // checkProductFields validates what a product's own fields must be.
+// MaxPurchaseLimit is the highest purchase limit a product may have: a
+// quantity above it is no purchase, whatever the product.
+const MaxPurchaseLimit = 1000
+
 func checkProductFields(name, description, image string, specs []Spec, limit int) error {
 	if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > maxNameLen {
 		return invalid("name", "A product needs a name of 1 to %d characters.", maxNameLen)
@@ -165,7 +169,7 @@ func checkProductFields(name, description, image string, specs []Spec, limit int
 	if err := checkPairs("specs", specs); err != nil {
 		return err
 	}
-	if limit < 0 || limit > 1000 {
+	if limit < 0 || limit > MaxPurchaseLimit {
 		return invalid("purchase_limit", "The purchase limit must be from 1 to 1000, or 0 for the store default.")
 	}
 	return nil

@@ -200,9 +200,12 @@ func TestCartAPIErrors(t *testing.T) {
 			{"POST", cartPath + "/items", `{"sku":"MPB20-GRY","quantity":1}`, tok, 409, "out_of_stock", "", "out of stock"},
 			{"POST", cartPath + "/items", `{"sku":"MB8-BLK","quantity":0}`, tok, 422, "invalid_quantity", "", "at least 1"},
 			{"POST", cartPath + "/items", `{"sku":"MB8-BLK","quantity":-1}`, tok, 422, "invalid_quantity", "", ""},
-			{"POST", cartPath + "/items", `{"sku":"MB8-BLK","quantity":10}`, tok, 422, "invalid_quantity", "", "at most 10"},
+			// Above the product's purchase limit is API.md's 429; above any
+			// product's, no purchase at all.
+			{"POST", cartPath + "/items", `{"sku":"MB8-BLK","quantity":10}`, tok, 429, "limit_reached", "", "at most 10"},
 			{"POST", cartPath + "/items", `{"sku":"MB8-BLK","quantity":1000000000}`, tok, 422, "invalid_quantity", "", "at most 10"},
-			{"PATCH", cartPath + "/items/MB8-BLK", `{"quantity":11}`, tok, 422, "invalid_quantity", "", "at most 10"},
+			{"PATCH", cartPath + "/items/MB8-BLK", `{"quantity":11}`, tok, 429, "limit_reached", "", "at most 10"},
+			{"PATCH", cartPath + "/items/MB8-BLK", `{"quantity":1001}`, tok, 422, "invalid_quantity", "", "at most 10"},
 			{"PATCH", cartPath + "/items/MB8-BLK", `{"quantity":-1}`, tok, 422, "invalid_quantity", "", ""},
 			{"PATCH", cartPath + "/items/MB8-BLU", `{"quantity":2}`, tok, 404, "not_found", "", "MB8-BLU"},
 			{"PATCH", cartPath + "/items/MB8-BLU", `{"quantity":0}`, tok, 404, "not_found", "", ""},
@@ -326,8 +329,8 @@ func TestCartAPIConcurrentAdds(t *testing.T) {
 		for st := range statuses {
 			counts[st]++
 		}
-		if counts[200] != 10 || counts[422] != 10 || len(counts) != 2 {
-			t.Errorf("statuses %v, want ten 200s and ten 422s", counts)
+		if counts[200] != 10 || counts[429] != 10 || len(counts) != 2 {
+			t.Errorf("statuses %v, want ten 200s and ten 429s (the purchase limit)", counts)
 		}
 		var got cartJSON
 		decode(t, cartDo(t, s, "GET", "/api/v1/carts/"+c.ID, "", "X-Cart-Token", c.Token), &got)

@@ -112,6 +112,7 @@ var storeErrors = []errorMapping{
 	{cart.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{cart.ErrLineNotFound, http.StatusNotFound, codeNotFound},
 	{cart.ErrCheckedOut, http.StatusConflict, codeCartCheckedOut},
+	{cart.ErrPurchaseLimit, http.StatusTooManyRequests, codeLimitReached},
 	{cart.ErrQuantity, http.StatusUnprocessableEntity, codeInvalidQuantity},
 	{cart.ErrNotSoldInMarket, http.StatusUnprocessableEntity, codeNotSoldInMarket},
 	{cart.ErrOutOfStock, http.StatusConflict, codeOutOfStock},

@@ -118,13 +118,22 @@ type adminFailedJob struct {
 	About jobSubject
 }
 
-func (s *Server) adminJobsPage(w http.ResponseWriter, r *http.Request) {
+// jobReport reads what the jobs page and its API show: the counts per
+// kind and the latest failures.
+func (s *Server) jobReport(r *http.Request) ([]jobs.KindCount, []jobs.Failure, error) {
 	kinds, err := jobs.Counts(r.Context(), s.db.Reader())
 	if err != nil {
-		s.adminFail(w, r, err)
-		return
+		return nil, nil, err
 	}
 	failed, err := jobs.Failures(r.Context(), s.db.Reader(), maxFailedJobs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kinds, failed, nil
+}
+
+func (s *Server) adminJobsPage(w http.ResponseWriter, r *http.Request) {
+	kinds, failed, err := s.jobReport(r)
 	if err != nil {
 		s.adminFail(w, r, err)
 		return
@@ -162,12 +171,7 @@ func (s *Server) adminJobDismiss(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiAdminJobs(w http.ResponseWriter, r *http.Request) {
-	kinds, err := jobs.Counts(r.Context(), s.db.Reader())
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	failed, err := jobs.Failures(r.Context(), s.db.Reader(), maxFailedJobs)
+	kinds, failed, err := s.jobReport(r)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

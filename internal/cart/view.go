@@ -35,6 +35,10 @@ type View struct {
 	NoticeMsgs []locale.Msg
 	// CheckedOut is set once the cart has become an order.
 	CheckedOut bool
+	// Claim is set when the cart holds a flash-sale claim's units, and
+	// ClaimLive while the claim still holds them, until ClaimExpiresAt.
+	Claim, ClaimLive bool
+	ClaimExpiresAt   time.Time
 }
 
 // Purchasable reports whether at least one line can be bought now.
@@ -129,6 +133,9 @@ func (s *Service) view(ctx context.Context, id string) (*View, error) {
 	v := emptyView(id, m)
 	v.CheckedOut = c.CheckedOut()
 	now := s.now()
+	if h != nil {
+		v.Claim, v.ClaimLive, v.ClaimExpiresAt = true, h.live(now), h.expiresAt
+	}
 	for _, l := range lines {
 		lv, state, err := s.decideLine(ctx, m, l, stock[l.sku], now)
 		if err != nil {

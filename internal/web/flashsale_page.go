@@ -388,7 +388,7 @@ func (s *Server) claimFromPage(w http.ResponseWriter, r *http.Request, sale *fla
 // err from the service.
 func (s *Server) claimAnswer(w http.ResponseWriter, r *http.Request, sale *flashsale.Sale, customerID int64, qty int, c *flashsale.Claim, err error) {
 	if err == nil {
-		setCartCookie(w, r, sale.Market, c.CartID, c.CartToken)
+		setClaimCookie(w, r, sale.Market, c.CartID, c.CartToken)
 		localRedirect(w, r, "/"+sale.Market+"/checkout", http.StatusSeeOther)
 		return
 	}
@@ -495,7 +495,7 @@ func (s *Server) pageFlashSaleCheckout(w http.ResponseWriter, r *http.Request) {
 			token = r.PostForm.Get("cart_token")
 		}
 		if sum, err := s.cart.Verify(r.Context(), c.CartID, token); err == nil && sum.Market == sale.Market {
-			setCartCookie(w, r, sale.Market, c.CartID, token)
+			setClaimCookie(w, r, sale.Market, c.CartID, token)
 			localRedirect(w, r, "/"+sale.Market+"/checkout", http.StatusSeeOther)
 			return
 		}

@@ -391,23 +391,43 @@ func TestFlashSalePages(t *testing.T) {
 		if !strings.Contains(b, `class="sale-claim"`) || !strings.Contains(b, `action="`+salePath+`/claim"`) {
 			t.Fatalf("signed-in sale page has no claim form:\n%s", pageMain(b))
 		}
-		st, b, hdr := s.form(salePath+"/claim", url.Values{"quantity": {"1"}}, session)
+		// The shopper has a cart of their own already.
+		st, _, hdr := s.form("/us/cart/items", url.Values{"sku": {"MB8-BLK"}, "quantity": {"2"}}, session)
+		ownCart := ""
+		for _, c := range (&http.Response{Header: hdr}).Cookies() {
+			if c.Name == "mistore_cart_us" {
+				ownCart = c.Name + "=" + c.Value
+			}
+		}
+		if st != http.StatusSeeOther || ownCart == "" {
+			t.Fatalf("add to the own cart: %d %v", st, hdr)
+		}
+		st, b, hdr = s.form(salePath+"/claim", url.Values{"quantity": {"1"}}, session+"; "+ownCart)
 		if st != http.StatusSeeOther || hdr.Get("Location") != "/us/checkout" {
 			t.Fatalf("claim form: %d %s %v", st, b, hdr)
 		}
-		var cartCookie *http.Cookie
+		var claimCookie *http.Cookie
 		for _, c := range (&http.Response{Header: hdr}).Cookies() {
-			if c.Name == "mistore_cart_us" {
-				cartCookie = c
+			switch c.Name {
+			case "mistore_claim_us":
+				claimCookie = c
+			case "mistore_cart_us":
+				t.Errorf("the claim replaced the shopper's own cart: %v", c)
 			}
 		}
-		if cartCookie == nil || !strings.Contains(cartCookie.Value, ".") {
-			t.Fatalf("the claim set no cart cookie: %v", hdr)
+		if claimCookie == nil || !strings.Contains(claimCookie.Value, ".") {
+			t.Fatalf("the claim set no claim cookie: %v", hdr)
 		}
-		// The checkout page shows the claim's cart.
-		st, b, _ = s.do("GET", "/us/checkout", "", "Cookie", session+"; mistore_cart_us="+cartCookie.Value)
+		both := session + "; " + ownCart + "; mistore_claim_us=" + claimCookie.Value
+		// The checkout page shows the claim's cart; the cart page the
+		// shopper's own, with the claim waiting at checkout.
+		st, b, _ = s.do("GET", "/us/checkout", "", "Cookie", both)
 		if st != 200 || !strings.Contains(b, "$0.99") {
 			t.Errorf("checkout of the claim: %d %s", st, pageMain(b))
+		}
+		st, b, _ = s.do("GET", "/us/cart", "", "Cookie", both)
+		if st != 200 || !strings.Contains(b, "Mistore Band 8") || !strings.Contains(b, "Your flash-sale claim is waiting at checkout") {
+			t.Errorf("cart page beside a claim: %d %s", st, pageMain(b))
 		}
 		// Back on the sale page: the claim held, and the units that may
 		// come back.
@@ -436,8 +456,25 @@ func TestFlashSalePages(t *testing.T) {
 		// The held claim's Check out button opens its cart again.
 		claimID := between(b, `name="claim_id" value="`, `"`)
 		st, _, hdr = s.form(salePath+"/checkout", url.Values{"claim_id": {claimID}}, session)
-		if st != http.StatusSeeOther || hdr.Get("Location") != "/us/checkout" || !strings.Contains(hdr.Get("Set-Cookie"), "mistore_cart_us=") {
+		if st != http.StatusSeeOther || hdr.Get("Location") != "/us/checkout" || !strings.Contains(hdr.Get("Set-Cookie"), "mistore_claim_us=") {
 			t.Errorf("check out the held claim %q: %d %v", claimID, st, hdr)
+		}
+		// The claim runs out: checkout sends the shopper to their own
+		// cart, which they can change, and says why.
+		if _, err := d.Write.Exec(`UPDATE flash_sale_claims SET expires_at = $1`, time.Now().Add(-time.Minute).UTC()); err != nil {
+			t.Fatal(err)
+		}
+		st, _, hdr = s.do("GET", "/us/checkout", "", "Cookie", both)
+		if st != http.StatusSeeOther || hdr.Get("Location") != "/us/cart" || !strings.Contains(hdr.Get("Set-Cookie"), "mistore_claim_us=;") {
+			t.Errorf("checkout after the claim ran out: %d %v", st, hdr)
+		}
+		if st, _, hdr = s.form("/us/cart/items", url.Values{"sku": {"MB8-BLK"}, "quantity": {"1"}}, session+"; "+ownCart); st != http.StatusSeeOther ||
+			strings.Contains(hdr.Get("Set-Cookie"), "mistore_cart_us=") {
+			t.Errorf("add to the own cart after the claim: %d %v", st, hdr)
+		}
+		st, b, _ = s.do("GET", "/us/checkout", "", "Cookie", session+"; "+ownCart)
+		if st != 200 || !strings.Contains(b, "Mistore Band 8") || strings.Contains(b, "$0.99") {
+			t.Errorf("checkout of the own cart after the claim: %d %s", st, pageMain(b))
 		}
 		// Signed out, the form asks to sign in.
 		st, _, hdr = s.form(salePath+"/claim", url.Values{"quantity": {"1"}})

@@ -19,8 +19,12 @@ const (
 	cartCookiePrefix = "mistore_cart_"
 	cartFlashCookie  = "mistore_cart_flash"
 	cartCookieAge    = 30 * 24 * 60 * 60 // seconds
-	cartFlashAge     = 60                // seconds: it only spans a redirect
-	maxCartForm      = 64 << 10
+	// A claim holds its units for minutes; its cookie is forgotten once
+	// the claim is seen over, or after an hour at the latest.
+	claimCookiePrefix = "mistore_claim_"
+	claimCookieAge    = 60 * 60
+	cartFlashAge      = 60 // seconds: it only spans a redirect
+	maxCartForm       = 64 << 10
 )
 
 // cartContent is what cart.html shows.
@@ -35,6 +39,9 @@ type cartContent struct {
 	// view's, said in the page's language.
 	Notices []string
 	Reasons map[string]string
+	// Claim is the cart of the visitor's flash-sale claim while it holds
+	// its units, waiting at checkout; nil for none.
+	Claim *cart.View
 }
 
 // pageCart shows the visitor's cart in a market. Everything on it is the
@@ -61,12 +68,25 @@ func (s *Server) pageCart(w http.ResponseWriter, r *http.Request) {
 			// That cart became an order; the next add starts a new one.
 			clearCartCookie(w, r, code)
 			v = nil
+		case v.Claim:
+			// A claim's cart in the cart's cookie (set before claims had
+			// a cookie of their own): moved to its own, if still held.
+			if v.ClaimLive {
+				setClaimCookie(w, r, code, id, token)
+			}
+			clearCartCookie(w, r, code)
+			v = nil
 		}
+	}
+	claim, _, expired, err := s.liveClaim(w, r, code)
+	if err != nil {
+		s.pageFail(w, r, err)
+		return
 	}
 	if v == nil {
 		v = &cart.View{Market: m.Code, Currency: m.Currency, Subtotal: money.New(0, m.Currency)}
 	}
-	c := cartContent{View: v}
+	c := cartContent{View: v, Claim: claim}
 	c.ErrorSKU, c.Error = readCartFlash(w, r, code)
 	for i := range v.Lines {
 		c.Partial = c.Partial || !v.Lines[i].Purchasable
@@ -84,6 +104,9 @@ func (s *Server) pageCart(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, n := range v.NoticeMsgs {
 		c.Notices = append(c.Notices, p.Lang.Say(n))
+	}
+	if expired {
+		c.Notices = append(c.Notices, p.Lang.Say(locale.M("Your hold on the flash-sale units ran out and they went back to the sale; claim again if any are left.")))
 	}
 	c.Reasons = map[string]string{}
 	for _, l := range v.Lines {
@@ -129,8 +152,10 @@ func (s *Server) pageCartAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok {
 		err = s.cart.AddItem(r.Context(), id, token, sku, qty)
-		// A cart that is gone or became an order is replaced by a new one.
-		ok = !errors.Is(err, cart.ErrNotFound) && !errors.Is(err, cart.ErrCheckedOut)
+		// A cart that is gone, became an order or is a claim's (set
+		// before claims had a cookie of their own) is replaced by a new
+		// one.
+		ok = !errors.Is(err, cart.ErrNotFound) && !errors.Is(err, cart.ErrCheckedOut) && !errors.Is(err, cart.ErrClaimCart)
 	}
 	if !ok {
 		var v *cart.View
@@ -236,9 +261,24 @@ func readCartFlash(w http.ResponseWriter, r *http.Request, code string) (sku, ms
 
 func cartCookieName(code string) string { return cartCookiePrefix + code }
 
+// claimCookieName names the cookie of the cart a flash-sale claim holds
+// in market code: a cart of its own beside the visitor's, so that the
+// claim neither takes the visitor's cart's place nor outlives itself.
+func claimCookieName(code string) string { return claimCookiePrefix + code }
+
 // cartCookie returns the id and token of the visitor's cart in a market.
 func cartCookie(r *http.Request, code string) (id, token string, ok bool) {
-	c, err := r.Cookie(cartCookieName(code))
+	return cartPair(r, cartCookieName(code))
+}
+
+// claimCookie returns the id and token of the cart of the visitor's
+// flash-sale claim in a market.
+func claimCookie(r *http.Request, code string) (id, token string, ok bool) {
+	return cartPair(r, claimCookieName(code))
+}
+
+func cartPair(r *http.Request, name string) (id, token string, ok bool) {
+	c, err := r.Cookie(name)
 	if err != nil {
 		return "", "", false
 	}
@@ -247,14 +287,74 @@ func cartCookie(r *http.Request, code string) (id, token string, ok bool) {
 }
 
 func setCartCookie(w http.ResponseWriter, r *http.Request, code, id, token string) {
+	setCartPair(w, r, cartCookieName(code), id, token, cartCookieAge)
+}
+
+func setClaimCookie(w http.ResponseWriter, r *http.Request, code, id, token string) {
+	setCartPair(w, r, claimCookieName(code), id, token, claimCookieAge)
+}
+
+func setCartPair(w http.ResponseWriter, r *http.Request, name, id, token string, age int) {
 	http.SetCookie(w, &http.Cookie{
-		Name: cartCookieName(code), Value: id + "." + token, Path: "/", MaxAge: cartCookieAge,
+		Name: name, Value: id + "." + token, Path: "/", MaxAge: age,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r),
 	})
 }
 
 func clearCartCookie(w http.ResponseWriter, r *http.Request, code string) {
-	http.SetCookie(w, &http.Cookie{Name: cartCookieName(code), Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
+	clearCookie(w, r, cartCookieName(code))
+}
+
+func clearClaimCookie(w http.ResponseWriter, r *http.Request, code string) {
+	clearCookie(w, r, claimCookieName(code))
+}
+
+func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
+}
+
+// liveClaim returns the view of the visitor's flash-sale claim's cart in
+// market code while the claim holds its units, else nil, forgetting a
+// claim that ran out, became an order or is gone. expired is set when it
+// ran out unbought, for the shopper to be told.
+func (s *Server) liveClaim(w http.ResponseWriter, r *http.Request, code string) (v *cart.View, token string, expired bool, err error) {
+	id, token, ok := claimCookie(r, code)
+	if !ok {
+		return nil, "", false, nil
+	}
+	v, err = s.cart.Get(r.Context(), id, token)
+	if errors.Is(err, cart.ErrNotFound) {
+		clearClaimCookie(w, r, code)
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, err
+	}
+	if v.ClaimLive && !v.CheckedOut && v.Market == code {
+		return v, token, false, nil
+	}
+	clearClaimCookie(w, r, code)
+	return nil, "", v.Claim && !v.CheckedOut, nil
+}
+
+// checkoutCart is the cart the checkout pages work on: the visitor's
+// flash-sale claim's while it holds its units, else the visitor's own.
+// When the claim ran out it has sent the shopper to their cart with word
+// of it, and handled is set.
+func (s *Server) checkoutCart(w http.ResponseWriter, r *http.Request, code string) (id, token string, ok, handled bool) {
+	v, claimToken, expired, err := s.liveClaim(w, r, code)
+	switch {
+	case err != nil:
+		s.pageFail(w, r, err)
+		return "", "", false, true
+	case v != nil:
+		return v.ID, claimToken, true, false
+	case expired:
+		s.cartRedirect(w, r, code, "", locale.M("Your hold on the flash-sale units ran out and they went back to the sale; claim again if any are left."))
+		return "", "", false, true
+	}
+	id, token, ok = cartCookie(r, code)
+	return id, token, ok, false
 }
 
 // overTLS reports whether the visitor reached the store over HTTPS, so

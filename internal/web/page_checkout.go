@@ -78,7 +78,10 @@ func (s *Server) pageCheckout(w http.ResponseWriter, r *http.Request) {
 // checkoutPage renders the one-page checkout; quote is shown when set.
 func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkoutForm, status int, quote *checkout.Quote, message string, fieldErrs ...map[string]string) {
 	code := r.PathValue("market")
-	id, token, ok := cartCookie(r, code)
+	id, token, ok, handled := s.checkoutCart(w, r, code)
+	if handled {
+		return
+	}
 	if !ok {
 		localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return
@@ -148,7 +151,10 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 // order from the form. Placing sends the shopper on to the payment page.
 func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("market")
-	id, token, ok := cartCookie(r, code)
+	id, token, ok, handled := s.checkoutCart(w, r, code)
+	if handled {
+		return
+	}
 	if !ok {
 		localRedirect(w, r, "/"+code+"/cart", http.StatusSeeOther)
 		return

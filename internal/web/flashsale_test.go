@@ -422,7 +422,7 @@ func TestFlashSalePages(t *testing.T) {
 		// The checkout page shows the claim's cart; the cart page the
 		// shopper's own, with the claim waiting at checkout.
 		st, b, _ = s.do("GET", "/us/checkout", "", "Cookie", both)
-		if st != 200 || !strings.Contains(b, "$0.99") {
+		if st != 200 || !strings.Contains(b, "$0.99") || !strings.Contains(b, "Your flash-sale units are held until") || strings.Contains(b, "15 minutes") {
 			t.Errorf("checkout of the claim: %d %s", st, pageMain(b))
 		}
 		st, b, _ = s.do("GET", "/us/cart", "", "Cookie", both)

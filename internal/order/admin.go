@@ -24,6 +24,21 @@ var (
 	ErrReturnNotFound = errors.New("return not found")
 )
 
+// RefundExceedsError is ErrRefundExceedsCaptured told with its amounts.
+type RefundExceedsError struct {
+	Asked, Left, Captured money.Money
+}
+
+func (e *RefundExceedsError) Error() string {
+	if e.Left.Amount <= 0 {
+		return fmt.Sprintf("Nothing is left to refund: all of the %s captured has been refunded.", e.Captured.Format())
+	}
+	return fmt.Sprintf("A refund of %s is more than the %s left of the %s captured.", e.Asked.Format(), e.Left.Format(), e.Captured.Format())
+}
+
+// Is makes a RefundExceedsError ErrRefundExceedsCaptured.
+func (e *RefundExceedsError) Is(target error) bool { return target == ErrRefundExceedsCaptured }
+
 // FieldError is input the back office (or a customer's return form) sent
 // that cannot be used, naming the field at fault. Its Error is the
 // sentence to show. It is every back-office write's input.FieldError, so

@@ -105,7 +105,7 @@ func (s *Service) reserveRefund(ctx context.Context, tx db.Querier, o *Order, am
 		for _, st := range allowed {
 			if cur.Status == st {
 				left := cur.PaidAmount.Sub0(cur.RefundedAmount)
-				return nil, fmt.Errorf("%w: %s asked, %s left of %s captured", ErrRefundExceedsCaptured, amount.Format(), left.Format(), cur.PaidAmount.Format())
+				return nil, &RefundExceedsError{Asked: amount, Left: left, Captured: cur.PaidAmount}
 			}
 		}
 		return nil, fmt.Errorf("%w: order %s is %s", ErrState, o.Number, statusWords(cur.Status))

@@ -478,7 +478,7 @@ func (s *Service) RefundReturn(ctx context.Context, number string, id int64, amo
 			pay = left
 		}
 		if pay.Amount <= 0 {
-			return fmt.Errorf("%w: nothing is left to refund", ErrRefundExceedsCaptured)
+			return &RefundExceedsError{Asked: pay, Left: money.New(0, o.Currency), Captured: o.PaidAmount}
 		}
 		if entry, err = s.reserveRefund(ctx, tx, o, pay, fmt.Sprintf("return #%d", id), id, refundable...); err != nil {
 			return err

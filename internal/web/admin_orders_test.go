@@ -238,7 +238,8 @@ func TestAdminFulfilAndRefund(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if st == 409 && !strings.Contains(body, `"refund_exceeds_captured"`) {
+				if st == 409 && (!strings.Contains(body, `"refund_exceeds_captured"`) || !strings.Contains(body, `"message":"A refund of $`) ||
+					strings.Contains(body, number)) {
 					t.Errorf("409 %s", body)
 				}
 				mu.Lock()

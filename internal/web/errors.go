@@ -241,6 +241,10 @@ func userMessage(sentinel, err error) string {
 	if errors.As(err, &overLimit) {
 		return overLimit.Error()
 	}
+	var exceeds *order.RefundExceedsError
+	if errors.As(err, &exceeds) {
+		return exceeds.Error()
+	}
 	var limited *ratelimit.LimitedError
 	if errors.As(err, &limited) {
 		if msg := postingLimitMessage(limited.Rule, limited.RetryAfter); msg != "" {

@@ -269,11 +269,14 @@ func (s *Server) pageFlashSale(w http.ResponseWriter, r *http.Request) {
 // renderSalePage fills what the sale page shows the visitor around c
 // (the outcome or queue state) and renders it.
 func (s *Server) renderSalePage(w http.ResponseWriter, r *http.Request, sale *flashsale.Sale, c flashSaleContent) {
-	p, err := s.newPage(r, sale.Market, "/flash-sales/"+strconv.FormatInt(sale.ID, 10))
+	// A sale is one market's: the other markets' links go to their sales.
+	p, err := s.newPage(r, sale.Market, "/flash-sales")
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
+	p.OneMarket = true
+	p.Canonical = "/" + sale.Market + "/flash-sales/" + strconv.FormatInt(sale.ID, 10)
 	l := p.Lang
 	now := s.catalog.Now()
 	c.Now, c.Card = now, s.card(r.Context(), l, sale, now)

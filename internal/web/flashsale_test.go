@@ -356,6 +356,9 @@ func TestFlashSalePages(t *testing.T) {
 				t.Errorf("list page lacks %q", want)
 			}
 		}
+		if _, sp, _ := s.do("GET", salePath, ""); strings.Contains(sp, fmt.Sprintf("/cn/flash-sales/%d", sale.ID)) || !strings.Contains(sp, `href="/cn/flash-sales"`) {
+			t.Error("the US sale's page links to the same sale in China, which has none, or not to China's sales")
+		}
 		if !strings.Contains(b, `href="/us/flash-sales"`) {
 			t.Error("the store's header has no link to the flash sales")
 		}

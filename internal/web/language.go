@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -72,11 +74,7 @@ func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 		s.pageNotFound(w, r)
 		return
 	}
-	back := r.PostFormValue("return")
-	// Only a page of this market: never a redirect elsewhere.
-	if !strings.HasPrefix(back, "/"+m.Code+"/") || strings.ContainsAny(back, "\\\r\n") || strings.Contains(back, "//") {
-		back = "/" + m.Code + "/"
-	}
+	back := marketReturn(r.PostFormValue("return"), m.Code)
 	tag := r.PostFormValue("lang")
 	for _, t := range marketLanguages(m) {
 		if t == tag {
@@ -90,6 +88,26 @@ func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.renderError(w, r, http.StatusBadRequest, "That request did not make sense", "This store has no such language.")
+}
+
+// marketReturn is where the language switch goes back to: back, a page of
+// market code with its query, or else the market's home. A path that
+// leaves the market once cleaned ("/cn/../us/"), or that a browser could
+// read as another host, is never followed.
+func marketReturn(back, code string) string {
+	home := "/" + code + "/"
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Fragment != "" || strings.ContainsAny(back, "\\\r\n\t") ||
+		strings.HasPrefix(back, "//") || !strings.HasPrefix(u.Path, home) {
+		return home
+	}
+	if clean := path.Clean(u.Path); clean != strings.TrimSuffix(u.Path, "/") || !strings.HasPrefix(clean+"/", home) {
+		return home
+	}
+	if u.RawQuery != "" {
+		return u.EscapedPath() + "?" + u.RawQuery
+	}
+	return u.EscapedPath()
 }
 
 // MissingTranslations lists the messages a page asked of a translated

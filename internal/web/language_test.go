@@ -166,6 +166,11 @@ func TestLanguageSwitch(t *testing.T) {
 	if !strings.Contains(body, `name="lang" value="en-CN"`) {
 		t.Errorf("the cn page has no switch to English")
 	}
+	// The switch comes back to the page as it was, its search and page
+	// number kept.
+	if _, body := b.do("GET", "/cn/products?q=band&page=1&utm_source=x", nil); !strings.Contains(body, `name="return" value="/cn/products?page=1&amp;q=band"`) {
+		t.Errorf("the switch on a search loses it, or keeps more than the page shows: %q", between(body, `name="return"`, ">"))
+	}
 	res, _ = b.do("POST", "/cn/language", url.Values{"lang": {"en-CN"}, "return": {"/cn/products"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/cn/products" {
 		t.Fatalf("switch: %d to %q", res.StatusCode, res.Header.Get("Location"))
@@ -179,7 +184,7 @@ func TestLanguageSwitch(t *testing.T) {
 	if pageLang(body) != "en-US" || strings.Contains(body, `name="lang"`) || strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "Cookie") {
 		t.Errorf("us page: lang %q, Vary %v", pageLang(body), res.Header.Values("Vary"))
 	}
-	for _, back := range []string{"//evil.example/", "https://evil.example/", "/us/products", "/cn/\\evil", ""} {
+	for _, back := range []string{"//evil.example/", "https://evil.example/", "/us/products", "/cn/\\evil", "", "/cn/../us/"} {
 		res, _ := b.do("POST", "/cn/language", url.Values{"lang": {"zh-CN"}, "return": {back}})
 		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/cn/" {
 			t.Errorf("return %q: %d to %q, want 303 to /cn/", back, res.StatusCode, loc)

@@ -89,6 +89,9 @@ func (s *Server) newPage(r *http.Request, code, path string) (*page, error) {
 	}
 	p := &page{Market: m, Markets: set.Markets, Categories: cats, Path: path}
 	p.Canonical = "/" + m.Code + path
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		p.Here = r.URL.RequestURI()
+	}
 	p.Lang, p.Languages = s.pageLanguage(r, m)
 	p.Origin = s.siteURL(r)
 	return p, nil

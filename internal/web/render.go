@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,8 +191,12 @@ type page struct {
 	Categories []catalog.Category
 	// Path is the current page's path after the market prefix, so the
 	// market switcher can link to the same page elsewhere.
-	Path      string
-	Query     string
+	Path  string
+	Query string
+	// Here is the page's own address with its query (a search, a page
+	// number, an order's token), for the language switch to come back to;
+	// empty for an answer to a POST, whose address is no page.
+	Here      string
 	Canonical string
 	// Origin is the store's address (scheme and host) for the absolute
 	// URLs search engines and link previews want: canonical, hreflang,
@@ -208,6 +213,10 @@ type page struct {
 	LD                          map[string]any
 	// NoIndex keeps private pages (orders, payment) out of search engines.
 	NoIndex bool
+	// OneMarket marks a page that exists in its market only (a flash
+	// sale): no alternates in other markets are announced, and the market
+	// links go to Path, a page every market has.
+	OneMarket bool
 	// Private pages (cart, checkout, orders, payment) show one shopper's
 	// data: never cached by the store, a browser or a proxy.
 	Private   bool
@@ -232,6 +241,12 @@ func (p *page) cacheKey(key string) string {
 // requests with 304 by the body's ETag.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, key string, data *page) {
 	key = data.cacheKey(key)
+	if key != "" {
+		// A kept page is served for every request with its key: its way
+		// back keeps only what the key names (what the page shows), never
+		// whatever else one visitor's address carried.
+		data.Here = keepParams(data.Here, "q", "category", "sort", "available", "page", "per_page", "variant")
+	}
 	if key != "" && status == http.StatusOK {
 		if e := s.cache.get(key); e != nil {
 			e.serve(w, r)
@@ -263,6 +278,28 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		cacheControl = "private, no-store"
 	}
 	s.writeHTML(w, r, status, cacheControl, buf.Bytes())
+}
+
+// keepParams is uri with only the query parameters named.
+func keepParams(uri string, names ...string) string {
+	p, raw, ok := strings.Cut(uri, "?")
+	if !ok {
+		return uri
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return p
+	}
+	kept := url.Values{}
+	for _, n := range names {
+		if v, ok := q[n]; ok {
+			kept[n] = v
+		}
+	}
+	if len(kept) == 0 {
+		return p
+	}
+	return p + "?" + kept.Encode()
 }
 
 // execute runs the layout of template set name with data into a pooled

@@ -144,11 +144,15 @@ type waitlistContent struct {
 // renderWaitlist shows the waitlist page: never cached, never indexed.
 // title is English, translated here.
 func (s *Server) renderWaitlist(w http.ResponseWriter, r *http.Request, status int, title string, c waitlistContent) {
-	p, err := s.newPage(r, r.PathValue("market"), "/waitlist/"+c.Step)
+	// The waitlist's pages answer a link or a form: the market links go
+	// to the markets' homes, and the language switch comes back to the
+	// page's own address when it has one (a GET's), else the home.
+	p, err := s.newPage(r, r.PathValue("market"), "/")
 	if err != nil {
 		s.pageFail(w, r, err)
 		return
 	}
+	p.Canonical = ""
 	if c.Place == "" {
 		c.Place = p.Market.Place()
 	}

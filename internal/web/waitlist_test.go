@@ -121,6 +121,9 @@ func TestWaitlistPages(t *testing.T) {
 		if st != 422 || !strings.Contains(body, "must be one such as") || strings.Contains(body, "<script>x") {
 			t.Errorf("bad email form: %d", st)
 		}
+		if strings.Contains(body, "/waitlist/form") {
+			t.Error("the refused form's page links to /waitlist/form, which is no page")
+		}
 		st, _, hdr := s.form("/us/products/mistore-phone-14/waitlist", url.Values{"email": {"ada@example.com"}})
 		if st != 303 || hdr.Get("Location") != "/us/waitlist/sent?product=mistore-phone-14" {
 			t.Fatalf("form: %d %v", st, hdr)

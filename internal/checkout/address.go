@@ -3,6 +3,7 @@ package checkout
 import (
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -78,6 +79,17 @@ var postalExamples = map[string]locale.Msg{"US": locale.M("12345 or 12345-6789")
 // countries are countries: it returns the first problem as a *FieldError
 // named like the API field (shipping_address.postal_code).
 func NormalizeAddress(a order.Address, countries []string) (order.Address, error) {
+	a, problems := AddressProblems(a, countries)
+	if len(problems) > 0 {
+		return a, problems[0]
+	}
+	return a, nil
+}
+
+// AddressProblems is NormalizeAddress going on past the first problem: a
+// form then marks every field that needs changing at once. The problems
+// come country first, then in the order of the checks below.
+func AddressProblems(a order.Address, countries []string) (order.Address, []*FieldError) {
 	trim := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	a.Name, a.Line1, a.Line2, a.City = trim(a.Name), trim(a.Line1), trim(a.Line2), trim(a.City)
 	a.Region, a.PostalCode = strings.ToUpper(trim(a.Region)), strings.ToUpper(trim(a.PostalCode))
@@ -85,45 +97,43 @@ func NormalizeAddress(a order.Address, countries []string) (order.Address, error
 	if a.Country == "" && len(countries) == 1 {
 		a.Country = countries[0]
 	}
-	f := func(field, format string, args ...any) error {
-		return fieldError("shipping_address."+field, format, args...)
+	var out []*FieldError
+	f := func(field, format string, args ...any) {
+		out = append(out, fieldError("shipping_address."+field, format, args...))
 	}
-	ok := false
-	for _, c := range countries {
-		ok = ok || c == a.Country
-	}
-	if !ok {
-		return a, f("country", "This store ships to %s only.", strings.Join(countries, ", "))
+	if !slices.Contains(countries, a.Country) {
+		// The other checks depend on the country.
+		f("country", "This store ships to %s only.", strings.Join(countries, ", "))
+		return a, out
 	}
 	for _, c := range []struct {
 		field, value string
 		min, max     int
 	}{{"name", a.Name, 1, 100}, {"line1", a.Line1, 1, 200}, {"line2", a.Line2, 0, 200}, {"city", a.City, 1, 100}} {
 		n := utf8.RuneCountInString(c.value)
-		if n < c.min {
-			return a, f(c.field, "Is required.")
-		}
-		if n > c.max {
-			return a, f(c.field, "Must be at most %d characters.", c.max)
-		}
-		if strings.ContainsFunc(c.value, func(r rune) bool { return r < ' ' }) {
-			return a, f(c.field, "Must not contain control characters.")
+		switch {
+		case n < c.min:
+			f(c.field, "Is required.")
+		case n > c.max:
+			f(c.field, "Must be at most %d characters.", c.max)
+		case strings.ContainsFunc(c.value, func(r rune) bool { return r < ' ' }):
+			f(c.field, "Must not contain control characters.")
 		}
 	}
 	if re := postalCodes[a.Country]; re != nil && !re.MatchString(a.PostalCode) {
-		return a, f("postal_code", "Must look like %s.", postalExamples[a.Country])
+		f("postal_code", "Must look like %s.", postalExamples[a.Country])
 	}
 	switch a.Country {
 	case "US":
 		if _, ok := usStates[a.Region]; !ok {
-			return a, f("region", "Must be a US state code such as CA or NY.")
+			f("region", "Must be a US state code such as CA or NY.")
 		}
 	default:
 		if a.Region == "" || utf8.RuneCountInString(a.Region) > 100 {
-			return a, f("region", "The province or state is required.")
+			f("region", "The province or state is required.")
 		}
 	}
-	return a, nil
+	return a, out
 }
 
 // NormalizeEmail checks an email address and returns it trimmed.

@@ -838,3 +838,33 @@ func TestOrderPageNamesLinesInItsLanguage(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckoutPageMarksEveryField: a checkout form with several fields
+// wrong marks each of them at once, the first in the form's order named
+// at the top, what was typed kept, and nothing placed.
+func TestCheckoutPageMarksEveryField(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, dbtest.Open(t, db.SQLite))
+	id, token := s.cartWith("MCAB-C1M", 1)
+	form := url.Values{"email": {"bad"}, "name": {""}, "line1": {""}, "city": {"Newark"}, "region": {""}, "postal_code": {"1"},
+		"shipping_method": {"standard"}, "action": {"place"}}
+	st, body, _ := s.do("POST", "/us/checkout", form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Origin", s.url,
+		"Cookie", "mistore_cart_us="+id+"."+token)
+	if st != http.StatusUnprocessableEntity {
+		t.Fatalf("checkout with five fields wrong: %d", st)
+	}
+	for _, f := range []string{"email", "name", "line1", "region", "postal_code"} {
+		if !strings.Contains(body, `id="`+f+`-error"`) {
+			t.Errorf("the %s field is not marked", f)
+		}
+	}
+	if strings.Contains(body, `id="city-error"`) || !strings.Contains(body, `value="Newark"`) {
+		t.Error("the city, right, is marked, or what was typed is lost")
+	}
+	if !strings.Contains(body, "5 fields need changing") || !strings.Contains(body, `href="#email"`) {
+		t.Errorf("the message at the top: %s", between(body, `id="co-message"`, "</div>"))
+	}
+	if n := s.count("SELECT count(*) FROM orders"); n != 0 {
+		t.Errorf("%d orders placed", n)
+	}
+}

@@ -133,9 +133,7 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request, f checkout
 	}
 	if len(fieldErrs) > 0 {
 		c.Errors = fieldErrs[0]
-		for name := range c.Errors {
-			c.ErrorField = name
-		}
+		c.ErrorField = firstField(c.Errors)
 	}
 	if c.Country == "US" {
 		for code, name := range checkout.USStates() {
@@ -216,10 +214,32 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, f checko
 	l := s.langOf(r, r.PathValue("market"))
 	var fe *checkout.FieldError
 	if errors.As(err, &fe) {
-		name := strings.TrimPrefix(fe.Field, "shipping_address.")
-		why := s.sayOr(l, fe.Why, capitalize(fe.Msg)+".")
-		s.checkoutPage(w, r, f, http.StatusUnprocessableEntity, nil, l.T("%s: %s", l.T(fieldLabel(name)), why),
-			map[string]string{name: why})
+		// Every field that needs changing is marked at once, not one per
+		// submission: the email and the address are checked whole here.
+		problems := []*checkout.FieldError{fe}
+		if _, eerr := checkout.NormalizeEmail(f.Email); eerr != nil {
+			var efe *checkout.FieldError
+			if errors.As(eerr, &efe) {
+				problems = append(problems, efe)
+			}
+		}
+		if m, merr := s.marketOf(r, r.PathValue("market")); merr == nil {
+			_, more := checkout.AddressProblems(f.request(m.CountryCodes[0]).Address, m.CountryCodes)
+			problems = append(problems, more...)
+		}
+		errs := map[string]string{}
+		for _, p := range problems {
+			name := strings.TrimPrefix(p.Field, "shipping_address.")
+			if _, seen := errs[name]; !seen {
+				errs[name] = s.sayOr(l, p.Why, capitalize(p.Msg)+".")
+			}
+		}
+		first := firstField(errs)
+		msg := l.T("%s: %s", l.T(fieldLabel(first)), errs[first])
+		if len(errs) > 1 {
+			msg += " " + l.T("%d fields need changing; each is marked below.", len(errs))
+		}
+		s.checkoutPage(w, r, f, http.StatusUnprocessableEntity, nil, msg, errs)
 		return
 	}
 	status, _ := classify(err)
@@ -234,6 +254,23 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, f checko
 		errs["coupon_code"] = msg
 	}
 	s.checkoutPage(w, r, f, status, nil, msg, errs)
+}
+
+// checkoutFields are the checkout form's fields in the order it asks
+// for them.
+var checkoutFields = []string{"email", "name", "line1", "line2", "city", "region", "postal_code", "country", "shipping_method", "coupon_code"}
+
+// firstField is the field of errs the form asks for first.
+func firstField(errs map[string]string) string {
+	for _, name := range checkoutFields {
+		if _, ok := errs[name]; ok {
+			return name
+		}
+	}
+	for name := range errs {
+		return name
+	}
+	return ""
 }
 
 func capitalize(s string) string {

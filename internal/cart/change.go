@@ -9,6 +9,7 @@ import (
 
 	"mistore/internal/catalog"
 	"mistore/internal/db"
+	"mistore/internal/locale"
 )
 
 // AddItem puts qty more units of sku in the cart: a line merges by SKU, so
@@ -30,7 +31,7 @@ func (s *Service) AddItem(ctx context.Context, id, token, sku string, qty int) e
 	if it == nil {
 		return fail(ErrNotSoldInMarket, "There is no product with SKU %q.", sku)
 	}
-	name, limit := fullName(it.Product, it.Variant), it.Product.Limit()
+	name, limit := catalog.LocalFullName(it.Product, it.Variant), it.Product.Limit()
 	if qty > limit {
 		return fail(quantityOverLimit(qty), "You can buy at most %d of %s at a time.", limit, name)
 	}
@@ -104,7 +105,7 @@ func (s *Service) SetQuantity(ctx context.Context, id, token, sku string, qty in
 		// A SKU the catalog does not know cannot be in a cart.
 		return lineNotFound(sku)
 	}
-	name, limit := fullName(it.Product, it.Variant), it.Product.Limit()
+	name, limit := catalog.LocalFullName(it.Product, it.Variant), it.Product.Limit()
 	if qty > limit {
 		return fail(quantityOverLimit(qty), "You can buy at most %d of %s at a time.", limit, name)
 	}
@@ -247,7 +248,7 @@ func setLine(ctx context.Context, tx db.Querier, id, sku string, qty int, state 
 
 // refuse turns a decision that does not allow the sale into the error the
 // shopper reads; have is what the cart already holds of the SKU.
-func refuse(a catalog.Availability, name string, stock, have int) error {
+func refuse(a catalog.Availability, name locale.Name, stock, have int) error {
 	switch a.State {
 	case catalog.Available:
 		return nil
@@ -278,13 +279,4 @@ func checkedOut() error {
 
 func lineNotFound(sku string) error {
 	return fail(ErrLineNotFound, "The cart has no line for SKU %q.", sku)
-}
-
-// fullName names a variant the way a shopper tells it apart: "Mistore Band
-// 8 (Black)", or just the product's name when it has one variant.
-func fullName(p *catalog.Product, v *catalog.Variant) string {
-	if v == nil || v.Name == "" || len(p.Variants) < 2 {
-		return p.Name
-	}
-	return p.Name + " (" + v.Name + ")"
 }

@@ -206,7 +206,7 @@ func (s *Service) decideLine(ctx context.Context, m market.Market, l seenLine, s
 	}
 	a := it.Decide(stock, l.quantity, now)
 	lv.Name, lv.Slug, lv.VariantName, lv.Image = it.Product.Name, it.Product.Slug, it.Variant.Name, it.Product.CoverFor(it.Variant.SKU)
-	lv.FullName = fullName(it.Product, it.Variant)
+	lv.FullName = catalog.FullName(it.Product, it.Variant)
 	lv.UnitPrice, lv.HasPrice = it.Price, it.HasPrice
 	lv.State, lv.Reason, lv.ReasonMsg, lv.Purchasable = a.State, a.Reason, a.Why, a.Purchasable()
 	lv.Limit = it.Product.Limit()

@@ -2,6 +2,7 @@ package cart
 
 import (
 	"database/sql"
+	"strings"
 	"testing"
 
 	"mistore/internal/catalog"
@@ -47,10 +48,11 @@ func TestNoticesTranslated(t *testing.T) {
 			zh.Say(n)
 		}
 	}
+	band := locale.Name{Default: "Mistore Band 8", In: map[string]string{"zh-Hans": "Mistore 手环 8"}}
 	for _, err := range []error{
-		refuse(catalog.Availability{State: catalog.OutOfStock}, "Mistore Band 8", 1, 1),
-		refuse(catalog.Availability{State: catalog.OutOfStock}, "Mistore Band 8", 3, 0),
-		refuse(catalog.Availability{State: catalog.OutOfStock}, "Mistore Band 8", 0, 2),
+		refuse(catalog.Availability{State: catalog.OutOfStock}, band, 1, 1),
+		refuse(catalog.Availability{State: catalog.OutOfStock}, band, 3, 0),
+		refuse(catalog.Availability{State: catalog.OutOfStock}, band, 0, 2),
 		checkedOut(), lineNotFound("X"), errNotFound(),
 	} {
 		msg, ok := Message(err)
@@ -59,8 +61,12 @@ func TestNoticesTranslated(t *testing.T) {
 		}
 		zh.Say(msg)
 	}
-	if got := refuse(catalog.Availability{State: catalog.OutOfStock}, "Mistore Band 8", 1, 1).Error(); got != "Only 1 of Mistore Band 8 is left. Your cart already has 1." {
+	if got := refuse(catalog.Availability{State: catalog.OutOfStock}, band, 1, 1).Error(); got != "Only 1 of Mistore Band 8 is left. Your cart already has 1." {
 		t.Errorf("one left: %q", got)
+	}
+	// A page in Chinese names the product as the shop wrote it in Chinese.
+	if msg, _ := Message(refuse(catalog.Availability{State: catalog.OutOfStock}, band, 0, 0)); !strings.Contains(zh.Say(msg), "Mistore 手环 8") {
+		t.Errorf("out of stock in Chinese: %q", zh.Say(msg))
 	}
 	if m := cat.Missing(); len(m) > 0 {
 		t.Errorf("untranslated: %q", m)

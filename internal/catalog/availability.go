@@ -68,7 +68,7 @@ func decideProduct(p *Product, r Rules, now time.Time) Availability {
 	m := r.Market
 	l, ok := p.Listings[m.Code]
 	if !ok || !l.Listed {
-		return because(NotSold, locale.M("The %s is not sold in %s.", p.Name, placeName(m)))
+		return because(NotSold, locale.M("The %s is not sold in %s.", p.LocalName(), placeName(m)))
 	}
 	for _, scheme := range m.RequiredSchemes(p.Category) {
 		if a, ok := certified(p, r, scheme, now); !ok {
@@ -76,7 +76,7 @@ func decideProduct(p *Product, r Rules, now time.Time) Availability {
 		}
 	}
 	if !l.LaunchAt.IsZero() && now.Before(l.LaunchAt) {
-		a := because(ComingSoon, locale.M("The %s comes to %s on %s.", p.Name, placeName(m), locale.Day(l.LaunchAt)))
+		a := because(ComingSoon, locale.M("The %s comes to %s on %s.", p.LocalName(), placeName(m), locale.Day(l.LaunchAt)))
 		a.LaunchAt = l.LaunchAt
 		return a
 	}
@@ -108,17 +108,17 @@ func certified(p *Product, r Rules, scheme string, now time.Time) (Availability,
 	switch {
 	case future != nil:
 		return because(NotSold, locale.M("The %s is not sold in %s yet: its %s (%s) takes effect on %s.",
-			p.Name, where, name, future.Reference, locale.Day(future.ValidFrom))), false
+			p.LocalName(), where, name, future.Reference, locale.Day(future.ValidFrom))), false
 	case expired != nil:
 		return because(NotSold, locale.M("The %s is no longer sold in %s: its %s (%s) expired on %s.",
-			p.Name, where, name, expired.Reference, locale.Day(expired.ValidUntil))), false
+			p.LocalName(), where, name, expired.Reference, locale.Day(expired.ValidUntil))), false
 	}
 	what := locale.M("products of its kind")
 	if r.CategoryName != "" {
 		what = locale.M(strings.ToLower(r.CategoryName))
 	}
 	return because(NotSold, locale.M("The %s is not sold in %s: it does not have %s from %s, which %s requires for %s.",
-		p.Name, where, article(name), authority, where, what)), false
+		p.LocalName(), where, article(name), authority, where, what)), false
 }
 
 // decideVariant checks the clauses of one variant: price and stock.
@@ -126,16 +126,16 @@ func decideVariant(p *Product, v *Variant, r Rules, stock, qty int) Availability
 	m := r.Market
 	price, ok := v.Prices[m.Code]
 	if !ok || price.Currency != m.Currency {
-		return because(NotSold, locale.M("The %s is not priced for %s yet.", fullName(p, v), placeName(m)))
+		return because(NotSold, locale.M("The %s is not priced for %s yet.", LocalFullName(p, v), placeName(m)))
 	}
 	if qty < 1 {
 		qty = 1
 	}
 	if stock < qty {
 		if stock > 0 {
-			return because(OutOfStock, locale.M("Only %d of the %s are left in %s.", stock, fullName(p, v), placeName(m)))
+			return because(OutOfStock, locale.M("Only %d of the %s are left in %s.", stock, LocalFullName(p, v), placeName(m)))
 		}
-		return because(OutOfStock, locale.M("The %s is out of stock in %s.", fullName(p, v), placeName(m)))
+		return because(OutOfStock, locale.M("The %s is out of stock in %s.", LocalFullName(p, v), placeName(m)))
 	}
 	return Availability{State: Available}
 }
@@ -152,7 +152,7 @@ func DecideProduct(p *Product, r Rules, stock map[string]int, now time.Time) (Av
 		}
 		return whole, perVariant
 	}
-	best := because(NotSold, locale.M("The %s is not priced for %s yet.", p.Name, placeName(r.Market)))
+	best := because(NotSold, locale.M("The %s is not priced for %s yet.", p.LocalName(), placeName(r.Market)))
 	for i := range p.Variants {
 		v := &p.Variants[i]
 		a := decideVariant(p, v, r, stock[v.SKU], 1)
@@ -161,17 +161,54 @@ func DecideProduct(p *Product, r Rules, stock map[string]int, now time.Time) (Av
 		case a.State == Available:
 			best = a
 		case a.State == OutOfStock && best.State != Available:
-			best = because(OutOfStock, locale.M("The %s is out of stock in %s.", p.Name, placeName(r.Market)))
+			best = because(OutOfStock, locale.M("The %s is out of stock in %s.", p.LocalName(), placeName(r.Market)))
 		}
 	}
 	return best, perVariant
 }
 
-func fullName(p *Product, v *Variant) string {
-	if v == nil || v.Name == "" || len(p.Variants) < 2 {
-		return p.Name
+// FullName is the product's name, with the variant's after it where the
+// product has several: "Mistore Band 8 (Black)".
+func FullName(p *Product, v *Variant) string { return LocalFullName(p, v).Default }
+
+// LocalName is the product's name for a message: as the shop wrote it in
+// each language, so a page says it in its reader's.
+func (p *Product) LocalName() locale.Name { return LocalFullName(p, nil) }
+
+// LocalFullName is FullName for a message, in each language the shop
+// wrote the product's texts in.
+func LocalFullName(p *Product, v *Variant) locale.Name {
+	withVariant := v != nil && v.Name != "" && len(p.Variants) >= 2
+	join := func(name, variant string) string {
+		if !withVariant {
+			return name
+		}
+		return name + " (" + variant + ")"
 	}
-	return p.Name + " (" + v.Name + ")"
+	n := locale.Name{Default: join(p.Name, variantName(v))}
+	for lang, t := range p.Texts {
+		name, variant := t.Name, ""
+		if name == "" {
+			name = p.Name
+		}
+		if withVariant {
+			if variant = t.Variants[v.SKU]; variant == "" {
+				variant = v.Name
+			}
+		}
+		if n.In == nil {
+			n.In = map[string]string{}
+		}
+		n.In[lang] = join(name, variant)
+	}
+	return n
+}
+
+func variantName(v *Variant) string {
+	if v == nil {
+		return ""
+	}
+	return v.Name
 }
 
 // placeName is the market's name in a sentence, "the United States", as

@@ -300,7 +300,7 @@ func (m Msg) String() string {
 	if len(m.Args) == 0 {
 		return Source(m.Key)
 	}
-	return m.render(func(key string, args ...any) string { return fmt.Sprintf(Source(key), args...) }, Day.String)
+	return m.render(func(key string, args ...any) string { return fmt.Sprintf(Source(key), args...) }, Day.String, "")
 }
 
 // Say translates m into l, its days as l writes them.
@@ -308,20 +308,48 @@ func (l *Lang) Say(m Msg) string {
 	if m.Key == "" {
 		return ""
 	}
-	return m.render(l.T, func(d Day) string { return l.Date(time.Time(d)) })
+	return m.render(l.T, func(d Day) string { return l.Date(time.Time(d)) }, l.Texts)
 }
 
-// render formats m with sprintf, nested messages and days first.
-func (m Msg) render(sprintf func(string, ...any) string, day func(Day) string) string {
+// render formats m with sprintf, nested messages, days and names first;
+// texts is the language of the reader's texts ("zh-Hans"), "" for the
+// names as written.
+func (m Msg) render(sprintf func(string, ...any) string, day func(Day) string, texts string) string {
 	args := make([]any, len(m.Args))
 	for i, a := range m.Args {
 		switch v := a.(type) {
 		case Msg:
-			a = v.render(sprintf, day)
+			a = v.render(sprintf, day, texts)
 		case Day:
 			a = day(v)
+		case Name:
+			a = v.in(texts)
 		}
 		args[i] = a
 	}
 	return sprintf(m.Key, args...)
+}
+
+// Name is a name argument of a Msg as the shop wrote it in each language:
+// a product's name, said in the reader's language where the shop gave
+// one, so that a domain package never names a product in English only.
+type Name struct {
+	// Default is the name as written first (English).
+	Default string
+	// In holds the other languages' names by language of texts
+	// ("zh-Hans").
+	In map[string]string
+}
+
+// String is the name as written first, as the API and logs show it.
+func (n Name) String() string { return n.Default }
+
+// NameOf is n as l's reader has it.
+func (l *Lang) NameOf(n Name) string { return n.in(l.Texts) }
+
+func (n Name) in(texts string) string {
+	if s := n.In[texts]; s != "" {
+		return s
+	}
+	return n.Default
 }

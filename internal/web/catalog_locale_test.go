@@ -37,7 +37,7 @@ func TestCatalogPagesInChinese(t *testing.T) {
 		get("/cn/products/mistore-band-8", 200, "规格参数", "评价", "暂无评论。")
 		get("/cn/nope", 404, "页面不存在", "返回首页")
 		get("/cn/products/nope", 404, "商品不存在", "没有这件商品。")
-		get("/cn/waitlist/sent?product=mistore-band-8", 200, "请查收邮件", "Mistore Band 8 在中国可以购买时")
+		get("/cn/waitlist/sent?product=mistore-band-8", 200, "请查收邮件", "Mistore 手环 8 在中国可以购买时")
 		get("/cn/waitlist/confirm?t=x", 404, "此链接无效")
 
 		// Not sold and coming soon: the reason and the waitlist box.
@@ -45,11 +45,11 @@ func TestCatalogPagesInChinese(t *testing.T) {
 		if st, b, _ := s.do("PUT", "/api/v1/admin/products/mistore-band-8/listings/cn", `{"listed":false}`, manager...); st != 200 {
 			t.Fatalf("unlist: %d %s", st, b)
 		}
-		get("/cn/products/mistore-band-8", 200, "不在中国销售", "Mistore Band 8 不在中国销售。", "在中国可以购买时通知我")
+		get("/cn/products/mistore-band-8", 200, "不在中国销售", "Mistore 手环 8 不在中国销售。", "在中国可以购买时通知我")
 		if st, b, _ := s.do("PUT", "/api/v1/admin/products/mistore-band-8/listings/cn", `{"listed":true,"launch_at":"2099-03-01T16:00:00Z"}`, manager...); st != 200 {
 			t.Fatalf("launch ahead: %d %s", st, b)
 		}
-		get("/cn/products/mistore-band-8", 200, "即将上市", "Mistore Band 8 将于2099年3月1日在中国上市。")
+		get("/cn/products/mistore-band-8", 200, "即将上市", "Mistore 手环 8 将于2099年3月1日在中国上市。")
 		if st, body, _ := s.do("GET", "/api/v1/markets/cn/products/mistore-band-8", ""); st != 200 ||
 			!strings.Contains(body, "The Mistore Band 8 comes to China on March 1, 2099.") {
 			t.Errorf("the API's reason is not the English sentence: %d %s", st, body)

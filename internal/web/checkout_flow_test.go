@@ -868,3 +868,23 @@ func TestCheckoutPageMarksEveryField(t *testing.T) {
 		t.Errorf("%d orders placed", n)
 	}
 }
+
+// TestCheckoutPageNamesWhatRanShort: a checkout refused for stock names
+// the product as the shop does, not its SKU, in the page's language.
+func TestCheckoutPageNamesWhatRanShort(t *testing.T) {
+	t.Parallel()
+	d := dbtest.Open(t, db.SQLite)
+	s := newShop(t, d)
+	id, token := s.cartWith("MB8-BLK", 3)
+	if _, err := d.Write.Exec("UPDATE stock SET on_hand = 1, reserved = 0 WHERE sku = 'MB8-BLK'"); err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"email": {"ada@example.com"}, "name": {"Ada"}, "line1": {"1 Main St"}, "city": {"Newark"}, "region": {"NJ"},
+		"postal_code": {"07102"}, "shipping_method": {"standard"}, "action": {"place"}}
+	st, body, _ := s.do("POST", "/us/checkout", form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Origin", s.url,
+		"Cookie", "mistore_cart_us="+id+"."+token)
+	msg := between(body, `id="co-message"`, "</div>")
+	if st != http.StatusConflict || !strings.Contains(msg, "Mistore Band 8 (Black)") || strings.Contains(msg, "MB8-BLK") {
+		t.Errorf("checkout short of stock: %d %q", st, msg)
+	}
+}

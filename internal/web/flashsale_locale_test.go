@@ -68,6 +68,8 @@ func TestFlashSalePagesChinese(t *testing.T) {
 		now := time.Now()
 		sale := s.createSaleIn(manager, "cn", "数据线秒杀", 1900, 3, 1, now.Add(-time.Minute), now.Add(2*time.Hour+3*time.Minute))
 		s.createSaleIn(manager, "cn", "数据线预告", 1900, 2, 1, now.Add(time.Hour), now.Add(3*time.Hour))
+		// A sale without a title goes by the product's Chinese name.
+		s.createSaleIn(manager, "cn", "", 1900, 2, 1, now.Add(2*time.Hour), now.Add(3*time.Hour))
 		salePath := fmt.Sprintf("/cn/flash-sales/%d", sale.ID)
 		english := flashSaleEnglish(t)
 		// What the layout and other pages lack is not these pages' to
@@ -98,6 +100,9 @@ func TestFlashSalePagesChinese(t *testing.T) {
 			}
 		}
 		noEnglish("the cn list page", b)
+		if !strings.Contains(b, "Mistore USB-C 转 USB-C 数据线 100W") || strings.Contains(b, "Mistore USB-C to USB-C Cable") {
+			t.Error("the untitled sale is not named by the product's Chinese name")
+		}
 
 		// Signed out: the countdown, the units, and a sign-in prompt.
 		_, b, _ = s.do("GET", salePath, "")

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"mistore/internal/catalog"
 	"mistore/internal/flashsale"
 	"mistore/internal/input"
 	"mistore/internal/locale"
@@ -75,6 +76,8 @@ type saleCard struct {
 	Regular    string
 	URL        string
 	Registered bool
+	// Name is the product's name in the page's language.
+	Name string
 }
 
 // Heading is the sale's name for shoppers: its title, else the product's.
@@ -82,13 +85,13 @@ func (c saleCard) Heading() string {
 	if c.Sale.Title != "" {
 		return c.Sale.Title
 	}
-	return c.Sale.Name
+	return c.Name
 }
 
 // card builds the storefront's view of sale at now, in language l.
 func (s *Server) card(ctx context.Context, l *locale.Lang, sale *flashsale.Sale, now time.Time) saleCard {
 	c := saleCard{Sale: sale, State: sale.StateAt(now), Remaining: max(0, sale.Remaining()), Pending: max(0, sale.Pending()),
-		URL: "/" + sale.Market + "/flash-sales/" + strconv.FormatInt(sale.ID, 10)}
+		URL: "/" + sale.Market + "/flash-sales/" + strconv.FormatInt(sale.ID, 10), Name: sale.Name}
 	switch c.State {
 	case flashsale.Scheduled:
 		c.Until = sale.StartsAt
@@ -104,6 +107,7 @@ func (s *Server) card(ctx context.Context, l *locale.Lang, sale *flashsale.Sale,
 	// The catalog is in memory: the art and the usual price cost nothing.
 	if it, err := s.catalog.Item(ctx, sale.Market, sale.SKU); err == nil {
 		c.Image = it.Product.CoverFor(sale.SKU)
+		c.Name = l.NameOf(catalog.LocalFullName(it.Product, it.Variant))
 		if it.HasPrice && it.Price.Currency == sale.Price.Currency && it.Price.Amount > sale.Price.Amount {
 			c.Regular = it.Price.Format()
 		}

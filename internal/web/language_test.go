@@ -113,6 +113,13 @@ func TestChinaReadsInChinese(t *testing.T) {
 	if cart := get("/cn/cart", 200); !strings.Contains(cart, "Mistore 手环 8") {
 		t.Error("the cn cart does not name the band in Chinese")
 	}
+	// A refusal names the band in Chinese too, not as the English catalog does.
+	if res, _ := b.do("POST", "/cn/cart/items", url.Values{"sku": {"MB8-BLK"}, "quantity": {"11"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add eleven: %d", res.StatusCode)
+	}
+	if cart := get("/cn/cart", 200); !strings.Contains(cart, "每次最多可购买") || strings.Contains(cart, "Mistore Band 8 (Black)") {
+		t.Errorf("the purchase limit's message on the cn cart: %s", between(cart, `role="alert"`, "</div>"))
+	}
 	get("/cn/checkout", 200)
 	// An empty form comes back with every field's error, in Chinese.
 	res, body := b.do("POST", "/cn/checkout", url.Values{"shipping_method": {"standard"}})

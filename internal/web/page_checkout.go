@@ -248,7 +248,7 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, f checko
 		return
 	}
 	retryAfter(w, err)
-	msg := s.sayError(l, err)
+	msg := s.sayStockError(r, l, r.PathValue("market"), err)
 	errs := map[string]string{}
 	if errors.Is(err, checkout.ErrCoupon) {
 		errs["coupon_code"] = msg

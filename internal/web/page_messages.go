@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mistore/internal/cart"
+	"mistore/internal/catalog"
 	"mistore/internal/checkout"
 	"mistore/internal/customer"
 	"mistore/internal/input"
@@ -80,15 +81,33 @@ func errorMsg(err error) locale.Msg {
 	case errors.As(err, &coupon):
 		return coupon.Why
 	case errors.As(err, &oos):
-		if oos.Available > 0 {
-			return locale.M("Only %d of %s are left; lower the quantity.", oos.Available, oos.SKU)
-		}
-		return locale.M("%s is out of stock.", oos.SKU)
+		return stockMsg(oos, oos.SKU)
 	}
 	if m, ok := cart.Message(err); ok {
 		return m
 	}
 	return locale.Msg{}
+}
+
+// stockMsg says that there is too little of what oos names, called name:
+// its SKU, or on a page the product's name (a locale.Name).
+func stockMsg(oos *inventory.OutOfStockError, name any) locale.Msg {
+	if oos.Available > 0 {
+		return locale.M("Only %d of %s are left; lower the quantity.", oos.Available, name)
+	}
+	return locale.M("%s is out of stock.", name)
+}
+
+// sayStockError is sayError for a page of market code: a stock refusal
+// names the product as the page's language has it, not its SKU.
+func (s *Server) sayStockError(r *http.Request, l *locale.Lang, code string, err error) string {
+	var oos *inventory.OutOfStockError
+	if errors.As(err, &oos) {
+		if it, ierr := s.catalog.Item(r.Context(), code, oos.SKU); ierr == nil {
+			return l.Say(stockMsg(oos, catalog.LocalFullName(it.Product, it.Variant)))
+		}
+	}
+	return s.sayError(l, err)
 }
 
 // customerFieldText is what an account form shows next to a field that

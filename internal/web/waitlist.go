@@ -156,6 +156,12 @@ func (s *Server) renderWaitlist(w http.ResponseWriter, r *http.Request, status i
 	if c.Place == "" {
 		c.Place = p.Market.Place()
 	}
+	if c.Slug != "" && p.Lang.Texts != "" {
+		// The product as the shop wrote it in the page's language.
+		if v, err := s.catalog.Product(r.Context(), p.Market.Code, c.Slug); err == nil {
+			c.Product = v.In(p.Lang.Texts).Name
+		}
+	}
 	p.Title, p.NoIndex, p.Private, p.Content = p.Lang.T(title), true, true, c
 	s.render(w, r, status, "waitlist", "", p)
 }

@@ -685,6 +685,9 @@ type adminProductContent struct {
 	CanEdit  bool
 	CanPrice bool
 	Error    string
+	// LimitText is the purchase limit as the form shows it: empty for
+	// the store's default, or what staff typed when it was refused.
+	LimitText string
 }
 
 type adminVariantView struct {
@@ -705,6 +708,9 @@ type adminMarketView struct {
 	// Scheme is the scheme the certification form starts on: the first
 	// one the market requires for the product's category.
 	Scheme string
+	// CertForm is what the certification form shows: empty, or what staff
+	// typed when it was refused.
+	CertForm adminCertView
 }
 
 type adminPriceView struct {
@@ -771,7 +777,48 @@ func (s *Server) renderProduct(w http.ResponseWriter, r *http.Request, status in
 		}
 		c.Markets = append(c.Markets, mv)
 	}
-	s.renderAdmin(w, r, status, "admin_product", "products", p.Name, c)
+	if p.PurchaseLimit > 0 {
+		c.LimitText = strconv.Itoa(p.PurchaseLimit)
+	}
+	title := p.Name
+	if errMsg != "" && r.Method == http.MethodPost {
+		keepProductForm(r, slug, &c)
+	}
+	s.renderAdmin(w, r, status, "admin_product", "products", title, c)
+}
+
+// keepProductForm puts what staff typed into the form they sent back in
+// c, the product page shown again with why it was refused, so that
+// nothing typed is lost: the details, a price, a certification.
+func keepProductForm(r *http.Request, slug string, c *adminProductContent) {
+	f := r.PostForm
+	base := "/admin/products/" + slug
+	switch r.URL.Path {
+	case base:
+		p := *c.P
+		p.Name, p.Category, p.Description, p.Image = f.Get("name"), f.Get("category"), f.Get("description"), f.Get("image")
+		p.Featured = f.Get("featured") != ""
+		c.P, c.SpecsText, c.LimitText = &p, f.Get("specs"), f.Get("purchase_limit")
+	case base + "/prices":
+		for i := range c.Markets {
+			if c.Markets[i].Code != f.Get("market") {
+				continue
+			}
+			for j := range c.Markets[i].Prices {
+				if pv := &c.Markets[i].Prices[j]; pv.SKU == f.Get("sku") {
+					pv.Amount = f.Get("amount")
+				}
+			}
+		}
+	case base + "/certifications":
+		for i := range c.Markets {
+			if m := &c.Markets[i]; m.Code == f.Get("market") {
+				m.Scheme = f.Get("scheme")
+				m.CertForm = adminCertView{Scheme: f.Get("scheme"), Reference: f.Get("reference"), From: f.Get("valid_from"),
+					Until: f.Get("valid_until"), DocumentURL: f.Get("document_url")}
+			}
+		}
+	}
 }
 
 func sortedSchemes(set *market.Set) []string {

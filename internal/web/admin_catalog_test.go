@@ -359,3 +359,33 @@ func (s *shop) upload(cookie *http.Cookie, path, content string) (int, string, h
 	req.AddCookie(cookie)
 	return s.send(req)
 }
+
+// TestAdminFormsKeepWhatWasTyped: a back-office form refused for one bad
+// field comes back with everything staff typed in it, not the stored
+// values: product details, a certification, a price, a shipping method.
+func TestAdminFormsKeepWhatWasTyped(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, dbtest.Open(t, db.SQLite))
+	owner := s.adminCookie("owner")
+	const page = "/admin/products/mistore-phone-14"
+	st, body, _ := s.adminForm(owner, page, url.Values{"name": {"Phone Fourteen"}, "category": {"phones"}, "description": {"Typed anew."},
+		"specs": {"Bad spec line"}, "purchase_limit": {"abc"}})
+	if st != 422 || !strings.Contains(body, `value="Phone Fourteen"`) || !strings.Contains(body, "Typed anew.") || !strings.Contains(body, "Bad spec line") {
+		t.Errorf("product details refused: %d, typed values lost", st)
+	}
+	st, body, _ = s.adminForm(owner, page+"/certifications", url.Values{"market": {"us"}, "scheme": {"FCC"}, "reference": {"2A-MP14"},
+		"valid_from": {"2026-01-01"}, "valid_until": {"2025-01-01"}, "document_url": {"https://fccid.example/x"}})
+	if st != 422 || !strings.Contains(body, `value="2A-MP14"`) || !strings.Contains(body, `value="2025-01-01"`) || !strings.Contains(body, `value="https://fccid.example/x"`) {
+		t.Errorf("certification refused: %d, typed values lost", st)
+	}
+	st, body, _ = s.adminForm(owner, page+"/prices", url.Values{"market": {"us"}, "sku": {"MP14-BLK-256"}, "amount": {"699.999"}})
+	if st != 422 || !strings.Contains(body, `value="699.999"`) {
+		t.Errorf("price refused: %d, typed value lost", st)
+	}
+	st, body, _ = s.adminForm(owner, "/admin/shipping", url.Values{"market": {"us"}, "code": {"standard"}, "name": {"Standard, renamed"},
+		"kind": {"flat"}, "amount": {"abc"}})
+	if st != 422 || !strings.Contains(body, `id="sn-us-standard" name="name" maxlength="100" required value="Standard, renamed"`) ||
+		!strings.Contains(body, `id="sa-us-standard" name="amount" inputmode="decimal" size="8" required value="abc"`) {
+		t.Errorf("shipping method refused: %d, the row does not show what was typed", st)
+	}
+}

@@ -364,8 +364,9 @@ func TestReturnsFromTheOrderPage(t *testing.T) {
 			t.Errorf("return with a wrong token: %d", st)
 		}
 		tooMany := url.Values{"token": {token}, "qty_0": {"3"}, "reason": {"x"}}
-		if st, body, _ := s.adminForm(nil, page+"/returns", tooMany); st != 422 || !strings.Contains(body, "can be returned") {
-			t.Errorf("three of two: %d", st)
+		if st, body, _ := s.adminForm(nil, page+"/returns", tooMany); st != 422 || !strings.Contains(body, "can be returned") ||
+			!strings.Contains(body, `name="qty_0" type="number" inputmode="numeric" min="0" max="2" value="3"`) {
+			t.Errorf("three of two: %d, or the quantity typed is lost", st)
 		}
 		st, _, hdr := s.adminForm(nil, page+"/returns", ask)
 		if st != 303 {

@@ -161,6 +161,12 @@ func (s *Server) renderShippingPage(w http.ResponseWriter, r *http.Request, stat
 		if m.Kind == "weight" {
 			row.PerKg = money.Money{Amount: m.PerKg, Currency: cur}.Decimal()
 		}
+		if c.Error != "" && c.Form.Market == m.Market && c.Form.Code == m.Code {
+			// A refused change of this row: the row shows what was typed,
+			// and the form for a new method starts empty.
+			row.Name, row.Amount, row.FreeOver, row.PerKg, row.Regions = c.Form.Name, c.Form.Amount, c.Form.FreeOver, c.Form.PerKg, c.Form.Regions
+			c.Form = adminShippingForm{Market: c.Form.Market, Kind: "flat"}
+		}
 		c.Methods = append(c.Methods, row)
 	}
 	s.renderAdmin(w, r, status, "admin_shipping", "shipping", "Shipping", c)

@@ -29,9 +29,10 @@ type orderContent struct {
 	Returnable  []order.ReturnableLine
 	Returns     []order.Return
 	ReturnError string
-	// ReturnReason is what was typed, kept when the form comes back with
-	// an error.
+	// ReturnReason and ReturnQty (by line position) are what was typed,
+	// kept when the form comes back with an error.
 	ReturnReason string
+	ReturnQty    map[int]string
 	// Shipments are the parcels sent, each with its carrier's tracking
 	// page where the store knows it.
 	Shipments []order.Shipment
@@ -82,7 +83,7 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, token s
 		CanPay:      o.Status == order.PendingPayment && o.PaymentURL != "",
 		Declined:    o.PaymentStatus == "declined",
 		Cancellable: o.Status == order.PendingPayment || o.Status == order.Paid,
-		Returnable:  returnable, Returns: d.Returns, ReturnError: extra.ReturnError, ReturnReason: extra.ReturnReason,
+		Returnable:  returnable, Returns: d.Returns, ReturnError: extra.ReturnError, ReturnReason: extra.ReturnReason, ReturnQty: extra.ReturnQty,
 		Shipments: d.Shipments,
 	}
 	switch r.URL.Query().Get("note") {
@@ -107,11 +108,13 @@ func (s *Server) pageOrderReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var items []order.ReturnItem
+	typed := map[int]string{}
 	for i, l := range o.Lines {
 		v := strings.TrimSpace(r.PostFormValue("qty_" + strconv.Itoa(i)))
 		if v == "" || v == "0" {
 			continue
 		}
+		typed[i] = v
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			n = -1 // refused below, with the form's sentence
@@ -125,7 +128,7 @@ func (s *Server) pageOrderReturn(w http.ResponseWriter, r *http.Request) {
 			s.pageFail(w, r, err)
 			return
 		}
-		s.renderOrderPage(w, r, token, status, orderContent{ReturnError: s.sayError(s.langOf(r, code), err), ReturnReason: reason})
+		s.renderOrderPage(w, r, token, status, orderContent{ReturnError: s.sayError(s.langOf(r, code), err), ReturnReason: reason, ReturnQty: typed})
 		return
 	}
 	localRedirect(w, r, "/"+code+"/orders/"+o.Number+"?token="+url.QueryEscape(s.orders.Tokens().For(o.Number))+"&note=return#returns", http.StatusSeeOther)

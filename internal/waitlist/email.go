@@ -1,6 +1,7 @@
 package waitlist
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 
@@ -112,23 +113,38 @@ func (s *Service) place(l *locale.Lang, m market.Market) string {
 	return l.T(p)
 }
 
+// productName is entry e's product as the shop wrote its name in l's
+// language, else as the entry names it.
+func (s *Service) productName(ctx context.Context, l *locale.Lang, e *Entry) string {
+	if l == nil || l.Texts == "" || s.catalog == nil {
+		return e.ProductName
+	}
+	v, err := s.catalog.Product(ctx, e.Market, e.ProductSlug)
+	if err != nil {
+		return e.ProductName
+	}
+	return v.In(l.Texts).Name
+}
+
 // confirmMessage is the n-th confirmation email of entry e, in market m.
-func (s *Service) confirmMessage(key []byte, e *Entry, m market.Market, n int) (notify.Message, error) {
+func (s *Service) confirmMessage(ctx context.Context, key []byte, e *Entry, m market.Market, n int) (notify.Message, error) {
 	l := s.lang(m)
 	place := s.place(l, m)
-	v := mailView{Product: e.ProductName, Place: place, Link: s.link(ConfirmPath(e.Market), confirmToken(key, e))}
-	p, err := render(KindConfirm, notify.Say(l, "Confirm: tell me when the %s is available", oneLine(e.ProductName)), "waitlist-confirm:"+
+	name := s.productName(ctx, l, e)
+	v := mailView{Product: name, Place: place, Link: s.link(ConfirmPath(e.Market), confirmToken(key, e))}
+	p, err := render(KindConfirm, notify.Say(l, "Confirm: tell me when the %s is available", oneLine(name)), "waitlist-confirm:"+
 		strconv.FormatInt(e.ID, 10)+":"+strconv.Itoa(n), e.Email, v, l, confirmBodies)
 	return p.message(), err
 }
 
 // availableMessage is the one email of entry e in its round, in market m.
-func (s *Service) availableMessage(key []byte, e *Entry, m market.Market) (notify.Message, error) {
+func (s *Service) availableMessage(ctx context.Context, key []byte, e *Entry, m market.Market) (notify.Message, error) {
 	l := s.lang(m)
 	place := s.place(l, m)
-	v := mailView{Product: e.ProductName, Place: place, Link: s.publicURL + "/" + e.Market + "/products/" + url.PathEscape(e.ProductSlug),
+	name := s.productName(ctx, l, e)
+	v := mailView{Product: name, Place: place, Link: s.publicURL + "/" + e.Market + "/products/" + url.PathEscape(e.ProductSlug),
 		Unsubscribe: s.link(UnsubscribePath(e.Market), unsubscribeToken(key, e))}
-	p, err := render(KindAvailable, notify.Say(l, "The %s is available in %s", oneLine(e.ProductName), place), AvailableKey(e.ID, e.Round), e.Email, v, l, availableBodies)
+	p, err := render(KindAvailable, notify.Say(l, "The %s is available in %s", oneLine(name), place), AvailableKey(e.ID, e.Round), e.Email, v, l, availableBodies)
 	return p.message(), err
 }
 

@@ -35,7 +35,8 @@ func TestEmailsInMarketLanguage(t *testing.T) {
 			t.Fatalf("%d confirmation emails", len(confirm))
 		}
 		if c := confirm[0]; !strings.Contains(c.Subject, "开售时通知我") || !strings.Contains(c.Text, "于中国开售时") ||
-			!strings.Contains(c.HTML, "<strong>") || !strings.Contains(c.HTML, "确认：开售时通知我") {
+			!strings.Contains(c.HTML, "<strong>") || !strings.Contains(c.HTML, "确认：开售时通知我") ||
+			!strings.Contains(c.Subject, "Mistore 33W 充电器") || strings.Contains(c.Text, "Mistore 33W Charger") {
 			t.Errorf("Chinese confirmation: %s\n%s\n%s", c.Subject, c.Text, c.HTML)
 		}
 		if _, err := f.s.Confirm(f.ctx, linkToken(t, confirm[0])); err != nil {
@@ -63,7 +64,8 @@ func TestEmailsInMarketLanguage(t *testing.T) {
 				t.Errorf("Chinese text lacks %q:\n%s", want, m.Text)
 			}
 		}
-		if !strings.HasSuffix(m.Subject, "现已在中国开售") || !strings.Contains(m.HTML, "退出提醒名单") || !strings.Contains(m.HTML, "<strong>") {
+		if !strings.HasSuffix(m.Subject, "现已在中国开售") || !strings.Contains(m.HTML, "退出提醒名单") || !strings.Contains(m.HTML, "<strong>") ||
+			!strings.Contains(m.Subject, "Mistore 33W 充电器") {
 			t.Errorf("Chinese email: %s\n%s", m.Subject, m.HTML)
 		}
 		if strings.Contains(m.Text, "Good news") || strings.Contains(m.HTML, "Good news") {

@@ -145,7 +145,7 @@ func (s *Service) notifyPair(ctx context.Context, p pair, place market.Market) (
 				if k, _ := res.RowsAffected(); k != 1 {
 					continue
 				}
-				msg, err := s.availableMessage(key, e, place)
+				msg, err := s.availableMessage(ctx, key, e, place)
 				if err != nil {
 					return err
 				}

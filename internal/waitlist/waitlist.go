@@ -243,7 +243,7 @@ func (s *Service) Join(ctx context.Context, market, slug, email string) (SignUp,
 			return fmt.Errorf("waitlist: sign up: %w", err)
 		}
 		e.ProductID, e.ProductSlug, e.ProductName, e.Market, e.Email = v.ID, v.Slug, v.Name, v.Market.Code, email
-		msg, err := s.confirmMessage(key, &e, v.Market, n)
+		msg, err := s.confirmMessage(ctx, key, &e, v.Market, n)
 		if err != nil {
 			return err
 		}

@@ -105,7 +105,7 @@ func TestAdminJobs(t *testing.T) {
 		}
 		// Gone: neither retried nor dismissed again.
 		if st, body, _ := s.do("POST", fmt.Sprintf("/api/v1/admin/jobs/%d/retry", id), "", bearer(owner)...); st != http.StatusNotFound ||
-			!strings.Contains(body, `"not_found"`) {
+			!strings.Contains(body, `"not_found"`) || !strings.Contains(body, "There is no failed job with that id") {
 			t.Errorf("a retry of a job that ran: %d %s", st, body)
 		}
 		if st, _, _ := s.do("DELETE", "/api/v1/admin/jobs/abc", "", bearer(owner)...); st != http.StatusBadRequest {

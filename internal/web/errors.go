@@ -17,6 +17,7 @@ import (
 	"mistore/internal/flashsale"
 	"mistore/internal/idempotency"
 	"mistore/internal/inventory"
+	"mistore/internal/jobs"
 	"mistore/internal/market"
 	"mistore/internal/order"
 	"mistore/internal/payment"
@@ -266,6 +267,8 @@ func userMessage(sentinel, err error) string {
 		return "There is already an account with this email address; sign in, or reset its password."
 	case customer.ErrInvalidToken:
 		return "This link has expired or was already used; ask for a new one."
+	case jobs.ErrNotFound:
+		return "There is no failed job with that id: it may have run again, or been dismissed."
 	case order.ErrUnknownProvider:
 		return "This store takes no payments through a provider of that name."
 	case order.ErrNotFound:

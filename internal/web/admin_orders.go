@@ -275,9 +275,21 @@ func orderFilterParams() []paramDoc {
 	}
 }
 
-// orderFilter reads the order list's filters from a query; the same for
-// the page and the API.
-func orderFilter(q url.Values) (order.Filter, error) {
+// orderFilter is parseOrderFilter with the market checked against the
+// store's markets: a typo must not pass for a market without orders.
+func (s *Server) orderFilter(r *http.Request, q url.Values) (order.Filter, error) {
+	f, err := parseOrderFilter(q)
+	if err == nil && f.Market != "" {
+		if _, merr := s.marketOf(r, f.Market); merr != nil {
+			err = badParam("market", "there is no market %q", f.Market)
+		}
+	}
+	return f, err
+}
+
+// parseOrderFilter reads the order list's filters from a query; the same
+// for the page, the API and the export.
+func parseOrderFilter(q url.Values) (order.Filter, error) {
 	f := order.Filter{
 		Status: order.Status(strings.TrimSpace(q.Get("status"))),
 		Market: strings.TrimSpace(q.Get("market")),
@@ -313,7 +325,7 @@ func orderFilter(q url.Values) (order.Filter, error) {
 }
 
 func (s *Server) apiAdminOrders(w http.ResponseWriter, r *http.Request) {
-	f, err := orderFilter(r.URL.Query())
+	f, err := s.orderFilter(r, r.URL.Query())
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -515,7 +527,7 @@ func (s *Server) adminOrdersPage(w http.ResponseWriter, r *http.Request) {
 		c.Markets = set.Markets
 	}
 	status := http.StatusOK
-	f, err := orderFilter(q)
+	f, err := s.orderFilter(r, q)
 	if err == nil {
 		c.Page, err = s.orders.List(r.Context(), f)
 	}

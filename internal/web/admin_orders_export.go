@@ -54,7 +54,7 @@ func (s *Server) apiAdminOrdersExport(w http.ResponseWriter, r *http.Request) {
 // download. Before the first byte an error is answered with fail; after
 // it an error can only cut the file short, so it is logged.
 func (s *Server) exportOrders(w http.ResponseWriter, r *http.Request, fail func(http.ResponseWriter, *http.Request, error)) {
-	f, err := orderFilter(r.URL.Query())
+	f, err := s.orderFilter(r, r.URL.Query())
 	if err != nil {
 		fail(w, r, err)
 		return

@@ -180,7 +180,7 @@ func TestAdminFulfilAndRefund(t *testing.T) {
 				t.Errorf("list %s: %d %s", q, st, body)
 			}
 		}
-		for _, q := range []string{"?status=lost", "?from=yesterday", "?per_page=0", "?per_page=201", "?page=x"} {
+		for _, q := range []string{"?status=lost", "?from=yesterday", "?per_page=0", "?per_page=201", "?page=x", "?market=xx"} {
 			if st, body, _ := s.do("GET", "/api/v1/admin/orders"+q, "", bearer(support)...); st != 400 || apiCode(t, body) != "invalid_parameter" {
 				t.Errorf("list %s: %d %s", q, st, body)
 			}

@@ -53,6 +53,12 @@ func TestAdminShippingMethods(t *testing.T) {
 			t.Fatalf("the US methods: %d %s", st, body)
 		}
 		id, token := s.cartWith("MCAB-C2M", 2) // 2 × $10.99: under $35, over $20
+		// A region the US does not have is refused, not answered with the
+		// methods offered everywhere.
+		if st, body, _ := s.do("GET", "/api/v1/carts/"+id+"/shipping-methods?region=ZZ", "", "X-Cart-Token", token); st != http.StatusBadRequest ||
+			!strings.Contains(body, `"field":"region"`) {
+			t.Errorf("shipping methods to region ZZ: %d %s", st, body)
+		}
 		if got := strings.Join(s.cartMethods(id, token), " "); got != "standard=599 express=1499" {
 			t.Fatalf("before: %s", got)
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"mistore/internal/checkout"
 	"mistore/internal/order"
@@ -55,7 +56,21 @@ func (s *Server) apiCheckout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiShippingMethods(w http.ResponseWriter, r *http.Request) {
-	methods, err := s.checkout.ShippingMethods(r.Context(), r.PathValue("id"), r.Header.Get("X-Cart-Token"), r.URL.Query().Get("region"))
+	id, token, region := r.PathValue("id"), r.Header.Get("X-Cart-Token"), strings.TrimSpace(r.URL.Query().Get("region"))
+	if region != "" {
+		// A region the cart's market does not have would quietly show the
+		// methods offered everywhere: say so instead.
+		code, err := s.cart.Check(r.Context(), id, token)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		if _, ok := checkout.USStates()[strings.ToUpper(region)]; code == "us" && !ok {
+			s.apiFail(w, r, badParam("region", "region must be a US state code such as CA or NY"))
+			return
+		}
+	}
+	methods, err := s.checkout.ShippingMethods(r.Context(), id, token, region)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

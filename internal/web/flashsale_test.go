@@ -593,3 +593,45 @@ func TestAdminFlashSalePages(t *testing.T) {
 		}
 	})
 }
+
+// TestFlashSaleClaimCheckoutKeepsTheCart: checking out a claim forgets the
+// claim's cart, never the shopper's own, which is there afterwards as it
+// was.
+func TestFlashSaleClaimCheckoutKeepsTheCart(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, dbtest.Open(t, db.SQLite))
+	now := time.Now()
+	sale := s.createSale(s.adminKey("manager"), 3, 1, now.Add(-time.Minute), now.Add(time.Hour), "")
+	session := "mistore_session=" + s.customerToken("ada@example.com")
+	cookieOf := func(hdr http.Header, name string) *http.Cookie {
+		for _, c := range (&http.Response{Header: hdr}).Cookies() {
+			if c.Name == name {
+				return c
+			}
+		}
+		return nil
+	}
+	_, _, hdr := s.form("/us/cart/items", url.Values{"sku": {"MB8-BLK"}, "quantity": {"2"}}, session)
+	own := cookieOf(hdr, "mistore_cart_us")
+	_, _, hdr = s.form(fmt.Sprintf("/us/flash-sales/%d/claim", sale.ID), url.Values{"quantity": {"1"}}, session+"; mistore_cart_us="+own.Value)
+	claim := cookieOf(hdr, "mistore_claim_us")
+	if own == nil || claim == nil {
+		t.Fatalf("own cart %v, claim %v", own, claim)
+	}
+	both := session + "; mistore_cart_us=" + own.Value + "; mistore_claim_us=" + claim.Value
+	form := url.Values{"email": {"ada@example.com"}, "name": {"Ada"}, "line1": {"1 Main St"}, "city": {"Newark"}, "region": {"NJ"},
+		"postal_code": {"07102"}, "shipping_method": {"standard"}, "action": {"place"}}
+	st, _, hdr := s.do("POST", "/us/checkout", form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Origin", s.url, "Cookie", both)
+	if st != http.StatusSeeOther {
+		t.Fatalf("place the claim's order: %d", st)
+	}
+	if c := cookieOf(hdr, "mistore_claim_us"); c == nil || c.MaxAge >= 0 {
+		t.Errorf("the claim's cookie is kept after its order: %v", c)
+	}
+	if c := cookieOf(hdr, "mistore_cart_us"); c != nil {
+		t.Errorf("the shopper's own cart was forgotten with the claim's order: %v", c)
+	}
+	if st, b, _ := s.do("GET", "/us/cart", "", "Cookie", session+"; mistore_cart_us="+own.Value); st != 200 || !strings.Contains(b, "Mistore Band 8") {
+		t.Errorf("the own cart after the claim's order: %d", st)
+	}
+}

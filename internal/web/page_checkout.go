@@ -199,8 +199,13 @@ func (s *Server) pageCheckoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if f.Save {
 		s.saveAddress(r, o.Address)
 	}
-	// The cart is an order now: the next visit starts a new one.
-	clearCartCookie(w, r, code)
+	// The cart is an order now: the next visit starts a new one. A
+	// claim's cart was a cart of its own: the shopper's stays.
+	if claimID, _, ok := claimCookie(r, code); ok && claimID == id {
+		clearClaimCookie(w, r, code)
+	} else {
+		clearCartCookie(w, r, code)
+	}
 	target := o.PaymentURL
 	if target == "" || o.Status != order.PendingPayment {
 		target = s.orderURL(o, s.orders.Tokens().For(o.Number))

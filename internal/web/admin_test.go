@@ -237,6 +237,11 @@ func TestAdminAPIKeysAndStaff(t *testing.T) {
 		}
 		var sam staff.Member
 		json.Unmarshal([]byte(body), &sam)
+		// The same address again: a sentence, not the store's own words.
+		if st, body, _ := s.do("POST", "/api/v1/admin/staff", `{"email":"sam@staff.example","name":"Sam","role":"support","password":"`+staffPassword+`"}`,
+			bearer(owner)...); st != 409 || apiCode(t, body) != "email_taken" || !strings.Contains(body, `"message":"There is already a staff member with this email address."`) {
+			t.Errorf("the same staff address twice: %d %s", st, body)
+		}
 		if st, _, _ := s.do("POST", "/api/v1/admin/staff", `{"email":"x@staff.example","name":"X","role":"owner","password":"`+staffPassword+`"}`, bearer(viewer)...); st != 403 {
 			t.Errorf("viewer creates staff: %d", st)
 		}

@@ -22,6 +22,7 @@ import (
 	"mistore/internal/order"
 	"mistore/internal/payment"
 	"mistore/internal/ratelimit"
+	"mistore/internal/staff"
 
 	"mistore/internal/waitlist"
 )
@@ -267,6 +268,22 @@ func userMessage(sentinel, err error) string {
 		return "There is already an account with this email address; sign in, or reset its password."
 	case customer.ErrInvalidToken:
 		return "This link has expired or was already used; ask for a new one."
+	case staff.ErrEmailTaken:
+		return "There is already a staff member with this email address."
+	case staff.ErrLastOwner:
+		return "The last owner can be neither demoted nor disabled: make another member an owner first."
+	case staff.ErrNotFound:
+		return "There is no such staff member or API key."
+	case staff.ErrInvalidCredentials:
+		return "The email address or the password is not right."
+	case staff.ErrWrongCode:
+		return "That code is wrong, or was used already."
+	case staff.ErrNoChallenge:
+		return "No sign-in is waiting for a code: sign in with your password again."
+	case staff.ErrTwoStepOn:
+		return "Two-step sign-in is on already."
+	case staff.ErrTwoStepNotSetUp:
+		return "Two-step sign-in is not set up yet: start it from your account page."
 	case jobs.ErrNotFound:
 		return "There is no failed job with that id: it may have run again, or been dismissed."
 	case order.ErrUnknownProvider:

@@ -900,5 +900,6 @@ func loadProduct(ctx context.Context, q db.Querier, slug string) (*Product, erro
 			return nil, fmt.Errorf("load product %s: %w", slug, err)
 		}
 	}
+	p.indexNames()
 	return p, nil
 }

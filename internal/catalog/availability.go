@@ -169,46 +169,82 @@ func DecideProduct(p *Product, r Rules, stock map[string]int, now time.Time) (Av
 
 // FullName is the product's name, with the variant's after it where the
 // product has several: "Mistore Band 8 (Black)".
-func FullName(p *Product, v *Variant) string { return LocalFullName(p, v).Default }
+func FullName(p *Product, v *Variant) string {
+	if !hasVariantName(p, v) {
+		return p.Name
+	}
+	return joinName(p.Name, v.Name)
+}
 
 // LocalName is the product's name for a message: as the shop wrote it in
 // each language, so a page says it in its reader's.
 func (p *Product) LocalName() locale.Name { return LocalFullName(p, nil) }
 
 // LocalFullName is FullName for a message, in each language the shop
-// wrote the product's texts in.
+// wrote the product's texts in: from the index made when the texts were
+// loaded (indexNames), worked out here only for a product built without.
 func LocalFullName(p *Product, v *Variant) locale.Name {
-	withVariant := v != nil && v.Name != "" && len(p.Variants) >= 2
-	join := func(name, variant string) string {
-		if !withVariant {
-			return name
-		}
-		return name + " (" + variant + ")"
+	key := ""
+	if hasVariantName(p, v) {
+		key = v.SKU
+	} else {
+		v = nil
 	}
-	n := locale.Name{Default: join(p.Name, variantName(v))}
+	n := locale.Name{Default: FullName(p, v)}
+	if in, ok := p.names[key]; ok {
+		n.In = in
+	} else if len(p.Texts) > 0 {
+		n.In = localNames(p, v)
+	}
+	return n
+}
+
+// indexNames works out p's names in the languages of its texts once, for
+// LocalFullName: a reason names the product for every product a market
+// does not sell, on every view that is not kept.
+func (p *Product) indexNames() {
+	p.names = nil
+	if len(p.Texts) == 0 {
+		return
+	}
+	p.names = map[string]map[string]string{"": localNames(p, nil)}
+	for i := range p.Variants {
+		if v := &p.Variants[i]; hasVariantName(p, v) {
+			p.names[v.SKU] = localNames(p, v)
+		}
+	}
+}
+
+// hasVariantName reports whether v's name belongs after p's: a product of
+// several variants tells them apart.
+func hasVariantName(p *Product, v *Variant) bool {
+	return v != nil && v.Name != "" && len(p.Variants) >= 2
+}
+
+func joinName(name, variant string) string {
+	if variant == "" {
+		return name
+	}
+	return name + " (" + variant + ")"
+}
+
+// localNames is p's name, with v's after it when v is not nil, in each
+// language of p's texts; English where a text leaves one out.
+func localNames(p *Product, v *Variant) map[string]string {
+	out := make(map[string]string, len(p.Texts))
 	for lang, t := range p.Texts {
 		name, variant := t.Name, ""
 		if name == "" {
 			name = p.Name
 		}
-		if withVariant {
+		if v != nil {
 			if variant = t.Variants[v.SKU]; variant == "" {
 				variant = v.Name
 			}
 		}
-		if n.In == nil {
-			n.In = map[string]string{}
-		}
-		n.In[lang] = join(name, variant)
+		out[lang] = joinName(name, variant)
 	}
-	return n
-}
-
-func variantName(v *Variant) string {
-	if v == nil {
-		return ""
-	}
-	return v.Name
+	return out
 }
 
 // placeName is the market's name in a sentence, "the United States", as

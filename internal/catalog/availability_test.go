@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"mistore/internal/locale"
 	"mistore/internal/market"
 	"mistore/internal/money"
 )
@@ -250,5 +252,25 @@ func TestSplitCJK(t *testing.T) {
 		if got := [2]string{strings.Join(indexed, " "), strings.Join(runs, " ")}; got != want {
 			t.Errorf("splitCJK(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLocalFullNameIndexed checks that the names worked out when texts
+// are loaded say the same as those worked out on the spot.
+func TestLocalFullNameIndexed(t *testing.T) {
+	p := &Product{Name: "Band 8", Variants: []Variant{{SKU: "B-BLK", Name: "Black"}, {SKU: "B-PNK", Name: "Pink"}},
+		Texts: map[string]ProductText{"zh-Hans": {Name: "手环 8", Variants: map[string]string{"B-BLK": "黑色"}}}}
+	fresh := []any{LocalFullName(p, nil), LocalFullName(p, &p.Variants[0]), LocalFullName(p, &p.Variants[1])}
+	p.indexNames()
+	if p.names == nil {
+		t.Fatal("no index")
+	}
+	for i, v := range []*Variant{nil, &p.Variants[0], &p.Variants[1]} {
+		if got := LocalFullName(p, v); fmt.Sprint(got) != fmt.Sprint(fresh[i]) || fmt.Sprint(got.In) != fmt.Sprint(fresh[i].(locale.Name).In) {
+			t.Errorf("%d: indexed %+v, on the spot %+v", i, got, fresh[i])
+		}
+	}
+	if got := LocalFullName(p, &p.Variants[1]).In["zh-Hans"]; got != "手环 8 (Pink)" {
+		t.Errorf("a variant without a Chinese name: %q", got)
 	}
 }

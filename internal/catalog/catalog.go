@@ -48,6 +48,9 @@ type Product struct {
 	// other languages, keyed by language tag ("zh-Hans").
 	Texts     map[string]ProductText
 	UpdatedAt time.Time
+	// names holds the product's full names by SKU ("" for the product
+	// alone), then language of texts: see indexNames.
+	names map[string]map[string]string
 }
 
 // ProductText is a product's words in one language other than English.

@@ -53,6 +53,9 @@ func loadSnapshot(ctx context.Context, d *db.DB) (*snapshot, error) {
 			return nil, fmt.Errorf("load catalog: %w", err)
 		}
 	}
+	for _, p := range s.products {
+		p.indexNames()
+	}
 	sort.SliceStable(s.products, func(i, j int) bool {
 		a, b := s.products[i], s.products[j]
 		if a.Featured != b.Featured {
